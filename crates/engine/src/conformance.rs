@@ -1,0 +1,334 @@
+//! One suite every [`TaskStore`] must pass.
+//!
+//! Each case is a `pub async fn` taking a store; its doc names the requirement it proves.
+//! [`store_conformance!`](crate::store_conformance) mounts every case as a `#[tokio::test]` for a
+//! store factory, so a new case runs against every store at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::cursor::Position;
+use crate::store::{ChangeEvent, ListQuery, TaskStore};
+use crate::task::{
+    Failure, InputRequest, NewTask, Outcome, Owner, RequestKind, Requestor, TaskId, TaskStatus,
+    Transition,
+};
+use crate::Error;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + secs).expect("in range")
+}
+
+fn new_task(requestor: Requestor, created: i64, ttl: Option<Duration>) -> NewTask {
+    NewTask {
+        id: TaskId::generate(),
+        requestor,
+        kind: RequestKind::ToolsCall,
+        name: Some("demo".into()),
+        params: json!({"name": "demo", "arguments": {"x": 1}}),
+        created_at: t(created),
+        ttl,
+        poll_interval: Some(Duration::from_millis(500)),
+        progress_token: Some(json!("p-1")),
+        runner: Some("runner-a".into()),
+    }
+}
+
+fn anon(session: &str) -> Requestor {
+    Requestor::anonymous(session)
+}
+
+/// T-NEW-5, T-NEW-3, T-OBJ-1: a created task is found right after, `working`, with every field
+/// kept as given.
+pub async fn create_then_get(store: Arc<dyn TaskStore>) {
+    let new = new_task(anon("s"), 0, Some(Duration::from_secs(60)));
+    let created = store.create(new.clone()).await.unwrap();
+    let got = store
+        .get(None, &new.id)
+        .await
+        .unwrap()
+        .expect("found right after create");
+    assert_eq!(got, created);
+    assert_eq!(got.status(), TaskStatus::Working);
+    assert_eq!(got.created_at, t(0));
+    assert_eq!(got.last_updated_at, t(0));
+    assert_eq!(got.ttl, Some(Duration::from_secs(60)));
+    assert_eq!(got.expires_at, Some(t(60)));
+    assert_eq!(got.poll_interval, Some(Duration::from_millis(500)));
+    assert_eq!(got.params, new.params);
+    assert_eq!(got.progress_token, Some(json!("p-1")));
+    assert_eq!(got.session.as_deref(), Some("s"));
+    assert!(store
+        .get(None, &TaskId::generate())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// T-SEC-1: another owner's task reads exactly like an unknown one.
+pub async fn get_is_owner_scoped(store: Arc<dyn TaskStore>) {
+    let alice = Owner::new("alice");
+    let req = Requestor {
+        owner: Some(alice.clone()),
+        session: Some("s".into()),
+    };
+    let new = new_task(req, 0, None);
+    store.create(new.clone()).await.unwrap();
+    assert!(store.get(Some(&alice), &new.id).await.unwrap().is_some());
+    assert!(store
+        .get(Some(&Owner::new("bob")), &new.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.get(None, &new.id).await.unwrap().is_none());
+}
+
+/// T-LIFE-2: terminal statuses are final in the store itself, whatever the caller sends.
+pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
+    for end in [
+        Transition::Finish(Outcome::Completed(json!({"content": []}))),
+        Transition::Finish(Outcome::Failed {
+            failure: Failure::Result(json!({"content": [], "isError": true})),
+            message: "boom".into(),
+        }),
+        Transition::Cancel {
+            message: Some("stop".into()),
+        },
+    ] {
+        let new = new_task(anon("s"), 0, None);
+        store.create(new.clone()).await.unwrap();
+        let done = store.transition(&new.id, end, t(1)).await.unwrap();
+        assert!(done.status().is_terminal());
+        for late in [
+            Transition::Finish(Outcome::Completed(json!({"late": true}))),
+            Transition::Cancel { message: None },
+            Transition::Message(Some("late".into())),
+            Transition::RequestInput(InputRequest::new("k", "elicitation/create", json!({}))),
+        ] {
+            let err = store.transition(&new.id, late, t(2)).await.unwrap_err();
+            assert!(
+                matches!(err, Error::Conflict { actual, .. } if actual == done.status()),
+                "{err}"
+            );
+        }
+        assert_eq!(store.get(None, &new.id).await.unwrap().unwrap(), done);
+    }
+    let err = store
+        .transition(
+            &TaskId::generate(),
+            Transition::Cancel { message: None },
+            t(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+}
+
+/// T-LIFE-2, T-CAN-1: a cancel racing a completion: exactly one wins and never changes.
+pub async fn racing_finishers_have_one_winner(store: Arc<dyn TaskStore>) {
+    for _ in 0..20 {
+        let new = new_task(anon("s"), 0, None);
+        store.create(new.clone()).await.unwrap();
+        let (a, b) = tokio::join!(
+            store.transition(
+                &new.id,
+                Transition::Finish(Outcome::Completed(json!({"ok": true}))),
+                t(1)
+            ),
+            store.transition(&new.id, Transition::Cancel { message: None }, t(1)),
+        );
+        assert!(a.is_ok() != b.is_ok(), "exactly one finisher wins");
+        let winner = a.or(b).unwrap();
+        assert_eq!(store.get(None, &new.id).await.unwrap().unwrap(), winner);
+    }
+}
+
+/// T-LIFE-1, T-RES-4, X-5: the mailbox: asking moves to input_required, answering every
+/// request returns to working, unknown or answered keys are ignored.
+pub async fn mailbox_round_trip(store: Arc<dyn TaskStore>) {
+    let new = new_task(anon("s"), 0, None);
+    store.create(new.clone()).await.unwrap();
+    let ask = |k: &str| {
+        Transition::RequestInput(InputRequest::new(
+            k,
+            "elicitation/create",
+            json!({"message": k}),
+        ))
+    };
+    let r = store.transition(&new.id, ask("a"), t(1)).await.unwrap();
+    assert_eq!(r.status(), TaskStatus::InputRequired);
+    assert_eq!(r.last_updated_at, t(1));
+    store.transition(&new.id, ask("b"), t(1)).await.unwrap();
+    let dup = store.transition(&new.id, ask("a"), t(1)).await.unwrap_err();
+    assert!(matches!(dup, Error::DuplicateInputKey { .. }));
+    let answer = |k: &str| Transition::AnswerInput {
+        key: k.into(),
+        response: json!({"action": "accept", "content": {"k": k}}),
+    };
+    let r = store.transition(&new.id, answer("a"), t(2)).await.unwrap();
+    assert_eq!(r.status(), TaskStatus::InputRequired);
+    assert_eq!(r.pending_inputs().count(), 1);
+    let r = store
+        .transition(&new.id, answer("nope"), t(3))
+        .await
+        .unwrap();
+    assert_eq!(r.last_updated_at, t(2), "an unknown key changes nothing");
+    let r = store.transition(&new.id, answer("b"), t(4)).await.unwrap();
+    assert_eq!(r.status(), TaskStatus::Working);
+    let stored = store.get(None, &new.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.input_response("a"),
+        Some(&json!({"action": "accept", "content": {"k": "a"}}))
+    );
+    assert_eq!(stored.inputs.len(), 2);
+}
+
+/// T-LIST-1, T-LIST-2: listing pages in creation order and shows each requestor only its own
+/// tasks: an owner's, or an anonymous session's.
+pub async fn list_pages_and_scopes(store: Arc<dyn TaskStore>) {
+    let mut mine = Vec::new();
+    for i in 0..7 {
+        let new = new_task(anon("mine"), i, None);
+        mine.push(new.id.clone());
+        store.create(new).await.unwrap();
+        store
+            .create(new_task(anon("other"), i, None))
+            .await
+            .unwrap();
+        store
+            .create(new_task(
+                Requestor {
+                    owner: Some(Owner::new("carol")),
+                    session: Some("mine".into()),
+                },
+                i,
+                None,
+            ))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list(&ListQuery {
+                owner: None,
+                session: Some("mine".into()),
+                after: after.clone(),
+                limit: 3,
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some(Position {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        seen.extend(page.into_iter().map(|r| r.id));
+    }
+    assert_eq!(seen, mine);
+    let carol = store
+        .list(&ListQuery {
+            owner: Some(Owner::new("carol")),
+            session: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(carol.len(), 7);
+    assert!(carol.iter().all(|r| r.owner == Some(Owner::new("carol"))));
+}
+
+/// T-TTL-1: tasks past their ttl are deleted and reported on the feed; others stay.
+pub async fn expired_tasks_are_deleted(store: Arc<dyn TaskStore>) {
+    let short = new_task(anon("s"), 0, Some(Duration::from_secs(10)));
+    let long = new_task(anon("s"), 0, Some(Duration::from_secs(1000)));
+    let forever = new_task(anon("s"), 0, None);
+    for n in [&short, &long, &forever] {
+        store.create(n.clone()).await.unwrap();
+    }
+    let mut feed = store.changes();
+    assert!(store.delete_expired(t(9), 100).await.unwrap().is_empty());
+    let gone = store.delete_expired(t(10), 100).await.unwrap();
+    assert_eq!(gone, vec![short.id.clone()]);
+    assert!(store.get(None, &short.id).await.unwrap().is_none());
+    assert!(store.get(None, &long.id).await.unwrap().is_some());
+    assert!(store.get(None, &forever.id).await.unwrap().is_some());
+    let change = feed.recv().await.unwrap();
+    assert_eq!(change.id, short.id);
+    assert_eq!(change.event, ChangeEvent::Expired);
+}
+
+/// T-RES-2, T-NOTE-1: creations and status changes reach feed subscribers.
+pub async fn feed_reports_changes(store: Arc<dyn TaskStore>) {
+    let mut feed = store.changes();
+    let new = new_task(anon("s"), 0, None);
+    store.create(new.clone()).await.unwrap();
+    store
+        .transition(
+            &new.id,
+            Transition::Finish(Outcome::Completed(json!({}))),
+            t(1),
+        )
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    while events.len() < 2 {
+        let c = tokio::time::timeout(Duration::from_secs(5), feed.recv())
+            .await
+            .expect("feed delivers")
+            .unwrap();
+        if c.id == new.id {
+            events.push(c.event);
+        }
+    }
+    assert_eq!(
+        events,
+        vec![
+            ChangeEvent::Created,
+            ChangeEvent::Updated(TaskStatus::Completed)
+        ]
+    );
+}
+
+/// Mounts the whole [`conformance`](crate::conformance) suite as tests for one store.
+///
+/// `$factory` is an expression callable with no arguments that returns a future of something
+/// that converts into `Arc<dyn TaskStore>`.
+#[macro_export]
+macro_rules! store_conformance {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::conformance as c;
+
+            async fn store() -> ::std::sync::Arc<dyn $crate::store::TaskStore> {
+                let f = $factory;
+                ::std::sync::Arc::new(f().await)
+            }
+
+            $crate::store_conformance!(@case create_then_get);
+            $crate::store_conformance!(@case get_is_owner_scoped);
+            $crate::store_conformance!(@case terminal_is_final);
+            $crate::store_conformance!(@case racing_finishers_have_one_winner);
+            $crate::store_conformance!(@case mailbox_round_trip);
+            $crate::store_conformance!(@case list_pages_and_scopes);
+            $crate::store_conformance!(@case expired_tasks_are_deleted);
+            $crate::store_conformance!(@case feed_reports_changes);
+        }
+    };
+    (@case $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            c::$case(store().await).await;
+        }
+    };
+}

@@ -1,0 +1,403 @@
+//! [`Engine`]: the task operations every dialect needs, over any [`TaskStore`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::EngineConfig;
+use crate::cursor::Position;
+use crate::executor::TaskContext;
+use crate::store::{ChangeEvent, ChangeFeed, ListQuery, TaskStore};
+use crate::task::{
+    Failure, NewTask, Outcome, RequestKind, Requestor, RpcError, TaskId, TaskRecord, Transition,
+};
+use crate::{Error, Result};
+
+/// What a requestor asks for when it creates a task.
+#[derive(Clone, Debug)]
+pub struct CreateTask {
+    /// Who asks.
+    pub requestor: Requestor,
+    /// What is wrapped.
+    pub kind: RequestKind,
+    /// The tool name, for `tools/call`.
+    pub name: Option<String>,
+    /// The original params.
+    pub params: Value,
+    /// The ttl asked for, in milliseconds; `None` takes the default.
+    pub ttl_ms: Option<u64>,
+    /// The progress token of the request, if any.
+    pub progress_token: Option<Value>,
+}
+
+/// One page of `tasks/list`.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// The tasks, oldest first.
+    pub tasks: Vec<TaskRecord>,
+    /// The cursor of the next page, when more tasks remain.
+    pub next_cursor: Option<String>,
+}
+
+/// The task engine: creates tasks, runs their work, and answers for them.
+///
+/// Cheap to clone; all clones share one store and one table of running work.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn TaskStore>,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    runner: String,
+    running: Mutex<HashMap<TaskId, CancellationToken>>,
+}
+
+impl Engine {
+    /// An engine over `store` with the system clock.
+    pub fn new(store: Arc<dyn TaskStore>, config: EngineConfig) -> Self {
+        Self::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    /// An engine with a given clock, for tests that move time.
+    pub fn with_clock(
+        store: Arc<dyn TaskStore>,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                clock,
+                runner: uuid::Uuid::new_v4().to_string(),
+                running: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn TaskStore> {
+        &self.inner.store
+    }
+
+    /// Subscribes to the store's change feed.
+    pub fn changes(&self) -> ChangeFeed {
+        self.inner.store.changes()
+    }
+
+    pub(crate) fn now(&self) -> jiff::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Creates a task in `working` and returns it once the store holds it (T-NEW-3, T-NEW-5).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn create(&self, req: CreateTask) -> Result<TaskRecord> {
+        let config = &self.inner.config;
+        let new = NewTask {
+            id: TaskId::generate(),
+            requestor: req.requestor,
+            kind: req.kind,
+            name: req.name,
+            params: req.params,
+            created_at: self.now(),
+            ttl: config.resolve_ttl(req.ttl_ms),
+            poll_interval: Some(config.poll_interval),
+            progress_token: req.progress_token,
+            runner: Some(self.inner.runner.clone()),
+        };
+        let record = self.inner.store.create(new).await?;
+        tracing::debug!(task = %record.id, kind = ?record.kind, "task created");
+        Ok(record)
+    }
+
+    /// Runs `work` for a task just created, on the tokio runtime.
+    ///
+    /// The work gets a [`TaskContext`] (cancellation, status message, input requests) and
+    /// returns an [`Outcome`] that finishes the task. If the task was cancelled meanwhile the
+    /// outcome is dropped: terminal is final (T-LIFE-2). A panic in the work fails the task with
+    /// an internal error instead of leaving it `working`.
+    pub fn start<F, Fut>(&self, record: &TaskRecord, work: F)
+    where
+        F: FnOnce(TaskContext) -> Fut,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let token = CancellationToken::new();
+        self.lock_running().insert(record.id.clone(), token.clone());
+        let ctx = TaskContext::new(self.clone(), record, token.clone());
+        let handle = tokio::spawn(work(ctx));
+        let engine = self.clone();
+        let id = record.id.clone();
+        tokio::spawn(async move {
+            let abort = handle.abort_handle();
+            let outcome = tokio::select! {
+                joined = handle => match joined {
+                    Ok(outcome) => Some(outcome),
+                    Err(e) if e.is_panic() => Some(Outcome::Failed {
+                        failure: Failure::Error(RpcError {
+                            code: -32603,
+                            message: "internal error: the task's handler panicked".into(),
+                            data: None,
+                        }),
+                        message: "the task's handler panicked".into(),
+                    }),
+                    Err(_) => None,
+                },
+                () = token.cancelled() => {
+                    abort.abort();
+                    None
+                }
+            };
+            if let Some(outcome) = outcome {
+                engine.finish(&id, outcome).await;
+            }
+            engine.lock_running().remove(&id);
+        });
+    }
+
+    async fn finish(&self, id: &TaskId, outcome: Outcome) {
+        match self
+            .inner
+            .store
+            .transition(id, Transition::Finish(outcome), self.now())
+            .await
+        {
+            Ok(r) => tracing::debug!(task = %id, status = %r.status(), "task finished"),
+            Err(Error::Conflict { actual, .. }) => {
+                tracing::debug!(task = %id, %actual, "work ended after the task was already terminal");
+            }
+            Err(Error::NotFound { .. }) => {
+                tracing::debug!(task = %id, "work ended after the task expired")
+            }
+            Err(e) => tracing::error!(task = %id, error = %e, "could not store the task's outcome"),
+        }
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, CancellationToken>> {
+        self.inner
+            .running
+            .lock()
+            .expect("running table mutex poisoned")
+    }
+
+    /// Reads a task visible to `requestor` (T-GET-1, T-SEC-1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when it is unknown or not the requestor's; [`Error::Expired`] when
+    /// its ttl ran out and the sweeper has not deleted it yet.
+    pub async fn get(&self, requestor: &Requestor, id: &TaskId) -> Result<TaskRecord> {
+        let record = self
+            .inner
+            .store
+            .get(requestor.owner.as_ref(), id)
+            .await?
+            .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+        if record.is_expired(self.now()) {
+            return Err(Error::Expired { id: id.clone() });
+        }
+        Ok(record)
+    }
+
+    /// One page of the requestor's tasks (T-LIST-1, T-LIST-2).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCursor`] for a cursor this engine did not make.
+    pub async fn list(&self, requestor: &Requestor, cursor: Option<&str>) -> Result<Page> {
+        let after = cursor.map(Position::decode).transpose()?;
+        let limit = self.inner.config.page_size;
+        let query = ListQuery {
+            owner: requestor.owner.clone(),
+            session: requestor.session.clone(),
+            after,
+            limit: limit + 1,
+        };
+        let now = self.now();
+        let mut tasks = self.inner.store.list(&query).await?;
+        let more = tasks.len() > limit;
+        tasks.truncate(limit);
+        let next_cursor = more.then(|| {
+            let last = tasks
+                .last()
+                .expect("a page with more after it is not empty");
+            Position {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            }
+            .encode()
+        });
+        tasks.retain(|t| !t.is_expired(now));
+        Ok(Page { tasks, next_cursor })
+    }
+
+    /// Cancels a non-terminal task and stops its work (T-CAN-1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] naming the status when the task is already terminal (T-CAN-2);
+    /// [`Error::NotFound`] / [`Error::Expired`] as for [`Engine::get`].
+    pub async fn cancel(
+        &self,
+        requestor: &Requestor,
+        id: &TaskId,
+        message: Option<String>,
+    ) -> Result<TaskRecord> {
+        self.get(requestor, id).await?;
+        let record = self
+            .inner
+            .store
+            .transition(id, Transition::Cancel { message }, self.now())
+            .await?;
+        if let Some(token) = self.lock_running().get(id) {
+            token.cancel();
+        }
+        tracing::debug!(task = %id, "task cancelled");
+        Ok(record)
+    }
+
+    /// Waits until `done` holds for the task, and returns it then (T-RES-2).
+    ///
+    /// Wakes on the store's change feed, never by polling; a lagging feed makes it re-read.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::get`], also when the task expires while waited on.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future drops the subscription and nothing else.
+    pub async fn wait_until(
+        &self,
+        requestor: &Requestor,
+        id: &TaskId,
+        mut done: impl FnMut(&TaskRecord) -> bool,
+    ) -> Result<TaskRecord> {
+        let mut feed = self.changes();
+        loop {
+            let record = self.get(requestor, id).await?;
+            if done(&record) {
+                return Ok(record);
+            }
+            loop {
+                match feed.recv().await {
+                    Ok(change) if change.id == *id => {
+                        if change.event == ChangeEvent::Expired {
+                            return Err(Error::Expired { id: id.clone() });
+                        }
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => {
+                        return Err(Error::store("the store's change feed closed"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until the task is terminal (T-RES-2). See [`Engine::wait_until`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::wait_until`].
+    pub async fn wait_terminal(&self, requestor: &Requestor, id: &TaskId) -> Result<TaskRecord> {
+        self.wait_until(requestor, id, |r| r.status().is_terminal())
+            .await
+    }
+
+    /// Records the requestor's answer to the input request `key` (T-RES-4, X-5).
+    ///
+    /// An unknown or already answered key changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::get`].
+    pub async fn answer_input(
+        &self,
+        requestor: &Requestor,
+        id: &TaskId,
+        key: &str,
+        response: Value,
+    ) -> Result<TaskRecord> {
+        self.get(requestor, id).await?;
+        self.inner
+            .store
+            .transition(
+                id,
+                Transition::AnswerInput {
+                    key: key.to_owned(),
+                    response,
+                },
+                self.now(),
+            )
+            .await
+    }
+
+    /// Deletes expired tasks, waking their waiters (T-TTL-1). Returns how many went.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn sweep_expired(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let gone = self.inner.store.delete_expired(self.now(), 1000).await?;
+            total += gone.len();
+            for id in &gone {
+                if let Some(token) = self.lock_running().remove(id) {
+                    token.cancel();
+                }
+            }
+            if gone.len() < 1000 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Sweeps expired tasks every [`EngineConfig::sweep_interval`] until `shutdown` trips.
+    pub fn spawn_sweeper(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(engine.inner.config.sweep_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = shutdown.cancelled() => return,
+                }
+                match engine.sweep_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(count = n, "expired tasks deleted"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired tasks failed"),
+                }
+            }
+        })
+    }
+
+    /// How many tasks this engine runs right now.
+    pub fn running(&self) -> usize {
+        self.lock_running().len()
+    }
+
+    pub(crate) async fn transition(&self, id: &TaskId, change: Transition) -> Result<TaskRecord> {
+        self.inner.store.transition(id, change, self.now()).await
+    }
+}

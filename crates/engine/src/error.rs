@@ -1,0 +1,74 @@
+//! The engine's one error type.
+
+use crate::task::{TaskId, TaskStatus};
+
+/// Everything that can go wrong in the engine and its stores.
+///
+/// The runtime maps each variant to a JSON-RPC error in one exhaustive `match`; messages here
+/// name the task, what was expected, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No task with this id is visible to the requestor. Another owner's task gives exactly
+    /// this error, so a denial never reveals that the task exists (T-SEC-1).
+    #[error("task {id} not found; it may never have existed, or it was deleted")]
+    NotFound {
+        /// The id asked for.
+        id: TaskId,
+    },
+    /// The task's ttl ran out; it is gone or about to be (T-TTL-1).
+    #[error("task {id} has expired; its ttl ran out and it was deleted with its result")]
+    Expired {
+        /// The id asked for.
+        id: TaskId,
+    },
+    /// A change was refused because the task is already terminal (T-LIFE-2), or a
+    /// compare-and-swap lost a race to a change that made it terminal.
+    #[error("task {id} is already {actual}; a {actual} task cannot change")]
+    Conflict {
+        /// The task.
+        id: TaskId,
+        /// Its status now.
+        actual: TaskStatus,
+    },
+    /// An input request reused a key of the same task.
+    #[error(
+        "task {id} already has an input request keyed {key:?}; keys are unique for a task's life"
+    )]
+    DuplicateInputKey {
+        /// The task.
+        id: TaskId,
+        /// The reused key.
+        key: String,
+    },
+    /// A `tasks/list` cursor that this engine did not make (T-LIST-1).
+    #[error("invalid cursor {cursor:?}; pass back a nextCursor exactly as received, or none for the first page")]
+    InvalidCursor {
+        /// The cursor as received.
+        cursor: String,
+    },
+    /// The task was cancelled while its work waited for something.
+    #[error("task {id} was cancelled")]
+    Cancelled {
+        /// The task.
+        id: TaskId,
+    },
+    /// The store failed; the message of the source says how.
+    #[error("task store failed: {source}")]
+    Store {
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// Wraps a backend error.
+    pub fn store(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Store {
+            source: source.into(),
+        }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

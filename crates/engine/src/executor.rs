@@ -1,0 +1,102 @@
+//! What a task's work sees while it runs: [`TaskContext`].
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::task::{InputRequest, Requestor, TaskId, TaskRecord, Transition};
+use crate::{Error, Result};
+
+/// The handle a task's work holds: its id, its cancellation, its status message, and its way to
+/// ask the requestor for input.
+#[derive(Debug)]
+pub struct TaskContext {
+    engine: Engine,
+    id: TaskId,
+    requestor: Requestor,
+    token: CancellationToken,
+    progress_token: Option<Value>,
+}
+
+impl TaskContext {
+    pub(crate) fn new(engine: Engine, record: &TaskRecord, token: CancellationToken) -> Self {
+        Self {
+            engine,
+            id: record.id.clone(),
+            requestor: Requestor {
+                owner: record.owner.clone(),
+                session: record.session.clone(),
+            },
+            token,
+            progress_token: record.progress_token.clone(),
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> &TaskId {
+        &self.id
+    }
+
+    /// The progress token the task-augmented request carried (T-PROG-1).
+    pub fn progress_token(&self) -> Option<&Value> {
+        self.progress_token.as_ref()
+    }
+
+    /// Tripped when the task is cancelled or expires; the work is also aborted at its next
+    /// `.await`, so watching it is only needed for clean-up.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Sets the statusMessage requestors see.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] when the task is already terminal.
+    pub async fn set_message(&self, message: impl Into<String>) -> Result<()> {
+        self.engine
+            .transition(&self.id, Transition::Message(Some(message.into())))
+            .await
+            .map(drop)
+    }
+
+    /// Asks the requestor a question tied to this task (an `elicitation/create` or
+    /// `sampling/createMessage` request) and waits for the answer (T-RES-4).
+    ///
+    /// The request goes into the task's mailbox and the task moves to `input_required`;
+    /// whoever serves the requestor delivers it and writes the answer back; the task then
+    /// returns to `working` and this returns the answer (a result object, or an error object
+    /// under the key `"error"`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cancelled`] when the task is cancelled while waiting; [`Error::Conflict`] when
+    /// it is already terminal.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the question in the mailbox, unanswered.
+    pub async fn request_input(&self, method: &str, params: Value) -> Result<Value> {
+        let key = uuid::Uuid::new_v4().simple().to_string();
+        self.engine
+            .transition(
+                &self.id,
+                Transition::RequestInput(InputRequest::new(key.clone(), method, params)),
+            )
+            .await?;
+        let wait = self.engine.wait_until(&self.requestor, &self.id, |r| {
+            r.input_response(&key).is_some() || r.status().is_terminal()
+        });
+        let record = tokio::select! {
+            r = wait => r?,
+            () = self.token.cancelled() => return Err(Error::Cancelled { id: self.id.clone() }),
+        };
+        match record.input_response(&key) {
+            Some(answer) => Ok(answer.clone()),
+            None => Err(Error::Conflict {
+                id: self.id.clone(),
+                actual: record.status(),
+            }),
+        }
+    }
+}
