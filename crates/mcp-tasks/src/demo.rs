@@ -1,0 +1,179 @@
+//! The demo tools of `mcp-tasks serve`: one per way a tool can behave as a task.
+
+use std::time::Duration;
+
+use mcp_tasks_runtime::server::{ToolContext, ToolResult, Tools};
+use mcp_tasks_wire::v2025_11_25::{CallToolResult, ElicitAction, ElicitRequestParams, Tool};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn tool(name: &str, description: &str, task_support: Option<&str>, input_schema: Value) -> Tool {
+    let mut def = json!({
+        "name": name,
+        "description": description,
+        "inputSchema": input_schema,
+    });
+    if let Some(support) = task_support {
+        def["execution"] = json!({ "taskSupport": support });
+    }
+    serde_json::from_value(def).expect("demo tool definitions are valid")
+}
+
+/// All demo tools.
+pub(crate) fn tools() -> Tools {
+    Tools::new()
+        .add(
+            tool(
+                "echo",
+                "Returns the text at once. Cannot run as a task.",
+                None,
+                json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+            ),
+            echo,
+        )
+        .add(
+            tool(
+                "slow_echo",
+                "Waits delay_ms (default 1000), then returns the text. May run as a task.",
+                Some("optional"),
+                json!({"type": "object", "properties": {
+                    "text": {"type": "string"},
+                    "delay_ms": {"type": "integer", "minimum": 0}
+                }, "required": ["text"]}),
+            ),
+            slow_echo,
+        )
+        .add(
+            tool(
+                "must_be_task",
+                "Waits delay_ms (default 100), then returns \"ok\". Must run as a task.",
+                Some("required"),
+                json!({"type": "object", "properties": {"delay_ms": {"type": "integer", "minimum": 0}}}),
+            ),
+            must_be_task,
+        )
+        .add(
+            tool(
+                "fail",
+                "Returns an isError result with the message; as a task it ends failed.",
+                Some("optional"),
+                json!({"type": "object", "properties": {"message": {"type": "string"}}}),
+            ),
+            fail,
+        )
+        .add(
+            tool(
+                "ask_name",
+                "Asks the user's name through elicitation and greets them. Must run as a task.",
+                Some("required"),
+                json!({"type": "object", "properties": {}}),
+            ),
+            ask_name,
+        )
+        .add(
+            tool(
+                "countdown",
+                "Counts down from `from`, one step every interval_ms (default 100), reporting \
+                 progress at each step.",
+                Some("optional"),
+                json!({"type": "object", "properties": {
+                    "from": {"type": "integer", "minimum": 0, "maximum": 100000},
+                    "interval_ms": {"type": "integer", "minimum": 0}
+                }, "required": ["from"]}),
+            ),
+            countdown,
+        )
+}
+
+#[derive(Deserialize)]
+struct Text {
+    text: String,
+}
+
+async fn echo(args: Text, _cx: ToolContext) -> ToolResult {
+    Ok(CallToolResult::text(args.text))
+}
+
+#[derive(Deserialize)]
+struct SlowEcho {
+    text: String,
+    delay_ms: Option<u64>,
+}
+
+async fn slow_echo(args: SlowEcho, _cx: ToolContext) -> ToolResult {
+    tokio::time::sleep(Duration::from_millis(args.delay_ms.unwrap_or(1000))).await;
+    Ok(CallToolResult::text(args.text))
+}
+
+#[derive(Deserialize)]
+struct Delay {
+    delay_ms: Option<u64>,
+}
+
+async fn must_be_task(args: Delay, _cx: ToolContext) -> ToolResult {
+    tokio::time::sleep(Duration::from_millis(args.delay_ms.unwrap_or(100))).await;
+    Ok(CallToolResult::text("ok"))
+}
+
+#[derive(Deserialize)]
+struct Fail {
+    message: Option<String>,
+}
+
+async fn fail(args: Fail, _cx: ToolContext) -> ToolResult {
+    Ok(CallToolResult::error_text(
+        args.message
+            .unwrap_or_else(|| "the tool failed as asked".into()),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NoArgs {}
+
+async fn ask_name(_args: NoArgs, cx: ToolContext) -> ToolResult {
+    cx.set_status_message("waiting for the user's name").await?;
+    let question = ElicitRequestParams::form(
+        "What is your name?",
+        json!({
+            "type": "object",
+            "properties": {"name": {"type": "string", "title": "Name", "description": "Your name"}},
+            "required": ["name"]
+        }),
+    );
+    let answer = cx.elicit(question).await?;
+    let name = match answer.action {
+        ElicitAction::Accept => answer
+            .content
+            .as_ref()
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
+        ElicitAction::Decline | ElicitAction::Cancel => None,
+    };
+    Ok(CallToolResult::text(format!(
+        "Hello, {}!",
+        name.as_deref().unwrap_or("stranger")
+    )))
+}
+
+#[derive(Deserialize)]
+struct Countdown {
+    from: u64,
+    interval_ms: Option<u64>,
+}
+
+async fn countdown(args: Countdown, cx: ToolContext) -> ToolResult {
+    let every = Duration::from_millis(args.interval_ms.unwrap_or(100));
+    let total = args.from as f64;
+    for step in 1..=args.from {
+        tokio::time::sleep(every).await;
+        let left = args.from - step;
+        cx.progress(step as f64, Some(total), Some(&format!("{left} to go")));
+    }
+    Ok(CallToolResult::text(format!(
+        "Liftoff after counting down from {}!",
+        args.from
+    )))
+}

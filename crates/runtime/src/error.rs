@@ -1,0 +1,85 @@
+//! Engine errors to JSON-RPC error objects, in one place (T-ERR-1).
+
+use mcp_tasks_engine::Error;
+use mcp_tasks_wire::jsonrpc::ErrorObject;
+
+/// The JSON-RPC error for an engine error.
+///
+/// Unknown, foreign and expired tasks, forged cursors and changes to terminal tasks are the
+/// requestor's mistakes: -32602 (T-ERR-1, T-CAN-2, T-LIST-1, T-TTL-1). Another owner's task
+/// maps exactly like an unknown one (T-SEC-1). Everything else is -32603.
+pub fn to_error_object(e: &Error) -> ErrorObject {
+    match e {
+        Error::NotFound { .. } | Error::Expired { .. } => {
+            ErrorObject::invalid_params(format!("Failed to retrieve task: {e}"))
+        }
+        Error::Conflict { .. } | Error::InvalidCursor { .. } => {
+            ErrorObject::invalid_params(e.to_string())
+        }
+        Error::DuplicateInputKey { .. } | Error::Cancelled { .. } | Error::Store { .. } => {
+            ErrorObject::internal(format!("internal error: {e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcp_tasks_engine::{TaskId, TaskStatus};
+    use mcp_tasks_wire::jsonrpc::ErrorCode;
+
+    /// T-ERR-1, T-CAN-2, T-LIST-1, T-TTL-1: each engine error gets its code and a message that
+    /// names what is wrong.
+    #[test]
+    fn codes_follow_the_spec() {
+        let id = TaskId::from("t-1");
+        let table = [
+            (
+                Error::NotFound { id: id.clone() },
+                ErrorCode::INVALID_PARAMS,
+                "not found",
+            ),
+            (
+                Error::Expired { id: id.clone() },
+                ErrorCode::INVALID_PARAMS,
+                "expired",
+            ),
+            (
+                Error::Conflict {
+                    id: id.clone(),
+                    actual: TaskStatus::Completed,
+                },
+                ErrorCode::INVALID_PARAMS,
+                "completed",
+            ),
+            (
+                Error::InvalidCursor { cursor: "x".into() },
+                ErrorCode::INVALID_PARAMS,
+                "cursor",
+            ),
+            (
+                Error::Cancelled { id: id.clone() },
+                ErrorCode::INTERNAL_ERROR,
+                "cancelled",
+            ),
+            (
+                Error::DuplicateInputKey {
+                    id: id.clone(),
+                    key: "k".into(),
+                },
+                ErrorCode::INTERNAL_ERROR,
+                "keyed",
+            ),
+            (
+                Error::store("disk full"),
+                ErrorCode::INTERNAL_ERROR,
+                "disk full",
+            ),
+        ];
+        for (err, code, word) in table {
+            let obj = to_error_object(&err);
+            assert_eq!(obj.code, code, "{err}");
+            assert!(obj.message.contains(word), "{} lacks {word}", obj.message);
+        }
+    }
+}

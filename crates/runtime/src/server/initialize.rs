@@ -1,0 +1,59 @@
+//! `initialize`: version negotiation and capabilities (T-CAP-1, T-CAP-2, T-LIST-3).
+
+use std::sync::Arc;
+
+use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
+use mcp_tasks_wire::method::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+use mcp_tasks_wire::v2025_11_25::{
+    Empty, InitializeRequestParams, InitializeResult, ServerCapabilities, ServerTaskRequests,
+    ServerTaskToolRequests, ServerTasksCapability, ToolsCapability,
+};
+use serde_json::Value;
+
+use super::Server;
+use crate::session::{PeerInfo, Session};
+
+pub(super) fn handle(
+    server: &Arc<Server>,
+    session: &Session,
+    params: Option<Value>,
+) -> Result<Value, ErrorObject> {
+    let p: InitializeRequestParams = params_as(params)?;
+    let version = if SUPPORTED_PROTOCOL_VERSIONS.contains(&p.protocol_version.as_str()) {
+        p.protocol_version.clone()
+    } else {
+        LATEST_PROTOCOL_VERSION.to_owned()
+    };
+    session.set_peer_info(PeerInfo {
+        protocol_version: Some(version.clone()),
+        capabilities: p.capabilities,
+    });
+    let result = InitializeResult {
+        protocol_version: version,
+        capabilities: capabilities(),
+        server_info: server.info.clone(),
+        instructions: server.instructions.clone(),
+    };
+    super::to_value(&result)
+}
+
+/// We declare `tasks.list` because sessions tell anonymous requestors apart: each sees the
+/// tasks it created (T-LIST-3, T-SEC-2). `tasks.requests` lists `tools/call` only, and is
+/// exhaustive (T-CAP-2).
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        tools: Some(ToolsCapability {
+            list_changed: Some(false),
+        }),
+        tasks: Some(ServerTasksCapability {
+            list: Some(Empty {}),
+            cancel: Some(Empty {}),
+            requests: Some(ServerTaskRequests {
+                tools: Some(ServerTaskToolRequests {
+                    call: Some(Empty {}),
+                }),
+            }),
+        }),
+        ..ServerCapabilities::default()
+    }
+}

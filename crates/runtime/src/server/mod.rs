@@ -1,0 +1,107 @@
+//! The MCP server: what it offers (tools, the tasks capability) and how it answers each
+//! message of a session, whatever the transport.
+
+mod initialize;
+mod router;
+pub mod tasks;
+pub mod tools;
+
+use std::sync::Arc;
+
+use mcp_tasks_engine::Engine;
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, Response};
+use mcp_tasks_wire::v2025_11_25::Implementation;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::session::{Session, Sink};
+
+pub use tools::{ToolContext, ToolResult, Tools};
+
+/// An MCP server: tools, and the engine that runs them as tasks.
+///
+/// Shared by all sessions (`Arc<Server>`); transports call [`Server::handle_request`] and
+/// friends for each message.
+#[derive(Debug)]
+pub struct Server {
+    engine: Engine,
+    tools: Tools,
+    info: Implementation,
+    instructions: Option<String>,
+}
+
+impl Server {
+    /// A server named `info`, serving `tools` through `engine`.
+    pub fn new(engine: Engine, tools: Tools, info: Implementation) -> Arc<Self> {
+        Arc::new(Self {
+            engine,
+            tools,
+            info,
+            instructions: None,
+        })
+    }
+
+    /// A server with instructions for the model, shown at initialize.
+    pub fn with_instructions(
+        engine: Engine,
+        tools: Tools,
+        info: Implementation,
+        instructions: impl Into<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            engine,
+            tools,
+            info,
+            instructions: Some(instructions.into()),
+        })
+    }
+
+    /// The task engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The tools.
+    pub fn tools(&self) -> &Tools {
+        &self.tools
+    }
+
+    /// Answers one request. `sink` is the stream the request came on: messages tied to this
+    /// request (progress, questions for a plain call, input requests of `tasks/result`) go there.
+    ///
+    /// Never fails: every problem becomes an error response.
+    pub async fn handle_request(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        request: Request,
+        sink: &Sink,
+    ) -> Response {
+        let id = request.id.clone();
+        let outcome = router::route(self, session, request, sink).await;
+        match outcome {
+            Ok(result) => Response::result(id, result),
+            Err(error) => Response::error(Some(id), error),
+        }
+    }
+
+    /// Takes a notification from the client.
+    pub fn handle_notification(&self, session: &Session, notification: Notification) {
+        router::notification(session, notification);
+    }
+
+    /// Takes a response from the client to a request we sent.
+    pub fn handle_response(&self, session: &Session, response: Response) {
+        session.complete(response);
+    }
+
+    /// Starts what a new session needs beside its requests: status notifications for the tasks
+    /// it creates (T-NOTE-1). Stops when the session closes.
+    pub fn start_session(self: &Arc<Self>, session: &Arc<Session>) {
+        tasks::notify::spawn(self.clone(), session.clone());
+    }
+}
+
+pub(crate) fn to_value(v: &impl Serialize) -> Result<Value, ErrorObject> {
+    serde_json::to_value(v)
+        .map_err(|e| ErrorObject::internal(format!("cannot encode the result: {e}")))
+}

@@ -1,0 +1,145 @@
+//! `tools/call`, plain or task-augmented (T-NEW-1, T-CAP-4, T-CAP-5, T-LIFE-3).
+
+use std::sync::Arc;
+
+use mcp_tasks_engine::{CreateTask, Failure, Outcome, RequestKind, RpcError};
+use mcp_tasks_wire::jsonrpc::{params_as, ErrorCode, ErrorObject, RequestId};
+use mcp_tasks_wire::meta;
+use mcp_tasks_wire::v2025_11_25::{
+    CallToolRequestParams, CallToolResult, ContentBlock, CreateTaskResult, TaskSupport,
+};
+use serde_json::{Map, Value};
+
+use super::{ToolContext, ToolResult};
+use crate::dialect;
+use crate::server::Server;
+use crate::session::{Session, Sink};
+
+pub(crate) async fn handle(
+    server: &Arc<Server>,
+    session: &Arc<Session>,
+    id: &RequestId,
+    params: Option<Value>,
+    sink: &Sink,
+) -> Result<Value, ErrorObject> {
+    let raw = params.clone().unwrap_or_else(|| Value::Object(Map::new()));
+    let p: CallToolRequestParams = params_as(params)?;
+    let Some((tool, handler)) = server.tools().get(&p.name) else {
+        return Err(ErrorObject::invalid_params(format!(
+            "unknown tool {:?}; tools/list shows the tools this server has",
+            p.name
+        )));
+    };
+    let support = tool.task_support();
+    let progress_token = p
+        .meta
+        .as_ref()
+        .and_then(|m| m.progress_token.as_ref())
+        .map(|t| serde_json::to_value(t).expect("a progress token is JSON"));
+    let args = p.arguments.clone().unwrap_or_default();
+
+    // Arguments are checked first: a bad call is an error, never a failed task.
+    let prepared = handler(args)?;
+
+    let Some(task) = p.task else {
+        if support == TaskSupport::Required {
+            return Err(ErrorObject::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "tool {:?} must be called as a task (execution.taskSupport is \"required\"); \
+                     add params.task",
+                    p.name
+                ),
+            ));
+        }
+        let cancel = session.track_inflight(id);
+        let cx = ToolContext::plain(
+            session.clone(),
+            sink.clone(),
+            cancel.clone(),
+            progress_token,
+        );
+        let answer = tokio::select! {
+            r = prepared(cx) => r,
+            () = cancel.cancelled() => Err(ErrorObject::internal("the call was cancelled")),
+        };
+        session.untrack_inflight(id);
+        return answer.and_then(|r| crate::server::to_value(&r));
+    };
+
+    if support == TaskSupport::Forbidden {
+        return Err(ErrorObject::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!(
+                "tool {:?} cannot be called as a task (execution.taskSupport is \"forbidden\"); \
+                 call it without params.task",
+                p.name
+            ),
+        ));
+    }
+    let record = server
+        .engine()
+        .create(CreateTask {
+            requestor: session.requestor().clone(),
+            kind: RequestKind::ToolsCall,
+            name: Some(p.name.clone()),
+            params: raw,
+            ttl_ms: task.ttl,
+            progress_token,
+        })
+        .await
+        .map_err(|e| crate::error::to_error_object(&e))?;
+    session.own_task(&record.id);
+    let session_for_work = session.clone();
+    server.engine().start(&record, move |tcx| {
+        let run = prepared(ToolContext::task(session_for_work, tcx));
+        async move { outcome(run.await) }
+    });
+    let mut result = CreateTaskResult::from(dialect::task(&record));
+    result.meta = Some(meta::model_immediate_response(&format!(
+        "Tool {} is running as task {}; its result will be available through tasks/result.",
+        p.name, record.id
+    )));
+    crate::server::to_value(&result)
+}
+
+/// The task outcome of a tool's answer (T-LIFE-3): `isError` results fail the task with their
+/// text as statusMessage, and `tasks/result` still returns the result itself.
+fn outcome(answer: ToolResult) -> Outcome {
+    match answer {
+        Ok(result) if result.is_error() => {
+            let message =
+                first_text(&result).unwrap_or_else(|| "the tool reported an error".into());
+            Outcome::Failed {
+                failure: Failure::Result(serde_json::to_value(&result).unwrap_or(Value::Null)),
+                message,
+            }
+        }
+        Ok(result) => match serde_json::to_value(&result) {
+            Ok(v) => Outcome::Completed(v),
+            Err(e) => Outcome::Failed {
+                failure: Failure::Error(RpcError {
+                    code: -32603,
+                    message: format!("cannot encode the tool's result: {e}"),
+                    data: None,
+                }),
+                message: "the tool's result could not be encoded".into(),
+            },
+        },
+        Err(e) => Outcome::Failed {
+            message: e.message.clone(),
+            failure: Failure::Error(RpcError {
+                code: e.code.0,
+                message: e.message,
+                data: e.data,
+            }),
+        },
+    }
+}
+
+fn first_text(result: &CallToolResult) -> Option<String> {
+    result.content.iter().find_map(|c| match c {
+        ContentBlock::Text(t) => Some(t.text.clone()),
+        _ => None,
+    })
+}

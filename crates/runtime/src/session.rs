@@ -1,0 +1,260 @@
+//! One requestor's connection: its identity, what it declared at initialize, the JSON-RPC peer
+//! state for requests we send it, and the routes its messages take.
+//!
+//! The same `Session` serves stdio (one connection, one outbound stream) and Streamable HTTP
+//! (one `Mcp-Session-Id`, many streams). A *sink* is one outbound stream: stdout, a POST's SSE
+//! response, or the GET stream. Messages tied to a task prefer a `tasks/result` stream open for
+//! that task (T-RES-4), then the session's standing stream.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+
+use mcp_tasks_engine::{Requestor, TaskId};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Response};
+use mcp_tasks_wire::v2025_11_25::ClientCapabilities;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// One outbound stream of messages to the peer.
+pub type Sink = mpsc::UnboundedSender<Message>;
+
+/// What the peer declared at initialize.
+#[derive(Clone, Debug, Default)]
+pub struct PeerInfo {
+    /// The negotiated protocol version.
+    pub protocol_version: Option<String>,
+    /// The peer's capabilities.
+    pub capabilities: ClientCapabilities,
+}
+
+/// A requestor's session.
+#[derive(Debug)]
+pub struct Session {
+    id: String,
+    requestor: Requestor,
+    info: Mutex<PeerInfo>,
+    next_id: AtomicI64,
+    pending: Mutex<HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>>,
+    standing: Mutex<Option<Sink>>,
+    task_sinks: Mutex<HashMap<TaskId, Vec<Sink>>>,
+    inflight: Mutex<HashMap<RequestId, CancellationToken>>,
+    own_tasks: Mutex<HashSet<TaskId>>,
+    closed: CancellationToken,
+}
+
+impl Session {
+    /// A new session; its id doubles as the anonymous requestor's session (T-SEC-2).
+    pub fn new(id: impl Into<String>) -> Self {
+        let id = id.into();
+        Self {
+            requestor: Requestor::anonymous(id.clone()),
+            id,
+            info: Mutex::new(PeerInfo::default()),
+            next_id: AtomicI64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            standing: Mutex::new(None),
+            task_sinks: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            own_tasks: Mutex::new(HashSet::new()),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Who this session speaks for.
+    pub fn requestor(&self) -> &Requestor {
+        &self.requestor
+    }
+
+    /// What the peer declared at initialize.
+    pub fn peer_info(&self) -> PeerInfo {
+        lock(&self.info).clone()
+    }
+
+    pub(crate) fn set_peer_info(&self, info: PeerInfo) {
+        *lock(&self.info) = info;
+    }
+
+    /// Tripped when the session ends.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Ends the session: its watchers stop and requests we await fail.
+    pub fn close(&self) {
+        self.closed.cancel();
+        lock(&self.pending).clear();
+        *lock(&self.standing) = None;
+    }
+
+    /// Sets the standing stream (stdout, or the HTTP GET stream).
+    pub fn set_standing(&self, sink: Option<Sink>) {
+        *lock(&self.standing) = sink;
+    }
+
+    /// Sends on the standing stream; false when there is none or it closed.
+    pub fn send_standing(&self, msg: Message) -> bool {
+        lock(&self.standing)
+            .as_ref()
+            .is_some_and(|s| s.send(msg).is_ok())
+    }
+
+    /// Registers a `tasks/result` stream for a task, until the guard drops.
+    pub(crate) fn open_task_stream(
+        self: &std::sync::Arc<Self>,
+        id: &TaskId,
+        sink: Sink,
+    ) -> TaskStreamGuard {
+        lock(&self.task_sinks)
+            .entry(id.clone())
+            .or_default()
+            .push(sink.clone());
+        TaskStreamGuard {
+            session: self.clone(),
+            id: id.clone(),
+            sink,
+        }
+    }
+
+    /// Sends a message tied to a task: on a `tasks/result` stream open for it, else on the
+    /// standing stream. False when neither took it.
+    pub fn send_for_task(&self, id: &TaskId, msg: Message) -> bool {
+        let sink = lock(&self.task_sinks)
+            .get(id)
+            .and_then(|sinks| sinks.iter().find(|s| !s.is_closed()).cloned());
+        match sink {
+            Some(s) if s.send(msg.clone()).is_ok() => true,
+            _ => self.send_standing(msg),
+        }
+    }
+
+    /// Sends a request to the peer on `sink` and waits for its answer.
+    ///
+    /// # Errors
+    ///
+    /// The peer's error object; -32603 when the sink or session closed first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the request; a late answer is then ignored.
+    pub async fn request(
+        &self,
+        sink: &Sink,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ErrorObject> {
+        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.clone(), tx);
+        let _forget = PendingGuard {
+            session: self,
+            id: id.clone(),
+        };
+        let request = Request::new(id, method, Some(params));
+        if sink.send(request.into()).is_err() {
+            return Err(ErrorObject::internal(format!(
+                "cannot send {method}: the stream to the client closed"
+            )));
+        }
+        tokio::select! {
+            answer = rx => answer.unwrap_or_else(|_| Err(ErrorObject::internal(format!(
+                "no answer to {method}: the session ended"
+            )))),
+            () = self.closed.cancelled() => Err(ErrorObject::internal(format!(
+                "no answer to {method}: the session ended"
+            ))),
+        }
+    }
+
+    /// Routes a response from the peer to the request that waits for it; unknown ids are
+    /// dropped (the waiter gave up).
+    pub fn complete(&self, response: Response) {
+        let Some(id) = response.id.clone() else {
+            tracing::warn!(error = ?response.outcome.err(), "client sent an error without an id");
+            return;
+        };
+        match lock(&self.pending).remove(&id) {
+            Some(waiter) => {
+                let _ = waiter.send(response.outcome);
+            }
+            None => tracing::debug!(%id, "response to no pending request"),
+        }
+    }
+
+    /// Sends a notification on the standing stream.
+    pub fn notify(&self, method: &str, params: Value) -> bool {
+        self.send_standing(Notification::new(method, Some(params)).into())
+    }
+
+    pub(crate) fn track_inflight(&self, id: &RequestId) -> CancellationToken {
+        let token = CancellationToken::new();
+        lock(&self.inflight).insert(id.clone(), token.clone());
+        token
+    }
+
+    pub(crate) fn untrack_inflight(&self, id: &RequestId) {
+        lock(&self.inflight).remove(id);
+    }
+
+    /// Handles `notifications/cancelled`: trips a plain request still running. Requests that
+    /// created tasks are long answered, so this never touches a task (T-CAN-3).
+    pub(crate) fn cancel_inflight(&self, id: &RequestId) -> bool {
+        lock(&self.inflight)
+            .get(id)
+            .map(CancellationToken::cancel)
+            .is_some()
+    }
+
+    pub(crate) fn own_task(&self, id: &TaskId) {
+        lock(&self.own_tasks).insert(id.clone());
+    }
+
+    pub(crate) fn owns_task(&self, id: &TaskId) -> bool {
+        lock(&self.own_tasks).contains(id)
+    }
+
+    pub(crate) fn forget_task(&self, id: &TaskId) {
+        lock(&self.own_tasks).remove(id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("session mutex poisoned")
+}
+
+struct PendingGuard<'a> {
+    session: &'a Session,
+    id: RequestId,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.session.pending).remove(&self.id);
+    }
+}
+
+/// Keeps a `tasks/result` stream registered for its task while alive.
+#[derive(Debug)]
+pub(crate) struct TaskStreamGuard {
+    session: std::sync::Arc<Session>,
+    id: TaskId,
+    sink: Sink,
+}
+
+impl Drop for TaskStreamGuard {
+    fn drop(&mut self) {
+        let mut sinks = lock(&self.session.task_sinks);
+        if let Some(list) = sinks.get_mut(&self.id) {
+            list.retain(|s| !s.same_channel(&self.sink));
+            if list.is_empty() {
+                sinks.remove(&self.id);
+            }
+        }
+    }
+}

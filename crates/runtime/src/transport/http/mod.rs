@@ -1,0 +1,374 @@
+//! MCP Streamable HTTP: one endpoint; POST carries client messages and is answered with JSON or
+//! an SSE stream, GET opens the server's standing stream, DELETE ends the session.
+//!
+//! - Sessions: `initialize` creates one and answers its id in `Mcp-Session-Id`; every later
+//!   request must carry it (missing: 400; unknown or ended: 404).
+//! - `MCP-Protocol-Version`, when sent, must be a version we speak (else 400).
+//! - `Origin` must be loopback or listed (else 403), against DNS rebinding.
+//! - Bodies above the configured size are refused with 413.
+//! - `tasks/result` and plain `tools/call` are answered as SSE, so input requests and progress
+//!   can ride on the same exchange (T-RES-4); everything else as JSON. Server messages with no
+//!   open exchange go to the GET stream.
+//! - Accepted sockets get `TCP_NODELAY`, so a response is not held back by delayed ACKs.
+
+mod origin;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use futures::{Stream, StreamExt};
+use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
+use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+pub use origin::OriginPolicy;
+
+use crate::server::Server;
+use crate::session::Session;
+
+/// The session header.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The protocol version header.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Settings of the HTTP transport.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// The endpoint path.
+    pub path: String,
+    /// The largest POST body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Which browser origins may call.
+    pub origins: OriginPolicy,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            path: "/mcp".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            origins: OriginPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HttpState {
+    server: Arc<Server>,
+    config: HttpConfig,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl HttpState {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().expect("session table mutex poisoned")
+    }
+}
+
+/// The axum router serving `server` at `config.path`.
+pub fn router(server: Arc<Server>, config: HttpConfig) -> Router {
+    let limit = config.max_body_bytes;
+    let path = config.path.clone();
+    let state = Arc::new(HttpState {
+        server,
+        config,
+        sessions: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route(&path, get(get_stream).post(post).delete(delete))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` with `TCP_NODELAY` until `shutdown` completes.
+///
+/// # Errors
+///
+/// An I/O error of the listener.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn rpc_error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Response {
+    let body = mcp_tasks_wire::jsonrpc::Response::error(id, error);
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn bad_request(status: StatusCode, message: impl Into<String>) -> Response {
+    rpc_error(status, None, ErrorObject::invalid_request(message))
+}
+
+fn accepts(headers: &HeaderMap, wanted: &str) -> bool {
+    match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(accept) => accept
+            .split(',')
+            .map(|part| part.split(';').next().unwrap_or("").trim())
+            .any(|mt| {
+                mt == wanted
+                    || mt == "*/*"
+                    || (mt == "application/*" && wanted.starts_with("application/"))
+                    || (mt == "text/*" && wanted.starts_with("text/"))
+            }),
+    }
+}
+
+/// Origin and protocol version checks common to every method.
+fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+    state
+        .config
+        .origins
+        .check(headers)
+        .map_err(|why| bad_request(StatusCode::FORBIDDEN, why))?;
+    if let Some(v) = headers.get(PROTOCOL_VERSION_HEADER) {
+        let ok = v
+            .to_str()
+            .is_ok_and(|v| SUPPORTED_PROTOCOL_VERSIONS.contains(&v));
+        if !ok {
+            return Err(bad_request(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "unsupported MCP-Protocol-Version {:?}; this server speaks {}",
+                    String::from_utf8_lossy(v.as_bytes()),
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
+    let Some(raw) = headers.get(SESSION_HEADER) else {
+        return Err(bad_request(
+            StatusCode::BAD_REQUEST,
+            "missing Mcp-Session-Id header; send initialize first and echo the id it returns",
+        ));
+    };
+    let id = raw.to_str().unwrap_or_default();
+    state.sessions().get(id).cloned().ok_or_else(|| {
+        bad_request(
+            StatusCode::NOT_FOUND,
+            "unknown or ended session; send initialize again to start a new one",
+        )
+    })
+}
+
+async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = precheck(&state, &headers) {
+        return r;
+    }
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|mt| mt.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json_type {
+        return bad_request(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST bodies must be JSON-RPC messages with Content-Type: application/json",
+        );
+    }
+    if !accepts(&headers, "application/json") && !accepts(&headers, "text/event-stream") {
+        return bad_request(
+            StatusCode::NOT_ACCEPTABLE,
+            "the Accept header must allow application/json and text/event-stream",
+        );
+    }
+    let message = match decode(&body) {
+        Ok(m) => m,
+        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, e.id(), e.to_error_object()),
+    };
+    if let Message::Request(request) = &message {
+        if request.method == method::INITIALIZE {
+            return initialize(&state, request.clone()).await;
+        }
+    }
+    let session = match session_of(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match message {
+        Message::Request(request) => answer(&state, &session, request).await,
+        Message::Notification(n) => {
+            state.server.handle_notification(&session, n);
+            StatusCode::ACCEPTED.into_response()
+        }
+        Message::Response(r) => {
+            state.server.handle_response(&session, r);
+            StatusCode::ACCEPTED.into_response()
+        }
+    }
+}
+
+async fn initialize(state: &Arc<HttpState>, request: Request) -> Response {
+    let session = Arc::new(Session::new(uuid::Uuid::new_v4().to_string()));
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let response = state.server.handle_request(&session, request, &tx).await;
+    if response.outcome.is_err() {
+        return json_response(&Message::Response(response), None);
+    }
+    state.server.start_session(&session);
+    state
+        .sessions()
+        .insert(session.id().to_owned(), session.clone());
+    tracing::debug!(session = session.id(), "HTTP session started");
+    json_response(&Message::Response(response), Some(session.id()))
+}
+
+fn json_response(message: &Message, session: Option<&str>) -> Response {
+    let body = serde_json::to_vec(message).unwrap_or_default();
+    let mut response = (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Some(id) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
+        response.headers_mut().insert(SESSION_HEADER, id);
+    }
+    response
+}
+
+/// Whether a request is answered as an SSE stream: when the server may need to send messages
+/// tied to it before the answer.
+fn wants_stream(request: &Request) -> bool {
+    match request.method.as_str() {
+        method::TASKS_RESULT => true,
+        method::TOOLS_CALL => request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("task"))
+            .is_none(),
+        _ => false,
+    }
+}
+
+async fn answer(state: &Arc<HttpState>, session: &Arc<Session>, request: Request) -> Response {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    if !wants_stream(&request) {
+        // Anything sent beside the answer goes to the standing stream.
+        let forward = session.clone();
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                forward.send_standing(m);
+            }
+        });
+        let response = state.server.handle_request(session, request, &tx).await;
+        return json_response(&Message::Response(response), None);
+    }
+    let id = request.id.clone();
+    let (server, session) = (state.server.clone(), session.clone());
+    let answer_tx = tx.clone();
+    tokio::spawn(async move {
+        let response = server.handle_request(&session, request, &answer_tx).await;
+        let _ = answer_tx.send(response.into());
+    });
+    drop(tx);
+    sse(until_answer(rx, id))
+}
+
+/// The messages of one exchange, ending with the answer to `id`.
+fn until_answer(
+    rx: mpsc::UnboundedReceiver<Message>,
+    id: RequestId,
+) -> impl Stream<Item = Message> {
+    futures::stream::unfold((rx, false), move |(mut rx, done)| {
+        let id = id.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let message = rx.recv().await?;
+            let last = matches!(&message, Message::Response(r) if r.id.as_ref() == Some(&id));
+            Some((message, (rx, last)))
+        }
+    })
+}
+
+fn sse(messages: impl Stream<Item = Message> + Send + 'static) -> Response {
+    let events = messages.map(|m| {
+        let data = serde_json::to_string(&m).unwrap_or_default();
+        Ok::<_, Infallible>(Event::default().event("message").data(data))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = precheck(&state, &headers) {
+        return r;
+    }
+    let wants_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    if !wants_sse {
+        return bad_request(
+            StatusCode::NOT_ACCEPTABLE,
+            "GET opens the server's SSE stream; send Accept: text/event-stream",
+        );
+    }
+    let session = match session_of(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    session.set_standing(Some(tx));
+    sse(tokio_stream_of(rx))
+}
+
+fn tokio_stream_of(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Message> {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
+}
+
+async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = precheck(&state, &headers) {
+        return r;
+    }
+    let session = match session_of(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    state.sessions().remove(session.id());
+    session.close();
+    tracing::debug!(session = session.id(), "HTTP session ended by the client");
+    StatusCode::NO_CONTENT.into_response()
+}
