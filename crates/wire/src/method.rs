@@ -1,0 +1,49 @@
+//! Method names, and the protocol versions this crate speaks.
+//!
+//! Method names come from the `method` constants of MCP 2025-11-25's schema (requests such as
+//! `CallToolRequest`, notifications such as `TaskStatusNotification`); the integration test
+//! `tests/schema.rs` checks each one against the schema. The protocol version constants live here
+//! (and are re-exported from [`crate::v2025_11_25`]) because version negotiation happens before
+//! either side knows which dialect's types apply.
+
+/// Protocol version this crate prefers, sent in and answered to `initialize`.
+pub const LATEST_PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// Protocol versions we accept in `initialize`, newest first. Older versions have no tasks; a
+/// session on them simply never sees `capabilities.tasks`.
+pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// Request: opens a session and exchanges capabilities.
+pub const INITIALIZE: &str = "initialize";
+/// Notification: the client has finished initializing.
+pub const INITIALIZED: &str = "notifications/initialized";
+/// Request: liveness check, answered with `{}`.
+pub const PING: &str = "ping";
+/// Request: lists the server's tools.
+pub const TOOLS_LIST: &str = "tools/list";
+/// Request: calls a tool, optionally as a task (`params.task`).
+pub const TOOLS_CALL: &str = "tools/call";
+/// Request (server to client): asks the user for input, optionally as a task.
+pub const ELICITATION_CREATE: &str = "elicitation/create";
+/// Request (server to client): asks the client's model for a completion, optionally as a task.
+pub const SAMPLING_CREATE_MESSAGE: &str = "sampling/createMessage";
+/// Request: a task's current state (T-GET-1).
+pub const TASKS_GET: &str = "tasks/get";
+/// Request: a task's outcome, waiting until it is terminal (T-RES-1, T-RES-2).
+pub const TASKS_RESULT: &str = "tasks/result";
+/// Request: the requestor's tasks, paginated (T-LIST-1).
+pub const TASKS_LIST: &str = "tasks/list";
+/// Request: cancels a task (T-CAN-1).
+pub const TASKS_CANCEL: &str = "tasks/cancel";
+/// Notification: a task's full state after a change (T-NOTE-1).
+pub const NOTIFY_TASK_STATUS: &str = "notifications/tasks/status";
+/// Notification: progress for a `progressToken` (T-PROG-1).
+pub const NOTIFY_PROGRESS: &str = "notifications/progress";
+/// Notification: a log message (`notifications/message`).
+pub const NOTIFY_MESSAGE: &str = "notifications/message";
+/// Notification: the sender gave up on a request (not used for tasks, T-CAN-3).
+pub const NOTIFY_CANCELLED: &str = "notifications/cancelled";
+/// Notification: the server's tool list changed.
+pub const NOTIFY_TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
+/// Request: sets the minimum level of `notifications/message`.
+pub const LOGGING_SET_LEVEL: &str = "logging/setLevel";
