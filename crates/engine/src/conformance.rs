@@ -4,6 +4,9 @@
 //! [`store_conformance!`](crate::store_conformance) mounts every case as a `#[tokio::test]` for a
 //! store factory, so a new case runs against every store at once.
 
+// A test suite: a failed unwrap is a failed case, which is what it should be.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

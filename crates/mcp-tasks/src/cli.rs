@@ -65,7 +65,7 @@ pub(crate) struct ServeArgs {
     pub(crate) max_body_bytes: u64,
 
     /// A browser origin allowed to call the HTTP endpoint besides loopback ones (repeatable),
-    /// such as https://app.example.com.
+    /// such as `https://app.example.com`.
     #[arg(long, value_name = "ORIGIN")]
     pub(crate) allowed_origin: Vec<String>,
 }

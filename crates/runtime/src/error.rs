@@ -64,7 +64,7 @@ mod tests {
             ),
             (
                 Error::DuplicateInputKey {
-                    id: id.clone(),
+                    id,
                     key: "k".into(),
                 },
                 ErrorCode::INTERNAL_ERROR,

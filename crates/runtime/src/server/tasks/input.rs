@@ -38,8 +38,9 @@ mod tests {
 
     #[test]
     fn answers_round_trip_through_the_store_form() {
-        let ok = Ok(json!({"action": "accept", "content": {"name": "Ada"}}));
-        assert_eq!(open_answer(close_answer(&ok)).unwrap(), ok.unwrap());
+        let answer = json!({"action": "accept", "content": {"name": "Ada"}});
+        let stored = close_answer(&Ok(answer.clone()));
+        assert_eq!(open_answer(stored).unwrap(), answer);
         let err: Result<Value, _> = Err(ErrorObject::invalid_params("no"));
         let back = open_answer(close_answer(&err)).unwrap_err();
         assert_eq!(back.code, ErrorCode::INVALID_PARAMS);

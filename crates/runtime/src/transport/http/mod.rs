@@ -128,6 +128,16 @@ fn bad_request(status: StatusCode, message: impl Into<String>) -> Response {
     rpc_error(status, None, ErrorObject::invalid_request(message))
 }
 
+/// A request refused before any JSON-RPC handling: an HTTP status and the reason.
+#[derive(Debug)]
+struct Reject(StatusCode, String);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        bad_request(self.0, self.1)
+    }
+}
+
 fn accepts(headers: &HeaderMap, wanted: &str) -> bool {
     match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
         None => true,
@@ -144,18 +154,18 @@ fn accepts(headers: &HeaderMap, wanted: &str) -> bool {
 }
 
 /// Origin and protocol version checks common to every method.
-fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Reject> {
     state
         .config
         .origins
         .check(headers)
-        .map_err(|why| bad_request(StatusCode::FORBIDDEN, why))?;
+        .map_err(|why| Reject(StatusCode::FORBIDDEN, why))?;
     if let Some(v) = headers.get(PROTOCOL_VERSION_HEADER) {
         let ok = v
             .to_str()
             .is_ok_and(|v| SUPPORTED_PROTOCOL_VERSIONS.contains(&v));
         if !ok {
-            return Err(bad_request(
+            return Err(Reject(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "unsupported MCP-Protocol-Version {:?}; this server speaks {}",
@@ -168,25 +178,26 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     Ok(())
 }
 
-fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Arc<Session>, Response> {
+fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Arc<Session>, Reject> {
     let Some(raw) = headers.get(SESSION_HEADER) else {
-        return Err(bad_request(
+        return Err(Reject(
             StatusCode::BAD_REQUEST,
-            "missing Mcp-Session-Id header; send initialize first and echo the id it returns",
+            "missing Mcp-Session-Id header; send initialize first and echo the id it returns"
+                .into(),
         ));
     };
     let id = raw.to_str().unwrap_or_default();
     state.sessions().get(id).cloned().ok_or_else(|| {
-        bad_request(
+        Reject(
             StatusCode::NOT_FOUND,
-            "unknown or ended session; send initialize again to start a new one",
+            "unknown or ended session; send initialize again to start a new one".into(),
         )
     })
 }
 
 async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = precheck(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let json_type = headers
         .get(header::CONTENT_TYPE)
@@ -219,7 +230,7 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
     }
     let session = match session_of(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match message {
         Message::Request(request) => answer(&state, &session, request).await,
@@ -334,7 +345,7 @@ fn sse(messages: impl Stream<Item = Message> + Send + 'static) -> Response {
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     if let Err(r) = precheck(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let wants_sse = headers
         .get(header::ACCEPT)
@@ -348,7 +359,7 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
     }
     let session = match session_of(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     session.set_standing(Some(tx));
@@ -361,11 +372,11 @@ fn tokio_stream_of(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = M
 
 async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     if let Err(r) = precheck(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let session = match session_of(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     state.sessions().remove(session.id());
     session.close();

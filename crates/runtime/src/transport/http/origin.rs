@@ -36,7 +36,7 @@ impl OriginPolicy {
             .map_err(|_| "the Origin header is not visible ASCII".to_owned())?
             .trim_end_matches('/')
             .to_ascii_lowercase();
-        if self.allowed.iter().any(|a| *a == origin) {
+        if self.allowed.contains(&origin) {
             return Ok(());
         }
         let uri: http::Uri = origin
