@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The smallest ttl granted.
+pub const MIN_TTL: Duration = Duration::from_secs(1);
+
 /// How the engine resolves ttls and pages, and how often it sweeps.
 ///
 /// Built with consuming setters from [`EngineConfig::default`].
@@ -67,7 +70,9 @@ impl EngineConfig {
     /// none was asked, never above the maximum.
     pub fn resolve_ttl(&self, requested_ms: Option<u64>) -> Option<Duration> {
         let wanted = match requested_ms {
-            Some(ms) => Some(Duration::from_millis(ms)),
+            // Never below the minimum: a task must still exist when its CreateTaskResult
+            // arrives and the requestor's first tasks/get follows (T-NEW-5).
+            Some(ms) => Some(Duration::from_millis(ms).max(MIN_TTL)),
             None => self.default_ttl,
         };
         match (wanted, self.max_ttl) {
@@ -90,6 +95,11 @@ mod tests {
             .max_ttl(Some(Duration::from_secs(120)));
         assert_eq!(c.resolve_ttl(None), Some(Duration::from_secs(60)));
         assert_eq!(c.resolve_ttl(Some(5_000)), Some(Duration::from_secs(5)));
+        assert_eq!(
+            c.resolve_ttl(Some(0)),
+            Some(MIN_TTL),
+            "never expired at birth"
+        );
         assert_eq!(
             c.resolve_ttl(Some(999_999_999)),
             Some(Duration::from_secs(120))

@@ -222,7 +222,7 @@ impl Engine {
     /// [`Error::InvalidCursor`] for a cursor this engine did not make.
     pub async fn list(&self, requestor: &Requestor, cursor: Option<&str>) -> Result<Page> {
         let after = cursor.map(Position::decode).transpose()?;
-        let limit = self.inner.config.page_size;
+        let limit = self.inner.config.page_size.max(1);
         let query = ListQuery {
             owner: requestor.owner.clone(),
             session: requestor.session.clone(),

@@ -48,7 +48,7 @@ pub mod store;
 pub mod task;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::EngineConfig;
+pub use config::{EngineConfig, MIN_TTL};
 pub use cursor::Position;
 pub use engine::{CreateTask, Engine, Page};
 pub use error::{Error, Result};

@@ -162,13 +162,15 @@ impl Session {
                 "cannot send {method}: the stream to the client closed"
             )));
         }
+        let gone = || {
+            Err(ErrorObject::internal(format!(
+                "no answer to {method}: the stream or session to the client ended"
+            )))
+        };
         tokio::select! {
-            answer = rx => answer.unwrap_or_else(|_| Err(ErrorObject::internal(format!(
-                "no answer to {method}: the session ended"
-            )))),
-            () = self.closed.cancelled() => Err(ErrorObject::internal(format!(
-                "no answer to {method}: the session ended"
-            ))),
+            answer = rx => answer.unwrap_or_else(|_| gone()),
+            () = self.closed.cancelled() => gone(),
+            () = sink.closed() => gone(),
         }
     }
 

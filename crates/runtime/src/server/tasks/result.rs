@@ -34,12 +34,18 @@ pub(crate) async fn handle(
     let mut asks = JoinSet::new();
     let mut delivered: HashSet<String> = HashSet::new();
     loop {
-        let record = engine
-            .wait_until(&requestor, &id, |r| {
-                r.status().is_terminal() || r.pending_inputs().any(|i| !delivered.contains(&i.key))
-            })
-            .await
-            .map_err(|e| to_error_object(&e))?;
+        let wait = engine.wait_until(&requestor, &id, |r| {
+            r.status().is_terminal() || r.pending_inputs().any(|i| !delivered.contains(&i.key))
+        });
+        let record = tokio::select! {
+            r = wait => r.map_err(|e| to_error_object(&e))?,
+            () = session.closed().cancelled() => {
+                return Err(ErrorObject::internal("the session ended before the task did"));
+            }
+            () = sink.closed() => {
+                return Err(ErrorObject::internal("the stream to the client closed"));
+            }
+        };
         if record.status().is_terminal() {
             return dialect::terminal_answer(&record);
         }
@@ -62,7 +68,7 @@ pub(crate) async fn handle(
             let (method, key) = (pending.method.clone(), pending.key.clone());
             asks.spawn(async move {
                 let answer = session.request(&sink, &method, params).await;
-                if answer.is_err() && sink.is_closed() {
+                if answer.is_err() && (sink.is_closed() || session.closed().is_cancelled()) {
                     // Not an answer: the stream went away. The question waits for the next
                     // tasks/result exchange.
                     return;

@@ -59,9 +59,18 @@ pub(crate) async fn handle(
             cancel.clone(),
             progress_token,
         );
+        // On its own tokio task, so a panicking handler is an error answer, not a lost request.
+        let run = tokio::spawn(prepared(cx));
+        let abort = run.abort_handle();
         let answer = tokio::select! {
-            r = prepared(cx) => r,
-            () = cancel.cancelled() => Err(ErrorObject::internal("the call was cancelled")),
+            joined = run => joined.unwrap_or_else(|e| {
+                tracing::error!(tool = %p.name, error = %e, "tool handler failed");
+                Err(ErrorObject::internal(format!("internal error: tool {:?} failed unexpectedly", p.name)))
+            }),
+            () = cancel.cancelled() => {
+                abort.abort();
+                Err(ErrorObject::internal("the call was cancelled"))
+            }
         };
         session.untrack_inflight(id);
         return answer.and_then(|r| crate::server::to_value(&r));

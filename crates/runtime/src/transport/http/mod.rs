@@ -286,7 +286,7 @@ fn wants_stream(request: &Request) -> bool {
             .params
             .as_ref()
             .and_then(|p| p.get("task"))
-            .is_none(),
+            .is_none_or(serde_json::Value::is_null),
         _ => false,
     }
 }
@@ -382,4 +382,31 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
     session.close();
     tracing::debug!(session = session.id(), "HTTP session ended by the client");
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(method: &str, params: serde_json::Value) -> Request {
+        Request::new(RequestId::Number(1), method, Some(params))
+    }
+
+    /// T-RES-4: tasks/result and plain tools/call stream, so questions can ride on them;
+    /// `"task": null` is a plain call, not a task.
+    #[test]
+    fn streams_exactly_the_exchanges_that_may_ask() {
+        assert!(wants_stream(&req("tasks/result", json!({"taskId": "t"}))));
+        assert!(wants_stream(&req("tools/call", json!({"name": "x"}))));
+        assert!(wants_stream(&req(
+            "tools/call",
+            json!({"name": "x", "task": null})
+        )));
+        assert!(!wants_stream(&req(
+            "tools/call",
+            json!({"name": "x", "task": {}})
+        )));
+        assert!(!wants_stream(&req("tasks/get", json!({"taskId": "t"}))));
+    }
 }
