@@ -505,27 +505,20 @@ impl HttpSession {
 
     /// POSTs a notification and checks it is answered 202 with no body.
     pub async fn notify(&self, method: &str, params: Value) {
-        let mut message = json!({ "jsonrpc": "2.0", "method": method });
-        if !params.is_null() {
-            message["params"] = params;
-        }
-        self.post_expect_accepted(&message).await;
+        self.post_expect_accepted(&crate::message::notification(method, params))
+            .await;
     }
 
     /// POSTs the result for a server request and checks it is answered 202 with no body.
     pub async fn respond(&self, id: Value, result: Value) {
-        self.post_expect_accepted(&json!({ "jsonrpc": "2.0", "id": id, "result": result }))
+        self.post_expect_accepted(&crate::message::result(id, result))
             .await;
     }
 
     /// POSTs an error for a server request and checks it is answered 202 with no body.
     pub async fn respond_error(&self, id: Value, code: i64, message: &str) {
-        self.post_expect_accepted(&json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": { "code": code, "message": message }
-        }))
-        .await;
+        self.post_expect_accepted(&crate::message::error(id, code, message))
+            .await;
     }
 
     /// `initialize` with [`crate::stdio::default_initialize_params`], keeping the `Mcp-Session-Id`

@@ -3,5 +3,6 @@
 //! and Streamable HTTP. Unpublished; never a dependency of shipped code.
 
 pub mod http;
+pub mod message;
 pub mod schema;
 pub mod stdio;

@@ -582,27 +582,18 @@ impl StdioPeer {
 
     /// Sends a notification.
     pub async fn notify(&self, method: &str, params: Value) {
-        let mut message = json!({ "jsonrpc": "2.0", "method": method });
-        if !params.is_null() {
-            message["params"] = params;
-        }
-        self.send(&message).await;
+        self.send(&crate::message::notification(method, params))
+            .await;
     }
 
     /// Answers a server request with a result.
     pub async fn respond(&self, id: Value, result: Value) {
-        self.send(&json!({ "jsonrpc": "2.0", "id": id, "result": result }))
-            .await;
+        self.send(&crate::message::result(id, result)).await;
     }
 
     /// Answers a server request with an error.
     pub async fn respond_error(&self, id: Value, code: i64, message: &str) {
-        self.send(&json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": { "code": code, "message": message }
-        }))
-        .await;
+        self.send(&crate::message::error(id, code, message)).await;
     }
 
     /// Sends a raw line and waits for the response it provokes: the one carrying `id` if given,
