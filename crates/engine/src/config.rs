@@ -1,9 +1,56 @@
-//! Engine settings: ttl policy, polling hint, page size, sweeping.
+//! Engine settings: ttl policy, limits, polling hint, page size, sweeping, audit.
 
 use std::time::Duration;
 
 /// The smallest ttl granted.
 pub const MIN_TTL: Duration = Duration::from_secs(1);
+
+/// What one requestor, or one task, may hold at once (T-TTL-2). `None` is no limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Unfinished (`working` or `input_required`) tasks per requestor: per owner, or without
+    /// auth, per session. Creation above it is refused with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded).
+    pub max_active_per_requestor: Option<usize>,
+    /// Bytes of a task's result as JSON; a larger result fails the task with a -32603 error
+    /// that says so, instead of filling the store.
+    pub max_result_bytes: Option<usize>,
+    /// Unanswered input requests one task may have at once; one more is refused with
+    /// [`Error::TooManyInputs`](crate::Error::TooManyInputs).
+    pub max_pending_inputs: Option<usize>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_active_per_requestor: Some(1000),
+            max_result_bytes: Some(16 * 1024 * 1024),
+            max_pending_inputs: Some(16),
+        }
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The default ttl is unlimited but unlimited ttls are not allowed.
+    #[error("the default ttl is unlimited but unlimited ttls are not allowed; set a default ttl or allow unlimited ttls")]
+    UnlimitedDefault,
+    /// The default ttl is above the maximum.
+    #[error("the default ttl ({default:?}) is above the maximum ttl ({max:?}); lower the default or raise the maximum")]
+    DefaultAboveMax {
+        /// The default.
+        default: Duration,
+        /// The maximum.
+        max: Duration,
+    },
+    /// A limit of zero would refuse everything.
+    #[error("{name} is 0, which would refuse every task; leave it unset for no limit")]
+    ZeroLimit {
+        /// The limit's name.
+        name: &'static str,
+    },
+}
 
 /// How the engine resolves ttls and pages, and how often it sweeps.
 ///
@@ -21,6 +68,13 @@ pub struct EngineConfig {
     pub page_size: usize,
     /// How often the sweeper deletes expired tasks.
     pub sweep_interval: Duration,
+    /// Whether a task may live forever (`ttl: null`): only then may `default_ttl` be `None`.
+    pub allow_unlimited_ttl: bool,
+    /// Per-requestor and per-task limits.
+    pub limits: Limits,
+    /// Whether to emit audit events (T-SEC-3) under the [`AUDIT_TARGET`](crate::AUDIT_TARGET)
+    /// tracing target.
+    pub audit: bool,
 }
 
 impl Default for EngineConfig {
@@ -31,6 +85,9 @@ impl Default for EngineConfig {
             poll_interval: Duration::from_millis(500),
             page_size: 10,
             sweep_interval: Duration::from_secs(1),
+            allow_unlimited_ttl: false,
+            limits: Limits::default(),
+            audit: false,
         }
     }
 }
@@ -66,6 +123,50 @@ impl EngineConfig {
         self
     }
 
+    /// Allows or forbids unlimited ttls.
+    pub fn allow_unlimited_ttl(mut self, allow: bool) -> Self {
+        self.allow_unlimited_ttl = allow;
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Turns audit events on or off.
+    pub fn audit(mut self, on: bool) -> Self {
+        self.audit = on;
+        self
+    }
+
+    /// Checks that the settings make sense together.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] that says which setting to change.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match (self.default_ttl, self.max_ttl) {
+            (None, _) if !self.allow_unlimited_ttl => return Err(ConfigError::UnlimitedDefault),
+            (Some(default), Some(max)) if default > max => {
+                return Err(ConfigError::DefaultAboveMax { default, max })
+            }
+            _ => {}
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("max_active_per_requestor", l.max_active_per_requestor),
+            ("max_result_bytes", l.max_result_bytes),
+            ("max_pending_inputs", l.max_pending_inputs),
+        ] {
+            if value == Some(0) {
+                return Err(ConfigError::ZeroLimit { name });
+            }
+        }
+        Ok(())
+    }
+
     /// The ttl granted for a request that asked for `requested_ms` (T-TTL-2): the default when
     /// none was asked, never above the maximum.
     pub fn resolve_ttl(&self, requested_ms: Option<u64>) -> Option<Duration> {
@@ -78,6 +179,7 @@ impl EngineConfig {
         match (wanted, self.max_ttl) {
             (Some(w), Some(max)) => Some(w.min(max)),
             (None, Some(max)) => Some(max),
+            (None, None) if !self.allow_unlimited_ttl => Some(Duration::from_secs(60 * 60)),
             (w, None) => w,
         }
     }
@@ -104,12 +206,40 @@ mod tests {
             c.resolve_ttl(Some(999_999_999)),
             Some(Duration::from_secs(120))
         );
-        let unlimited = c.clone().default_ttl(None).max_ttl(None);
+        let unlimited = c
+            .clone()
+            .default_ttl(None)
+            .max_ttl(None)
+            .allow_unlimited_ttl(true);
         assert_eq!(unlimited.resolve_ttl(None), None);
-        let capped_default = c.default_ttl(None);
+        assert_eq!(unlimited.validate(), Ok(()));
+        assert_eq!(
+            unlimited.allow_unlimited_ttl(false).validate(),
+            Err(ConfigError::UnlimitedDefault)
+        );
+        let capped_default = c.default_ttl(None).allow_unlimited_ttl(true);
         assert_eq!(
             capped_default.resolve_ttl(None),
             Some(Duration::from_secs(120))
         );
+    }
+
+    /// T-TTL-2: settings that contradict each other are refused with what to change.
+    #[test]
+    fn contradictions_are_refused() {
+        let c = EngineConfig::default()
+            .default_ttl(Some(Duration::from_secs(300)))
+            .max_ttl(Some(Duration::from_secs(60)));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::DefaultAboveMax { .. })
+        ));
+        let zero = EngineConfig::default().limits(Limits {
+            max_pending_inputs: Some(0),
+            ..Limits::default()
+        });
+        let err = zero.validate().unwrap_err();
+        assert!(err.to_string().contains("max_pending_inputs"), "{err}");
+        assert_eq!(EngineConfig::default().validate(), Ok(()));
     }
 }

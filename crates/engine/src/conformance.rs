@@ -14,10 +14,10 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::cursor::Position;
-use crate::store::{ChangeEvent, ListQuery, TaskStore};
+use crate::store::{ChangeEvent, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{
-    Failure, InputRequest, NewTask, Outcome, Owner, RequestKind, Requestor, TaskId, TaskStatus,
-    Transition,
+    Failure, InputRequest, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError,
+    TaskId, TaskStatus, Transition,
 };
 use crate::Error;
 
@@ -37,6 +37,7 @@ fn new_task(requestor: Requestor, created: i64, ttl: Option<Duration>) -> NewTas
         poll_interval: Some(Duration::from_millis(500)),
         progress_token: Some(json!("p-1")),
         runner: Some("runner-a".into()),
+        active_limit: None,
     }
 }
 
@@ -260,7 +261,9 @@ pub async fn expired_tasks_are_deleted(store: Arc<dyn TaskStore>) {
     let mut feed = store.changes();
     assert!(store.delete_expired(t(9), 100).await.unwrap().is_empty());
     let gone = store.delete_expired(t(10), 100).await.unwrap();
-    assert_eq!(gone, vec![short.id.clone()]);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].id, short.id);
+    assert_eq!(gone[0].name.as_deref(), Some("demo"), "returned as it was");
     assert!(store.get(None, &short.id).await.unwrap().is_none());
     assert!(store.get(None, &long.id).await.unwrap().is_some());
     assert!(store.get(None, &forever.id).await.unwrap().is_some());
@@ -301,6 +304,228 @@ pub async fn feed_reports_changes(store: Arc<dyn TaskStore>) {
     );
 }
 
+/// T-TTL-2: the per-requestor limit of unfinished tasks is exact under concurrent creation,
+/// counts per owner or else per session, and a task that finishes frees its slot.
+pub async fn active_limit_is_exact(store: Arc<dyn TaskStore>) {
+    let limited = |requestor: Requestor| NewTask {
+        active_limit: Some(3),
+        ..new_task(requestor, 0, None)
+    };
+    let attempts: Vec<_> = (0..12)
+        .map(|_| store.create(limited(anon("busy"))))
+        .collect();
+    let results = futures::future::join_all(attempts).await;
+    let ok: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(ok.len(), 3, "exactly the limit is admitted");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, Error::LimitExceeded { limit: 3 }), "{e}");
+        }
+    }
+    store
+        .create(limited(anon("calm")))
+        .await
+        .expect("another session has its own count");
+    let owned = |who: &str, session: &str| Requestor {
+        owner: Some(Owner::new(who)),
+        session: Some(session.into()),
+    };
+    for session in ["a", "b", "c"] {
+        store.create(limited(owned("dora", session))).await.unwrap();
+    }
+    let err = store.create(limited(owned("dora", "d"))).await.unwrap_err();
+    assert!(
+        matches!(err, Error::LimitExceeded { .. }),
+        "owners count across sessions"
+    );
+    let first = ok[0].id.clone();
+    store
+        .transition(&first, Transition::Cancel { message: None }, t(1))
+        .await
+        .unwrap();
+    store
+        .create(limited(anon("busy")))
+        .await
+        .expect("a finished task frees its slot");
+}
+
+/// DESIGN "Restart": unfinished tasks of other runners are found, and taking one over is
+/// compare-and-swap on the runner: of two recoverers exactly one wins.
+pub async fn unfinished_and_recovery(store: Arc<dyn TaskStore>) {
+    let working = new_task(anon("s"), 0, None);
+    let asking = new_task(anon("s"), 1, None);
+    let done = new_task(anon("s"), 2, None);
+    let mine = NewTask {
+        runner: Some("runner-b".into()),
+        ..new_task(anon("s"), 3, None)
+    };
+    for n in [&working, &asking, &done, &mine] {
+        store.create(n.clone()).await.unwrap();
+    }
+    store
+        .transition(
+            &asking.id,
+            Transition::RequestInput(InputRequest::new("q", "elicitation/create", json!({}))),
+            t(1),
+        )
+        .await
+        .unwrap();
+    store
+        .transition(
+            &done.id,
+            Transition::Finish(Outcome::Completed(json!({}))),
+            t(1),
+        )
+        .await
+        .unwrap();
+    let query = |except: &str, after: Option<Position>| UnfinishedQuery {
+        except_runner: Some(except.into()),
+        after,
+        limit: 1,
+    };
+    let first = store.unfinished(&query("runner-b", None)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].id, working.id);
+    let next = Some(Position {
+        created_at: first[0].created_at,
+        id: first[0].id.clone(),
+    });
+    let second = store.unfinished(&query("runner-b", next)).await.unwrap();
+    assert_eq!(second[0].id, asking.id, "pages in creation order");
+    let all = store
+        .unfinished(&UnfinishedQuery {
+            except_runner: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3, "terminal tasks are never orphans");
+
+    let take = |by: &str| Transition::Recover {
+        dead_runner: Some("runner-a".into()),
+        recovery: Recovery::Rerun { runner: by.into() },
+    };
+    let (x, y) = tokio::join!(
+        store.transition(&asking.id, take("runner-x"), t(2)),
+        store.transition(&asking.id, take("runner-y"), t(2)),
+    );
+    assert!(x.is_ok() != y.is_ok(), "exactly one recoverer wins");
+    let won = x.or(y).unwrap();
+    assert_eq!(won.status(), TaskStatus::Working);
+    assert!(won.inputs.is_empty());
+    let failed = store
+        .transition(
+            &working.id,
+            Transition::Recover {
+                dead_runner: Some("runner-a".into()),
+                recovery: Recovery::Fail {
+                    message: "the server restarted".into(),
+                },
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), TaskStatus::Failed);
+    assert_eq!(
+        failed.status_message.as_deref(),
+        Some("the server restarted")
+    );
+    let left = store.unfinished(&query("runner-b", None)).await.unwrap();
+    assert_eq!(left[0].id, asking.id);
+    assert_eq!(left.len(), 1);
+}
+
+/// T-NEW-5: many concurrent creations are all durable and all found.
+pub async fn concurrent_creates_are_all_found(store: Arc<dyn TaskStore>) {
+    let news: Vec<NewTask> = (0..300).map(|i| new_task(anon("many"), i, None)).collect();
+    let created = futures::future::join_all(news.iter().map(|n| store.create(n.clone()))).await;
+    assert!(created.iter().all(Result::is_ok));
+    let gets = futures::future::join_all(news.iter().map(|n| store.get(None, &n.id))).await;
+    for (got, new) in gets.into_iter().zip(&news) {
+        assert_eq!(got.unwrap().expect("found").id, new.id);
+    }
+    let listed = store
+        .list(&ListQuery {
+            owner: None,
+            session: Some("many".into()),
+            after: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 300);
+}
+
+/// T-RES-1, T-LIFE-3: every field of a record survives the store exactly: large and unicode
+/// values, errors with data, status messages, answered and pending inputs.
+pub async fn records_round_trip_exactly(store: Arc<dyn TaskStore>) {
+    let big = "ü€𝄞 ".repeat(30_000);
+    let new = NewTask {
+        params: json!({"name": "demo", "arguments": {"text": big, "n": 1.5, "deep": [[{"a": null}]]}}),
+        ..new_task(
+            Requestor {
+                owner: Some(Owner::new("sub|ü")),
+                session: Some("s".into()),
+            },
+            0,
+            Some(Duration::from_millis(1500)),
+        )
+    };
+    store.create(new.clone()).await.unwrap();
+    store
+        .transition(&new.id, Transition::Message(Some("halfway ✓".into())), t(1))
+        .await
+        .unwrap();
+    store
+        .transition(
+            &new.id,
+            Transition::RequestInput(InputRequest::new(
+                "k1",
+                "sampling/createMessage",
+                json!({"maxTokens": 5}),
+            )),
+            t(1),
+        )
+        .await
+        .unwrap();
+    store
+        .transition(
+            &new.id,
+            Transition::AnswerInput {
+                key: "k1".into(),
+                response: json!({"error": {"code": -1, "message": "no"}}),
+            },
+            t(1),
+        )
+        .await
+        .unwrap();
+    let done = store
+        .transition(
+            &new.id,
+            Transition::Finish(Outcome::Failed {
+                failure: Failure::Error(RpcError {
+                    code: -32000,
+                    message: "tool broke".into(),
+                    data: Some(json!({"why": big.len()})),
+                }),
+                message: "tool broke".into(),
+            }),
+            t(2),
+        )
+        .await
+        .unwrap();
+    let got = store
+        .get(Some(&Owner::new("sub|ü")), &new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, done);
+    assert_eq!(got.ttl, Some(Duration::from_millis(1500)));
+    assert_eq!(got.params, new.params);
+}
+
 /// Mounts the whole [`conformance`](crate::conformance) suite as tests for one store.
 ///
 /// `$factory` is an expression callable with no arguments that returns a future of something
@@ -326,6 +551,10 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@case list_pages_and_scopes);
             $crate::store_conformance!(@case expired_tasks_are_deleted);
             $crate::store_conformance!(@case feed_reports_changes);
+            $crate::store_conformance!(@case active_limit_is_exact);
+            $crate::store_conformance!(@case unfinished_and_recovery);
+            $crate::store_conformance!(@case concurrent_creates_are_all_found);
+            $crate::store_conformance!(@case records_round_trip_exactly);
         }
     };
     (@case $case:ident) => {

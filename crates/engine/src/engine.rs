@@ -3,18 +3,21 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
 use crate::cursor::Position;
 use crate::executor::TaskContext;
-use crate::store::{ChangeEvent, ChangeFeed, ListQuery, TaskStore};
+use crate::store::{ChangeEvent, ChangeFeed, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{
-    Failure, NewTask, Outcome, RequestKind, Requestor, RpcError, TaskId, TaskRecord, Transition,
+    Failure, NewTask, Outcome, Recovery, RequestKind, Requestor, RpcError, TaskId, TaskRecord,
+    Transition,
 };
 use crate::{Error, Result};
 
@@ -43,6 +46,24 @@ pub struct Page {
     /// The cursor of the next page, when more tasks remain.
     pub next_cursor: Option<String>,
 }
+
+/// What [`Engine::recover_orphans`] did.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Orphans failed with a statusMessage saying the server restarted.
+    pub failed: Vec<TaskRecord>,
+    /// Orphans taken over to run again; the caller starts their work.
+    pub rerun: Vec<TaskRecord>,
+}
+
+/// How long `finish` keeps retrying a store that fails, in total.
+const FINISH_RETRIES: [Duration; 5] = [
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+];
 
 /// The task engine: creates tasks, runs their work, and answers for them.
 ///
@@ -103,10 +124,24 @@ impl Engine {
         self.inner.clock.now()
     }
 
+    /// This engine's runner id: written into every task it runs, so that after a crash the
+    /// tasks of the dead process can be told apart from live ones.
+    pub fn runner(&self) -> &str {
+        &self.inner.runner
+    }
+
+    /// Emits an audit event for `record` when auditing is on (T-SEC-3).
+    pub fn audit(&self, event: AuditEvent, record: &TaskRecord) {
+        if self.inner.config.audit {
+            audit::emit(event, record);
+        }
+    }
+
     /// Creates a task in `working` and returns it once the store holds it (T-NEW-3, T-NEW-5).
     ///
     /// # Errors
     ///
+    /// [`Error::LimitExceeded`] when the requestor has too many unfinished tasks (T-TTL-2);
     /// [`Error::Store`] when the store fails.
     pub async fn create(&self, req: CreateTask) -> Result<TaskRecord> {
         let config = &self.inner.config;
@@ -121,9 +156,11 @@ impl Engine {
             poll_interval: Some(config.poll_interval),
             progress_token: req.progress_token,
             runner: Some(self.inner.runner.clone()),
+            active_limit: config.limits.max_active_per_requestor,
         };
         let record = self.inner.store.create(new).await?;
         tracing::debug!(task = %record.id, kind = ?record.kind, "task created");
+        self.audit(AuditEvent::Create, &record);
         Ok(record)
     }
 
@@ -171,21 +208,72 @@ impl Engine {
         });
     }
 
+    /// Stores the outcome, retrying a failing store for a few seconds: a task whose result is
+    /// lost stays `working` until the next restart fails it, so a transient error (a full disk
+    /// being cleaned, a database failing over) is worth waiting out.
     async fn finish(&self, id: &TaskId, outcome: Outcome) {
-        match self
-            .inner
-            .store
-            .transition(id, Transition::Finish(outcome), self.now())
-            .await
-        {
-            Ok(r) => tracing::debug!(task = %id, status = %r.status(), "task finished"),
-            Err(Error::Conflict { actual, .. }) => {
-                tracing::debug!(task = %id, %actual, "work ended after the task was already terminal");
+        let outcome = self.bounded(outcome);
+        let mut delays = FINISH_RETRIES.iter();
+        loop {
+            let attempt = self
+                .inner
+                .store
+                .transition(id, Transition::Finish(outcome.clone()), self.now())
+                .await;
+            match attempt {
+                Ok(r) => {
+                    tracing::debug!(task = %id, status = %r.status(), "task finished");
+                    self.audit(AuditEvent::Status, &r);
+                }
+                Err(Error::Conflict { actual, .. }) => {
+                    tracing::debug!(task = %id, %actual, "work ended after the task was already terminal");
+                }
+                Err(Error::NotFound { .. }) => {
+                    tracing::debug!(task = %id, "work ended after the task expired")
+                }
+                Err(e) => {
+                    if let Some(delay) = delays.next() {
+                        tracing::warn!(task = %id, error = %e, retry_in = ?delay, "could not store the task's outcome; retrying");
+                        tokio::time::sleep(*delay).await;
+                        continue;
+                    }
+                    tracing::error!(task = %id, error = %e, "could not store the task's outcome; it stays unfinished until the next restart fails it");
+                }
             }
-            Err(Error::NotFound { .. }) => {
-                tracing::debug!(task = %id, "work ended after the task expired")
-            }
-            Err(e) => tracing::error!(task = %id, error = %e, "could not store the task's outcome"),
+            return;
+        }
+    }
+
+    /// Replaces a result above [`Limits::max_result_bytes`](crate::Limits) by an error that
+    /// says so.
+    fn bounded(&self, outcome: Outcome) -> Outcome {
+        let Some(max) = self.inner.config.limits.max_result_bytes else {
+            return outcome;
+        };
+        let value = match &outcome {
+            Outcome::Completed(v)
+            | Outcome::Failed {
+                failure: Failure::Result(v),
+                ..
+            } => v,
+            Outcome::Failed {
+                failure: Failure::Error(_),
+                ..
+            } => return outcome,
+        };
+        let size = json_size(value);
+        if size <= max {
+            return outcome;
+        }
+        let message =
+            format!("the task's result is {size} bytes, above this server's limit of {max} bytes");
+        Outcome::Failed {
+            failure: Failure::Error(RpcError {
+                code: -32603,
+                message: format!("internal error: {message}"),
+                data: None,
+            }),
+            message,
         }
     }
 
@@ -221,18 +309,39 @@ impl Engine {
     ///
     /// [`Error::InvalidCursor`] for a cursor this engine did not make.
     pub async fn list(&self, requestor: &Requestor, cursor: Option<&str>) -> Result<Page> {
-        let after = cursor.map(Position::decode).transpose()?;
+        let mut after = cursor.map(Position::decode).transpose()?;
         let limit = self.inner.config.page_size.max(1);
-        let query = ListQuery {
-            owner: requestor.owner.clone(),
-            session: requestor.session.clone(),
-            after,
-            limit: limit + 1,
-        };
         let now = self.now();
-        let mut tasks = self.inner.store.list(&query).await?;
-        let more = tasks.len() > limit;
-        tasks.truncate(limit);
+        // Expired tasks the sweeper has not deleted yet are skipped, and the page is filled
+        // from further on, so a page is never empty while more tasks follow.
+        let mut tasks = Vec::with_capacity(limit);
+        let more = 'scan: loop {
+            let query = ListQuery {
+                owner: requestor.owner.clone(),
+                session: requestor.session.clone(),
+                after: after.clone(),
+                limit: limit + 1,
+            };
+            let page = self.inner.store.list(&query).await?;
+            let full = page.len() > limit;
+            after = page.last().map(|last| Position {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
+            for record in page {
+                if record.is_expired(now) {
+                    continue;
+                }
+                if tasks.len() == limit {
+                    // A live task follows the page: there is a next one.
+                    break 'scan true;
+                }
+                tasks.push(record);
+            }
+            if !full {
+                break false;
+            }
+        };
         let next_cursor = more.then(|| {
             let last = tasks
                 .last()
@@ -243,7 +352,6 @@ impl Engine {
             }
             .encode()
         });
-        tasks.retain(|t| !t.is_expired(now));
         Ok(Page { tasks, next_cursor })
     }
 
@@ -269,6 +377,7 @@ impl Engine {
             token.cancel();
         }
         tracing::debug!(task = %id, "task cancelled");
+        self.audit(AuditEvent::Cancel, &record);
         Ok(record)
     }
 
@@ -361,10 +470,11 @@ impl Engine {
         loop {
             let gone = self.inner.store.delete_expired(self.now(), 1000).await?;
             total += gone.len();
-            for id in &gone {
-                if let Some(token) = self.lock_running().remove(id) {
+            for record in &gone {
+                if let Some(token) = self.lock_running().remove(&record.id) {
                     token.cancel();
                 }
+                self.audit(AuditEvent::Expire, record);
             }
             if gone.len() < 1000 {
                 return Ok(total);
@@ -397,7 +507,110 @@ impl Engine {
         self.lock_running().len()
     }
 
-    pub(crate) async fn transition(&self, id: &TaskId, change: Transition) -> Result<TaskRecord> {
-        self.inner.store.transition(id, change, self.now()).await
+    /// Fails or re-runs every unfinished task that another runner left behind (DESIGN:
+    /// "Restart"): call it once at start-up, when the store guarantees that no other runner is
+    /// alive (the SQLite store holds its file exclusively), before serving requests.
+    ///
+    /// A task for which `resumable` says yes is taken over and returned in
+    /// [`Recovered::rerun`] for the caller to start again: its work runs at least once, maybe
+    /// twice. Every other one becomes `failed` with a statusMessage saying the server restarted.
+    /// Each take-over is compare-and-swap on the runner, so two recoverers never both win.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub async fn recover_orphans(
+        &self,
+        mut resumable: impl FnMut(&TaskRecord) -> bool,
+    ) -> Result<Recovered> {
+        let mut recovered = Recovered::default();
+        let mut after = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .unfinished(&UnfinishedQuery {
+                    except_runner: Some(self.inner.runner.clone()),
+                    after: after.clone(),
+                    limit: 500,
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(recovered);
+            };
+            after = Some(Position {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
+            for orphan in page {
+                let rerun = resumable(&orphan);
+                let recovery = if rerun {
+                    Recovery::Rerun {
+                        runner: self.inner.runner.clone(),
+                    }
+                } else {
+                    Recovery::Fail {
+                        message: format!(
+                            "the server restarted while this task was {}; its work was lost and \
+                             not resumed, because its tool is not declared resumable",
+                            orphan.status()
+                        ),
+                    }
+                };
+                let change = Transition::Recover {
+                    dead_runner: orphan.runner.clone(),
+                    recovery,
+                };
+                match self
+                    .inner
+                    .store
+                    .transition(&orphan.id, change, self.now())
+                    .await
+                {
+                    Ok(record) => {
+                        tracing::info!(task = %record.id, status = %record.status(), "recovered a task left unfinished by a previous run");
+                        self.audit(AuditEvent::Recover, &record);
+                        if rerun {
+                            recovered.rerun.push(record);
+                        } else {
+                            recovered.failed.push(record);
+                        }
+                    }
+                    Err(
+                        Error::RunnerChanged { .. }
+                        | Error::Conflict { .. }
+                        | Error::NotFound { .. },
+                    ) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
     }
+
+    pub(crate) async fn transition(&self, id: &TaskId, change: Transition) -> Result<TaskRecord> {
+        let audited = self.inner.config.audit && change.target().is_some();
+        let record = self.inner.store.transition(id, change, self.now()).await?;
+        if audited {
+            audit::emit(AuditEvent::Status, &record);
+        }
+        Ok(record)
+    }
+}
+
+/// The length of `value` as compact JSON, without building the text.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to an infallible writer cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }

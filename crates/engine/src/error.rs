@@ -52,12 +52,36 @@ pub enum Error {
         /// The task.
         id: TaskId,
     },
-    /// The store failed; the message of the source says how.
-    #[error("task store failed: {source}")]
+    /// The requestor already has as many unfinished tasks as it may (T-TTL-2).
+    #[error("too many unfinished tasks: this requestor already has {limit} tasks working or waiting for input, the most allowed; wait for some to finish or cancel them")]
+    LimitExceeded {
+        /// The limit.
+        limit: usize,
+    },
+    /// A task asked for more input at once than allowed.
+    #[error("task {id} already waits for {limit} answers, the most allowed; answer those first")]
+    TooManyInputs {
+        /// The task.
+        id: TaskId,
+        /// The limit.
+        limit: usize,
+    },
+    /// Orphan recovery lost the race: another runner already took the task over.
+    #[error("task {id} is run by {runner:?} now; another recoverer took it over first")]
+    RunnerChanged {
+        /// The task.
+        id: TaskId,
+        /// Its runner now.
+        runner: Option<String>,
+    },
+    /// The store failed; the message of the cause says how.
+    ///
+    /// The cause is part of the message and deliberately not exposed as `source()`, so error
+    /// reports that print the chain do not say it twice.
+    #[error("task store failed: {cause}")]
     Store {
         /// The backend's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -65,7 +89,7 @@ impl Error {
     /// Wraps a backend error.
     pub fn store(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Store {
-            source: source.into(),
+            cause: source.into(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! What a task's work sees while it runs: [`TaskContext`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +18,18 @@ pub struct TaskContext {
     requestor: Requestor,
     token: CancellationToken,
     progress_token: Option<Value>,
+    /// Questions of this run not answered yet; only this run asks for its task, so counting
+    /// here is exact.
+    pending: AtomicUsize,
+}
+
+/// Gives a pending-question slot back when the question is answered or abandoned.
+struct PendingSlot<'a>(&'a AtomicUsize);
+
+impl Drop for PendingSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl TaskContext {
@@ -29,6 +43,7 @@ impl TaskContext {
             },
             token,
             progress_token: record.progress_token.clone(),
+            pending: AtomicUsize::new(0),
         }
     }
 
@@ -71,12 +86,23 @@ impl TaskContext {
     /// # Errors
     ///
     /// [`Error::Cancelled`] when the task is cancelled while waiting; [`Error::Conflict`] when
-    /// it is already terminal.
+    /// it is already terminal; [`Error::TooManyInputs`] when it already waits for as many
+    /// answers as [`Limits::max_pending_inputs`](crate::Limits) allows.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future leaves the question in the mailbox, unanswered.
     pub async fn request_input(&self, method: &str, params: Value) -> Result<Value> {
+        let in_flight = self.pending.fetch_add(1, Ordering::AcqRel);
+        let _slot = PendingSlot(&self.pending);
+        if let Some(limit) = self.engine.config().limits.max_pending_inputs {
+            if in_flight >= limit {
+                return Err(Error::TooManyInputs {
+                    id: self.id.clone(),
+                    limit,
+                });
+            }
+        }
         let key = uuid::Uuid::new_v4().simple().to_string();
         self.engine
             .transition(

@@ -37,6 +37,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod audit;
 mod clock;
 mod config;
 pub mod conformance;
@@ -47,14 +48,19 @@ mod executor;
 pub mod store;
 pub mod task;
 
+pub use audit::{AuditEvent, AUDIT_TARGET};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{EngineConfig, MIN_TTL};
+pub use config::{ConfigError, EngineConfig, Limits, MIN_TTL};
 pub use cursor::Position;
-pub use engine::{CreateTask, Engine, Page};
+pub use engine::{CreateTask, Engine, Page, Recovered};
 pub use error::{Error, Result};
 pub use executor::TaskContext;
-pub use store::{Change, ChangeEvent, ChangeFeed, ListQuery, MemoryStore, TaskStore};
+pub use store::{
+    Change, ChangeEvent, ChangeFeed, ListQuery, MemoryStore, TaskStore, UnfinishedQuery,
+};
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteOptions, SqliteStore, Synchronous, WriterStats};
 pub use task::{
-    Failure, InputRequest, NewTask, Outcome, Owner, RequestKind, Requestor, RpcError, TaskId,
-    TaskRecord, TaskState, TaskStatus, Transition,
+    Failure, InputRequest, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError,
+    TaskId, TaskRecord, TaskState, TaskStatus, Transition,
 };

@@ -7,25 +7,53 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::broadcast;
 
-use super::{Change, ChangeEvent, ChangeFeed, ListQuery, TaskStore};
+use super::{Change, ChangeEvent, ChangeFeed, ListQuery, TaskStore, UnfinishedQuery};
 use crate::cursor::Position;
-use crate::task::{NewTask, Owner, TaskId, TaskRecord, Transition};
+use crate::task::{NewTask, Owner, Requestor, TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
 
 /// Capacity of the change feed; a slower subscriber lags and re-reads.
 const FEED_CAPACITY: usize = 4096;
 
-/// Tasks in a map behind one mutex, never held across an `.await`.
+/// Tasks in a map behind one mutex, never held across an `.await`, with the indexes that keep
+/// listing, sweeping and limit checks from scanning every task.
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
     feed: broadcast::Sender<Change>,
 }
 
+/// Who an unfinished task counts against: its owner, or without one, its session.
+type LimitKey = (Option<Owner>, Option<String>);
+
 #[derive(Debug, Default)]
 struct State {
     tasks: HashMap<TaskId, TaskRecord>,
     order: BTreeSet<Position>,
+    expiry: BTreeSet<(Timestamp, TaskId)>,
+    live: HashMap<LimitKey, usize>,
+}
+
+impl State {
+    fn forget_live(&mut self, key: LimitKey) {
+        if let Some(n) = self.live.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.live.remove(&key);
+            }
+        }
+    }
+}
+
+fn limit_key(owner: &Option<Owner>, session: &Option<String>) -> LimitKey {
+    match owner {
+        Some(o) => (Some(o.clone()), None),
+        None => (None, session.clone()),
+    }
+}
+
+fn record_key(r: &TaskRecord) -> LimitKey {
+    limit_key(&r.owner, &r.session)
 }
 
 impl Default for MemoryStore {
@@ -73,6 +101,8 @@ fn position(r: &TaskRecord) -> Position {
 #[async_trait]
 impl TaskStore for MemoryStore {
     async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+        let limit = new.active_limit;
+        let key = limit_key(&new.requestor.owner, &new.requestor.session);
         let record = TaskRecord::new(new);
         {
             let mut st = self.lock();
@@ -82,7 +112,17 @@ impl TaskStore for MemoryStore {
                     record.id
                 )));
             }
+            let live = st.live.get(&key).copied().unwrap_or(0);
+            if let Some(limit) = limit {
+                if live >= limit {
+                    return Err(Error::LimitExceeded { limit });
+                }
+            }
+            st.live.insert(key, live + 1);
             st.order.insert(position(&record));
+            if let Some(at) = record.expires_at {
+                st.expiry.insert((at, record.id.clone()));
+            }
             st.tasks.insert(record.id.clone(), record.clone());
         }
         self.publish(record.id.clone(), ChangeEvent::Created);
@@ -110,8 +150,13 @@ impl TaskStore for MemoryStore {
                 .tasks
                 .get_mut(id)
                 .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+            let was_live = record.is_live();
             let changed = record.apply(change, now)?;
-            (record.clone(), changed)
+            let record = record.clone();
+            if was_live && !record.is_live() {
+                st.forget_live(record_key(&record));
+            }
+            (record, changed)
         };
         if changed {
             self.publish(id.clone(), ChangeEvent::Updated(record.status()));
@@ -121,7 +166,7 @@ impl TaskStore for MemoryStore {
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
         let st = self.lock();
-        let requestor = crate::task::Requestor {
+        let requestor = Requestor {
             owner: query.owner.clone(),
             session: query.session.clone(),
         };
@@ -140,30 +185,56 @@ impl TaskStore for MemoryStore {
             .collect())
     }
 
-    async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>> {
-        let gone: Vec<TaskId> = {
+    async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        let gone: Vec<TaskRecord> = {
             let mut st = self.lock();
-            let ids: Vec<TaskId> = st
-                .tasks
-                .values()
-                .filter(|r| r.is_expired(now))
+            let due: Vec<(Timestamp, TaskId)> = st
+                .expiry
+                .iter()
+                .take_while(|(at, _)| *at <= now)
                 .take(limit)
-                .map(|r| r.id.clone())
+                .cloned()
                 .collect();
-            for id in &ids {
-                if let Some(r) = st.tasks.remove(id) {
+            let mut gone = Vec::with_capacity(due.len());
+            for entry in due {
+                st.expiry.remove(&entry);
+                if let Some(r) = st.tasks.remove(&entry.1) {
                     st.order.remove(&position(&r));
+                    if r.is_live() {
+                        st.forget_live(record_key(&r));
+                    }
+                    gone.push(r);
                 }
             }
             if st.tasks.is_empty() {
+                // Give a burst's memory back once it has all expired.
                 st.tasks.shrink_to_fit();
+                st.live.shrink_to_fit();
             }
-            ids
+            gone
         };
-        for id in &gone {
-            self.publish(id.clone(), ChangeEvent::Expired);
+        for r in &gone {
+            self.publish(r.id.clone(), ChangeEvent::Expired);
         }
         Ok(gone)
+    }
+
+    async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
+        let st = self.lock();
+        let range = match &query.after {
+            Some(after) => st.order.range((
+                std::ops::Bound::Excluded(after.clone()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => st.order.range(..),
+        };
+        Ok(range
+            .filter_map(|p| st.tasks.get(&p.id))
+            .filter(|r| r.is_live())
+            .filter(|r| query.except_runner.is_none() || r.runner != query.except_runner)
+            .take(query.limit)
+            .cloned()
+            .collect())
     }
 
     fn changes(&self) -> ChangeFeed {

@@ -4,12 +4,16 @@
 //! enforce limits, or run work. [`Engine`](crate::Engine) does those once, over any store.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::broadcast;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous, WriterStats};
 
 use crate::cursor::Position;
 use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
@@ -55,6 +59,17 @@ pub struct ListQuery {
     pub limit: usize,
 }
 
+/// Which unfinished tasks to read, for orphan recovery.
+#[derive(Clone, Debug)]
+pub struct UnfinishedQuery {
+    /// Leave out tasks run by this runner (the caller's own, which are alive).
+    pub except_runner: Option<String>,
+    /// Start strictly after this position.
+    pub after: Option<Position>,
+    /// At most this many tasks.
+    pub limit: usize,
+}
+
 /// Where tasks live.
 ///
 /// # Contract
@@ -62,7 +77,10 @@ pub struct ListQuery {
 /// Every implementation passes the [`conformance`](crate::conformance) suite; each rule names
 /// the case that proves it.
 /// - `create` makes the task durable before it returns: a `get` right after, through any handle
-///   on the same backend, finds it (T-NEW-5; `create_then_get`).
+///   on the same backend, finds it (T-NEW-5; `create_then_get`). With
+///   [`NewTask::active_limit`] it refuses with [`Error::LimitExceeded`](crate::Error::LimitExceeded)
+///   when the requestor already has that many unfinished tasks, checked atomically with the
+///   insert (T-TTL-2; `active_limit_is_exact`).
 /// - `get` returns `None` for a task of another owner, exactly as for an unknown id
 ///   (T-SEC-1; `get_is_owner_scoped`).
 /// - `transition` is compare-and-swap: it applies the change with
@@ -72,8 +90,11 @@ pub struct ListQuery {
 ///   [`Error::NotFound`](crate::Error::NotFound).
 /// - `list` returns tasks in `(created_at, id)` order after `query.after`, filtered as
 ///   [`TaskRecord::listed_for`] says (T-LIST-1, T-LIST-2; `list_pages_and_scopes`).
-/// - `delete_expired` deletes tasks whose `expires_at` is at or before `now` and reports them
-///   on the feed as [`ChangeEvent::Expired`] (T-TTL-1; `expired_tasks_are_deleted`).
+/// - `delete_expired` deletes tasks whose `expires_at` is at or before `now`, returns them as
+///   they were, and reports them on the feed as [`ChangeEvent::Expired`] (T-TTL-1;
+///   `expired_tasks_are_deleted`).
+/// - `unfinished` returns non-terminal tasks in `(created_at, id)` order, for orphan recovery
+///   (`unfinished_and_recovery`).
 /// - Every create, change and deletion is sent on the feed (`feed_reports_changes`).
 #[async_trait]
 pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
@@ -94,8 +115,11 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     /// Reads one page of a listing.
     async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>>;
 
-    /// Deletes up to `limit` tasks whose ttl ran out by `now`; returns their ids.
-    async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>>;
+    /// Deletes up to `limit` tasks whose ttl ran out by `now`; returns them.
+    async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>>;
+
+    /// Reads one page of tasks that are not terminal.
+    async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>>;
 
     /// Subscribes to changes.
     fn changes(&self) -> ChangeFeed;

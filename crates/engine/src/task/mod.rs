@@ -12,4 +12,4 @@ mod state;
 pub use id::TaskId;
 pub use record::{InputRequest, NewTask, RequestKind, TaskRecord};
 pub use requestor::{Owner, Requestor};
-pub use state::{Failure, Outcome, RpcError, TaskState, TaskStatus, Transition};
+pub use state::{Failure, Outcome, Recovery, RpcError, TaskState, TaskStatus, Transition};

@@ -6,7 +6,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Failure, Outcome, Owner, Requestor, TaskId, TaskState, TaskStatus, Transition};
+use super::{
+    Failure, Outcome, Owner, Recovery, Requestor, RpcError, TaskId, TaskState, TaskStatus,
+    Transition,
+};
 use crate::Error;
 
 /// Which request a task wraps.
@@ -97,6 +100,9 @@ pub struct NewTask {
     pub progress_token: Option<Value>,
     /// The process that runs the work, for orphan detection.
     pub runner: Option<String>,
+    /// Refuse the task with [`Error::LimitExceeded`] when its requestor already has this many
+    /// unfinished tasks (T-TTL-2); checked by the store atomically with the insert.
+    pub active_limit: Option<usize>,
 }
 
 /// Everything known about one task.
@@ -205,6 +211,20 @@ impl TaskRecord {
         }
     }
 
+    /// Whether the task still runs or waits: not terminal.
+    pub fn is_live(&self) -> bool {
+        !self.status().is_terminal()
+    }
+
+    /// Whether this task counts against the same per-requestor limit as one created by
+    /// `requestor`: same owner, or without owners, same session.
+    pub fn counts_for(&self, requestor: &Requestor) -> bool {
+        match &requestor.owner {
+            Some(owner) => self.owner.as_ref() == Some(owner),
+            None => self.owner.is_none() && self.session == requestor.session,
+        }
+    }
+
     /// Whether the ttl has run out at `now` (T-TTL-1).
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
@@ -277,6 +297,35 @@ impl TaskRecord {
                 self.state = TaskState::Cancelled;
                 self.status_message = message;
             }
+            Transition::Recover {
+                dead_runner,
+                recovery,
+            } => {
+                if self.runner != dead_runner {
+                    return Err(Error::RunnerChanged {
+                        id: self.id.clone(),
+                        runner: self.runner.clone(),
+                    });
+                }
+                match recovery {
+                    Recovery::Rerun { runner } => {
+                        self.runner = Some(runner);
+                        self.state = TaskState::Working;
+                        self.inputs.clear();
+                        self.status_message = Some(
+                            "the server restarted while this task ran; running it again".into(),
+                        );
+                    }
+                    Recovery::Fail { message } => {
+                        self.state = TaskState::Failed(Failure::Error(RpcError {
+                            code: -32603,
+                            message: message.clone(),
+                            data: None,
+                        }));
+                        self.status_message = Some(message);
+                    }
+                }
+            }
         }
         self.last_updated_at = now;
         Ok(true)
@@ -307,7 +356,8 @@ mod tests {
             ttl: Some(Duration::from_secs(60)),
             poll_interval: None,
             progress_token: None,
-            runner: None,
+            runner: Some("r1".into()),
+            active_limit: None,
         })
     }
 
@@ -358,6 +408,38 @@ mod tests {
             now,
         );
         assert!(matches!(dup, Err(Error::DuplicateInputKey { .. })));
+    }
+
+    /// Orphan recovery is compare-and-swap on the runner: only the first recoverer wins.
+    #[test]
+    fn recovery_needs_the_dead_runner() {
+        let now = Timestamp::from_second(1).unwrap();
+        let mut r = record();
+        r.apply(
+            Transition::RequestInput(InputRequest::new("a", "elicitation/create", json!({}))),
+            now,
+        )
+        .unwrap();
+        let rerun = |dead: &str, by: &str| Transition::Recover {
+            dead_runner: Some(dead.into()),
+            recovery: Recovery::Rerun { runner: by.into() },
+        };
+        assert!(r.apply(rerun("r1", "r2"), now).unwrap());
+        assert_eq!(r.status(), TaskStatus::Working);
+        assert_eq!(r.runner.as_deref(), Some("r2"));
+        assert!(r.inputs.is_empty(), "the new run asks again");
+        let lost = r.apply(rerun("r1", "r3"), now).unwrap_err();
+        assert!(matches!(lost, Error::RunnerChanged { .. }), "{lost}");
+        let fail = Transition::Recover {
+            dead_runner: Some("r2".into()),
+            recovery: Recovery::Fail {
+                message: "restarted".into(),
+            },
+        };
+        assert!(r.apply(fail.clone(), now).unwrap());
+        assert_eq!(r.status(), TaskStatus::Failed);
+        assert_eq!(r.status_message.as_deref(), Some("restarted"));
+        assert!(matches!(r.apply(fail, now), Err(Error::Conflict { .. })));
     }
 
     /// T-LIFE-2: nothing leaves a terminal status.

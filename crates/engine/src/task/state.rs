@@ -174,6 +174,33 @@ pub enum Transition {
         /// The statusMessage to show.
         message: Option<String>,
     },
+    /// Takes over a task whose runner died, compare-and-swap on the runner: of several
+    /// recoverers exactly one wins, the others get
+    /// [`Error::RunnerChanged`](crate::Error::RunnerChanged).
+    Recover {
+        /// The runner the recoverer believes dead; the change applies only if it still runs
+        /// the task.
+        dead_runner: Option<String>,
+        /// What becomes of the task.
+        recovery: Recovery,
+    },
+}
+
+/// What becomes of a task whose runner died while it was not terminal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Run the work again under `runner`: at-least-once execution, for tools declared
+    /// resumable. The mailbox is cleared (the new run asks again) and the task is `working`.
+    Rerun {
+        /// The runner that takes the task.
+        runner: String,
+    },
+    /// Fail the task: `tasks/result` answers a -32603 error with `message`, which is also the
+    /// statusMessage.
+    Fail {
+        /// Why, in words for the requestor.
+        message: String,
+    },
 }
 
 impl Transition {
@@ -185,6 +212,14 @@ impl Transition {
             Self::Finish(Outcome::Completed(_)) => Some(TaskStatus::Completed),
             Self::Finish(Outcome::Failed { .. }) => Some(TaskStatus::Failed),
             Self::Cancel { .. } => Some(TaskStatus::Cancelled),
+            Self::Recover {
+                recovery: Recovery::Rerun { .. },
+                ..
+            } => Some(TaskStatus::Working),
+            Self::Recover {
+                recovery: Recovery::Fail { .. },
+                ..
+            } => Some(TaskStatus::Failed),
         }
     }
 }

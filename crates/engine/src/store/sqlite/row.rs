@@ -1,0 +1,60 @@
+//! Records to rows and back.
+
+use jiff::Timestamp;
+
+use crate::cursor::Position;
+use crate::task::TaskRecord;
+use crate::{Error, Result};
+
+/// The indexed columns of a record, and the record as JSON.
+pub(super) struct Row {
+    pub(super) id: String,
+    pub(super) owner: Option<String>,
+    pub(super) session: Option<String>,
+    pub(super) status: &'static str,
+    pub(super) created_at: i64,
+    pub(super) expires_at: Option<i64>,
+    pub(super) runner: Option<String>,
+    pub(super) record: String,
+}
+
+impl Row {
+    pub(super) fn of(record: &TaskRecord) -> Result<Self> {
+        Ok(Self {
+            id: record.id.as_str().to_owned(),
+            owner: record.owner.as_ref().map(|o| o.as_str().to_owned()),
+            session: record.session.clone(),
+            status: record.status().as_str(),
+            created_at: nanos(record.created_at),
+            expires_at: record.expires_at.map(nanos),
+            runner: record.runner.clone(),
+            record: serde_json::to_string(record)
+                .map_err(|e| Error::store(format!("cannot encode task {}: {e}", record.id)))?,
+        })
+    }
+}
+
+/// Unix nanoseconds: ordered like timestamps, and within `i64` until the year 2262.
+pub(super) fn nanos(t: Timestamp) -> i64 {
+    i64::try_from(t.as_nanosecond()).unwrap_or(if t.as_nanosecond() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// The `(created_at, id)` a page starts after; before everything when `None`.
+pub(super) fn after(position: Option<&Position>) -> (i64, String) {
+    match position {
+        Some(p) => (nanos(p.created_at), p.id.as_str().to_owned()),
+        None => (i64::MIN, String::new()),
+    }
+}
+
+pub(super) fn decode(json: &str) -> Result<TaskRecord> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::store(format!(
+            "a stored task record is unreadable ({e}); the file was changed by something else"
+        ))
+    })
+}

@@ -1,0 +1,154 @@
+//! The file's layout: connection settings and the versioned migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`; migration `n` (1-based) moves a file from
+//! version `n - 1` to `n` inside one transaction, so a crash mid-migration leaves the old
+//! version intact. A file from a newer build is refused rather than misread.
+
+use rusqlite::Connection;
+
+use super::Synchronous;
+
+/// Marks a file as ours (`PRAGMA application_id`), so another program's database is refused
+/// instead of being migrated: "MCPT" in ASCII.
+const APPLICATION_ID: i32 = 0x4d43_5054;
+
+/// Each entry moves the schema up one version.
+///
+/// The columns beside `record` exist only to be indexed: the record (JSON) is the truth, and
+/// every write sets both from the same [`TaskRecord`](crate::task::TaskRecord).
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE tasks (
+        id         TEXT PRIMARY KEY NOT NULL,
+        owner      TEXT,
+        session    TEXT,
+        status     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,  -- unix nanoseconds
+        expires_at INTEGER,           -- unix nanoseconds; NULL is never
+        runner     TEXT,
+        record     TEXT NOT NULL      -- the whole TaskRecord as JSON
+    );
+    -- tasks/list of an owner, and of an anonymous session.
+    CREATE INDEX tasks_by_owner ON tasks (owner, created_at, id) WHERE owner IS NOT NULL;
+    CREATE INDEX tasks_by_session ON tasks (session, created_at, id) WHERE owner IS NULL;
+    -- The sweeper.
+    CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
+    -- Per-requestor limits and orphan recovery look at unfinished tasks only.
+    CREATE INDEX tasks_live_by_requestor ON tasks (owner, session)
+        WHERE status IN ('working', 'input_required');
+    CREATE INDEX tasks_live_by_age ON tasks (created_at, id)
+        WHERE status IN ('working', 'input_required');
+"];
+
+/// The settings of every connection.
+pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let sync = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync};
+         PRAGMA cache_size = -16384;
+         PRAGMA temp_store = MEMORY;"
+    ))
+}
+
+/// Settings only the writer applies: journal mode and space reclaiming.
+pub(super) fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    // auto_vacuum only takes effect on a file without tables, which is when it matters.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(failure(format!(
+            "the file cannot use write-ahead logging (journal mode stays {mode}); \
+             put it on a local disk"
+        )));
+    }
+    // Keep the log from staying large after a burst has been checkpointed.
+    conn.execute_batch("PRAGMA journal_size_limit = 67108864;")
+}
+
+/// An error of ours in rusqlite's type, for code that speaks rusqlite results.
+pub(super) fn failure(message: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+        Some(message),
+    )
+}
+
+/// Why a file cannot be migrated.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum MigrateError {
+    #[error("it is not an mcp-tasks store (another program's SQLite database); pick another file")]
+    Foreign,
+    #[error(
+        "it was written by a newer mcp-tasks (schema version {found}; this build knows up to \
+         {known}); upgrade mcp-tasks to open it"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Brings the file to the latest schema version.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let known = MIGRATIONS.len() as i64;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let app: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let has_tables: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+        [],
+        |r| r.get(0),
+    )?;
+    if app != APPLICATION_ID && (app != 0 || version != 0 || has_tables) {
+        return Err(MigrateError::Foreign);
+    }
+    if version > known {
+        return Err(MigrateError::TooNew {
+            found: version,
+            known,
+        });
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", done + 1))?;
+    }
+    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn newer_and_foreign_files_are_refused() {
+        let mut newer = Connection::open_in_memory().unwrap();
+        migrate(&mut newer).unwrap();
+        newer.execute_batch("PRAGMA user_version = 99").unwrap();
+        let err = migrate(&mut newer).unwrap_err();
+        assert!(err.to_string().contains("newer mcp-tasks"), "{err}");
+
+        let mut foreign = Connection::open_in_memory().unwrap();
+        foreign
+            .execute_batch("CREATE TABLE invoices (n INTEGER)")
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut foreign).unwrap_err(),
+            MigrateError::Foreign
+        ));
+    }
+}

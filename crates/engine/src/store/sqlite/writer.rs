@@ -1,0 +1,398 @@
+//! The one writer: a thread that applies every write, many per transaction (group commit).
+//!
+//! Durable creation costs one `fsync` per commit, not per task: while one batch commits, the
+//! next requests queue, and the writer takes them all into the next transaction. Nobody is
+//! answered before the commit that holds their write returns, so "answered" always means
+//! "on disk" (T-NEW-5). Being the only writer also makes every read-check-write here atomic
+//! without locks: the limit check and the insert, the read and the compare-and-swap of a
+//! transition.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use tokio::sync::{broadcast, oneshot};
+
+use super::row::{self, Row};
+use crate::store::{Change, ChangeEvent};
+use crate::task::{TaskId, TaskRecord, Transition};
+use crate::{Error, Result};
+
+/// A write and where its answer goes.
+pub(super) enum Op {
+    Create {
+        record: Box<TaskRecord>,
+        row: Box<Row>,
+        limit: Option<usize>,
+        reply: oneshot::Sender<Result<TaskRecord>>,
+    },
+    Transition {
+        id: TaskId,
+        change: Transition,
+        now: jiff::Timestamp,
+        reply: oneshot::Sender<Result<TaskRecord>>,
+    },
+    DeleteExpired {
+        now: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<TaskRecord>>>,
+    },
+}
+
+/// What a write did, held until its transaction commits.
+// Lives only in the batch's vector; boxing would cost an allocation per write.
+#[allow(clippy::large_enum_variant)]
+enum Done {
+    Record(
+        oneshot::Sender<Result<TaskRecord>>,
+        Result<TaskRecord>,
+        Option<ChangeEvent>,
+    ),
+    Deleted(
+        oneshot::Sender<Result<Vec<TaskRecord>>>,
+        Result<Vec<TaskRecord>>,
+    ),
+}
+
+/// Counters of the writer's work, for benchmarks and tests of the batching.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) commits: AtomicU64,
+    pub(super) writes: AtomicU64,
+}
+
+pub(super) struct Writer {
+    pub(super) conn: Connection,
+    pub(super) ops: mpsc::Receiver<Op>,
+    pub(super) feed: broadcast::Sender<Change>,
+    pub(super) max_batch: usize,
+    pub(super) label: String,
+    pub(super) counters: Arc<Counters>,
+}
+
+impl Writer {
+    /// Runs until every sender is gone.
+    pub(super) fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        while let Ok(first) = self.ops.recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match self.ops.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            let deleted = self.commit(&mut batch);
+            if deleted {
+                self.reclaim();
+            }
+        }
+    }
+
+    /// Applies and commits one batch, then answers it. Returns whether rows were deleted.
+    fn commit(&mut self, batch: &mut Vec<Op>) -> bool {
+        let mut ops = batch.drain(..);
+        let mut done = Vec::with_capacity(ops.len());
+        let mut deleted = false;
+        let committed = (|| -> rusqlite::Result<()> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for op in ops.by_ref() {
+                done.push(apply(&tx, op, &mut deleted));
+                // Some errors (a full disk, an I/O error) make SQLite roll the whole
+                // transaction back; what came before must not be reported stored.
+                if tx.is_autocommit() {
+                    return Err(super::schema::failure(
+                        "the transaction was rolled back by an earlier error".into(),
+                    ));
+                }
+            }
+            tx.commit()
+        })();
+        match committed {
+            Ok(()) => {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .writes
+                    .fetch_add(done.len() as u64, Ordering::Relaxed);
+                for d in done {
+                    self.answer(d);
+                }
+                deleted
+            }
+            Err(e) => {
+                // Nothing of the batch is stored: every writer in it hears so.
+                tracing::error!(store = %self.label, error = %e, "a write transaction failed; its writes were rolled back");
+                let message = format!("{}: the write was not stored: {e}", self.label);
+                for d in done {
+                    match d {
+                        Done::Record(reply, ..) => {
+                            let _ = reply.send(Err(Error::store(message.clone())));
+                        }
+                        Done::Deleted(reply, _) => {
+                            let _ = reply.send(Err(Error::store(message.clone())));
+                        }
+                    }
+                }
+                for op in ops {
+                    fail(op, &message);
+                }
+                false
+            }
+        }
+    }
+
+    /// Publishes a committed write on the feed and answers its writer.
+    fn answer(&self, done: Done) {
+        match done {
+            Done::Record(reply, result, event) => {
+                if let (Ok(r), Some(event)) = (&result, event) {
+                    let _ = self.feed.send(Change {
+                        id: r.id.clone(),
+                        event,
+                    });
+                }
+                let _ = reply.send(result);
+            }
+            Done::Deleted(reply, result) => {
+                if let Ok(gone) = &result {
+                    for r in gone {
+                        let _ = self.feed.send(Change {
+                            id: r.id.clone(),
+                            event: ChangeEvent::Expired,
+                        });
+                    }
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Gives freed pages back to the file system after the sweeper deleted tasks, so a burst
+    /// that expired leaves no lasting growth.
+    fn reclaim(&mut self) {
+        if let Err(e) = self.conn.execute_batch("PRAGMA incremental_vacuum(2048);") {
+            tracing::warn!(store = %self.label, error = %e, "reclaiming free pages failed");
+        }
+    }
+}
+
+/// Applies one write inside the batch's transaction; its answer waits for the commit.
+fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
+    match op {
+        Op::Create {
+            record,
+            row,
+            limit,
+            reply,
+        } => {
+            let result = create(tx, *record, &row, limit);
+            let event = result.is_ok().then_some(ChangeEvent::Created);
+            Done::Record(reply, result, event)
+        }
+        Op::Transition {
+            id,
+            change,
+            now,
+            reply,
+        } => {
+            let (result, changed) = match transition(tx, &id, change, now) {
+                Ok((r, changed)) => (Ok(r), changed),
+                Err(e) => (Err(e), false),
+            };
+            let event = match &result {
+                Ok(r) if changed => Some(ChangeEvent::Updated(r.status())),
+                _ => None,
+            };
+            Done::Record(reply, result, event)
+        }
+        Op::DeleteExpired { now, limit, reply } => {
+            let result = delete_expired(tx, now, limit);
+            *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
+            Done::Deleted(reply, result)
+        }
+    }
+}
+
+fn fail(op: Op, message: &str) {
+    match op {
+        Op::Create { reply, .. } | Op::Transition { reply, .. } => {
+            let _ = reply.send(Err(Error::store(message.to_owned())));
+        }
+        Op::DeleteExpired { reply, .. } => {
+            let _ = reply.send(Err(Error::store(message.to_owned())));
+        }
+    }
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    Error::store(e)
+}
+
+fn create(
+    tx: &Transaction<'_>,
+    record: TaskRecord,
+    row: &Row,
+    limit: Option<usize>,
+) -> Result<TaskRecord> {
+    if let Some(limit) = limit {
+        let live: i64 = match &row.owner {
+            Some(owner) => tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM tasks WHERE owner = ?1 \
+                     AND status IN ('working', 'input_required')",
+                )
+                .and_then(|mut s| s.query_row([owner], |r| r.get(0))),
+            None => tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM tasks WHERE owner IS NULL AND session IS ?1 \
+                     AND status IN ('working', 'input_required')",
+                )
+                .and_then(|mut s| s.query_row([&row.session], |r| r.get(0))),
+        }
+        .map_err(sql)?;
+        if usize::try_from(live).unwrap_or(usize::MAX) >= limit {
+            return Err(Error::LimitExceeded { limit });
+        }
+    }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO tasks (id, owner, session, status, created_at, expires_at, runner, record) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                row.id,
+                row.owner,
+                row.session,
+                row.status,
+                row.created_at,
+                row.expires_at,
+                row.runner,
+                row.record
+            ])
+        });
+    match inserted {
+        Ok(_) => Ok(record),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(Error::store(format!(
+                "task id {} already exists",
+                record.id
+            )))
+        }
+        Err(e) => Err(sql(e)),
+    }
+}
+
+fn transition(
+    tx: &Transaction<'_>,
+    id: &TaskId,
+    change: Transition,
+    now: jiff::Timestamp,
+) -> Result<(TaskRecord, bool)> {
+    let json: Option<String> = tx
+        .prepare_cached("SELECT record FROM tasks WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+        .map_err(sql)?;
+    let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
+    let mut record = row::decode(&json)?;
+    let changed = record.apply(change, now)?;
+    if changed {
+        let row = Row::of(&record)?;
+        tx.prepare_cached("UPDATE tasks SET status = ?2, runner = ?3, record = ?4 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![row.id, row.status, row.runner, row.record]))
+            .map_err(sql)?;
+    }
+    Ok((record, changed))
+}
+
+fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Vec<TaskRecord>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = tx
+        .prepare_cached(
+            "DELETE FROM tasks WHERE id IN \
+             (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
+             RETURNING record",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map(params![now, limit], |r| r.get::<_, String>(0))
+        .map_err(sql)?;
+    let mut gone = Vec::new();
+    for json in rows {
+        gone.push(row::decode(&json.map_err(sql)?)?);
+    }
+    Ok(gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{NewTask, RequestKind, Requestor};
+    use serde_json::json;
+
+    fn create_op() -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
+        let record = TaskRecord::new(NewTask {
+            id: TaskId::generate(),
+            requestor: Requestor::anonymous("s"),
+            kind: RequestKind::ToolsCall,
+            name: None,
+            params: json!({}),
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            ttl: None,
+            poll_interval: None,
+            progress_token: None,
+            runner: None,
+            active_limit: None,
+        });
+        let row = Row::of(&record).unwrap();
+        let (reply, answer) = oneshot::channel();
+        (
+            Op::Create {
+                record: Box::new(record),
+                row: Box::new(row),
+                limit: None,
+                reply,
+            },
+            answer,
+        )
+    }
+
+    /// T-NEW-5 at no throughput cost: writes that queue while the writer is busy share one
+    /// commit, up to the batch size, and each is answered only after its commit.
+    #[test]
+    fn queued_writes_share_commits() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let (tx, rx) = mpsc::sync_channel(1000);
+        let mut answers = Vec::new();
+        for _ in 0..250 {
+            let (op, answer) = create_op();
+            tx.send(op).unwrap();
+            answers.push(answer);
+        }
+        drop(tx);
+        let counters = Arc::new(Counters::default());
+        Writer {
+            conn,
+            ops: rx,
+            feed: broadcast::channel(16).0,
+            max_batch: 100,
+            label: "test".into(),
+            counters: counters.clone(),
+        }
+        .run();
+        assert_eq!(counters.writes.load(Ordering::Relaxed), 250);
+        assert_eq!(
+            counters.commits.load(Ordering::Relaxed),
+            3,
+            "100 + 100 + 50"
+        );
+        for mut a in answers {
+            assert!(a.try_recv().unwrap().is_ok());
+        }
+    }
+}
