@@ -16,9 +16,14 @@ pub fn to_error_object(e: &Error) -> ErrorObject {
         Error::Conflict { .. } | Error::InvalidCursor { .. } => {
             ErrorObject::invalid_params(e.to_string())
         }
-        Error::DuplicateInputKey { .. } | Error::Cancelled { .. } | Error::Store { .. } => {
-            ErrorObject::internal(format!("internal error: {e}"))
+        // T-TTL-2 asks for -32603 when a requestor is over its limit; the message says which.
+        Error::LimitExceeded { .. } | Error::TooManyInputs { .. } => {
+            ErrorObject::internal(e.to_string())
         }
+        Error::DuplicateInputKey { .. }
+        | Error::Cancelled { .. }
+        | Error::RunnerChanged { .. }
+        | Error::Store { .. } => ErrorObject::internal(format!("internal error: {e}")),
     }
 }
 
@@ -64,11 +69,29 @@ mod tests {
             ),
             (
                 Error::DuplicateInputKey {
-                    id,
+                    id: id.clone(),
                     key: "k".into(),
                 },
                 ErrorCode::INTERNAL_ERROR,
                 "keyed",
+            ),
+            (
+                Error::LimitExceeded { limit: 7 },
+                ErrorCode::INTERNAL_ERROR,
+                "7 tasks",
+            ),
+            (
+                Error::TooManyInputs {
+                    id: id.clone(),
+                    limit: 2,
+                },
+                ErrorCode::INTERNAL_ERROR,
+                "2 answers",
+            ),
+            (
+                Error::RunnerChanged { id, runner: None },
+                ErrorCode::INTERNAL_ERROR,
+                "took it over",
             ),
             (
                 Error::store("disk full"),

@@ -221,6 +221,10 @@ impl Session {
         lock(&self.own_tasks).contains(id)
     }
 
+    pub(crate) fn owned_tasks(&self) -> Vec<TaskId> {
+        lock(&self.own_tasks).iter().cloned().collect()
+    }
+
     pub(crate) fn forget_task(&self, id: &TaskId) {
         lock(&self.own_tasks).remove(id);
     }

@@ -2,13 +2,14 @@
 //! message of a session, whatever the transport.
 
 mod initialize;
+mod rate;
 mod router;
 pub mod tasks;
 pub mod tools;
 
 use std::sync::Arc;
 
-use mcp_tasks_engine::Engine;
+use mcp_tasks_engine::{Engine, Recovered, RequestKind};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, Response};
 use mcp_tasks_wire::v2025_11_25::Implementation;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::session::{Session, Sink};
 
+pub use rate::RateLimit;
 pub use tools::{ToolContext, ToolResult, Tools};
 
 /// An MCP server: tools, and the engine that runs them as tasks.
@@ -28,16 +30,37 @@ pub struct Server {
     tools: Tools,
     info: Implementation,
     instructions: Option<String>,
+    rate: Option<rate::RateLimiter>,
+}
+
+/// What a [`Server`] is built with besides its engine and tools.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// Instructions for the model, shown at initialize.
+    pub instructions: Option<String>,
+    /// A per-requestor limit on task operations (T-SEC-3); `None` is unlimited.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Server {
     /// A server named `info`, serving `tools` through `engine`.
     pub fn new(engine: Engine, tools: Tools, info: Implementation) -> Arc<Self> {
+        Self::with_options(engine, tools, info, ServerOptions::default())
+    }
+
+    /// A server with every option.
+    pub fn with_options(
+        engine: Engine,
+        tools: Tools,
+        info: Implementation,
+        options: ServerOptions,
+    ) -> Arc<Self> {
         Arc::new(Self {
             engine,
             tools,
             info,
-            instructions: None,
+            instructions: options.instructions,
+            rate: options.rate_limit.map(rate::RateLimiter::new),
         })
     }
 
@@ -48,12 +71,15 @@ impl Server {
         info: Implementation,
         instructions: impl Into<String>,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        Self::with_options(
             engine,
             tools,
             info,
-            instructions: Some(instructions.into()),
-        })
+            ServerOptions {
+                instructions: Some(instructions.into()),
+                rate_limit: None,
+            },
+        )
     }
 
     /// The task engine.
@@ -64,6 +90,10 @@ impl Server {
     /// The tools.
     pub fn tools(&self) -> &Tools {
         &self.tools
+    }
+
+    pub(crate) fn rate_limiter(&self) -> Option<&rate::RateLimiter> {
+        self.rate.as_ref()
     }
 
     /// Answers one request. `sink` is the stream the request came on: messages tied to this
@@ -92,6 +122,30 @@ impl Server {
     /// Takes a response from the client to a request we sent.
     pub fn handle_response(&self, session: &Session, response: Response) {
         session.complete(response);
+    }
+
+    /// Deals with the tasks a previous run of this server left unfinished: tasks of tools
+    /// added with [`Tools::add_resumable`] run again, all others become `failed` with a
+    /// statusMessage saying the server restarted. Call it once after opening a durable store
+    /// and before serving; nothing is ever left `working` by a dead process.
+    ///
+    /// # Errors
+    ///
+    /// The store's error, when it cannot be read or written.
+    pub async fn recover_orphans(self: &Arc<Self>) -> Result<Recovered, mcp_tasks_engine::Error> {
+        let recovered = self
+            .engine
+            .recover_orphans(|r| {
+                r.kind == RequestKind::ToolsCall
+                    && r.name
+                        .as_deref()
+                        .is_some_and(|n| self.tools.is_resumable(n))
+            })
+            .await?;
+        for record in &recovered.rerun {
+            tools::rerun(self, record);
+        }
+        Ok(recovered)
     }
 
     /// Starts what a new session needs beside its requests: status notifications for the tasks

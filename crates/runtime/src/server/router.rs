@@ -22,6 +22,11 @@ pub(super) async fn route(
         params,
         ..
     } = request;
+    if let Some(limiter) = server.rate_limiter() {
+        if is_task_operation(&name, params.as_ref()) {
+            limiter.check(session.requestor())?;
+        }
+    }
     match name.as_str() {
         method::INITIALIZE => initialize::handle(server, session, params),
         method::PING => Ok(json!({})),
@@ -32,6 +37,19 @@ pub(super) async fn route(
         method::TASKS_LIST => tasks::list::handle(server, session, params).await,
         method::TASKS_CANCEL => tasks::cancel::handle(server, session, params).await,
         other => Err(ErrorObject::method_not_found(other)),
+    }
+}
+
+/// Whether a request counts against the rate limit: it creates or reads tasks.
+fn is_task_operation(name: &str, params: Option<&Value>) -> bool {
+    match name {
+        method::TASKS_GET | method::TASKS_RESULT | method::TASKS_LIST | method::TASKS_CANCEL => {
+            true
+        }
+        method::TOOLS_CALL => params
+            .and_then(|p| p.get("task"))
+            .is_some_and(|t| !t.is_null()),
+        _ => false,
     }
 }
 

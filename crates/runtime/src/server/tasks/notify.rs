@@ -30,6 +30,8 @@ pub(crate) fn spawn(server: Arc<Server>, session: Arc<Session>) {
                 Ok(c) => c,
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(missed = n, "status notifications skipped; requestors poll");
+                    // A missed terminal or expiry entry would keep its task here forever.
+                    forget_finished(&server, &session, &mut sent).await;
                     continue;
                 }
                 Err(RecvError::Closed) => return,
@@ -65,4 +67,23 @@ pub(crate) fn spawn(server: Arc<Server>, session: Arc<Session>) {
             );
         }
     });
+}
+
+/// Drops the session's record of tasks that ended or went while the feed lagged.
+async fn forget_finished(
+    server: &Server,
+    session: &Session,
+    sent: &mut HashMap<TaskId, TaskStatus>,
+) {
+    for id in session.owned_tasks() {
+        let live = match server.engine().get(session.requestor(), &id).await {
+            Ok(record) => !record.status().is_terminal(),
+            Err(mcp_tasks_engine::Error::Store { .. }) => true,
+            Err(_) => false,
+        };
+        if !live {
+            session.forget_task(&id);
+            sent.remove(&id);
+        }
+    }
 }

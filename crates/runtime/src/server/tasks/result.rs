@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use mcp_tasks_engine::AuditEvent;
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
 use mcp_tasks_wire::meta;
 use mcp_tasks_wire::v2025_11_25::GetTaskPayloadRequestParams;
@@ -47,6 +48,7 @@ pub(crate) async fn handle(
             }
         };
         if record.status().is_terminal() {
+            engine.audit(AuditEvent::ResultRetrieved, &record);
             return dialect::terminal_answer(&record);
         }
         let fresh: Vec<_> = record

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mcp_tasks_engine::{CreateTask, Failure, Outcome, RequestKind, RpcError};
+use mcp_tasks_engine::{CreateTask, Failure, Outcome, RequestKind, RpcError, TaskRecord};
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorCode, ErrorObject, RequestId};
 use mcp_tasks_wire::meta;
 use mcp_tasks_wire::v2025_11_25::{
@@ -110,6 +110,31 @@ pub(crate) async fn handle(
         p.name, record.id
     )));
     crate::server::to_value(&result)
+}
+
+/// Starts a resumable tool's task again from its stored params, after a restart.
+pub(crate) fn rerun(server: &Arc<Server>, record: &TaskRecord) {
+    let prepared = serde_json::from_value::<CallToolRequestParams>(record.params.clone())
+        .map_err(|e| ErrorObject::invalid_params(format!("stored params unreadable: {e}")))
+        .and_then(|p| {
+            let (_, handler) = server.tools().get(&p.name).ok_or_else(|| {
+                ErrorObject::invalid_params(format!("tool {:?} is no longer offered", p.name))
+            })?;
+            handler(p.arguments.unwrap_or_default())
+        });
+    match prepared {
+        Ok(prepared) => server.engine().start(record, move |tcx| {
+            let run = prepared(ToolContext::resumed(tcx));
+            async move { outcome(run.await) }
+        }),
+        // The task was taken over but cannot run: fail it with the reason rather than leave it.
+        Err(e) => server.engine().start(record, move |_| async move {
+            outcome(Err(ErrorObject::internal(format!(
+                "the server restarted and could not run this task again: {}",
+                e.message
+            ))))
+        }),
+    }
 }
 
 /// The task outcome of a tool's answer (T-LIFE-3): `isError` results fail the task with their

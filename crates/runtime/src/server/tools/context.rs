@@ -24,6 +24,9 @@ pub struct ToolContext {
     session: Arc<Session>,
     progress_token: Option<Value>,
     mode: Mode,
+    /// A re-run after a restart: the creating session is gone, so its capabilities are unknown
+    /// and questions wait in the mailbox for whichever session fetches the result.
+    resumed: bool,
 }
 
 #[derive(Debug)]
@@ -46,6 +49,7 @@ impl ToolContext {
             session,
             progress_token,
             mode: Mode::Plain { sink, cancel },
+            resumed: false,
         }
     }
 
@@ -54,7 +58,23 @@ impl ToolContext {
             session,
             progress_token: task.progress_token().cloned(),
             mode: Mode::Task(task),
+            resumed: false,
         }
+    }
+
+    /// The context of a task run again after a restart, with no session behind it.
+    pub(crate) fn resumed(task: TaskContext) -> Self {
+        Self {
+            session: Arc::new(Session::new(format!("resumed-{}", task.id()))),
+            progress_token: None,
+            mode: Mode::Task(task),
+            resumed: true,
+        }
+    }
+
+    /// Whether this run is a re-run of a resumable tool's task after the server restarted.
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The task this call runs as, if it is one.
@@ -128,7 +148,7 @@ impl ToolContext {
     /// cancelled or the session ended while waiting.
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, ErrorObject> {
         let caps = self.session.peer_info().capabilities;
-        if caps.elicitation.is_none() {
+        if caps.elicitation.is_none() && !self.resumed {
             return Err(ErrorObject::invalid_params(
                 "this tool asks the user a question, but the client did not declare the \
                  elicitation capability at initialize",

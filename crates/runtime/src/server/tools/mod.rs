@@ -17,7 +17,7 @@ use mcp_tasks_wire::v2025_11_25::{CallToolResult, Tool};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub(crate) use call::handle as call;
+pub(crate) use call::{handle as call, rerun};
 pub use context::ToolContext;
 pub(crate) use list::handle as list;
 
@@ -33,7 +33,14 @@ type Handler = Arc<dyn Fn(Map<String, Value>) -> Result<Prepared, ErrorObject> +
 #[derive(Clone, Default)]
 pub struct Tools {
     order: Vec<String>,
-    tools: HashMap<String, (Tool, Handler)>,
+    tools: HashMap<String, Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    tool: Tool,
+    handler: Handler,
+    resumable: bool,
 }
 
 impl std::fmt::Debug for Tools {
@@ -50,7 +57,29 @@ impl Tools {
 
     /// Adds a tool. `A` is its arguments' type: a call whose arguments do not deserialize into
     /// it is answered -32602 naming the problem. A later tool of the same name replaces it.
-    pub fn add<A, F, Fut>(mut self, tool: Tool, handler: F) -> Self
+    pub fn add<A, F, Fut>(self, tool: Tool, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(A, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolResult> + Send + 'static,
+    {
+        self.insert(tool, handler, false)
+    }
+
+    /// Adds a tool whose tasks are run again from their original arguments when the server
+    /// restarted while they ran, instead of failing. Its work then runs at least once, and
+    /// maybe more than once: declare only tools that are safe to repeat (idempotent, or that
+    /// check for their own earlier effects). A re-run asks its questions again.
+    pub fn add_resumable<A, F, Fut>(self, tool: Tool, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(A, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolResult> + Send + 'static,
+    {
+        self.insert(tool, handler, true)
+    }
+
+    fn insert<A, F, Fut>(mut self, tool: Tool, handler: F, resumable: bool) -> Self
     where
         A: DeserializeOwned + Send + 'static,
         F: Fn(A, ToolContext) -> Fut + Send + Sync + 'static,
@@ -72,16 +101,31 @@ impl Tools {
         if !self.tools.contains_key(&name) {
             self.order.push(name.clone());
         }
-        self.tools.insert(name, (tool, erased));
+        self.tools.insert(
+            name,
+            Entry {
+                tool,
+                handler: erased,
+                resumable,
+            },
+        );
         self
     }
 
     /// The tool definitions, for `tools/list`.
     pub fn definitions(&self) -> Vec<Tool> {
-        self.order.iter().map(|n| self.tools[n].0.clone()).collect()
+        self.order
+            .iter()
+            .map(|n| self.tools[n].tool.clone())
+            .collect()
     }
 
-    fn get(&self, name: &str) -> Option<&(Tool, Handler)> {
-        self.tools.get(name)
+    /// Whether `name` was added with [`Tools::add_resumable`].
+    pub fn is_resumable(&self, name: &str) -> bool {
+        self.tools.get(name).is_some_and(|e| e.resumable)
+    }
+
+    fn get(&self, name: &str) -> Option<(&Tool, &Handler)> {
+        self.tools.get(name).map(|e| (&e.tool, &e.handler))
     }
 }

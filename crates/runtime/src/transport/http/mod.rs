@@ -10,12 +10,19 @@
 //!   can ride on the same exchange (T-RES-4); everything else as JSON. Server messages with no
 //!   open exchange go to the GET stream.
 //! - Accepted sockets get `TCP_NODELAY`, so a response is not held back by delayed ACKs.
+//! - Sessions a client abandons without DELETE end after
+//!   [`HttpConfig::session_idle_timeout`] with no request or open stream, and at most
+//!   [`HttpConfig::max_sessions`] exist at once (a new one beyond is refused with 503), so a
+//!   long-running server does not accumulate them. Their tasks live on: tasks belong to the
+//!   store, not to sessions.
 
 mod origin;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -50,6 +57,10 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Which browser origins may call.
     pub origins: OriginPolicy,
+    /// How long a session may go without a request or an open stream before it ends.
+    pub session_idle_timeout: Duration,
+    /// The most sessions at once.
+    pub max_sessions: usize,
 }
 
 impl Default for HttpConfig {
@@ -58,6 +69,8 @@ impl Default for HttpConfig {
             path: "/mcp".into(),
             max_body_bytes: 4 * 1024 * 1024,
             origins: OriginPolicy::default(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 10_000,
         }
     }
 }
@@ -66,12 +79,88 @@ impl Default for HttpConfig {
 struct HttpState {
     server: Arc<Server>,
     config: HttpConfig,
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    sessions: Mutex<HashMap<String, Tracked>>,
+}
+
+/// A session and how recently it was used.
+#[derive(Debug, Clone)]
+struct Tracked {
+    session: Arc<Session>,
+    activity: Arc<Activity>,
+}
+
+#[derive(Debug)]
+struct Activity {
+    /// Requests being answered and streams open right now.
+    busy: AtomicUsize,
+    /// When the last of them ended.
+    idle_since: Mutex<Instant>,
+}
+
+impl Tracked {
+    fn new(session: Arc<Session>) -> Self {
+        Self {
+            session,
+            activity: Arc::new(Activity {
+                busy: AtomicUsize::new(0),
+                idle_since: Mutex::new(Instant::now()),
+            }),
+        }
+    }
+
+    fn idle_for(&self, timeout: Duration) -> bool {
+        self.activity.busy.load(Ordering::Acquire) == 0
+            && self
+                .activity
+                .idle_since
+                .lock()
+                .expect("activity mutex poisoned")
+                .elapsed()
+                > timeout
+    }
+
+    fn busy(&self) -> Busy {
+        self.activity.busy.fetch_add(1, Ordering::AcqRel);
+        Busy(self.activity.clone())
+    }
+}
+
+/// Marks a session in use while alive: held by a request's handler, or by a stream until the
+/// client goes.
+#[derive(Debug)]
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.idle_since.lock().expect("activity mutex poisoned") = Instant::now();
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl HttpState {
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
         self.sessions.lock().expect("session table mutex poisoned")
+    }
+
+    /// Ends every session idle for longer than the timeout.
+    fn reap(&self) {
+        let timeout = self.config.session_idle_timeout;
+        let idle: Vec<Tracked> = {
+            let mut sessions = self.sessions();
+            let ids: Vec<String> = sessions
+                .iter()
+                .filter(|(_, t)| t.idle_for(timeout))
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        for t in idle {
+            tracing::debug!(
+                session = t.session.id(),
+                "HTTP session ended after being idle"
+            );
+            t.session.close();
+        }
     }
 }
 
@@ -178,7 +267,7 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Reject> {
     Ok(())
 }
 
-fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Arc<Session>, Reject> {
+fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Arc<Session>, Busy), Reject> {
     let Some(raw) = headers.get(SESSION_HEADER) else {
         return Err(Reject(
             StatusCode::BAD_REQUEST,
@@ -187,12 +276,19 @@ fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<Arc<Session>, Re
         ));
     };
     let id = raw.to_str().unwrap_or_default();
-    state.sessions().get(id).cloned().ok_or_else(|| {
+    let gone = || {
         Reject(
             StatusCode::NOT_FOUND,
             "unknown or ended session; send initialize again to start a new one".into(),
         )
-    })
+    };
+    let tracked = state.sessions().get(id).cloned().ok_or_else(gone)?;
+    if tracked.idle_for(state.config.session_idle_timeout) {
+        state.reap();
+        return Err(gone());
+    }
+    let busy = tracked.busy();
+    Ok((tracked.session, busy))
 }
 
 async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -228,12 +324,12 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
             return initialize(&state, request.clone()).await;
         }
     }
-    let session = match session_of(&state, &headers) {
+    let (session, busy) = match session_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
     match message {
-        Message::Request(request) => answer(&state, &session, request).await,
+        Message::Request(request) => answer(&state, &session, request, busy).await,
         Message::Notification(n) => {
             state.server.handle_notification(&session, n);
             StatusCode::ACCEPTED.into_response()
@@ -246,6 +342,18 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
 }
 
 async fn initialize(state: &Arc<HttpState>, request: Request) -> Response {
+    state.reap();
+    let open = state.sessions().len();
+    if open >= state.config.max_sessions {
+        return rpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(request.id),
+            ErrorObject::internal(format!(
+                "this server has {open} open sessions, the most it allows; end unused ones \
+                 with DELETE, or retry once idle ones time out"
+            )),
+        );
+    }
     let session = Arc::new(Session::new(uuid::Uuid::new_v4().to_string()));
     let (tx, _rx) = mpsc::unbounded_channel();
     let response = state.server.handle_request(&session, request, &tx).await;
@@ -255,7 +363,7 @@ async fn initialize(state: &Arc<HttpState>, request: Request) -> Response {
     state.server.start_session(&session);
     state
         .sessions()
-        .insert(session.id().to_owned(), session.clone());
+        .insert(session.id().to_owned(), Tracked::new(session.clone()));
     tracing::debug!(session = session.id(), "HTTP session started");
     json_response(&Message::Response(response), Some(session.id()))
 }
@@ -291,7 +399,12 @@ fn wants_stream(request: &Request) -> bool {
     }
 }
 
-async fn answer(state: &Arc<HttpState>, session: &Arc<Session>, request: Request) -> Response {
+async fn answer(
+    state: &Arc<HttpState>,
+    session: &Arc<Session>,
+    request: Request,
+    busy: Busy,
+) -> Response {
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
     if !wants_stream(&request) {
         // Anything sent beside the answer goes to the standing stream.
@@ -312,7 +425,10 @@ async fn answer(state: &Arc<HttpState>, session: &Arc<Session>, request: Request
         let _ = answer_tx.send(response.into());
     });
     drop(tx);
-    sse(until_answer(rx, id))
+    sse(until_answer(rx, id).map(move |m| {
+        let _in_use = &busy;
+        m
+    }))
 }
 
 /// The messages of one exchange, ending with the answer to `id`.
@@ -357,13 +473,16 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
             "GET opens the server's SSE stream; send Accept: text/event-stream",
         );
     }
-    let session = match session_of(&state, &headers) {
+    let (session, busy) = match session_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     session.set_standing(Some(tx));
-    sse(tokio_stream_of(rx))
+    sse(tokio_stream_of(rx).map(move |m| {
+        let _in_use = &busy;
+        m
+    }))
 }
 
 fn tokio_stream_of(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Message> {
@@ -374,7 +493,7 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
     if let Err(r) = precheck(&state, &headers) {
         return r.into_response();
     }
-    let session = match session_of(&state, &headers) {
+    let (session, _busy) = match session_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -391,6 +510,75 @@ mod tests {
 
     fn req(method: &str, params: serde_json::Value) -> Request {
         Request::new(RequestId::Number(1), method, Some(params))
+    }
+
+    fn app(config: HttpConfig) -> Router {
+        let engine = mcp_tasks_engine::Engine::new(
+            Arc::new(mcp_tasks_engine::MemoryStore::new()),
+            mcp_tasks_engine::EngineConfig::default(),
+        );
+        let server = Server::new(
+            engine,
+            crate::server::Tools::new(),
+            mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
+        );
+        router(server, config)
+    }
+
+    async fn post_json(app: &Router, session: Option<&str>, body: serde_json::Value) -> Response {
+        use tower::ServiceExt;
+        let mut req = axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream");
+        if let Some(s) = session {
+            req = req.header(SESSION_HEADER, s);
+        }
+        let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+        app.clone().oneshot(req).await.unwrap()
+    }
+
+    fn init() -> serde_json::Value {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}})
+    }
+
+    /// Abandoned sessions end after the idle timeout (404 afterwards), and the number of
+    /// sessions is capped with a 503 that says what to do.
+    #[tokio::test]
+    async fn idle_sessions_end_and_sessions_are_capped() {
+        let app = app(HttpConfig {
+            session_idle_timeout: Duration::from_millis(200),
+            max_sessions: 2,
+            ..HttpConfig::default()
+        });
+        let first = post_json(&app, None, init()).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        let id = first.headers()[SESSION_HEADER].to_str().unwrap().to_owned();
+        let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+        assert_eq!(
+            post_json(&app, Some(&id), list.clone()).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(post_json(&app, None, init()).await.status(), StatusCode::OK);
+        let third = post_json(&app, None, init()).await;
+        assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(third.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("open sessions"));
+
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            post_json(&app, Some(&id), list).await.status(),
+            StatusCode::NOT_FOUND,
+            "an idle session ends"
+        );
+        assert_eq!(
+            post_json(&app, None, init()).await.status(),
+            StatusCode::OK,
+            "ended sessions free their places"
+        );
     }
 
     /// T-RES-4: tasks/result and plain tools/call stream, so questions can ride on them;
