@@ -1,21 +1,44 @@
-//! The command line, parsed by clap and turned into library settings.
+//! The command line, parsed by clap. Flags without a value given are `None`, so that
+//! [`crate::config`] can put them over the config file and the defaults; `--help` states each
+//! default.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use crate::config::{
+    parse_bounded, parse_or_unlimited, BodyBytes, Count, IdleSecs, OrUnlimited, PageSize, PollMs,
+    Rate, Sessions, StoreUrl, SweepMs, TtlMs,
+};
 
 /// Serve MCP tools as durable, pollable tasks (MCP 2025-11-25).
 #[derive(Debug, Parser)]
-#[command(name = "mcp-tasks", version, about)]
+// A flag given twice takes the last value, so a wrapper script's defaults can be overridden
+// by appending.
+#[command(name = "mcp-tasks", version, about, args_override_self = true)]
 pub(crate) struct Cli {
     /// Log filter for stderr, such as `info` or `mcp_tasks_runtime=debug` (default: `RUST_LOG`,
     /// else `warn`).
     #[arg(long, global = true, value_name = "FILTER")]
     pub(crate) log: Option<String>,
 
+    /// Format of the logs on stderr: `text` for people, `json` for one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// How logs are written on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -24,69 +47,130 @@ pub(crate) enum Command {
     Serve(ServeArgs),
 }
 
-/// Where tasks are kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum StoreKind {
-    /// In memory: fast, gone when the process ends.
-    Memory,
+/// SQLite's durability mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SyncMode {
+    /// A committed task survives power loss.
+    Full,
+    /// A committed task survives a crash of the process, not of the machine; faster writes.
+    Normal,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// Read settings from this TOML file; flags given on the command line override it.
+    #[arg(long, env = "MCP_TASKS_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Serve Streamable HTTP on this address (for example 127.0.0.1:8080; port 0 picks a free
-    /// one) instead of stdio. The endpoint is /mcp.
-    #[arg(long, value_name = "ADDR")]
+    /// one) instead of stdio. The endpoint is /mcp. [default: stdio]
+    #[arg(long, value_name = "ADDR", help_heading = "Transport")]
     pub(crate) http: Option<SocketAddr>,
 
-    /// Where tasks are kept.
-    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
-    pub(crate) store: StoreKind,
-
-    /// Tasks per tasks/list page.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub(crate) page_size: u32,
-
-    /// ttl of a task whose request names none, in milliseconds.
-    #[arg(long, default_value_t = 3_600_000, value_name = "MS")]
-    pub(crate) default_ttl_ms: u64,
-
-    /// Largest ttl granted, in milliseconds; larger requests are lowered to it.
-    #[arg(long, default_value_t = 86_400_000, value_name = "MS")]
-    pub(crate) max_ttl_ms: u64,
-
-    /// pollInterval suggested to clients, in milliseconds.
-    #[arg(long, default_value_t = 250, value_name = "MS",
-          value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    pub(crate) poll_interval_ms: u64,
-
-    /// Largest accepted HTTP body or stdio line, in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024, value_name = "BYTES",
-          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
-    pub(crate) max_body_bytes: u64,
+    /// Largest accepted HTTP body or stdio line, in bytes (1024..=1073741824).
+    /// [default: 4194304]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bounded::<BodyBytes>,
+          help_heading = "Transport")]
+    pub(crate) max_body_bytes: Option<u64>,
 
     /// A browser origin allowed to call the HTTP endpoint besides loopback ones (repeatable),
-    /// such as `https://app.example.com`.
-    #[arg(long, value_name = "ORIGIN")]
+    /// such as `https://app.example.com`. [default: loopback only]
+    #[arg(long, value_name = "ORIGIN", help_heading = "Transport")]
     pub(crate) allowed_origin: Vec<String>,
-}
 
-impl ServeArgs {
-    pub(crate) fn engine_config(&self) -> anyhow::Result<mcp_tasks_engine::EngineConfig> {
-        if self.default_ttl_ms > self.max_ttl_ms {
-            anyhow::bail!(
-                "--default-ttl-ms {} is above --max-ttl-ms {}; lower the default or raise the maximum",
-                self.default_ttl_ms,
-                self.max_ttl_ms
-            );
-        }
-        Ok(mcp_tasks_engine::EngineConfig::default()
-            .default_ttl(Some(Duration::from_millis(self.default_ttl_ms)))
-            .max_ttl(Some(Duration::from_millis(self.max_ttl_ms)))
-            .poll_interval(Duration::from_millis(self.poll_interval_ms))
-            .page_size(self.page_size as usize))
-    }
+    /// Where tasks are kept: `memory` (they end with the process), `sqlite` (the default file)
+    /// or `sqlite:PATH` (relative to the working directory; `~` is not expanded; the directory
+    /// is created). A SQLite file can be served by only one process at a time.
+    /// [default: sqlite:<data dir>/tasks.sqlite3, on Linux
+    /// ~/.local/share/mcp-tasks/tasks.sqlite3]
+    #[arg(
+        long,
+        env = "MCP_TASKS_STORE",
+        value_name = "STORE",
+        help_heading = "Store"
+    )]
+    pub(crate) store: Option<StoreUrl>,
 
-    pub(crate) fn max_body_bytes(&self) -> usize {
-        usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX)
-    }
+    /// SQLite durability. [default: full]
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Store")]
+    pub(crate) sqlite_synchronous: Option<SyncMode>,
+
+    /// ttl of a task whose request names none, in milliseconds (at least 1000), or `unlimited`
+    /// (needs --allow-unlimited-ttl). [default: 3600000, or --max-ttl-ms if lower]
+    #[arg(long, value_name = "MS|unlimited", value_parser = parse_or_unlimited::<TtlMs>,
+          help_heading = "Tasks")]
+    pub(crate) default_ttl_ms: Option<OrUnlimited>,
+
+    /// Largest ttl granted, in milliseconds (at least 1000): larger requests are lowered to it
+    /// and the ttl granted is returned. `unlimited` is no maximum. [default: 86400000, or
+    /// --default-ttl-ms if higher]
+    #[arg(long, value_name = "MS|unlimited", value_parser = parse_or_unlimited::<TtlMs>,
+          help_heading = "Tasks")]
+    pub(crate) max_ttl_ms: Option<OrUnlimited>,
+
+    /// Allow an `unlimited` default ttl: tasks that never expire. [default: not allowed]
+    #[arg(long, help_heading = "Tasks")]
+    pub(crate) allow_unlimited_ttl: bool,
+
+    /// How often expired tasks are deleted, in milliseconds (10..=3600000). [default: 1000]
+    #[arg(long, value_name = "MS", value_parser = parse_bounded::<SweepMs>,
+          help_heading = "Tasks")]
+    pub(crate) sweep_interval_ms: Option<u64>,
+
+    /// pollInterval suggested to clients, in milliseconds (1..=60000). [default: 250]
+    #[arg(long, value_name = "MS", value_parser = parse_bounded::<PollMs>,
+          help_heading = "Tasks")]
+    pub(crate) poll_interval_ms: Option<u64>,
+
+    /// Tasks per tasks/list page (1..=1000). [default: 10]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<PageSize>,
+          help_heading = "Tasks")]
+    pub(crate) page_size: Option<u64>,
+
+    /// Unfinished tasks one requestor may have (per auth owner, else per session), or
+    /// `unlimited`. [default: 1000]
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
+          help_heading = "Limits")]
+    pub(crate) max_active_tasks: Option<OrUnlimited>,
+
+    /// Largest task result, in bytes of JSON; a larger one fails the task. Or `unlimited`.
+    /// [default: 16777216]
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
+          help_heading = "Limits")]
+    pub(crate) max_result_bytes: Option<OrUnlimited>,
+
+    /// Unanswered questions (elicitation, sampling) one task may have at once, or `unlimited`.
+    /// [default: 16]
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
+          help_heading = "Limits")]
+    pub(crate) max_pending_inputs: Option<OrUnlimited>,
+
+    /// Task requests (tools/call as a task, tasks/*) one requestor may make per second, or
+    /// `unlimited`; more are answered -32603 with the time to wait. [default: 1000]
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Rate>,
+          help_heading = "Limits")]
+    pub(crate) rate_limit: Option<OrUnlimited>,
+
+    /// Task requests one requestor may make at once after a quiet spell.
+    /// [default: twice --rate-limit]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Rate>,
+          help_heading = "Limits")]
+    pub(crate) rate_burst: Option<u64>,
+
+    /// Seconds an HTTP session may go without a request or an open stream before it ends
+    /// (its tasks live on). [default: 1800]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) session_idle_timeout_secs: Option<u64>,
+
+    /// Open HTTP sessions at most; a new one beyond is refused with 503. [default: 10000]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_sessions: Option<u64>,
+
+    /// Log an audit event (target `mcp_tasks::audit`, level info) for each create, status
+    /// change, result, cancel, expiry and recovery, whatever the --log level. [default: off]
+    #[arg(long, help_heading = "Audit")]
+    pub(crate) audit: bool,
 }

@@ -83,6 +83,17 @@ pub(crate) fn tools() -> Tools {
             ),
             countdown,
         )
+        .add_resumable(
+            tool(
+                "resumable_wait",
+                "Waits delay_ms (default 1000) and returns \"waited N ms\". May run as a task; \
+                 declared resumable: if the server restarts while it runs, it runs again from the \
+                 start (at-least-once).",
+                Some("optional"),
+                json!({"type": "object", "properties": {"delay_ms": {"type": "integer", "minimum": 0}}}),
+            ),
+            resumable_wait,
+        )
 }
 
 #[derive(Deserialize)]
@@ -176,4 +187,11 @@ async fn countdown(args: Countdown, cx: ToolContext) -> ToolResult {
         "Liftoff after counting down from {}!",
         args.from
     )))
+}
+
+/// Safe to run twice: it has no effect but its answer, so it can be declared resumable.
+async fn resumable_wait(args: Delay, _cx: ToolContext) -> ToolResult {
+    let ms = args.delay_ms.unwrap_or(1000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(CallToolResult::text(format!("waited {ms} ms")))
 }

@@ -3,36 +3,51 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use mcp_tasks_engine::{Engine, MemoryStore, TaskStore};
-use mcp_tasks_runtime::server::Server;
+use mcp_tasks_engine::{Engine, MemoryStore, SqliteOptions, SqliteStore, TaskStore};
+use mcp_tasks_runtime::server::{Server, ServerOptions};
 use mcp_tasks_runtime::transport::{http, stdio};
 use mcp_tasks_wire::v2025_11_25::Implementation;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{ServeArgs, StoreKind};
+use crate::config::{ServeSettings, StoreSettings};
 use crate::{demo, output};
 
-pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.engine_config()?;
-    let store: Arc<dyn TaskStore> = match args.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new()),
-    };
-    let engine = Engine::new(store, config);
-    let shutdown = CancellationToken::new();
-    let sweeper = engine.spawn_sweeper(shutdown.clone());
-    let server = Server::with_instructions(
-        engine,
+pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    let store = open_store(&settings.store)?;
+    output::info(&match &settings.store {
+        StoreSettings::Memory => "tasks are kept in memory; they end with the process".to_owned(),
+        sqlite @ StoreSettings::Sqlite { .. } => format!("tasks are kept in {sqlite}"),
+    });
+    let engine = Engine::new(store, settings.engine);
+    let server = Server::with_options(
+        engine.clone(),
         demo::tools(),
         Implementation::new("mcp-tasks", env!("CARGO_PKG_VERSION")),
-        "Demo tools of mcp-tasks. Slow tools can be called as tasks: add params.task and poll \
-         tasks/get, or block on tasks/result.",
+        ServerOptions {
+            instructions: Some(
+                "Demo tools of mcp-tasks. Slow tools can be called as tasks: add params.task \
+                 and poll tasks/get, or block on tasks/result."
+                    .into(),
+            ),
+            rate_limit: settings.rate_limit,
+        },
     );
-    let result = match args.http {
+    // Before any request: a task the previous process left unfinished must not look alive.
+    let recovered = server
+        .recover_orphans()
+        .await
+        .context("recovering the tasks left unfinished by the previous run")?;
+    if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len()) {
+        output::info(&line);
+    }
+    let shutdown = CancellationToken::new();
+    let sweeper = engine.spawn_sweeper(shutdown.clone());
+    let result = match settings.http {
         None => stdio::serve(
             server,
             tokio::io::stdin(),
             tokio::io::stdout(),
-            args.max_body_bytes(),
+            settings.max_body_bytes,
         )
         .await
         .context("serving stdio"),
@@ -42,8 +57,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {addr}; is the port free?"))?;
             let local = listener.local_addr().context("reading the bound address")?;
             let config = http::HttpConfig {
-                max_body_bytes: args.max_body_bytes(),
-                origins: http::OriginPolicy::new(args.allowed_origin.clone()),
+                max_body_bytes: settings.max_body_bytes,
+                origins: http::OriginPolicy::new(settings.allowed_origins),
+                session_idle_timeout: settings.session_idle_timeout,
+                max_sessions: settings.max_sessions,
                 ..http::HttpConfig::default()
             };
             output::info(&format!("listening on http://{local}{}", config.path));
@@ -56,6 +73,42 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     sweeper.abort();
     result
+}
+
+fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn TaskStore>> {
+    Ok(match settings {
+        StoreSettings::Memory => Arc::new(MemoryStore::new()),
+        StoreSettings::Sqlite { path, synchronous } => {
+            // SQLite creates the file but not its directory.
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!(
+                        "cannot create the directory {} for the task store",
+                        dir.display()
+                    )
+                })?;
+            }
+            let options = SqliteOptions {
+                synchronous: *synchronous,
+                ..SqliteOptions::default()
+            };
+            // The store's message names the file and the fix, and already holds its source's
+            // message: the chain would repeat it.
+            Arc::new(SqliteStore::open_with(path, options).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+    })
+}
+
+/// What start-up recovery did, or `None` when there was nothing to recover.
+fn recovery_line(failed: usize, rerun: usize) -> Option<String> {
+    let total = failed + rerun;
+    (total > 0).then(|| {
+        format!(
+            "recovered {total} {} left unfinished by the previous run: {failed} failed, {rerun} \
+             running again",
+            if total == 1 { "task" } else { "tasks" }
+        )
+    })
 }
 
 async fn shutdown_signal() {
@@ -77,4 +130,24 @@ async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
     output::info("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_is_reported_only_when_there_was_some() {
+        assert_eq!(recovery_line(0, 0), None);
+        assert_eq!(
+            recovery_line(2, 1).as_deref(),
+            Some(
+                "recovered 3 tasks left unfinished by the previous run: 2 failed, 1 running again"
+            )
+        );
+        assert_eq!(
+            recovery_line(0, 1).as_deref(),
+            Some("recovered 1 task left unfinished by the previous run: 0 failed, 1 running again")
+        );
+    }
 }
