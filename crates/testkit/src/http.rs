@@ -9,9 +9,13 @@
 //! reads SSE replies incrementally (with `eventsource-stream`), so a server request arriving on the
 //! stream of a still-open `tasks/result` POST can be answered before that POST completes. Every
 //! message the server sends is checked against the schema, like [`crate::stdio`] does.
+//!
+//! For crash tests, [`HttpServer::spawn_with`] takes the store (see [`crate::store::TempStore`]),
+//! [`HttpServer::kill9`] kills the server with SIGKILL, and [`HttpSession::try_request`] reports a
+//! request the dead server never answered as an error instead of failing the test.
 
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +27,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::process::{rss_kib, without_settings_env, ServeOptions};
 use crate::schema::{self, Spec};
 use crate::stdio::{
     capture_stderr, default_initialize_params, id_key, outcome, Filed, Inbox, Received, RpcError,
@@ -36,22 +41,29 @@ pub const VERSION_HEADER: &str = "mcp-protocol-version";
 /// The `Accept` value a Streamable HTTP client sends with a POST.
 pub const POST_ACCEPT: &str = "application/json, text/event-stream";
 
-/// A spawned `mcp-tasks serve --store memory --http 127.0.0.1:0 …`. Kills the child on drop.
+/// A spawned `mcp-tasks serve --store … --http 127.0.0.1:0 …`. Kills the child on drop.
 #[derive(Debug)]
 pub struct HttpServer {
-    _child: Child,
+    child: tokio::sync::Mutex<Child>,
+    pid: u32,
     url: String,
     stderr: Arc<Mutex<String>>,
     stderr_reader: JoinHandle<()>,
 }
 
 impl HttpServer {
-    /// Starts the server with `extra_args` appended and waits (bounded) for the
+    /// Starts the server on `--store memory` with `extra_args` appended and waits (bounded) for the
     /// `listening on http://…/mcp` line on its stderr.
     pub async fn spawn(bin: &Path, extra_args: &[&str]) -> Self {
-        let mut args = vec!["serve", "--store", "memory", "--http", "127.0.0.1:0"];
-        args.extend_from_slice(extra_args);
-        let mut child = Command::new(bin)
+        Self::spawn_with(bin, &ServeOptions::memory_with(extra_args)).await
+    }
+
+    /// Starts `serve --store STORE --http 127.0.0.1:0 ARGS…` as `options` say and waits (bounded)
+    /// for the `listening on http://…/mcp` line on its stderr. Panics, with the stderr, if the
+    /// server exits or stays silent instead.
+    pub async fn spawn_with(bin: &Path, options: &ServeOptions) -> Self {
+        let args = options.serve_args(&["--http", "127.0.0.1:0"]);
+        let mut child = without_settings_env(&mut Command::new(bin))
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -59,6 +71,7 @@ impl HttpServer {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let pid = child.id().expect("a child that was just spawned has a pid");
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = oneshot::channel();
         let stderr_reader = capture_stderr(
@@ -69,11 +82,13 @@ impl HttpServer {
         let line = match tokio::time::timeout(TIMEOUT, rx).await {
             Ok(Ok(line)) => line,
             Ok(Err(_)) => panic!(
-                "the server's stderr closed before it said `listening on http://…`; stderr:\n{}",
+                "the server ({}) closed its stderr before it said `listening on http://…`; stderr:\n{}",
+                args.join(" "),
                 stderr.lock().unwrap()
             ),
             Err(_) => panic!(
-                "the server did not say `listening on http://…` within {TIMEOUT:?}; stderr:\n{}",
+                "the server ({}) did not say `listening on http://…` within {TIMEOUT:?}; stderr:\n{}",
+                args.join(" "),
                 stderr.lock().unwrap()
             ),
         };
@@ -90,11 +105,54 @@ impl HttpServer {
             "unexpected endpoint URL {url:?} in {line:?}"
         );
         Self {
-            _child: child,
+            child: tokio::sync::Mutex::new(child),
+            pid,
             url,
             stderr,
             stderr_reader,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The server's resident set size in KiB (`VmRSS`). Panics if it cannot be read (the process
+    /// is gone, or this is not Linux).
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid).unwrap_or_else(|| {
+            panic!(
+                "cannot read VmRSS of the server (pid {}) from /proc\nserver stderr:\n{}",
+                self.pid,
+                self.stderr()
+            )
+        })
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and reaps it (bounded), so that whatever
+    /// it held (a SQLite file's lock, its port) is released when this returns. Returns its exit
+    /// status. Sessions on it fail from then on; use [`HttpSession::try_request`] where that is
+    /// expected.
+    pub async fn kill9(&self) -> ExitStatus {
+        let mut child = self.child.lock().await;
+        // On unix, tokio's `start_kill` sends SIGKILL. It errs only if the child was reaped
+        // already, which `wait` then reports.
+        let _ = child.start_kill();
+        match tokio::time::timeout(TIMEOUT, child.wait()).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => panic!("cannot reap the killed server: {e}"),
+            Err(_) => panic!("the server survived SIGKILL for {TIMEOUT:?}"),
+        }
+    }
+
+    /// The exit status if the server has exited, without waiting.
+    pub async fn try_exit_status(&self) -> Option<ExitStatus> {
+        self.child
+            .lock()
+            .await
+            .try_wait()
+            .unwrap_or_else(|e| panic!("cannot check on the server: {e}"))
     }
 
     /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
@@ -223,6 +281,33 @@ impl HttpReply {
     }
 }
 
+/// Why a request sent with [`HttpSession::try_exchange`] got no JSON-RPC response: the
+/// connection failed, the HTTP status was not 200, or the SSE stream broke or ended first (as when
+/// the server is killed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    /// The method of the request.
+    pub method: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} got no answer: {}", self.method, self.detail)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Whether a transport failure is also a protocol violation (it is, unless the test expects the
+/// server to go away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    Strict,
+    Lenient,
+}
+
 #[derive(Debug)]
 struct SessionInner {
     http: reqwest::Client,
@@ -306,6 +391,14 @@ impl HttpSession {
     }
 
     async fn post_message(&self, message: &Value) -> reqwest::Response {
+        match self.try_post_message(message).await {
+            Ok(response) => response,
+            Err(e) => panic!("{e}\nserver stderr:\n{}", self.stderr_tail()),
+        }
+    }
+
+    /// POSTs one message; a connection failure is an error, a hang panics.
+    async fn try_post_message(&self, message: &Value) -> Result<reqwest::Response, String> {
         let mut request = self
             .inner
             .http
@@ -317,11 +410,8 @@ impl HttpSession {
             request = request.header(name, value);
         }
         match tokio::time::timeout(TIMEOUT, request.send()).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => panic!(
-                "POST {message} failed: {e}\nserver stderr:\n{}",
-                self.stderr_tail()
-            ),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(format!("POST {message} failed: {e}")),
             Err(_) => panic!(
                 "POST {message} got no response headers within {TIMEOUT:?}\nserver stderr:\n{}",
                 self.stderr_tail()
@@ -339,29 +429,78 @@ impl HttpSession {
     /// this call is still waiting for the response, and are also returned in
     /// [`HttpReply::before`]. Panics on a non-2xx status or a stream that ends without the response.
     pub async fn exchange(&self, id: Value, method: &str, params: Value) -> HttpReply {
+        match self
+            .exchange_inner(id, method, params, Strictness::Strict)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => panic!("{e}\nserver stderr:\n{}", self.stderr_tail()),
+        }
+    }
+
+    /// Like [`Self::exchange`], but a request that gets no JSON-RPC answer because the connection
+    /// failed, the server answered with another HTTP status than 200, or the SSE stream broke or
+    /// ended first, is an error instead of a panic (and not a protocol violation). For load that
+    /// runs while the server is killed. A hang still panics after [`TIMEOUT`].
+    ///
+    /// # Errors
+    /// Why no JSON-RPC response arrived.
+    pub async fn try_exchange(
+        &self,
+        id: Value,
+        method: &str,
+        params: Value,
+    ) -> Result<HttpReply, TransportError> {
+        self.exchange_inner(id, method, params, Strictness::Lenient)
+            .await
+    }
+
+    /// [`Self::request`] on [`Self::try_exchange`]: `Err` when no answer came, `Ok(outcome)` with
+    /// the result or JSON-RPC error when one did.
+    ///
+    /// # Errors
+    /// Why no JSON-RPC response arrived.
+    pub async fn try_request(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<Result<Value, RpcError>, TransportError> {
+        let id = self.fresh_id();
+        Ok(self.try_exchange(id, method, params).await?.outcome())
+    }
+
+    async fn exchange_inner(
+        &self,
+        id: Value,
+        method: &str,
+        params: Value,
+        strictness: Strictness,
+    ) -> Result<HttpReply, TransportError> {
         let mut message = json!({ "jsonrpc": "2.0", "id": id.clone(), "method": method });
         if !params.is_null() {
             message["params"] = params;
         }
+        let failed = |detail: String| TransportError {
+            method: method.to_owned(),
+            detail,
+        };
         let work = async {
-            let response = self.post_message(&message).await;
+            let response = self.try_post_message(&message).await.map_err(failed)?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let content_type = media_type(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()));
             if status != 200 {
                 let body = response.text().await.unwrap_or_default();
-                panic!(
-                    "POST {message} answered HTTP {status} ({content_type}): {body}\nserver stderr:\n{}",
-                    self.stderr_tail()
-                );
+                return Err(failed(format!(
+                    "POST {message} answered HTTP {status} ({content_type}): {body}"
+                )));
             }
             let mut before = Vec::new();
             let answer = match content_type.as_str() {
                 "application/json" => {
-                    let body = response
-                        .text()
-                        .await
-                        .unwrap_or_else(|e| panic!("reading the body for {method}: {e}"));
+                    let body = response.text().await.map_err(|e| {
+                        failed(format!("reading the JSON body for {method} failed: {e}"))
+                    })?;
                     let value: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
                         panic!("the JSON body for {method} is not JSON ({e}): {body:?}")
                     });
@@ -375,16 +514,25 @@ impl HttpSession {
                         request_id: id.clone(),
                         method: method.to_owned(),
                     };
-                    self.read_stream_until_response(response, &via, &id, &mut before)
+                    match self
+                        .read_stream_until_response(response, &via, &id, &mut before)
                         .await
+                    {
+                        Ok(answer) => answer,
+                        Err(broken) => {
+                            if strictness == Strictness::Strict {
+                                self.inner.inbox.violation(broken.clone());
+                            }
+                            return Err(failed(broken));
+                        }
+                    }
                 }
                 other => panic!("POST {message} answered with Content-Type {other:?}"),
             };
             let Some(answer) = answer else {
-                panic!(
-                    "POST {message} ({content_type}) ended without a JSON-RPC response\nserver stderr:\n{}",
-                    self.stderr_tail()
-                );
+                return Err(failed(format!(
+                    "POST {message} ({content_type}) ended without a JSON-RPC response"
+                )));
             };
             assert_eq!(
                 answer.id(),
@@ -399,13 +547,13 @@ impl HttpSession {
                     answer.message
                 ));
             }
-            HttpReply {
+            Ok(HttpReply {
                 status,
                 content_type,
                 headers,
                 response: answer,
                 before,
-            }
+            })
         };
         match tokio::time::timeout(TIMEOUT, work).await {
             Ok(reply) => reply,
@@ -416,23 +564,20 @@ impl HttpSession {
         }
     }
 
+    /// Reads SSE events until the response to `id`. `Ok(None)`: the stream ended without it;
+    /// `Err`: the stream broke.
     async fn read_stream_until_response(
         &self,
         response: reqwest::Response,
         via: &Via,
         id: &Value,
         before: &mut Vec<Received>,
-    ) -> Option<Received> {
+    ) -> Result<Option<Received>, String> {
         let mut events = response.bytes_stream().eventsource();
         while let Some(event) = events.next().await {
             let event = match event {
                 Ok(event) => event,
-                Err(e) => {
-                    self.inner
-                        .inbox
-                        .violation(format!("{via:?}: broken SSE stream: {e}"));
-                    return None;
-                }
+                Err(e) => return Err(format!("{via:?}: broken SSE stream: {e}")),
             };
             if event.data.trim().is_empty() {
                 continue; // a priming event (id only)
@@ -449,7 +594,7 @@ impl HttpSession {
             };
             match self.inner.inbox.accept(value, via.clone()) {
                 Filed::Response(answer) if id_key(&answer.id()) == id_key(id) => {
-                    return Some(answer)
+                    return Ok(Some(answer))
                 }
                 Filed::Response(answer) => self.inner.inbox.violation(format!(
                     "{via:?}: a response to another request on this stream: {}",
@@ -458,7 +603,7 @@ impl HttpSession {
                 Filed::Other(filed) => before.push(filed),
             }
         }
-        None
+        Ok(None)
     }
 
     /// Sends a request and waits for its result or error.

@@ -24,6 +24,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::process::{without_settings_env, ServeOptions};
 use crate::schema::{self, Spec};
 
 /// How long any single wait in this crate may take before the test fails as hung.
@@ -381,6 +382,7 @@ pub fn default_initialize_params() -> Value {
 #[derive(Debug)]
 pub struct StdioPeer {
     child: tokio::sync::Mutex<Child>,
+    pid: u32,
     stdin: tokio::sync::Mutex<Option<ChildStdin>>,
     next_id: AtomicI64,
     pending: Pending,
@@ -393,7 +395,7 @@ pub struct StdioPeer {
 impl StdioPeer {
     /// Starts `bin args…` with piped stdio. Must be called inside a tokio runtime.
     pub fn spawn(bin: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(bin)
+        let mut child = without_settings_env(&mut Command::new(bin))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -401,6 +403,7 @@ impl StdioPeer {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let pid = child.id().expect("a child that was just spawned has a pid");
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -458,6 +461,7 @@ impl StdioPeer {
 
         Self {
             child: tokio::sync::Mutex::new(child),
+            pid,
             stdin: tokio::sync::Mutex::new(Some(stdin)),
             next_id: AtomicI64::new(1),
             pending,
@@ -470,9 +474,32 @@ impl StdioPeer {
 
     /// Starts `bin serve --store memory` plus `extra_args`.
     pub fn serve(bin: &Path, extra_args: &[&str]) -> Self {
-        let mut args = vec!["serve", "--store", "memory"];
-        args.extend_from_slice(extra_args);
+        Self::serve_with(bin, &ServeOptions::memory_with(extra_args))
+    }
+
+    /// Starts `bin serve --store STORE ARGS…` on stdio as `options` say.
+    pub fn serve_with(bin: &Path, options: &ServeOptions) -> Self {
+        let args = options.serve_args(&[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Self::spawn(bin, &args)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Kills the server with SIGKILL and reaps it (bounded); returns its exit status.
+    pub async fn kill9(&self) -> ExitStatus {
+        let mut child = self.child.lock().await;
+        // On unix, tokio's `start_kill` sends SIGKILL. It errs only if the child was reaped
+        // already, which `wait` then reports.
+        let _ = child.start_kill();
+        match tokio::time::timeout(TIMEOUT, child.wait()).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => panic!("cannot reap the killed server: {e}"),
+            Err(_) => panic!("the server survived SIGKILL for {TIMEOUT:?}"),
+        }
     }
 
     /// Starts the server and runs [`Self::initialize`].
