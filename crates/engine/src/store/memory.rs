@@ -26,15 +26,30 @@ pub struct MemoryStore {
 /// Who an unfinished task counts against: its owner, or without one, its session.
 type LimitKey = (Option<Owner>, Option<String>);
 
+/// Whose listing a task appears in (T-LIST-2): its owner's, or without one, its session's.
+type ListKey = (Option<Owner>, Option<String>);
+
 #[derive(Debug, Default)]
 struct State {
     tasks: HashMap<TaskId, TaskRecord>,
     order: BTreeSet<Position>,
+    /// Each listing in creation order, so a page costs the page, not a scan of every task.
+    listings: HashMap<ListKey, BTreeSet<Position>>,
     expiry: BTreeSet<(Timestamp, TaskId)>,
     live: HashMap<LimitKey, usize>,
 }
 
 impl State {
+    fn unlist(&mut self, r: &TaskRecord) {
+        let key = record_key(r);
+        if let Some(list) = self.listings.get_mut(&key) {
+            list.remove(&position(r));
+            if list.is_empty() {
+                self.listings.remove(&key);
+            }
+        }
+    }
+
     fn forget_live(&mut self, key: LimitKey) {
         if let Some(n) = self.live.get_mut(&key) {
             *n -= 1;
@@ -120,6 +135,10 @@ impl TaskStore for MemoryStore {
             }
             st.live.insert(key, live + 1);
             st.order.insert(position(&record));
+            st.listings
+                .entry(record_key(&record))
+                .or_default()
+                .insert(position(&record));
             if let Some(at) = record.expires_at {
                 st.expiry.insert((at, record.id.clone()));
             }
@@ -170,12 +189,15 @@ impl TaskStore for MemoryStore {
             owner: query.owner.clone(),
             session: query.session.clone(),
         };
+        let Some(listing) = st.listings.get(&limit_key(&query.owner, &query.session)) else {
+            return Ok(Vec::new());
+        };
         let range = match &query.after {
-            Some(after) => st.order.range((
+            Some(after) => listing.range((
                 std::ops::Bound::Excluded(after.clone()),
                 std::ops::Bound::Unbounded,
             )),
-            None => st.order.range(..),
+            None => listing.range(..),
         };
         Ok(range
             .filter_map(|p| st.tasks.get(&p.id))
@@ -200,6 +222,7 @@ impl TaskStore for MemoryStore {
                 st.expiry.remove(&entry);
                 if let Some(r) = st.tasks.remove(&entry.1) {
                     st.order.remove(&position(&r));
+                    st.unlist(&r);
                     if r.is_live() {
                         st.forget_live(record_key(&r));
                     }
@@ -210,6 +233,7 @@ impl TaskStore for MemoryStore {
                 // Give a burst's memory back once it has all expired.
                 st.tasks.shrink_to_fit();
                 st.live.shrink_to_fit();
+                st.listings.shrink_to_fit();
             }
             gone
         };
