@@ -82,7 +82,7 @@ pub(crate) struct ServeArgs {
     /// Where tasks are kept: `memory` (they end with the process), `sqlite` (the default file)
     /// or `sqlite:PATH` (relative to the working directory; `~` is not expanded; the directory
     /// is created). A SQLite file can be served by only one process at a time.
-    /// [default: sqlite:<data dir>/tasks.sqlite3, on Linux
+    /// [default: sqlite:DATA_DIR/tasks.sqlite3, on Linux
     /// ~/.local/share/mcp-tasks/tasks.sqlite3]
     #[arg(
         long,
