@@ -16,6 +16,8 @@
 //!   over the 64 creators' sessions) inserted with plain rusqlite by one thread, one
 //!   transaction per row (what a store without group commit pays) and 64 rows per transaction
 //!   (the best plain rusqlite does for 64 writers at once).
+//! - `paired`: the durable 64-creator case and both durable baselines alternated within each
+//!   iteration; the median ratios go to stderr. The number to quote for the create target.
 //! - `complete`: finishing fresh `working` tasks with a result, by 1 and by 64 completers.
 //! - `list`: one page of 10 and of 100, first and middle, of a session holding 10,000 tasks;
 //!   and on the big stores, a first page of a session among a million tasks and of a session
@@ -322,6 +324,73 @@ fn baseline(c: &mut Criterion) {
     group.finish();
 }
 
+/// The target's ratio measured in pairs: every iteration creates [`CREATE_N`] tasks with 64
+/// creators on durable SQLite, then inserts as many rows with plain rusqlite at the same
+/// durability, 64 per transaction and one per transaction. The time criterion reports is the
+/// store's; the per-iteration ratios go to stderr. Pairing keeps a busy machine (other builds,
+/// other disk writers) from favouring whichever side ran in the quieter minute.
+fn paired(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("paired");
+    slow_group_settings(&mut group);
+    let subject = open(Kind::SqliteFull);
+    let dir = scratch();
+    let batched = std::sync::Mutex::new(baseline_conn(&dir.path().join("b64.sqlite3"), "FULL"));
+    let single = std::sync::Mutex::new(baseline_conn(&dir.path().join("b1.sqlite3"), "FULL"));
+    let ratios = std::sync::Mutex::new(Vec::new());
+    let before = subject.sqlite.as_ref().map(|s| s.writer_stats());
+    group.bench_function("sqlite-full-64-creators-vs-rusqlite-full", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (store, batched, single, ratios) = (&subject.store, &batched, &single, &ratios);
+            async move {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    create_many(store, CREATE_N, MANY).await;
+                    let ours = started.elapsed();
+                    let started = Instant::now();
+                    baseline_insert(&mut batched.lock().expect("conn"), CREATE_N, MANY);
+                    let per_64 = started.elapsed();
+                    let started = Instant::now();
+                    baseline_insert(&mut single.lock().expect("conn"), CREATE_N, 1);
+                    let per_1 = started.elapsed();
+                    // rows/s of the store over rows/s of the baseline = baseline time / ours.
+                    ratios.lock().expect("ratios").push((
+                        per_64.as_secs_f64() / ours.as_secs_f64(),
+                        per_1.as_secs_f64() / ours.as_secs_f64(),
+                    ));
+                    spent += ours;
+                }
+                spent
+            }
+        });
+    });
+    group.finish();
+    let ratios = ratios.into_inner().expect("ratios");
+    if !ratios.is_empty() {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[0], v[v.len() - 1])
+        };
+        let (m64, lo64, hi64) = median(ratios.iter().map(|r| r.0).collect());
+        let (m1, lo1, hi1) = median(ratios.iter().map(|r| r.1).collect());
+        eprintln!(
+            "paired ratio, durable creates by 64 creators / rusqlite FULL, median of {} pairs \
+             (min..max): vs 64 rows per tx {m64:.2} ({lo64:.2}..{hi64:.2}); \
+             vs 1 row per tx {m1:.2} ({lo1:.2}..{hi1:.2})",
+            ratios.len(),
+        );
+    }
+    if let (Some(store), Some(before)) = (&subject.sqlite, before) {
+        let after = store.writer_stats();
+        let (commits, writes) = (after.commits - before.commits, after.writes - before.writes);
+        eprintln!(
+            "writer_stats paired: {commits} commits, {writes} writes, mean batch {:.1}",
+            writes as f64 / commits.max(1) as f64
+        );
+    }
+}
+
 fn complete(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("complete");
@@ -492,6 +561,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     create(&mut c);
     baseline(&mut c);
+    paired(&mut c);
     complete(&mut c);
     list(&mut c);
     get(&mut c);
