@@ -106,6 +106,20 @@ impl MemoryStore {
     }
 }
 
+/// The positions strictly after `from`, or all of them.
+fn after<'a>(
+    set: &'a BTreeSet<Position>,
+    from: Option<&Position>,
+) -> std::collections::btree_set::Range<'a, Position> {
+    match from {
+        Some(p) => set.range((
+            std::ops::Bound::Excluded(p.clone()),
+            std::ops::Bound::Unbounded,
+        )),
+        None => set.range(..),
+    }
+}
+
 fn position(r: &TaskRecord) -> Position {
     Position {
         created_at: r.created_at,
@@ -192,14 +206,7 @@ impl TaskStore for MemoryStore {
         let Some(listing) = st.listings.get(&limit_key(&query.owner, &query.session)) else {
             return Ok(Vec::new());
         };
-        let range = match &query.after {
-            Some(after) => listing.range((
-                std::ops::Bound::Excluded(after.clone()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => listing.range(..),
-        };
-        Ok(range
+        Ok(after(listing, query.after.as_ref())
             .filter_map(|p| st.tasks.get(&p.id))
             .filter(|r| r.listed_for(&requestor))
             .take(query.limit)
@@ -245,14 +252,7 @@ impl TaskStore for MemoryStore {
 
     async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
         let st = self.lock();
-        let range = match &query.after {
-            Some(after) => st.order.range((
-                std::ops::Bound::Excluded(after.clone()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => st.order.range(..),
-        };
-        Ok(range
+        Ok(after(&st.order, query.after.as_ref())
             .filter_map(|p| st.tasks.get(&p.id))
             .filter(|r| r.is_live())
             .filter(|r| query.except_runner.is_none() || r.runner != query.except_runner)
