@@ -36,6 +36,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod client;
 pub mod dialect;
 pub mod error;
 pub mod server;

@@ -134,6 +134,15 @@ impl Session {
         }
     }
 
+    /// The stream a request tied to a task goes on: a `tasks/result` stream open for it, else
+    /// the standing stream.
+    pub fn sink_for_task(&self, id: &TaskId) -> Option<Sink> {
+        let open = lock(&self.task_sinks)
+            .get(id)
+            .and_then(|sinks| sinks.iter().find(|s| !s.is_closed()).cloned());
+        open.or_else(|| lock(&self.standing).clone().filter(|s| !s.is_closed()))
+    }
+
     /// Sends a request to the peer on `sink` and waits for its answer.
     ///
     /// # Errors

@@ -5,11 +5,16 @@ use std::sync::Arc;
 
 use mcp_tasks_engine::{TaskContext, TaskId};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification};
-use mcp_tasks_wire::v2025_11_25::{ElicitRequestParams, ElicitResult};
+use mcp_tasks_wire::v2025_11_25::{
+    CreateMessageRequestParams, CreateMessageResult, CreateTaskResult, ElicitRequestParams,
+    ElicitResult, TaskMetadata,
+};
 use mcp_tasks_wire::{meta, method};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::client_task::{self, ClientPeer, Route};
+use crate::client::TaskHandle;
 use crate::server::tasks::input;
 use crate::session::{Session, Sink};
 
@@ -164,6 +169,125 @@ impl ToolContext {
         })
     }
 
+    /// Asks the client's model for a message (`sampling/createMessage`) and waits for it.
+    ///
+    /// # Errors
+    ///
+    /// -32602 when the client did not declare the sampling capability; the client's own
+    /// error; -32603 when the call was cancelled or the session ended while waiting.
+    pub async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult, ErrorObject> {
+        if self.session.peer_info().capabilities.sampling.is_none() && !self.resumed {
+            return Err(ErrorObject::invalid_params(
+                "this tool asks the client's model, but the client did not declare the \
+                 sampling capability at initialize",
+            ));
+        }
+        let answer = self
+            .ask(method::SAMPLING_CREATE_MESSAGE, encode(&params)?)
+            .await?;
+        decode(answer, "CreateMessageResult")
+    }
+
+    /// Whether the client runs `elicitation/create` as a task when asked to (it declared
+    /// `tasks.requests.elicitation.create`, T-CAP-3).
+    pub fn client_hosts_elicitation(&self) -> bool {
+        self.session
+            .peer_info()
+            .capabilities
+            .tasks
+            .is_some_and(|t| t.elicitation_create_supported())
+    }
+
+    /// Whether the client runs `sampling/createMessage` as a task when asked to.
+    pub fn client_hosts_sampling(&self) -> bool {
+        self.session
+            .peer_info()
+            .capabilities
+            .tasks
+            .is_some_and(|t| t.sampling_create_message_supported())
+    }
+
+    /// [`ToolContext::elicit`] as a task the client hosts: the client answers at once with
+    /// its task, and the server follows it (`tasks/get` at the client's `pollInterval`, then
+    /// `tasks/result`) instead of holding one request open while the user takes their time.
+    /// Cancelling this call cancels the client's task.
+    ///
+    /// # Errors
+    ///
+    /// -32602 when the client does not host elicitation tasks (check
+    /// [`ToolContext::client_hosts_elicitation`] first); the client's error; -32603 when the
+    /// call was cancelled or the connection to the client ended.
+    pub async fn elicit_as_task(
+        &self,
+        mut params: ElicitRequestParams,
+        ttl_ms: Option<u64>,
+    ) -> Result<ElicitResult, ErrorObject> {
+        if !self.client_hosts_elicitation() {
+            return Err(ErrorObject::invalid_params(
+                "the client does not run elicitation as a task (it did not declare \
+                 capabilities.tasks.requests.elicitation.create)",
+            ));
+        }
+        params.task = Some(TaskMetadata { ttl: ttl_ms });
+        let answer = self
+            .ask_as_task(method::ELICITATION_CREATE, encode(&params)?)
+            .await?;
+        decode(answer, "ElicitResult")
+    }
+
+    /// [`ToolContext::create_message`] as a task the client hosts; see
+    /// [`ToolContext::elicit_as_task`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ToolContext::elicit_as_task`], for sampling.
+    pub async fn create_message_as_task(
+        &self,
+        mut params: CreateMessageRequestParams,
+        ttl_ms: Option<u64>,
+    ) -> Result<CreateMessageResult, ErrorObject> {
+        if !self.client_hosts_sampling() {
+            return Err(ErrorObject::invalid_params(
+                "the client does not run sampling as a task (it did not declare \
+                 capabilities.tasks.requests.sampling.createMessage)",
+            ));
+        }
+        params.task = Some(TaskMetadata { ttl: ttl_ms });
+        let answer = self
+            .ask_as_task(method::SAMPLING_CREATE_MESSAGE, encode(&params)?)
+            .await?;
+        decode(answer, "CreateMessageResult")
+    }
+
+    /// Sends a task-augmented request and follows the client's task to its result.
+    async fn ask_as_task(&self, method: &str, params: Value) -> Result<Value, ErrorObject> {
+        let created: CreateTaskResult =
+            decode(self.ask(method, params).await?, "CreateTaskResult")?;
+        let route = match &self.mode {
+            Mode::Plain { sink, .. } => Route::Exchange(sink.clone()),
+            Mode::Task(t) => Route::Task(t.id().clone()),
+        };
+        let peer = Arc::new(ClientPeer {
+            session: self.session.clone(),
+            route,
+        });
+        // The work of a cancelled task is dropped at its next await, so the client's task is
+        // cancelled from a guard rather than after the wait.
+        let mut guard = client_task::CancelOnDrop::new(peer.clone(), created.task.task_id.clone());
+        let handle = TaskHandle::new(peer, created.task, None);
+        let outcome = tokio::select! {
+            outcome = handle.wait() => outcome.map_err(client_task::to_error_object),
+            () = self.cancellation().cancelled() => Err(ErrorObject::internal("the call was cancelled")),
+        };
+        if outcome.is_ok() {
+            guard.disarm();
+        }
+        outcome
+    }
+
     /// Sends any request to the requestor in the context of this call and waits for its result.
     ///
     /// # Errors
@@ -184,4 +308,15 @@ impl ToolContext {
             }
         }
     }
+}
+
+fn encode(params: &impl serde::Serialize) -> Result<Value, ErrorObject> {
+    serde_json::to_value(params)
+        .map_err(|e| ErrorObject::internal(format!("cannot encode the request: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(answer: Value, what: &str) -> Result<T, ErrorObject> {
+    serde_json::from_value(answer).map_err(|e| {
+        ErrorObject::invalid_params(format!("the client's answer is not a {what}: {e}"))
+    })
 }

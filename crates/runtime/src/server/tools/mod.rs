@@ -4,6 +4,7 @@
 //! exists, so bad arguments are a -32602 answer, never a failed task.
 
 mod call;
+mod client_task;
 mod context;
 mod list;
 

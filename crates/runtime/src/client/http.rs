@@ -1,0 +1,425 @@
+//! The client end of MCP Streamable HTTP.
+//!
+//! Every message is a `POST` to the endpoint. The server answers a request with one JSON
+//! message or with an SSE stream that carries the response and, before it, whatever the server
+//! sends in the request's context (progress, the questions of a task on its `tasks/result`
+//! exchange). Once initialized, a `GET` stream carries the rest (status notifications, requests
+//! not tied to an exchange). The session id from `initialize` rides on every later request, and
+//! `close` ends the session with `DELETE`.
+//!
+//! Streams drop: proxies time out, laptops sleep. When an SSE stream ends before the answer it
+//! was opened for, the transport reconnects with `GET` and `Last-Event-ID` (the last event id
+//! it saw on that stream), so the server can replay what was lost and go on. A server that
+//! gives no event ids cannot be resumed: the request then fails with
+//! [`ClientError::Transport`], and the tasks layer asks again (`tasks/result` is idempotent).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use mcp_tasks_wire::jsonrpc::{self, Message, RequestId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{ClientError, Result};
+use super::transport::{Inbound, Incoming, Transport};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+const LAST_EVENT_ID_HEADER: &str = "last-event-id";
+
+/// How many times in a row a dropped stream is resumed before giving up.
+const MAX_RESUMES: u32 = 5;
+/// The first wait before resuming; doubled each further attempt, unless the server set
+/// `retry`.
+const RESUME_DELAY: Duration = Duration::from_millis(250);
+/// The longest wait between attempts to reopen the standing `GET` stream.
+const MAX_STANDING_DELAY: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Streamable HTTP transport, for one endpoint URL and one session.
+#[derive(Debug)]
+pub struct HttpTransport {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    session: Mutex<Option<HeaderValue>>,
+    version: Mutex<Option<HeaderValue>>,
+    inbound: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
+    closed: CancellationToken,
+}
+
+impl HttpTransport {
+    /// A transport for the MCP endpoint at `url` (e.g. `http://127.0.0.1:8080/mcp`). Nothing
+    /// is sent until the first message.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Transport`] when `url` is not an http(s) URL.
+    pub fn new(url: &str) -> Result<(Self, Inbound)> {
+        let url = reqwest::Url::parse(url)
+            .map_err(|e| ClientError::Transport(format!("{url:?} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ClientError::Transport(format!(
+                "{url} is not an http:// or https:// URL"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Transport(format!("cannot set up HTTP: {e}")))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((
+            Self {
+                shared: Arc::new(Shared {
+                    http,
+                    url,
+                    session: Mutex::new(None),
+                    version: Mutex::new(None),
+                    inbound: Mutex::new(Some(tx)),
+                    closed: CancellationToken::new(),
+                }),
+            },
+            rx,
+        ))
+    }
+
+    /// The session id the server gave at initialize, if any yet.
+    pub fn session_id(&self) -> Option<String> {
+        lock(&self.shared.session)
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("transport mutex poisoned")
+}
+
+impl Shared {
+    fn deliver(&self, incoming: Incoming) {
+        if let Some(tx) = lock(&self.inbound).as_ref() {
+            let _ = tx.send(incoming);
+        }
+    }
+
+    /// The server forgot the session: nothing more will come.
+    fn end(&self) {
+        lock(&self.inbound).take();
+        self.closed.cancel();
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(s) = lock(&self.session).clone() {
+            h.insert(SESSION_HEADER, s);
+        }
+        if let Some(v) = lock(&self.version).clone() {
+            h.insert(PROTOCOL_VERSION_HEADER, v);
+        }
+        h
+    }
+
+    fn remember_session(&self, headers: &HeaderMap) {
+        if let Some(id) = headers.get(SESSION_HEADER) {
+            let mut session = lock(&self.session);
+            if session.is_none() {
+                *session = Some(id.clone());
+            }
+        }
+    }
+
+    async fn post(self: &Arc<Self>, message: Message) -> Result<()> {
+        let request_id = match &message {
+            Message::Request(r) => Some(r.id.clone()),
+            _ => None,
+        };
+        let body = serde_json::to_vec(&message)
+            .map_err(|e| ClientError::Transport(format!("cannot encode a message: {e}")))?;
+        let response = self
+            .http
+            .post(self.url.clone())
+            .headers(self.headers())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(format!("POST {} failed: {e}", self.url)))?;
+        self.remember_session(response.headers());
+        let status = response.status();
+        if status == StatusCode::ACCEPTED {
+            return Ok(());
+        }
+        if status == StatusCode::NOT_FOUND && lock(&self.session).is_some() {
+            self.end();
+            return Err(ClientError::Transport(
+                "the server no longer knows this session (HTTP 404); connect again".into(),
+            ));
+        }
+        if is_event_stream(response.headers()) && status.is_success() {
+            let shared = self.clone();
+            tokio::spawn(async move { shared.read_exchange(response, request_id).await });
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        // Errors the server words as JSON-RPC (400 with an error response) reach the caller as
+        // the server's own answer.
+        if let Ok(answer @ Message::Response(_)) = jsonrpc::decode(text.as_bytes()) {
+            self.deliver(Incoming::Message(answer));
+            return Ok(());
+        }
+        if !status.is_success() {
+            return Err(ClientError::Transport(format!(
+                "the server refused the POST with HTTP {status}: {}",
+                text.trim()
+            )));
+        }
+        if request_id.is_some() {
+            return Err(ClientError::Transport(format!(
+                "the server answered HTTP {status} with a body that is not a JSON-RPC message: {}",
+                text.trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a POST's SSE stream until the answer to `request_id`, resuming it when it drops
+    /// first.
+    async fn read_exchange(
+        self: Arc<Self>,
+        response: reqwest::Response,
+        request_id: Option<RequestId>,
+    ) {
+        let mut cursor = Cursor::default();
+        let mut response = response;
+        let mut attempt = 0;
+        loop {
+            let answered = self
+                .read_events(response, &mut cursor, request_id.as_ref())
+                .await;
+            if answered || request_id.is_none() || self.closed.is_cancelled() {
+                return;
+            }
+            let Some(id) = request_id.clone() else { return };
+            let Some(last) = cursor.last_id.clone() else {
+                self.deliver(Incoming::Lost {
+                    id,
+                    reason: "the server's stream ended before the answer, and the server gives \
+                             no event ids to resume it"
+                        .into(),
+                });
+                return;
+            };
+            let resumed = loop {
+                attempt += 1;
+                if attempt > MAX_RESUMES {
+                    break None;
+                }
+                let delay = cursor.retry.unwrap_or(RESUME_DELAY * 2u32.pow(attempt - 1));
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.closed.cancelled() => return,
+                }
+                match self.resume(&last).await {
+                    Ok(r) => break Some(r),
+                    Err(e) => {
+                        tracing::debug!(error = %e, attempt, "resuming a dropped stream failed")
+                    }
+                }
+            };
+            match resumed {
+                Some(r) => {
+                    tracing::debug!(last_event_id = %last, "resumed a dropped stream");
+                    response = r;
+                }
+                None => {
+                    self.deliver(Incoming::Lost {
+                        id,
+                        reason: format!(
+                            "the server's stream ended before the answer and could not be \
+                             resumed from event {last} after {MAX_RESUMES} attempts"
+                        ),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn resume(&self, last_event_id: &str) -> Result<reqwest::Response> {
+        let response = self
+            .http
+            .get(self.url.clone())
+            .headers(self.headers())
+            .header(header::ACCEPT, "text/event-stream")
+            .header(LAST_EVENT_ID_HEADER, last_event_id)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(format!("GET {} failed: {e}", self.url)))?;
+        if response.status().is_success() && is_event_stream(response.headers()) {
+            Ok(response)
+        } else {
+            Err(ClientError::Transport(format!(
+                "the server did not resume the stream: HTTP {}",
+                response.status()
+            )))
+        }
+    }
+
+    /// Delivers a stream's messages; true once the answer to `waiting_for` came.
+    async fn read_events(
+        &self,
+        response: reqwest::Response,
+        cursor: &mut Cursor,
+        waiting_for: Option<&RequestId>,
+    ) -> bool {
+        let mut events = response.bytes_stream().eventsource();
+        loop {
+            let event = tokio::select! {
+                e = events.next() => e,
+                () = self.closed.cancelled() => return false,
+            };
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "an SSE stream broke");
+                    return false;
+                }
+                None => return false,
+            };
+            if !event.id.is_empty() {
+                cursor.last_id = Some(event.id.clone());
+            }
+            if event.retry.is_some() {
+                cursor.retry = event.retry;
+            }
+            if event.data.trim().is_empty() {
+                continue;
+            }
+            match jsonrpc::decode(event.data.as_bytes()) {
+                Ok(message) => {
+                    let is_answer = matches!(
+                        (&message, waiting_for),
+                        (Message::Response(r), Some(id)) if r.id.as_ref() == Some(id)
+                    );
+                    self.deliver(Incoming::Message(message));
+                    if is_answer {
+                        return true;
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %e.to_error_object().message,
+                    "the server sent an SSE event that is not a JSON-RPC message; skipped"
+                ),
+            }
+        }
+    }
+
+    /// Keeps the standing `GET` stream open until the transport closes.
+    async fn standing(self: Arc<Self>) {
+        let mut cursor = Cursor::default();
+        let mut failures = 0u32;
+        while !self.closed.is_cancelled() {
+            let mut request = self
+                .http
+                .get(self.url.clone())
+                .headers(self.headers())
+                .header(header::ACCEPT, "text/event-stream");
+            if let Some(last) = &cursor.last_id {
+                request = request.header(LAST_EVENT_ID_HEADER, last.as_str());
+            }
+            let sent = tokio::select! {
+                r = request.send() => r,
+                () = self.closed.cancelled() => return,
+            };
+            match sent {
+                Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                    tracing::debug!("the server offers no standing stream (GET: 405)");
+                    return;
+                }
+                Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                    tracing::debug!("the server ended the session (GET: 404)");
+                    self.end();
+                    return;
+                }
+                Ok(r) if r.status().is_success() && is_event_stream(r.headers()) => {
+                    failures = 0;
+                    self.read_events(r, &mut cursor, None).await;
+                }
+                Ok(r) => {
+                    failures += 1;
+                    tracing::debug!(status = %r.status(), "the standing stream was refused");
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(error = %e, "the standing stream could not be opened");
+                }
+            }
+            let delay = cursor
+                .retry
+                .unwrap_or(RESUME_DELAY * 2u32.pow(failures.min(6)))
+                .min(MAX_STANDING_DELAY);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.closed.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// Where a stream got to, for resuming it.
+#[derive(Debug, Default)]
+struct Cursor {
+    last_id: Option<String>,
+    retry: Option<Duration>,
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn send(&self, message: Message) -> Result<()> {
+        self.shared.post(message).await
+    }
+
+    async fn initialized(&self, protocol_version: &str) {
+        if let Ok(v) = HeaderValue::from_str(protocol_version) {
+            *lock(&self.shared.version) = Some(v);
+        }
+        tokio::spawn(self.shared.clone().standing());
+    }
+
+    async fn close(&self) {
+        self.shared.closed.cancel();
+        let headers = self.shared.headers();
+        if headers.contains_key(SESSION_HEADER) {
+            let deleted = self
+                .shared
+                .http
+                .delete(self.shared.url.clone())
+                .headers(headers)
+                .timeout(CONNECT_TIMEOUT)
+                .send()
+                .await;
+            if let Err(e) = deleted {
+                tracing::debug!(error = %e, "DELETE of the session failed");
+            }
+        }
+        lock(&self.shared.inbound).take();
+    }
+}

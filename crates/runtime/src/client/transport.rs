@@ -1,0 +1,46 @@
+//! The seam between a [`Client`](super::Client) and the bytes: a transport sends messages and
+//! delivers whatever the server sends on one inbound channel, whichever stream it came on.
+
+use async_trait::async_trait;
+use mcp_tasks_wire::jsonrpc::{Message, RequestId};
+use tokio::sync::mpsc;
+
+use super::error::Result;
+
+/// What a transport delivers.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A message from the server.
+    Message(Message),
+    /// The stream that was to carry the answer to request `id` ended without it and could not
+    /// be resumed; the request's caller gets a transport error instead of waiting forever.
+    Lost {
+        /// The request whose answer will not come.
+        id: RequestId,
+        /// Why, for the caller.
+        reason: String,
+    },
+}
+
+/// Messages from the server, in arrival order per stream. The channel ends when the
+/// connection is gone for good (the child exited; the HTTP session ended).
+pub type Inbound = mpsc::UnboundedReceiver<Incoming>;
+
+/// Carries messages to one server.
+///
+/// Implemented by [`StdioTransport`](super::StdioTransport) and
+/// [`HttpTransport`](super::HttpTransport); a test can implement it over channels.
+#[async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
+    /// Sends one message. Errors are the transport's own (the pipe broke, HTTP refused); a
+    /// JSON-RPC error answer arrives on the inbound channel like any response.
+    async fn send(&self, message: Message) -> Result<()>;
+
+    /// Called once initialize succeeded, with the negotiated protocol version (HTTP sends it
+    /// as a header on every later request, and opens its standing stream).
+    async fn initialized(&self, _protocol_version: &str) {}
+
+    /// Ends the connection politely: HTTP sends `DELETE`, stdio closes the child's stdin and
+    /// waits briefly for it to exit.
+    async fn close(&self);
+}
