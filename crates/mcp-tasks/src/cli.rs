@@ -45,6 +45,146 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Serve the demo tools as tasks, on stdio (default) or Streamable HTTP (--http).
     Serve(ServeArgs),
+    /// List a server's tools and whether each may run as a task.
+    Tools(ToolsArgs),
+    /// Call a tool, as a task with --task, showing its status live and asking its questions.
+    #[command(after_help = TARGET_HELP)]
+    Call(CallArgs),
+    /// List, read, wait for or cancel a server's tasks.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+}
+
+/// Said under `--help` of every command that talks to a server.
+pub(crate) const TARGET_HELP: &str = "\
+The server is named by --url (Streamable HTTP) or by a command after `--`, spawned and spoken to
+over stdio; the command is always last on the line:
+  mcp-tasks call slow_echo '{\"text\":\"hi\"}' --task --url http://127.0.0.1:8080/mcp
+  mcp-tasks call ask_name --task -- mcp-tasks serve
+
+Over stdio the server lives only as long as this command: a task outlives the command only when
+the spawned server keeps it in a durable store (`mcp-tasks serve` does, in its SQLite file), and
+another command can then reach it by id (`mcp-tasks tasks result ID -- mcp-tasks serve`). A
+spawned `mcp-tasks serve` holds its SQLite file while it runs, so run commands one at a time
+against it, or serve over HTTP and use --url.
+
+Without authentication each command is a session of its own: `tasks list` shows the tasks of
+this session, while `tasks get|result|cancel ID` reach any task by its id.
+
+Exit status: 0 success; 1 the tool reported an error (isError, or the task failed with it);
+2 bad command line or --answers file; 3 protocol or connection error (including a JSON-RPC
+error answer); 4 the task was cancelled; 130 interrupted by Ctrl-C (a task is cancelled first).";
+
+/// Which server to talk to.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The Streamable HTTP endpoint of the server, e.g. http://127.0.0.1:8080/mcp.
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+
+    /// The server command to spawn and speak to over stdio, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
+}
+
+/// How results are printed.
+#[derive(Debug, Args)]
+pub(crate) struct Output {
+    /// Print machine-readable JSON on stdout (the raw MCP result) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = TARGET_HELP)]
+pub(crate) struct ToolsArgs {
+    #[command(flatten)]
+    pub(crate) output: Output,
+    #[command(flatten)]
+    pub(crate) target: Target,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The tool to call.
+    pub(crate) tool: String,
+
+    /// The tool's arguments: a JSON object (default `{}`), or `-` to read it from stdin.
+    #[arg(value_name = "JSON")]
+    pub(crate) arguments: Option<String>,
+
+    /// Call the tool as a task: the server answers at once, and the command follows the task
+    /// (status, progress, questions) until its result. Ctrl-C then cancels the task.
+    #[arg(long)]
+    pub(crate) task: bool,
+
+    /// Time to live of the task in milliseconds, counted from its creation (the server may
+    /// lower it). Needs --task.
+    #[arg(long, value_name = "MS", requires = "task")]
+    pub(crate) ttl: Option<u64>,
+
+    #[command(flatten)]
+    pub(crate) answers: AnswersArg,
+
+    #[command(flatten)]
+    pub(crate) output: Output,
+
+    #[command(flatten)]
+    pub(crate) target: Target,
+}
+
+/// Where answers to the server's questions come from when nobody is at the terminal.
+#[derive(Debug, Args)]
+pub(crate) struct AnswersArg {
+    /// Answer the server's questions (elicitation) from this JSON file instead of asking in
+    /// the terminal: one object (the content of every answer) or an array of answers used in
+    /// order, each an object of content or {"action":"decline"|"cancel"}.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) answers: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TasksCommand {
+    /// List the tasks the server shows this session, following every page.
+    #[command(after_help = TARGET_HELP)]
+    List {
+        #[command(flatten)]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show one task (`tasks/get`).
+    #[command(after_help = TARGET_HELP)]
+    Get {
+        /// The task's id.
+        id: String,
+        #[command(flatten)]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Wait for a task's result (`tasks/result`), answering its questions on the way.
+    #[command(after_help = TARGET_HELP)]
+    Result {
+        /// The task's id.
+        id: String,
+        #[command(flatten)]
+        answers: AnswersArg,
+        #[command(flatten)]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Cancel a task (`tasks/cancel`).
+    #[command(after_help = TARGET_HELP)]
+    Cancel {
+        /// The task's id.
+        id: String,
+        #[command(flatten)]
+        output: Output,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// SQLite's durability mode.

@@ -568,6 +568,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{flags:?}: {e}"));
         match cli.command {
             Command::Serve(args) => args,
+            other => panic!("parsed as another command: {other:?}"),
         }
     }
 

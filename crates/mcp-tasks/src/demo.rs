@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use mcp_tasks_runtime::server::{ToolContext, ToolResult, Tools};
-use mcp_tasks_wire::v2025_11_25::{CallToolResult, ElicitAction, ElicitRequestParams, Tool};
+use mcp_tasks_wire::v2025_11_25::{
+    CallToolResult, CreateMessageRequestParams, ElicitAction, ElicitRequestParams, Role,
+    SamplingMessage, Tool,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -82,6 +85,27 @@ pub(crate) fn tools() -> Tools {
                 }, "required": ["from"]}),
             ),
             countdown,
+        )
+        .add(
+            tool(
+                "summarize",
+                "Asks the client's model to summarize the text (sampling). When the client hosts \
+                 sampling tasks, the request runs as a task on the client, which this tool polls.",
+                Some("optional"),
+                json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+            ),
+            summarize,
+        )
+        .add(
+            tool(
+                "approve",
+                "Asks the user to approve an action (elicitation). When the client hosts \
+                 elicitation tasks, the question runs as a task on the client, which this tool \
+                 polls, so an approval may take as long as its ttl.",
+                Some("optional"),
+                json!({"type": "object", "properties": {"action": {"type": "string"}}, "required": ["action"]}),
+            ),
+            approve,
         )
         .add_resumable(
             tool(
@@ -194,4 +218,73 @@ async fn resumable_wait(args: Delay, _cx: ToolContext) -> ToolResult {
     let ms = args.delay_ms.unwrap_or(1000);
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Ok(CallToolResult::text(format!("waited {ms} ms")))
+}
+
+#[derive(Deserialize)]
+struct Summarize {
+    text: String,
+}
+
+/// How long a question sent as a client-hosted task may stay open.
+const CLIENT_TASK_TTL_MS: u64 = 10 * 60 * 1000;
+
+async fn summarize(args: Summarize, cx: ToolContext) -> ToolResult {
+    let mut request =
+        CreateMessageRequestParams::new(vec![SamplingMessage::text(Role::User, args.text)], 200);
+    request.system_prompt = Some("Summarize the user's text in one sentence.".into());
+    let answer = if cx.client_hosts_sampling() {
+        cx.set_status_message("waiting for the client's model (a task on the client)")
+            .await?;
+        cx.create_message_as_task(request, Some(CLIENT_TASK_TTL_MS))
+            .await?
+    } else {
+        cx.set_status_message("waiting for the client's model")
+            .await?;
+        cx.create_message(request).await?
+    };
+    let text = answer
+        .content
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(CallToolResult::text(format!(
+        "{} (model: {})",
+        text, answer.model
+    )))
+}
+
+#[derive(Deserialize)]
+struct Approve {
+    action: String,
+}
+
+async fn approve(args: Approve, cx: ToolContext) -> ToolResult {
+    let question = ElicitRequestParams::form(
+        format!("Approve: {}?", args.action),
+        json!({
+            "type": "object",
+            "properties": {"approve": {"type": "boolean", "title": "Approve", "default": false}},
+            "required": ["approve"]
+        }),
+    );
+    cx.set_status_message("waiting for approval").await?;
+    let answer = if cx.client_hosts_elicitation() {
+        cx.elicit_as_task(question, Some(CLIENT_TASK_TTL_MS))
+            .await?
+    } else {
+        cx.elicit(question).await?
+    };
+    let approved = answer.action == ElicitAction::Accept
+        && answer
+            .content
+            .as_ref()
+            .and_then(|c| c.get("approve"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+    Ok(if approved {
+        CallToolResult::text(format!("approved: {}", args.action))
+    } else {
+        CallToolResult::error_text(format!("not approved: {}", args.action))
+    })
 }

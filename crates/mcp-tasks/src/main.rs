@@ -5,6 +5,7 @@ mod cmd;
 mod config;
 mod demo;
 mod output;
+mod term;
 
 use std::process::ExitCode;
 
@@ -19,14 +20,16 @@ fn main() -> ExitCode {
     output::set_format(cli.log_format);
     let settings = match &cli.command {
         cli::Command::Serve(args) => match config::ServeSettings::resolve(args) {
-            Ok(settings) => settings,
+            Ok(settings) => Some(settings),
             Err(e) => {
                 output::error(&format!("{e:#}"));
                 return ExitCode::from(USAGE);
             }
         },
+        _ => None,
     };
-    output::init_logging(cli.log.as_deref(), settings.engine.audit);
+    let audit = settings.as_ref().is_some_and(|s| s.engine.audit);
+    output::init_logging(cli.log.as_deref(), audit);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,14 +40,34 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(cmd::serve::run(settings));
+    let code = match (cli.command, settings) {
+        (cli::Command::Serve(_), Some(settings)) => {
+            match runtime.block_on(cmd::serve::run(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    output::error(&format!("{e:#}"));
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        (cli::Command::Serve(_), None) => unreachable!("serve settings were resolved above"),
+        (cli::Command::Tools(args), _) => client_exit(runtime.block_on(cmd::tools::run(args))),
+        (cli::Command::Call(args), _) => client_exit(runtime.block_on(cmd::call::run(args))),
+        (cli::Command::Tasks(command), _) => {
+            client_exit(runtime.block_on(cmd::tasks::run(command)))
+        }
+    };
     // Tasks still running belong to a process that is ending; do not wait for them.
     runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            output::error(&format!("{e:#}"));
-            ExitCode::FAILURE
+    code
+}
+
+fn client_exit(outcome: Result<cmd::exit::Exit, cmd::exit::Failure>) -> ExitCode {
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            output::error(&failure.message);
+            failure.exit.into()
         }
     }
 }

@@ -288,6 +288,8 @@ impl TaskRecord {
             }
             Transition::Finish(Outcome::Completed(result)) => {
                 self.state = TaskState::Completed(result);
+                // What the work said while it ran ("waiting for approval") is no longer true.
+                self.status_message = None;
             }
             Transition::Finish(Outcome::Failed { failure, message }) => {
                 self.state = TaskState::Failed(failure);

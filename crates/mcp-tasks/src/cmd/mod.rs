@@ -1,3 +1,10 @@
-//! One module per subcommand.
+//! One module per subcommand, and what the client commands share.
 
+pub(crate) mod call;
+mod connect;
+pub(crate) mod exit;
+mod follow;
+mod print;
 pub(crate) mod serve;
+pub(crate) mod tasks;
+pub(crate) mod tools;

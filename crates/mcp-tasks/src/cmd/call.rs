@@ -1,0 +1,120 @@
+//! `mcp-tasks call TOOL [JSON] [--task]`: calls a tool, plainly or as a task it then follows.
+
+use std::io::Read as _;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::connect::{connect, Questions};
+use super::exit::{Exit, Failure};
+use super::follow::{follow, Followed};
+use super::print;
+use crate::cli::CallArgs;
+use crate::term::status::StatusLine;
+
+pub(crate) async fn run(args: CallArgs) -> Result<Exit, Failure> {
+    let arguments = arguments(args.arguments.as_deref())?;
+    let status = Arc::new(StatusLine::new(StatusLine::stderr_is_live()));
+    let questions = Questions::new(&args.answers, status.clone())?;
+    let client = connect(&args.target, questions).await?;
+    let exit = if args.task {
+        call_as_task(&client, &args, arguments, &status).await
+    } else {
+        call_plain(&client, &args, arguments, &status).await
+    };
+    client.close().await;
+    exit
+}
+
+async fn call_as_task(
+    client: &mcp_tasks_runtime::client::Client,
+    args: &CallArgs,
+    arguments: Value,
+    status: &StatusLine,
+) -> Result<Exit, Failure> {
+    let handle = client
+        .call_tool_as_task(&args.tool, arguments, args.ttl)
+        .await?;
+    status.task_created(handle.id(), handle.task().ttl);
+    status.status(
+        handle.task().status.as_str(),
+        handle.task().status_message.as_deref(),
+    );
+    match follow(handle, status).await? {
+        Followed::Result(value) => print::tool_result(&value, args.output.json),
+        Followed::Interrupted => Ok(Exit::Interrupted),
+    }
+}
+
+async fn call_plain(
+    client: &mcp_tasks_runtime::client::Client,
+    args: &CallArgs,
+    arguments: Value,
+    status: &StatusLine,
+) -> Result<Exit, Failure> {
+    let result = tokio::select! {
+        r = client.call_tool(&args.tool, arguments) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            // Dropping the call tells the server with notifications/cancelled.
+            status.note(&format!("interrupted: the call to {} was abandoned", args.tool));
+            status.finish();
+            return Ok(Exit::Interrupted);
+        }
+    };
+    status.finish();
+    let value = serde_json::to_value(&result)
+        .map_err(|e| Failure::new(Exit::Protocol, format!("cannot encode the result: {e}")))?;
+    print::tool_result(&value, args.output.json)
+}
+
+/// The tool's arguments: a JSON object given inline, read from stdin for `-`, or `{}`.
+fn arguments(given: Option<&str>) -> Result<Value, Failure> {
+    let text = match given {
+        None => return Ok(Value::Object(Map::new())),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                Failure::usage(format!("cannot read the arguments from stdin: {e}"))
+            })?;
+            text
+        }
+        Some(text) => text.to_owned(),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err(Failure::usage(format!(
+            "the tool's arguments must be a JSON object like '{{\"text\":\"hi\"}}', not {other}"
+        ))),
+        Err(e) => Err(Failure::usage(format!(
+            "the tool's arguments are not JSON ({e}); give an object like '{{\"text\":\"hi\"}}'"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_must_be_an_object() {
+        assert_eq!(arguments(None).unwrap(), serde_json::json!({}));
+        assert_eq!(
+            arguments(Some(r#"{"text":"hi"}"#)).unwrap(),
+            serde_json::json!({"text": "hi"})
+        );
+        let not_object = arguments(Some("[1]")).unwrap_err();
+        assert_eq!(not_object.exit, Exit::Usage);
+        assert!(
+            not_object.message.contains("JSON object"),
+            "{}",
+            not_object.message
+        );
+        let not_json = arguments(Some("{text")).unwrap_err();
+        assert_eq!(not_json.exit, Exit::Usage);
+        assert!(
+            not_json.message.contains("not JSON"),
+            "{}",
+            not_json.message
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Connecting a client command to the server it names (`--url` or `-- CMD ARGS...`), with the
+//! terminal answering the server's questions.
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
+use mcp_tasks_runtime::client::{Client, ClientBuilder, ElicitationHandler, RequestContext};
+use mcp_tasks_wire::jsonrpc::ErrorObject;
+use mcp_tasks_wire::v2025_11_25::{ElicitKind, ElicitRequestParams, ElicitResult, Implementation};
+use tokio::sync::Mutex;
+
+use super::exit::{Exit, Failure};
+use crate::cli::{AnswersArg, Target};
+use crate::term::answers::Answers;
+use crate::term::form::{self, Answer};
+use crate::term::status::StatusLine;
+
+/// Connects to the server `target` names.
+///
+/// The client answers elicitation from `questions` and hosts elicitation tasks in memory, so
+/// a server may also ask as a task (T-CAP-1, client side).
+pub(crate) async fn connect(target: &Target, questions: Questions) -> Result<Client, Failure> {
+    let builder = ClientBuilder::new(Implementation::new("mcp-tasks", env!("CARGO_PKG_VERSION")))
+        .elicitation(questions)
+        .host_tasks(Engine::new(
+            Arc::new(MemoryStore::new()),
+            EngineConfig::default(),
+        ));
+    let connected =
+        match (&target.url, target.command.split_first()) {
+            (Some(url), None) => builder.connect_http(url).await,
+            (None, Some((program, args))) => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args).stderr(Stdio::inherit());
+                builder.connect_stdio(command).await
+            }
+            (Some(_), Some(_)) => {
+                return Err(Failure::usage(
+                    "name the server once: either --url URL or a command after `--`, not both",
+                ))
+            }
+            (None, None) => return Err(Failure::usage(
+                "name the server: --url URL (Streamable HTTP) or `-- CMD ARGS...` (a command to \
+                 spawn over stdio), last on the line",
+            )),
+        };
+    connected.map_err(|e| Failure::new(Exit::Protocol, format!("cannot connect: {e}")))
+}
+
+/// Answers the server's questions: from the `--answers` file when given, else with a form in
+/// the terminal, else (nobody at the terminal) by cancelling with a warning.
+#[derive(Debug)]
+pub(crate) struct Questions {
+    answers: Option<Mutex<Answers>>,
+    status: Arc<StatusLine>,
+    interactive: bool,
+    /// One form at a time: two questions at once would fight over the terminal.
+    turn: Mutex<()>,
+}
+
+impl Questions {
+    /// # Errors
+    ///
+    /// A usage failure when the answers file cannot be read.
+    pub(crate) fn new(arg: &AnswersArg, status: Arc<StatusLine>) -> Result<Self, Failure> {
+        let answers = match &arg.answers {
+            Some(path) => Some(Mutex::new(
+                Answers::from_file(path).map_err(|e| Failure::usage(format!("{e:#}")))?,
+            )),
+            None => None,
+        };
+        use std::io::IsTerminal as _;
+        Ok(Self {
+            answers,
+            status,
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            turn: Mutex::new(()),
+        })
+    }
+}
+
+#[async_trait]
+impl ElicitationHandler for Questions {
+    async fn elicit(
+        &self,
+        request: ElicitRequestParams,
+        _cx: RequestContext,
+    ) -> Result<ElicitResult, ErrorObject> {
+        let ElicitKind::Form { requested_schema } = &request.kind else {
+            return Err(ErrorObject::invalid_params(
+                "mcp-tasks answers form-mode elicitation only (it did not declare url mode)",
+            ));
+        };
+        let schema = requested_schema.clone();
+        let _turn = self.turn.lock().await;
+        if let Some(answers) = &self.answers {
+            let answer = answers.lock().await.next(&schema).map_err(|e| {
+                self.status.note(&format!("{e:#}"));
+                ErrorObject::invalid_params(format!("no answer for this question: {e:#}"))
+            })?;
+            return Ok(answer.into());
+        }
+        if !self.interactive {
+            self.status.note(&format!(
+                "the server asks {:?}, but nobody is at the terminal; answering cancel (use \
+                 --answers FILE to answer from a file)",
+                request.message
+            ));
+            return Ok(Answer::Cancel.into());
+        }
+        let status = self.status.clone();
+        let message = request.message.clone();
+        let asked =
+            tokio::task::spawn_blocking(move || status.suspend(|| form::ask(&message, &schema)))
+                .await
+                .map_err(|e| ErrorObject::internal(format!("the form stopped: {e}")))?;
+        match asked {
+            Ok(answer) => Ok(answer.into()),
+            Err(e) => {
+                self.status.note(&format!("cannot show the form: {e:#}"));
+                Ok(Answer::Cancel.into())
+            }
+        }
+    }
+}

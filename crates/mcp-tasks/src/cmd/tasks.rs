@@ -1,0 +1,85 @@
+//! `mcp-tasks tasks list|get|result|cancel`: a server's tasks, by id or as listed.
+
+use std::sync::Arc;
+
+use mcp_tasks_runtime::client::Client;
+use serde_json::json;
+
+use super::connect::{connect, Questions};
+use super::exit::{Exit, Failure};
+use super::follow::{follow, Followed};
+use super::print;
+use crate::cli::{AnswersArg, TasksCommand};
+use crate::term::status::StatusLine;
+
+pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
+    let (target, answers) = match &command {
+        TasksCommand::List { target, .. }
+        | TasksCommand::Get { target, .. }
+        | TasksCommand::Cancel { target, .. } => (target, None),
+        TasksCommand::Result {
+            target, answers, ..
+        } => (target, Some(answers)),
+    };
+    let live = answers.is_some() && StatusLine::stderr_is_live();
+    let status = Arc::new(StatusLine::new(live));
+    let none = AnswersArg { answers: None };
+    let questions = Questions::new(answers.unwrap_or(&none), status.clone())?;
+    let client = connect(target, questions).await?;
+    let exit = run_on(&client, &command, &status).await;
+    client.close().await;
+    exit
+}
+
+async fn run_on(
+    client: &Client,
+    command: &TasksCommand,
+    status: &StatusLine,
+) -> Result<Exit, Failure> {
+    match command {
+        TasksCommand::List { output, .. } => {
+            let tasks = client.list_tasks().await?;
+            if output.json {
+                print::json(&json!({ "tasks": tasks }))?;
+            } else if tasks.is_empty() {
+                status.note(
+                    "no tasks in this session (without authentication each command is a session \
+                     of its own; `tasks get ID` reaches any task by id)",
+                );
+            } else {
+                print::tasks(&tasks)?;
+            }
+            Ok(Exit::Success)
+        }
+        TasksCommand::Get { id, output, .. } => {
+            let handle = client.task(id).await?;
+            if output.json {
+                print::json(&json!(handle.task()))?;
+            } else {
+                print::tasks(std::slice::from_ref(handle.task()))?;
+            }
+            Ok(Exit::Success)
+        }
+        TasksCommand::Result { id, output, .. } => {
+            let handle = client.task(id).await?;
+            status.status(
+                handle.task().status.as_str(),
+                handle.task().status_message.as_deref(),
+            );
+            match follow(handle, status).await? {
+                Followed::Result(value) => print::tool_result(&value, output.json),
+                Followed::Interrupted => Ok(Exit::Interrupted),
+            }
+        }
+        TasksCommand::Cancel { id, output, .. } => {
+            let mut handle = client.task(id).await?;
+            let task = handle.cancel().await?.clone();
+            if output.json {
+                print::json(&json!(task))?;
+            } else {
+                print::tasks(std::slice::from_ref(&task))?;
+            }
+            Ok(Exit::Success)
+        }
+    }
+}
