@@ -903,3 +903,173 @@ async fn read_raw(response: reqwest::Response, stderr_tail: &str) -> RawReply {
         body,
     }
 }
+
+/// One SSE event read by [`SseStream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The event id: the event's own `id` field, or the last one the stream set before it.
+    pub id: String,
+    /// The `data` field; empty for a priming event (MCP 2025-11-25, Transports: "an event ID and
+    /// an empty `data` field").
+    pub data: String,
+}
+
+impl SseEvent {
+    /// The JSON-RPC message the event carries, checked against the schema (a violation panics);
+    /// `None` for an event with empty data.
+    pub fn message(&self) -> Option<Value> {
+        if self.data.trim().is_empty() {
+            return None;
+        }
+        let message: Value = serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {:?}", self.data));
+        if let Err(e) = crate::stdio::check_server_message(&message) {
+            panic!("the server sent an invalid message: {e}\n{message}");
+        }
+        Some(message)
+    }
+}
+
+type BoxedEvents = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
+/// An SSE response read one event at a time, for tests that drop a stream part-way and resume
+/// it with `Last-Event-ID` ([`HttpSession::post_sse`], [`HttpSession::get_sse`]). Dropping it
+/// closes the connection. What it carries is not filed in the session's inbox: the test reads
+/// it here.
+pub struct SseStream {
+    events: BoxedEvents,
+    stderr_tail: String,
+}
+
+impl std::fmt::Debug for SseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SseStream").finish_non_exhaustive()
+    }
+}
+
+impl SseStream {
+    fn new(response: reqwest::Response, stderr_tail: String) -> Self {
+        Self {
+            events: Box::pin(response.bytes_stream().eventsource()),
+            stderr_tail,
+        }
+    }
+
+    /// The next event (priming events included); `None` when the stream ends or breaks. Panics
+    /// if none comes within [`TIMEOUT`].
+    pub async fn next_event(&mut self) -> Option<SseEvent> {
+        match tokio::time::timeout(TIMEOUT, self.events.next()).await {
+            Ok(Some(Ok(event))) => Some(SseEvent {
+                id: event.id,
+                data: event.data,
+            }),
+            Ok(Some(Err(_)) | None) => None,
+            Err(_) => panic!(
+                "no SSE event within {TIMEOUT:?}\nserver stderr (when the stream opened):\n{}",
+                self.stderr_tail
+            ),
+        }
+    }
+
+    /// The events up to and including the first whose message satisfies `pred`. Panics, naming
+    /// `what` and listing what came, if the stream ends first.
+    pub async fn until_message(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Vec<SseEvent> {
+        let mut seen = Vec::new();
+        while let Some(event) = self.next_event().await {
+            let hit = event.message().is_some_and(|m| pred(&m));
+            seen.push(event);
+            if hit {
+                return seen;
+            }
+        }
+        panic!("the SSE stream ended before {what}; it carried {seen:#?}");
+    }
+}
+
+impl HttpSession {
+    /// POSTs a request with the session's headers and returns its SSE stream unread, so a test
+    /// can read part of it and drop it. `Err` holds the whole reply when it is not a 200
+    /// `text/event-stream` (a JSON answer, or an HTTP error).
+    ///
+    /// # Errors
+    /// The reply, when it is not an SSE stream.
+    pub async fn post_sse(
+        &self,
+        id: Value,
+        method: &str,
+        params: Value,
+    ) -> Result<SseStream, RawReply> {
+        let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": method });
+        if !params.is_null() {
+            message["params"] = params;
+        }
+        let response = self.post_message(&message).await;
+        self.sse_or_reply(response).await
+    }
+
+    /// A GET of the endpoint with `Accept: text/event-stream`, the session's headers and
+    /// `headers` (e.g. `[("last-event-id", "3-1")]`; overridable as in [`Self::post_raw`]), its
+    /// stream returned unread. `Err` holds the whole reply when it is not a 200
+    /// `text/event-stream` (as when a `Last-Event-ID` cannot be resumed).
+    ///
+    /// # Errors
+    /// The reply, when it is not an SSE stream.
+    pub async fn get_sse(&self, headers: &[(&str, &str)]) -> Result<SseStream, RawReply> {
+        let mut request = self.inner.http.get(&self.inner.url);
+        let mut defaults: Vec<(String, String)> =
+            vec![("accept".to_owned(), "text/event-stream".to_owned())];
+        defaults.extend(
+            self.session_headers()
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value)),
+        );
+        for (name, value) in defaults {
+            if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                request = request.header(name, value);
+            }
+        }
+        for (name, value) in headers {
+            if !value.is_empty() {
+                let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+                let value = HeaderValue::from_str(value).expect("a valid header value");
+                request = request.header(name, value);
+            }
+        }
+        let response = match tokio::time::timeout(TIMEOUT, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => panic!("GET failed: {e}\nserver stderr:\n{}", self.stderr_tail()),
+            Err(_) => panic!(
+                "GET got no response headers within {TIMEOUT:?}\nserver stderr:\n{}",
+                self.stderr_tail()
+            ),
+        };
+        self.sse_or_reply(response).await
+    }
+
+    async fn sse_or_reply(&self, response: reqwest::Response) -> Result<SseStream, RawReply> {
+        let content_type = media_type(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        if response.status().as_u16() == 200 && content_type == "text/event-stream" {
+            Ok(SseStream::new(response, self.stderr_tail()))
+        } else {
+            Err(read_raw(response, &self.stderr_tail()).await)
+        }
+    }
+}

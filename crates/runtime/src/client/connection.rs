@@ -169,12 +169,10 @@ impl Connection {
             tracing::debug!(%id, "an answer to no pending request");
             return;
         };
-        let outcome = response
-            .outcome
-            .map_err(|error| ClientError::Rpc {
-                method,
-                error: Box::new(error),
-            });
+        let outcome = response.outcome.map_err(|error| ClientError::Rpc {
+            method,
+            error: Box::new(error),
+        });
         let _ = waiter.send(outcome);
     }
 

@@ -9,36 +9,62 @@
 //! - `tasks/result` and plain `tools/call` are answered as SSE, so input requests and progress
 //!   can ride on the same exchange (T-RES-4); everything else as JSON. Server messages with no
 //!   open exchange go to the GET stream.
+//! - SSE streams are resumable (see [below](#resumable-streams)): every event has
+//!   an id `<stream>-<seq>`, a new stream opens with a priming event (the id, empty data), and
+//!   `GET` with `Last-Event-ID` replays that stream's events after the id, then goes on live. A
+//!   `Last-Event-ID` on POST is ignored.
 //! - Accepted sockets get `TCP_NODELAY`, so a response is not held back by delayed ACKs.
 //! - Sessions a client abandons without DELETE end after
 //!   [`HttpConfig::session_idle_timeout`] with no request or open stream, and at most
 //!   [`HttpConfig::max_sessions`] exist at once (a new one beyond is refused with 503), so a
 //!   long-running server does not accumulate them. Their tasks live on: tasks belong to the
 //!   store, not to sessions.
+//!
+//! # Resumable streams
+//!
+//! A dropped connection does not end its stream. The request's handler keeps running and what
+//! it sends is logged, so a client that lost a `tasks/result` stream before the answer can
+//! `GET` with `Last-Event-ID` and still receive the answer; a client that lost the GET stream
+//! gets the notifications it missed. Per session the log keeps the last [`MAX_REPLAY_EVENTS`]
+//! events and [`MAX_REPLAY_BYTES`] bytes, and a stream nobody resumes is forgotten
+//! [`RESUME_WINDOW`] after its connection dropped or it ended; only then does its handler see
+//! the stream closed (`tasks/result` stops waiting, and its unanswered questions stay in the
+//! task's mailbox for the next exchange).
+//!
+//! A `Last-Event-ID` that cannot be resumed is refused, never answered with some other stream:
+//! `400` when it is not one of our ids or names an event its stream never sent, `410 Gone` when
+//! the session has no such stream (it was forgotten, belongs to another session, or predates
+//! a restart) or its events after that id were pushed out of the log. The body says what to do:
+//! send the request again (`tasks/result` may be asked any number of times) or open a fresh
+//! GET stream. Not `404`, which would tell the client its session ended.
+//!
+//! Only sessions that negotiated 2025-11-25 or later get the priming event: older clients may
+//! try to parse its empty data as JSON.
 
 mod origin;
+mod replay;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
-use futures::{Stream, StreamExt};
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use origin::OriginPolicy;
+pub use replay::{MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS, RESUME_WINDOW};
+
+use replay::{EventId, Replay, Unresumable};
 
 use crate::server::Server;
 use crate::session::Session;
@@ -47,6 +73,8 @@ use crate::session::Session;
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The protocol version header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+/// The header a client resumes a stream with (on GET).
+pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
 /// Settings of the HTTP transport.
 #[derive(Clone, Debug)]
@@ -80,13 +108,17 @@ struct HttpState {
     server: Arc<Server>,
     config: HttpConfig,
     sessions: Mutex<HashMap<String, Tracked>>,
+    /// Numbers SSE streams server-wide, so an event id names one stream of one session.
+    next_stream: AtomicU64,
+    replay_limits: replay::Limits,
 }
 
-/// A session and how recently it was used.
+/// A session, how recently it was used, and its streams' replay log.
 #[derive(Debug, Clone)]
 struct Tracked {
     session: Arc<Session>,
     activity: Arc<Activity>,
+    replay: Arc<Replay>,
 }
 
 #[derive(Debug)]
@@ -98,13 +130,14 @@ struct Activity {
 }
 
 impl Tracked {
-    fn new(session: Arc<Session>) -> Self {
+    fn new(session: Arc<Session>, limits: replay::Limits) -> Self {
         Self {
             session,
             activity: Arc::new(Activity {
                 busy: AtomicUsize::new(0),
                 idle_since: Mutex::new(Instant::now()),
             }),
+            replay: Replay::new(limits),
         }
     }
 
@@ -142,6 +175,24 @@ impl HttpState {
         self.sessions.lock().expect("session table mutex poisoned")
     }
 
+    /// Opens an SSE stream of `tracked`'s session fed by `rx`, ending after the response to
+    /// `until` (a POST's) or when its senders go (the GET stream), and answers with it.
+    fn open_stream(
+        &self,
+        tracked: &Tracked,
+        rx: mpsc::UnboundedReceiver<Message>,
+        until: Option<RequestId>,
+        busy: Busy,
+    ) -> Response {
+        let number = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        let session = &tracked.session;
+        let prime = replay::primes(session.peer_info().protocol_version.as_deref());
+        tracked
+            .replay
+            .open(number, rx, until, session.closed().clone(), prime)
+            .into_response(busy)
+    }
+
     /// Ends every session idle for longer than the timeout.
     fn reap(&self) {
         let timeout = self.config.session_idle_timeout;
@@ -166,12 +217,18 @@ impl HttpState {
 
 /// The axum router serving `server` at `config.path`.
 pub fn router(server: Arc<Server>, config: HttpConfig) -> Router {
+    router_with(server, config, replay::Limits::default())
+}
+
+fn router_with(server: Arc<Server>, config: HttpConfig, replay_limits: replay::Limits) -> Router {
     let limit = config.max_body_bytes;
     let path = config.path.clone();
     let state = Arc::new(HttpState {
         server,
         config,
         sessions: Mutex::new(HashMap::new()),
+        next_stream: AtomicU64::new(1),
+        replay_limits,
     });
     Router::new()
         .route(&path, get(get_stream).post(post).delete(delete))
@@ -267,7 +324,7 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Reject> {
     Ok(())
 }
 
-fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Arc<Session>, Busy), Reject> {
+fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Tracked, Busy), Reject> {
     let Some(raw) = headers.get(SESSION_HEADER) else {
         return Err(Reject(
             StatusCode::BAD_REQUEST,
@@ -288,7 +345,7 @@ fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Arc<Session>, B
         return Err(gone());
     }
     let busy = tracked.busy();
-    Ok((tracked.session, busy))
+    Ok((tracked, busy))
 }
 
 async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -324,18 +381,19 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
             return initialize(&state, request.clone()).await;
         }
     }
-    let (session, busy) = match session_of(&state, &headers) {
+    let (tracked, busy) = match session_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    let session = &tracked.session;
     match message {
-        Message::Request(request) => answer(&state, &session, request, busy).await,
+        Message::Request(request) => answer(&state, &tracked, request, busy).await,
         Message::Notification(n) => {
-            state.server.handle_notification(&session, n);
+            state.server.handle_notification(session, n);
             StatusCode::ACCEPTED.into_response()
         }
         Message::Response(r) => {
-            state.server.handle_response(&session, r);
+            state.server.handle_response(session, r);
             StatusCode::ACCEPTED.into_response()
         }
     }
@@ -361,9 +419,10 @@ async fn initialize(state: &Arc<HttpState>, request: Request) -> Response {
         return json_response(&Message::Response(response), None);
     }
     state.server.start_session(&session);
-    state
-        .sessions()
-        .insert(session.id().to_owned(), Tracked::new(session.clone()));
+    state.sessions().insert(
+        session.id().to_owned(),
+        Tracked::new(session.clone(), state.replay_limits),
+    );
     tracing::debug!(session = session.id(), "HTTP session started");
     json_response(&Message::Response(response), Some(session.id()))
 }
@@ -401,14 +460,16 @@ fn wants_stream(request: &Request) -> bool {
 
 async fn answer(
     state: &Arc<HttpState>,
-    session: &Arc<Session>,
+    tracked: &Tracked,
     request: Request,
     busy: Busy,
 ) -> Response {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let session = &tracked.session;
+    let (tx, rx) = mpsc::unbounded_channel::<Message>();
     if !wants_stream(&request) {
         // Anything sent beside the answer goes to the standing stream.
         let forward = session.clone();
+        let mut rx = rx;
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
                 forward.send_standing(m);
@@ -418,45 +479,14 @@ async fn answer(
         return json_response(&Message::Response(response), None);
     }
     let id = request.id.clone();
-    let (server, session) = (state.server.clone(), session.clone());
-    let answer_tx = tx.clone();
+    // The handler runs on its own, not tied to the connection: a client that drops the
+    // connection may resume the stream and still get the answer.
+    let (server, handler_session) = (state.server.clone(), session.clone());
     tokio::spawn(async move {
-        let response = server.handle_request(&session, request, &answer_tx).await;
-        let _ = answer_tx.send(response.into());
+        let response = server.handle_request(&handler_session, request, &tx).await;
+        let _ = tx.send(response.into());
     });
-    drop(tx);
-    sse(until_answer(rx, id).map(move |m| {
-        let _in_use = &busy;
-        m
-    }))
-}
-
-/// The messages of one exchange, ending with the answer to `id`.
-fn until_answer(
-    rx: mpsc::UnboundedReceiver<Message>,
-    id: RequestId,
-) -> impl Stream<Item = Message> {
-    futures::stream::unfold((rx, false), move |(mut rx, done)| {
-        let id = id.clone();
-        async move {
-            if done {
-                return None;
-            }
-            let message = rx.recv().await?;
-            let last = matches!(&message, Message::Response(r) if r.id.as_ref() == Some(&id));
-            Some((message, (rx, last)))
-        }
-    })
-}
-
-fn sse(messages: impl Stream<Item = Message> + Send + 'static) -> Response {
-    let events = messages.map(|m| {
-        let data = serde_json::to_string(&m).unwrap_or_default();
-        Ok::<_, Infallible>(Event::default().event("message").data(data))
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    state.open_stream(tracked, rx, Some(id), busy)
 }
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
@@ -473,30 +503,77 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
             "GET opens the server's SSE stream; send Accept: text/event-stream",
         );
     }
-    let (session, busy) = match session_of(&state, &headers) {
+    let (tracked, busy) = match session_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
+        return resume(&tracked, last, busy);
+    }
     let (tx, rx) = mpsc::unbounded_channel();
-    session.set_standing(Some(tx));
-    sse(tokio_stream_of(rx).map(move |m| {
-        let _in_use = &busy;
-        m
-    }))
+    tracked.session.set_standing(Some(tx));
+    state.open_stream(&tracked, rx, None, busy)
 }
 
-fn tokio_stream_of(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Message> {
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
+/// `GET` with `Last-Event-ID`: the rest of the stream that id belongs to, or why not.
+fn resume(tracked: &Tracked, last: &HeaderValue, busy: Busy) -> Response {
+    let text = String::from_utf8_lossy(last.as_bytes());
+    let Ok(after) = text.parse::<EventId>() else {
+        return bad_request(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Last-Event-ID {text:?} is not an event id of this server (they look like \
+                 `12-3`); send the id of the last event received on the stream to resume, or \
+                 GET without Last-Event-ID for a new stream"
+            ),
+        );
+    };
+    let again = "send the request again (tasks/result may be asked any number of times), or GET \
+                 without Last-Event-ID for a new stream";
+    match tracked.replay.resume(after) {
+        Ok(connection) => {
+            tracing::debug!(session = tracked.session.id(), %after, "SSE stream resumed");
+            connection.into_response(busy)
+        }
+        Err(Unresumable::NotSent(id)) => bad_request(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Last-Event-ID {id} names an event its stream never sent; send the id of the \
+                 last event received"
+            ),
+        ),
+        Err(Unresumable::UnknownStream(id)) => bad_request(
+            StatusCode::GONE,
+            format!(
+                "this session has no stream {} to resume from event {id}: a stream is \
+                 forgotten {}s after its connection drops or it ends, and ids of other \
+                 sessions name nothing here; {again}",
+                id.stream,
+                RESUME_WINDOW.as_secs()
+            ),
+        ),
+        Err(Unresumable::Evicted(id)) => bad_request(
+            StatusCode::GONE,
+            format!(
+                "the events after {id} are no longer kept (a session keeps its last \
+                 {MAX_REPLAY_EVENTS} events and {} MiB), so stream {} cannot be resumed \
+                 without a gap; {again}",
+                MAX_REPLAY_BYTES / (1024 * 1024),
+                id.stream
+            ),
+        ),
+    }
 }
 
 async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     if let Err(r) = precheck(&state, &headers) {
         return r.into_response();
     }
-    let (session, _busy) = match session_of(&state, &headers) {
+    let (tracked, _busy) = match session_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    let session = tracked.session;
     state.sessions().remove(session.id());
     session.close();
     tracing::debug!(session = session.id(), "HTTP session ended by the client");
@@ -513,16 +590,127 @@ mod tests {
     }
 
     fn app(config: HttpConfig) -> Router {
+        app_with(
+            config,
+            crate::server::Tools::new(),
+            replay::Limits::default(),
+        )
+    }
+
+    fn app_with(config: HttpConfig, tools: crate::server::Tools, limits: replay::Limits) -> Router {
         let engine = mcp_tasks_engine::Engine::new(
             Arc::new(mcp_tasks_engine::MemoryStore::new()),
             mcp_tasks_engine::EngineConfig::default(),
         );
         let server = Server::new(
             engine,
-            crate::server::Tools::new(),
+            tools,
             mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
         );
-        router(server, config)
+        router_with(server, config, limits)
+    }
+
+    /// A `wait` tool: sleeps `ms`, then answers "done". May run as a task.
+    fn app_with_wait() -> Router {
+        #[derive(serde::Deserialize)]
+        struct Wait {
+            ms: u64,
+        }
+        let tool = serde_json::from_value(json!({
+            "name": "wait",
+            "inputSchema": {"type": "object", "properties": {"ms": {"type": "integer"}}},
+            "execution": {"taskSupport": "optional"}
+        }))
+        .unwrap();
+        let tools = crate::server::Tools::new().add(tool, |a: Wait, _cx| async move {
+            tokio::time::sleep(Duration::from_millis(a.ms)).await;
+            Ok(mcp_tasks_wire::v2025_11_25::CallToolResult::text("done"))
+        });
+        app_with(HttpConfig::default(), tools, replay::Limits::default())
+    }
+
+    async fn start(app: &Router, version: &str) -> String {
+        let mut init = init();
+        init["params"]["protocolVersion"] = json!(version);
+        let r = post_json(app, None, init).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.headers()[SESSION_HEADER].to_str().unwrap().to_owned()
+    }
+
+    async fn get_sse(app: &Router, session: &str, last_event_id: Option<&str>) -> Response {
+        use tower::ServiceExt;
+        let mut req = axum::http::Request::get("/mcp")
+            .header(header::ACCEPT, "text/event-stream")
+            .header(SESSION_HEADER, session);
+        if let Some(id) = last_event_id {
+            req = req.header(LAST_EVENT_ID_HEADER, id);
+        }
+        let req = req.body(axum::body::Body::empty()).unwrap();
+        app.clone().oneshot(req).await.unwrap()
+    }
+
+    /// An SSE response's frames, one at a time.
+    struct Frames(axum::body::BodyDataStream);
+
+    impl Frames {
+        fn of(response: Response) -> Self {
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "text/event-stream"
+            );
+            Self(response.into_body().into_data_stream())
+        }
+
+        /// The next frame as (id, data); None when the stream ends.
+        async fn next(&mut self) -> Option<(String, String)> {
+            use futures::StreamExt;
+            loop {
+                let frame = tokio::time::timeout(Duration::from_secs(5), self.0.next())
+                    .await
+                    .expect("an SSE frame within 5s")?
+                    .unwrap();
+                let text = String::from_utf8(frame.to_vec()).unwrap();
+                if text.starts_with(':') {
+                    continue; // keep-alive
+                }
+                let field = |name: &str| {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_owned())
+                        .unwrap_or_default()
+                };
+                return Some((field("id:"), field("data:")));
+            }
+        }
+
+        /// Frames up to and including the first whose data satisfies `pred`.
+        async fn until(
+            &mut self,
+            pred: impl Fn(&serde_json::Value) -> bool,
+        ) -> Vec<(String, String)> {
+            let mut seen = Vec::new();
+            while let Some((id, data)) = self.next().await {
+                let hit = serde_json::from_str(&data).is_ok_and(|v| pred(&v));
+                seen.push((id, data));
+                if hit {
+                    return seen;
+                }
+            }
+            panic!("the stream ended before the awaited event; got {seen:?}");
+        }
+    }
+
+    fn call_wait(id: i64, ms: u64) -> serde_json::Value {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "wait", "arguments": {"ms": ms}}})
+    }
+
+    async fn error_text(response: Response) -> String {
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&body).into_owned()
     }
 
     async fn post_json(app: &Router, session: Option<&str>, body: serde_json::Value) -> Response {
@@ -596,5 +784,121 @@ mod tests {
             json!({"name": "x", "task": {}})
         )));
         assert!(!wants_stream(&req("tasks/get", json!({"taskId": "t"}))));
+    }
+
+    /// A POST stream opens with a priming event (id, empty data); dropping the connection
+    /// does not stop the call, and `GET` with `Last-Event-ID` delivers its answer
+    /// (2025-11-25 Transports, "Resumability and Redelivery").
+    #[tokio::test]
+    async fn a_dropped_post_stream_is_resumed_with_its_answer() {
+        let app = app_with_wait();
+        let session = start(&app, "2025-11-25").await;
+        let mut frames = Frames::of(post_json(&app, Some(&session), call_wait(7, 200)).await);
+        let (priming, data) = frames.next().await.unwrap();
+        assert!(
+            data.is_empty(),
+            "the priming event has empty data: {data:?}"
+        );
+        let stream = priming
+            .strip_suffix("-0")
+            .expect("the priming id is `<stream>-0`");
+        drop(frames);
+
+        let mut resumed = Frames::of(get_sse(&app, &session, Some(&priming)).await);
+        let seen = resumed.until(|m| m["id"] == 7).await;
+        let (id, answer) = seen.last().unwrap();
+        assert_eq!(id, &format!("{stream}-1"), "ids count on within the stream");
+        assert!(answer.contains("done"), "{answer}");
+        assert!(
+            resumed.next().await.is_none(),
+            "the stream ends after the answer"
+        );
+
+        // The answer stays resumable for a client that lost it in transit.
+        let mut again = Frames::of(get_sse(&app, &session, Some(&priming)).await);
+        assert_eq!(again.until(|m| m["id"] == 7).await.len(), 1);
+    }
+
+    /// The GET stream keeps what it missed while the client was away: a status notification
+    /// sent after the drop comes on the resumed stream.
+    #[tokio::test]
+    async fn a_dropped_get_stream_keeps_what_it_missed() {
+        let app = app_with_wait();
+        let session = start(&app, "2025-11-25").await;
+        let mut standing = Frames::of(get_sse(&app, &session, None).await);
+        let (priming, _) = standing.next().await.unwrap();
+        drop(standing);
+
+        let mut create = call_wait(2, 20);
+        create["params"]["task"] = json!({});
+        let created = post_json(&app, Some(&session), create).await;
+        assert_eq!(created.status(), StatusCode::OK);
+
+        let mut resumed = Frames::of(get_sse(&app, &session, Some(&priming)).await);
+        let seen = resumed
+            .until(|m| {
+                m["method"] == "notifications/tasks/status" && m["params"]["status"] == "completed"
+            })
+            .await;
+        assert!(
+            seen.iter().all(|(id, _)| !id.is_empty()),
+            "every event has an id"
+        );
+    }
+
+    /// Ids that cannot be resumed are refused with what to do, never answered with another
+    /// stream: junk and never-sent events 400, another session's stream 410 (never its
+    /// events); a Last-Event-ID on POST is ignored.
+    #[tokio::test]
+    async fn unresumable_ids_are_refused() {
+        let app = app_with_wait();
+        let a = start(&app, "2025-11-25").await;
+        let b = start(&app, "2025-11-25").await;
+        let mut frames = Frames::of(post_json(&app, Some(&a), call_wait(1, 0)).await);
+        let (a_id, _) = frames.next().await.unwrap();
+        frames.until(|m| m["id"] == 1).await;
+
+        let junk = get_sse(&app, &a, Some("yesterday")).await;
+        assert_eq!(junk.status(), StatusCode::BAD_REQUEST);
+        assert!(error_text(junk).await.contains("not an event id"));
+
+        let stream = a_id.strip_suffix("-0").unwrap();
+        let future = get_sse(&app, &a, Some(&format!("{stream}-99"))).await;
+        assert_eq!(future.status(), StatusCode::BAD_REQUEST);
+        assert!(error_text(future).await.contains("never sent"));
+
+        let foreign = get_sse(&app, &b, Some(&a_id)).await;
+        assert_eq!(foreign.status(), StatusCode::GONE);
+        let text = error_text(foreign).await;
+        assert!(
+            text.contains("no stream") && !text.contains("done"),
+            "{text}"
+        );
+
+        use tower::ServiceExt;
+        let post = axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header(SESSION_HEADER, &a)
+            .header(LAST_EVENT_ID_HEADER, &a_id)
+            .body(axum::body::Body::from(
+                json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}).to_string(),
+            ))
+            .unwrap();
+        let listed = app.clone().oneshot(post).await.unwrap();
+        assert_eq!(listed.status(), StatusCode::OK);
+        assert!(error_text(listed).await.contains("\"wait\""));
+    }
+
+    /// Sessions on an older protocol get ids but no priming event, whose empty data older
+    /// clients may fail to parse.
+    #[tokio::test]
+    async fn older_sessions_get_no_priming_event() {
+        let app = app_with_wait();
+        let session = start(&app, "2025-06-18").await;
+        let mut frames = Frames::of(post_json(&app, Some(&session), call_wait(3, 0)).await);
+        let (id, data) = frames.next().await.unwrap();
+        assert!(id.ends_with("-1"), "{id}");
+        assert!(data.contains("done"), "{data}");
     }
 }
