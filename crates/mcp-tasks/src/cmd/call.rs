@@ -5,24 +5,35 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::connect::{connect, Questions};
+use super::connect::{connect, BadAnswers, Questions};
 use super::exit::{Exit, Failure};
-use super::follow::{follow, Followed};
+use super::follow::{follow, Followed, Interrupt};
 use super::print;
 use crate::cli::CallArgs;
 use crate::term::status::StatusLine;
 
 pub(crate) async fn run(args: CallArgs) -> Result<Exit, Failure> {
+    let mut interrupt = Interrupt::install();
     let arguments = arguments(args.arguments.as_deref())?;
     let status = Arc::new(StatusLine::new(StatusLine::stderr_is_live()));
     let questions = Questions::new(&args.answers, status.clone())?;
+    let bad_answers = questions.bad_answers();
     let client = connect(&args.target, questions).await?;
     let exit = if args.task {
-        call_as_task(&client, &args, arguments, &status).await
+        call_as_task(
+            &client,
+            &args,
+            arguments,
+            &status,
+            &mut interrupt,
+            &bad_answers,
+        )
+        .await
     } else {
-        call_plain(&client, &args, arguments, &status).await
+        call_plain(&client, &args, arguments, &status, &mut interrupt).await
     };
     client.close().await;
+    bad_answers.check()?;
     exit
 }
 
@@ -31,6 +42,8 @@ async fn call_as_task(
     args: &CallArgs,
     arguments: Value,
     status: &StatusLine,
+    interrupt: &mut Interrupt,
+    bad_answers: &BadAnswers,
 ) -> Result<Exit, Failure> {
     let handle = client
         .call_tool_as_task(&args.tool, arguments, args.ttl)
@@ -40,8 +53,12 @@ async fn call_as_task(
         handle.task().status.as_str(),
         handle.task().status_message.as_deref(),
     );
-    match follow(handle, status).await? {
-        Followed::Result(value) => print::tool_result(&value, args.output.json),
+    match follow(handle, status, interrupt).await? {
+        Followed::Result(value) => {
+            // A result built on answers the file did not have is not what was asked for.
+            bad_answers.check()?;
+            print::tool_result(&value, args.output.json)
+        }
         Followed::Interrupted => Ok(Exit::Interrupted),
     }
 }
@@ -51,10 +68,11 @@ async fn call_plain(
     args: &CallArgs,
     arguments: Value,
     status: &StatusLine,
+    interrupt: &mut Interrupt,
 ) -> Result<Exit, Failure> {
     let result = tokio::select! {
         r = client.call_tool(&args.tool, arguments) => r?,
-        _ = tokio::signal::ctrl_c() => {
+        () = interrupt.recv() => {
             // Dropping the call tells the server with notifications/cancelled.
             status.note(&format!("interrupted: the call to {} was abandoned", args.tool));
             status.finish();

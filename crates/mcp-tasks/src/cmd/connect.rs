@@ -54,6 +54,7 @@ pub(crate) async fn connect(target: &Target, questions: Questions) -> Result<Cli
 #[derive(Debug)]
 pub(crate) struct Questions {
     answers: Option<Mutex<Answers>>,
+    bad_answers: BadAnswers,
     status: Arc<StatusLine>,
     interactive: bool,
     /// One form at a time: two questions at once would fight over the terminal.
@@ -74,10 +75,46 @@ impl Questions {
         use std::io::IsTerminal as _;
         Ok(Self {
             answers,
+            bad_answers: BadAnswers::default(),
             status,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             turn: Mutex::new(()),
         })
+    }
+
+    /// Where a question the `--answers` file could not answer is recorded, for the command
+    /// to exit 2 once the server has its (cancelled) answer.
+    pub(crate) fn bad_answers(&self) -> BadAnswers {
+        self.bad_answers.clone()
+    }
+}
+
+/// The first problem with the `--answers` file, if any: a usage error of the command, even
+/// though the server already got `cancel` for that question.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BadAnswers(Arc<std::sync::Mutex<Option<String>>>);
+
+impl BadAnswers {
+    fn record(&self, problem: String) {
+        let mut first = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        first.get_or_insert(problem);
+    }
+
+    /// # Errors
+    ///
+    /// A usage failure naming the problem, when one was recorded.
+    pub(crate) fn check(&self) -> Result<(), Failure> {
+        let first = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match first.as_ref() {
+            Some(problem) => Err(Failure::usage(problem.clone())),
+            None => Ok(()),
+        }
     }
 }
 
@@ -96,11 +133,17 @@ impl ElicitationHandler for Questions {
         let schema = requested_schema.clone();
         let _turn = self.turn.lock().await;
         if let Some(answers) = &self.answers {
-            let answer = answers.lock().await.next(&schema).map_err(|e| {
-                self.status.note(&format!("{e:#}"));
-                ErrorObject::invalid_params(format!("no answer for this question: {e:#}"))
-            })?;
-            return Ok(answer.into());
+            let next = answers.lock().await.next(&schema);
+            return Ok(match next {
+                Ok(answer) => answer.into(),
+                Err(e) => {
+                    // The question is answered `cancel`, so the server is not left waiting;
+                    // the command still ends as the usage error it is.
+                    self.status.note(&format!("{e:#}; answering cancel"));
+                    self.bad_answers.record(format!("{e:#}"));
+                    Answer::Cancel.into()
+                }
+            });
         }
         if !self.interactive {
             self.status.note(&format!(

@@ -8,6 +8,44 @@ use serde_json::Value;
 use super::exit::{Exit, Failure};
 use crate::term::status::StatusLine;
 
+/// Ctrl-C, listened to from the start of a command: a SIGINT that arrives while the task is
+/// being created is kept, and cancels the task as soon as it exists, instead of killing the
+/// process and leaving the task running.
+pub(crate) struct Interrupt {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupt {
+    /// Takes over SIGINT for the rest of the process.
+    pub(crate) fn install() -> Self {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| tracing::warn!(error = %e, "cannot listen for Ctrl-C"))
+                .ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Waits for Ctrl-C.
+    pub(crate) async fn recv(&mut self) {
+        #[cfg(unix)]
+        match self.signal.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// How following ended.
 pub(crate) enum Followed {
     /// `tasks/result` answered with a result.
@@ -19,13 +57,12 @@ pub(crate) enum Followed {
 pub(crate) async fn follow(
     mut handle: TaskHandle,
     status: &StatusLine,
+    interrupt: &mut Interrupt,
 ) -> Result<Followed, Failure> {
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
     loop {
         let event = tokio::select! {
             event = handle.next_event() => event,
-            _ = &mut interrupt => {
+            () = interrupt.recv() => {
                 status.note(&format!("interrupted: cancelling task {}", handle.id()));
                 match handle.cancel().await {
                     Ok(task) => status.note(&format!("task {} is {}", task.task_id, task.status.as_str())),

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use mcp_tasks_runtime::client::Client;
 use serde_json::json;
 
-use super::connect::{connect, Questions};
+use super::connect::{connect, BadAnswers, Questions};
 use super::exit::{Exit, Failure};
-use super::follow::{follow, Followed};
+use super::follow::{follow, Followed, Interrupt};
 use super::print;
 use crate::cli::{AnswersArg, TasksCommand};
 use crate::term::status::StatusLine;
 
 pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
+    let mut interrupt = Interrupt::install();
     let (target, answers) = match &command {
         TasksCommand::List { target, .. }
         | TasksCommand::Get { target, .. }
@@ -25,9 +26,11 @@ pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
     let status = Arc::new(StatusLine::new(live));
     let none = AnswersArg { answers: None };
     let questions = Questions::new(answers.unwrap_or(&none), status.clone())?;
+    let bad_answers = questions.bad_answers();
     let client = connect(target, questions).await?;
-    let exit = run_on(&client, &command, &status).await;
+    let exit = run_on(&client, &command, &status, &mut interrupt, &bad_answers).await;
     client.close().await;
+    bad_answers.check()?;
     exit
 }
 
@@ -35,6 +38,8 @@ async fn run_on(
     client: &Client,
     command: &TasksCommand,
     status: &StatusLine,
+    interrupt: &mut Interrupt,
+    bad_answers: &BadAnswers,
 ) -> Result<Exit, Failure> {
     match command {
         TasksCommand::List { output, .. } => {
@@ -62,12 +67,16 @@ async fn run_on(
         }
         TasksCommand::Result { id, output, .. } => {
             let handle = client.task(id).await?;
+            status.following(handle.id());
             status.status(
                 handle.task().status.as_str(),
                 handle.task().status_message.as_deref(),
             );
-            match follow(handle, status).await? {
-                Followed::Result(value) => print::tool_result(&value, output.json),
+            match follow(handle, status, interrupt).await? {
+                Followed::Result(value) => {
+                    bad_answers.check()?;
+                    print::tool_result(&value, output.json)
+                }
                 Followed::Interrupted => Ok(Exit::Interrupted),
             }
         }

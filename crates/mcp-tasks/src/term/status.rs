@@ -133,6 +133,11 @@ impl StatusLine {
         inner.show_status();
     }
 
+    /// Follows a task created earlier (`tasks result ID`): labels the line with its id.
+    pub(crate) fn following(&self, id: &str) {
+        self.lock().task = Some(id.to_owned());
+    }
+
     /// The task's status (`working`, `input_required`, `completed`, `failed`, `cancelled`)
     /// and its `statusMessage`.
     pub(crate) fn status(&self, status: &str, message: Option<&str>) {
