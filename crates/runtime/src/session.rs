@@ -98,6 +98,11 @@ impl Session {
         *lock(&self.standing) = sink;
     }
 
+    /// The standing stream, when one is open.
+    pub fn standing_sink(&self) -> Option<Sink> {
+        lock(&self.standing).clone().filter(|s| !s.is_closed())
+    }
+
     /// Sends on the standing stream; false when there is none or it closed.
     pub fn send_standing(&self, msg: Message) -> bool {
         lock(&self.standing)
@@ -122,12 +127,13 @@ impl Session {
         }
     }
 
-    /// Sends a message tied to a task: on a `tasks/result` stream open for it, else on the
-    /// standing stream. False when neither took it.
+    /// Sends a message tied to a task: on the newest `tasks/result` stream open for it (an
+    /// older one may be a dropped connection kept for resumption), else on the standing
+    /// stream. False when neither took it.
     pub fn send_for_task(&self, id: &TaskId, msg: Message) -> bool {
         let sink = lock(&self.task_sinks)
             .get(id)
-            .and_then(|sinks| sinks.iter().find(|s| !s.is_closed()).cloned());
+            .and_then(|sinks| sinks.iter().rev().find(|s| !s.is_closed()).cloned());
         match sink {
             Some(s) if s.send(msg.clone()).is_ok() => true,
             _ => self.send_standing(msg),
@@ -139,7 +145,7 @@ impl Session {
     pub fn sink_for_task(&self, id: &TaskId) -> Option<Sink> {
         let open = lock(&self.task_sinks)
             .get(id)
-            .and_then(|sinks| sinks.iter().find(|s| !s.is_closed()).cloned());
+            .and_then(|sinks| sinks.iter().rev().find(|s| !s.is_closed()).cloned());
         open.or_else(|| lock(&self.standing).clone().filter(|s| !s.is_closed()))
     }
 

@@ -45,6 +45,7 @@ async fn call_as_task(
     interrupt: &mut Interrupt,
     bad_answers: &BadAnswers,
 ) -> Result<Exit, Failure> {
+    interrupt.arm();
     let handle = client
         .call_tool_as_task(&args.tool, arguments, args.ttl)
         .await?;
@@ -53,7 +54,9 @@ async fn call_as_task(
         handle.task().status.as_str(),
         handle.task().status_message.as_deref(),
     );
-    match follow(handle, status, interrupt).await? {
+    let followed = follow(handle, status, interrupt).await;
+    interrupt.disarm();
+    match followed? {
         Followed::Result(value) => {
             // A result built on answers the file did not have is not what was asked for.
             bad_answers.check()?;
@@ -70,6 +73,7 @@ async fn call_plain(
     status: &StatusLine,
     interrupt: &mut Interrupt,
 ) -> Result<Exit, Failure> {
+    interrupt.arm();
     let result = tokio::select! {
         r = client.call_tool(&args.tool, arguments) => r?,
         () = interrupt.recv() => {
@@ -79,6 +83,7 @@ async fn call_plain(
             return Ok(Exit::Interrupted);
         }
     };
+    interrupt.disarm();
     status.finish();
     let value = serde_json::to_value(&result)
         .map_err(|e| Failure::new(Exit::Protocol, format!("cannot encode the result: {e}")))?;

@@ -2,47 +2,63 @@
 //! Ctrl-C, which cancels the task with `tasks/cancel` (never `notifications/cancelled`,
 //! T-CAN-3) and says so.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use mcp_tasks_runtime::client::{ClientError, TaskEvent, TaskHandle};
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use super::exit::{Exit, Failure};
 use crate::term::status::StatusLine;
 
-/// Ctrl-C, listened to from the start of a command: a SIGINT that arrives while the task is
-/// being created is kept, and cancels the task as soon as it exists, instead of killing the
-/// process and leaving the task running.
+/// Ctrl-C for a client command. While something is *armed* to handle it (following a task,
+/// or creating one), Ctrl-C is handed to it: it cancels the task and says so. Otherwise, and on
+/// a second Ctrl-C, the command stops at once with exit 130, as a terminal program should.
 pub(crate) struct Interrupt {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
+    armed: Arc<AtomicBool>,
+    notify: Arc<Notify>,
 }
 
 impl Interrupt {
     /// Takes over SIGINT for the rest of the process.
     pub(crate) fn install() -> Self {
-        #[cfg(unix)]
-        {
-            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .map_err(|e| tracing::warn!(error = %e, "cannot listen for Ctrl-C"))
-                .ok();
-            Self { signal }
-        }
-        #[cfg(not(unix))]
-        {
-            Self {}
-        }
+        let armed = Arc::new(AtomicBool::new(false));
+        let notify = Arc::new(Notify::new());
+        let (listener_armed, listener_notify) = (armed.clone(), notify.clone());
+        tokio::spawn(async move {
+            loop {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    tracing::warn!("cannot listen for Ctrl-C");
+                    return;
+                }
+                if listener_armed.swap(false, Ordering::AcqRel) {
+                    listener_notify.notify_one();
+                } else {
+                    eprintln!("mcp-tasks: interrupted");
+                    #[allow(clippy::exit)] // Nothing to clean up that the OS does not.
+                    std::process::exit(Exit::Interrupted as i32);
+                }
+            }
+        });
+        Self { armed, notify }
     }
 
-    /// Waits for Ctrl-C.
+    /// From now on Ctrl-C is kept for [`Interrupt::recv`] instead of ending the process: a
+    /// Ctrl-C while a task is being created cancels it once it exists.
+    pub(crate) fn arm(&self) {
+        self.armed.store(true, Ordering::Release);
+    }
+
+    /// Back to ending the process on Ctrl-C.
+    pub(crate) fn disarm(&self) {
+        self.armed.store(false, Ordering::Release);
+    }
+
+    /// Waits for a Ctrl-C (arming first); a second one ends the process.
     pub(crate) async fn recv(&mut self) {
-        #[cfg(unix)]
-        match self.signal.as_mut() {
-            Some(signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        self.arm();
+        self.notify.notified().await;
     }
 }
 

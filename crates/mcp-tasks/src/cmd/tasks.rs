@@ -72,7 +72,9 @@ async fn run_on(
                 handle.task().status.as_str(),
                 handle.task().status_message.as_deref(),
             );
-            match follow(handle, status, interrupt).await? {
+            let followed = follow(handle, status, interrupt).await;
+            interrupt.disarm();
+            match followed? {
                 Followed::Result(value) => {
                     bad_answers.check()?;
                     print::tool_result(&value, output.json)

@@ -99,22 +99,27 @@ impl Connection {
 
     /// Sends a request and waits for its answer.
     ///
-    /// Dropping the future forgets the request (a late answer is ignored) and tells the
-    /// server with `notifications/cancelled`, as MCP asks of a requestor that gives up.
+    /// Dropping the future forgets the request (a late answer is ignored) and, unless it was
+    /// task-augmented, tells the server with `notifications/cancelled` (best effort).
     pub(crate) async fn request(&self, method: &str, params: Value) -> Result<Value> {
+        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.clone(), (method.to_owned(), tx));
+        // A task-augmented request is never cancelled with notifications/cancelled (T-CAN-3):
+        // the task it may have created is cancelled with tasks/cancel or left to its ttl.
+        let augmented = params.get("task").is_some_and(|t| !t.is_null());
+        let mut guard = Forget {
+            conn: self,
+            id: Some(id.clone()),
+            notify: method != method::INITIALIZE && !augmented,
+        };
+        // Checked after the waiter is in place, so a connection ending meanwhile fails it.
         if self.closed.is_cancelled() {
+            guard.notify = false;
             return Err(ClientError::Closed {
                 method: method.into(),
             });
         }
-        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id.clone(), (method.to_owned(), tx));
-        let mut guard = Forget {
-            conn: self,
-            id: Some(id.clone()),
-            notify: method != method::INITIALIZE,
-        };
         let request = Request::new(id.clone(), method, Some(params));
         if let Err(e) = self.transport.send(request.into()).await {
             guard.notify = false;
@@ -137,7 +142,12 @@ impl Connection {
     }
 
     async fn dispatch(self: Arc<Self>, mut inbound: Inbound) {
-        while let Some(incoming) = inbound.recv().await {
+        loop {
+            let incoming = tokio::select! {
+                incoming = inbound.recv() => incoming,
+                () = self.closed.cancelled() => None,
+            };
+            let Some(incoming) = incoming else { break };
             match incoming {
                 Incoming::Message(Message::Response(r)) => self.complete(r),
                 Incoming::Message(Message::Request(r)) => {

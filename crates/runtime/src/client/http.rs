@@ -158,6 +158,11 @@ impl Shared {
         self.remember_session(response.headers());
         let status = response.status();
         if status == StatusCode::ACCEPTED {
+            if request_id.is_some() {
+                return Err(ClientError::Transport(
+                    "the server accepted a request (HTTP 202) without answering it".into(),
+                ));
+            }
             return Ok(());
         }
         if status == StatusCode::NOT_FOUND && lock(&self.session).is_some() {
@@ -204,9 +209,14 @@ impl Shared {
         let mut response = response;
         let mut attempt = 0;
         loop {
+            let before = cursor.last_id.clone();
             let answered = self
                 .read_events(response, &mut cursor, request_id.as_ref())
                 .await;
+            if cursor.last_id != before {
+                // The stream made progress: count drops in a row, not over its whole life.
+                attempt = 0;
+            }
             if answered || request_id.is_none() || self.closed.is_cancelled() {
                 return;
             }
@@ -358,6 +368,11 @@ impl Shared {
                 }
                 Ok(r) => {
                     failures += 1;
+                    if matches!(r.status(), StatusCode::BAD_REQUEST | StatusCode::GONE) {
+                        // The server cannot resume from our last event (forgotten after a
+                        // long sleep, say): open a fresh stream instead of asking forever.
+                        cursor.last_id = None;
+                    }
                     tracing::debug!(status = %r.status(), "the standing stream was refused");
                 }
                 Err(e) => {
@@ -389,6 +404,14 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+impl Drop for HttpTransport {
+    /// Stops the standing stream's loop: a client dropped without `close` leaves nothing
+    /// running (the server reaps the idle session).
+    fn drop(&mut self) {
+        self.shared.closed.cancel();
+    }
 }
 
 #[async_trait]

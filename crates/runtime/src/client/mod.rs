@@ -151,25 +151,22 @@ impl ClientBuilder {
             capabilities,
             client_info: self.info,
         };
-        let params = serde_json::to_value(params)
-            .map_err(|e| ClientError::protocol(method::INITIALIZE, e))?;
-        let answer = conn.request(method::INITIALIZE, params).await?;
-        let init: InitializeResult = task::decode(method::INITIALIZE, answer)?;
-        if !method::SUPPORTED_PROTOCOL_VERSIONS.contains(&init.protocol_version.as_str()) {
-            transport.close().await;
-            return Err(ClientError::Unsupported(format!(
-                "the server speaks MCP {}, which this client does not (it speaks {})",
-                init.protocol_version,
-                method::SUPPORTED_PROTOCOL_VERSIONS.join(", ")
-            )));
+        match initialize(&conn, params).await {
+            Ok(init) => {
+                transport.initialized(&init.protocol_version).await;
+                Ok(Client {
+                    conn,
+                    init,
+                    tools: Mutex::new(None),
+                })
+            }
+            Err(e) => {
+                // Nothing may outlive a failed connect: the child, the session, the dispatcher.
+                transport.close().await;
+                conn.closed().cancel();
+                Err(e)
+            }
         }
-        conn.notify(method::INITIALIZED, None).await?;
-        transport.initialized(&init.protocol_version).await;
-        Ok(Client {
-            conn,
-            init,
-            tools: Mutex::new(None),
-        })
     }
 
     fn capabilities(&self) -> ClientCapabilities {
@@ -198,7 +195,29 @@ impl ClientBuilder {
     }
 }
 
+async fn initialize(
+    conn: &Connection,
+    params: InitializeRequestParams,
+) -> Result<InitializeResult> {
+    let params =
+        serde_json::to_value(params).map_err(|e| ClientError::protocol(method::INITIALIZE, e))?;
+    let answer = conn.request(method::INITIALIZE, params).await?;
+    let init: InitializeResult = task::decode(method::INITIALIZE, answer)?;
+    if !method::SUPPORTED_PROTOCOL_VERSIONS.contains(&init.protocol_version.as_str()) {
+        return Err(ClientError::Unsupported(format!(
+            "the server speaks MCP {}, which this client does not (it speaks {})",
+            init.protocol_version,
+            method::SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+        )));
+    }
+    conn.notify(method::INITIALIZED, None).await?;
+    Ok(init)
+}
+
 /// An initialized session with one server.
+///
+/// Dropping it without [`Client::close`] still ends the connection (a spawned server is
+/// killed), but without the polite `DELETE` of the HTTP session.
 #[derive(Debug)]
 pub struct Client {
     conn: Arc<Connection>,
@@ -401,6 +420,12 @@ impl Client {
     /// Ends the session (`DELETE` over HTTP; closes the child's stdin over stdio).
     pub async fn close(self) {
         self.conn.transport().close().await;
+        self.conn.closed().cancel();
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
         self.conn.closed().cancel();
     }
 }

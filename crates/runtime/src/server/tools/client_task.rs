@@ -26,6 +26,8 @@ pub(super) enum Route {
     Exchange(Sink),
     /// A tool task's `tasks/result` stream when one is open, else the standing stream.
     Task(TaskId),
+    /// The standing stream: for what must outlive the call's own exchange.
+    Standing,
 }
 
 #[async_trait]
@@ -33,6 +35,11 @@ impl Peer for ClientPeer {
     async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
         let sink = match &self.route {
             Route::Exchange(sink) => sink.clone(),
+            Route::Standing => self.session.standing_sink().ok_or_else(|| {
+                ClientError::Transport(format!(
+                    "no standing stream to the client to send {method} on"
+                ))
+            })?,
             Route::Task(id) => self.session.sink_for_task(id).ok_or_else(|| {
                 ClientError::Transport(format!(
                     "no stream to the client is open to send {method} on (over HTTP the client \
@@ -93,7 +100,17 @@ impl Drop for CancelOnDrop {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let peer = self.peer.clone();
+        // The call's own exchange is ending with it: a plain call's cancel goes on the
+        // standing stream when the client keeps one.
+        let peer = match &self.peer.route {
+            Route::Exchange(_) if self.peer.session.standing_sink().is_some() => {
+                Arc::new(ClientPeer {
+                    session: self.peer.session.clone(),
+                    route: Route::Standing,
+                })
+            }
+            _ => self.peer.clone(),
+        };
         runtime.spawn(async move {
             let params = serde_json::json!({"taskId": task_id});
             match peer.call(mcp_tasks_wire::method::TASKS_CANCEL, params).await {

@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::client_task::{self, ClientPeer, Route};
 use crate::client::TaskHandle;
+
+/// How long a cancelled call waits for the client to confirm it cancelled its own task.
+const CLIENT_CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::server::tasks::input;
 use crate::session::{Session, Sink};
 
@@ -276,16 +279,31 @@ impl ToolContext {
         });
         // The work of a cancelled task is dropped at its next await, so the client's task is
         // cancelled from a guard rather than after the wait.
-        let mut guard = client_task::CancelOnDrop::new(peer.clone(), created.task.task_id.clone());
-        let handle = TaskHandle::new(peer, created.task, None);
+        let task_id = created.task.task_id.clone();
+        let mut guard = client_task::CancelOnDrop::new(peer.clone(), task_id.clone());
+        let handle = TaskHandle::new(peer.clone(), created.task, None);
         let outcome = tokio::select! {
-            outcome = handle.wait() => outcome.map_err(client_task::to_error_object),
-            () = self.cancellation().cancelled() => Err(ErrorObject::internal("the call was cancelled")),
+            outcome = handle.wait() => outcome,
+            () = self.cancellation().cancelled() => {
+                // A plain call goes on running here: cancel the client's task before the
+                // call's exchange ends and takes the stream with it.
+                guard.disarm();
+                let cancel = crate::client::Peer::call(
+                    peer.as_ref(),
+                    method::TASKS_CANCEL,
+                    json!({"taskId": task_id}),
+                );
+                if let Err(e) = tokio::time::timeout(CLIENT_CANCEL_WAIT, cancel).await {
+                    tracing::debug!(task = %task_id, error = %e, "the client did not confirm the cancel in time");
+                }
+                return Err(ErrorObject::internal("the call was cancelled"));
+            }
         };
-        if outcome.is_ok() {
+        // The client answered tasks/result: its task is over, whatever the answer.
+        if matches!(outcome, Ok(_) | Err(crate::client::ClientError::Rpc { .. })) {
             guard.disarm();
         }
-        outcome
+        outcome.map_err(client_task::to_error_object)
     }
 
     /// Sends any request to the requestor in the context of this call and waits for its result.
