@@ -131,10 +131,7 @@ impl Session {
     /// older one may be a dropped connection kept for resumption), else on the standing
     /// stream. False when neither took it.
     pub fn send_for_task(&self, id: &TaskId, msg: Message) -> bool {
-        let sink = lock(&self.task_sinks)
-            .get(id)
-            .and_then(|sinks| sinks.iter().rev().find(|s| !s.is_closed()).cloned());
-        match sink {
+        match self.task_stream(id) {
             Some(s) if s.send(msg.clone()).is_ok() => true,
             _ => self.send_standing(msg),
         }
@@ -143,10 +140,14 @@ impl Session {
     /// The stream a request tied to a task goes on: a `tasks/result` stream open for it, else
     /// the standing stream.
     pub fn sink_for_task(&self, id: &TaskId) -> Option<Sink> {
-        let open = lock(&self.task_sinks)
+        self.task_stream(id).or_else(|| self.standing_sink())
+    }
+
+    /// The newest open `tasks/result` stream of a task.
+    fn task_stream(&self, id: &TaskId) -> Option<Sink> {
+        lock(&self.task_sinks)
             .get(id)
-            .and_then(|sinks| sinks.iter().rev().find(|s| !s.is_closed()).cloned());
-        open.or_else(|| lock(&self.standing).clone().filter(|s| !s.is_closed()))
+            .and_then(|sinks| sinks.iter().rev().find(|s| !s.is_closed()).cloned())
     }
 
     /// Sends a request to the peer on `sink` and waits for its answer.

@@ -124,6 +124,23 @@ fn builder() -> ClientBuilder {
     ClientBuilder::new(Implementation::new("test-client", "1.0.0"))
 }
 
+/// Follows a task to its result: the statuses seen on the way, and the result.
+async fn follow_to_end(handle: &mut TaskHandle) -> (Vec<TaskStatus>, Value) {
+    let mut statuses = Vec::new();
+    let result = tokio::time::timeout(LIMIT, async {
+        loop {
+            match handle.next_event().await.unwrap() {
+                TaskEvent::Status(t) => statuses.push(t.status),
+                TaskEvent::Progress(_) => {}
+                TaskEvent::Finished(r) => break r.unwrap(),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    (statuses, result)
+}
+
 /// A peer that records when each `tasks/get` went out.
 #[derive(Debug)]
 struct Counting {
@@ -163,18 +180,7 @@ async fn polling_honours_poll_interval() {
     });
     let start = Instant::now();
     let mut handle = TaskHandle::new(counting.clone(), created.task, None);
-    let mut statuses = Vec::new();
-    let result = tokio::time::timeout(LIMIT, async {
-        loop {
-            match handle.next_event().await.unwrap() {
-                TaskEvent::Status(t) => statuses.push(t.status),
-                TaskEvent::Progress(_) => {}
-                TaskEvent::Finished(r) => break r.unwrap(),
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let (statuses, result) = follow_to_end(&mut handle).await;
     assert_eq!(result["content"][0]["text"], "slept 900");
     assert_eq!(meta::related_task_id(&result).as_deref(), Some(handle.id()));
     assert_eq!(statuses, vec![TaskStatus::Completed]);
@@ -240,18 +246,7 @@ async fn questions_of_a_task_reach_the_elicitation_handler() {
         .call_tool_as_task("ask_name", json!({}), Some(60_000))
         .await
         .unwrap();
-    let mut statuses = Vec::new();
-    let result = tokio::time::timeout(LIMIT, async {
-        loop {
-            match handle.next_event().await.unwrap() {
-                TaskEvent::Status(t) => statuses.push(t.status),
-                TaskEvent::Progress(_) => {}
-                TaskEvent::Finished(r) => break r.unwrap(),
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let (statuses, result) = follow_to_end(&mut handle).await;
     let result: CallToolResult = serde_json::from_value(result).unwrap();
     assert_eq!(
         result,

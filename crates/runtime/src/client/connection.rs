@@ -312,7 +312,8 @@ impl Connection {
     }
 }
 
-fn to_value(v: &impl serde::Serialize) -> std::result::Result<Value, ErrorObject> {
+/// Encodes an answer the client sends back.
+pub(super) fn to_value(v: &impl serde::Serialize) -> std::result::Result<Value, ErrorObject> {
     serde_json::to_value(v)
         .map_err(|e| ErrorObject::internal(format!("cannot encode the answer: {e}")))
 }

@@ -183,8 +183,7 @@ impl Host {
                 }
             }
         });
-        serde_json::to_value(CreateTaskResult::from(dialect::task(&record)))
-            .map_err(|e| ErrorObject::internal(format!("cannot encode the task: {e}")))
+        super::connection::to_value(&CreateTaskResult::from(dialect::task(&record)))
     }
 }
 

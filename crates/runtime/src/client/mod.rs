@@ -265,20 +265,11 @@ impl Client {
     ///
     /// The server's error answer, or the connection's.
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
-        let mut tools = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let params = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
-            let page: ListToolsResult = task::decode(
-                method::TOOLS_LIST,
-                self.request(method::TOOLS_LIST, params).await?,
-            )?;
-            tools.extend(page.tools);
-            match page.next_cursor {
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => break,
-            }
-        }
+        let tools = self
+            .all_pages(method::TOOLS_LIST, |page: ListToolsResult| {
+                (page.tools, page.next_cursor)
+            })
+            .await?;
         *self.tools.lock().await = Some(tools.clone());
         Ok(tools)
     }
@@ -400,21 +391,33 @@ impl Client {
                 self.init.server_info.name
             )));
         }
-        let mut tasks = Vec::new();
+        self.all_pages(method::TASKS_LIST, |page: ListTasksResult| {
+            (page.tasks, page.next_cursor)
+        })
+        .await
+    }
+
+    /// Every item of a paginated list method, following `nextCursor` until it is absent
+    /// (or repeats, which would loop forever).
+    async fn all_pages<P, T>(
+        &self,
+        method: &str,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>>
+    where
+        P: serde::de::DeserializeOwned,
+    {
+        let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let params = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
-            let page: ListTasksResult = task::decode(
-                method::TASKS_LIST,
-                self.request(method::TASKS_LIST, params).await?,
-            )?;
-            tasks.extend(page.tasks);
-            match page.next_cursor {
+            let (page, next) = split(task::decode(method, self.request(method, params).await?)?);
+            items.extend(page);
+            match next {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => break,
+                _ => return Ok(items),
             }
         }
-        Ok(tasks)
     }
 
     /// Ends the session (`DELETE` over HTTP; closes the child's stdin over stdio).

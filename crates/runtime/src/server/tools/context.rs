@@ -162,14 +162,10 @@ impl ToolContext {
                  elicitation capability at initialize",
             ));
         }
-        let params = serde_json::to_value(&params)
-            .map_err(|e| ErrorObject::internal(format!("cannot encode the elicitation: {e}")))?;
-        let answer = self.ask(method::ELICITATION_CREATE, params).await?;
-        serde_json::from_value(answer).map_err(|e| {
-            ErrorObject::invalid_params(format!(
-                "the client's elicitation answer is not an ElicitResult: {e}"
-            ))
-        })
+        let answer = self
+            .ask(method::ELICITATION_CREATE, encode(&params)?)
+            .await?;
+        decode(answer, "ElicitResult")
     }
 
     /// Asks the client's model for a message (`sampling/createMessage`) and waits for it.
