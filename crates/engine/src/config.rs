@@ -75,6 +75,10 @@ pub struct EngineConfig {
     /// Whether to emit audit events (T-SEC-3) under the [`AUDIT_TARGET`](crate::AUDIT_TARGET)
     /// tracing target.
     pub audit: bool,
+    /// On a shared store: how long this process counts as alive after it last renewed its
+    /// lease. It renews every third of that, and its tasks are taken for orphans by the
+    /// other instances about this long after it dies.
+    pub lease_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +92,7 @@ impl Default for EngineConfig {
             allow_unlimited_ttl: false,
             limits: Limits::default(),
             audit: false,
+            lease_ttl: Duration::from_secs(15),
         }
     }
 }
@@ -132,6 +137,12 @@ impl EngineConfig {
     /// Sets the limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets the lease ttl on shared stores (at least 300 ms, so renewals have room).
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(300));
         self
     }
 

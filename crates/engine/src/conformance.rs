@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::cursor::Position;
-use crate::store::{ChangeEvent, ListQuery, TaskStore, UnfinishedQuery};
+use crate::store::{ChangeEvent, Lease, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{
     Failure, InputRequest, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError,
     TaskId, TaskStatus, Transition,
@@ -404,7 +404,10 @@ pub async fn unfinished_and_recovery(store: Arc<dyn TaskStore>) {
 
     let take = |by: &str| Transition::Recover {
         dead_runner: Some("runner-a".into()),
-        recovery: Recovery::Rerun { runner: by.into() },
+        recovery: Recovery::Rerun {
+            runner: by.into(),
+            message: "running it again".into(),
+        },
     };
     let (x, y) = tokio::join!(
         store.transition(&asking.id, take("runner-x"), t(2)),
@@ -526,6 +529,62 @@ pub async fn records_round_trip_exactly(store: Arc<dyn TaskStore>) {
     assert_eq!(got.params, new.params);
 }
 
+/// Shared stores: a runner holding a live lease is alive, so its tasks are no orphans and a
+/// recovery of one is refused; released, they are orphans, recovered once; a runner that renews
+/// a lapsed lease is told so. Stores of one process keep no leases: every other runner is dead.
+pub async fn leases_keep_runners_alive(store: Arc<dyn TaskStore>) {
+    let task = store.create(new_task(anon("s"), 0, None)).await.unwrap();
+    let orphans = UnfinishedQuery {
+        except_runner: Some("runner-b".into()),
+        after: None,
+        limit: 10,
+    };
+    let take = Transition::Recover {
+        dead_runner: Some("runner-a".into()),
+        recovery: Recovery::Fail {
+            message: "runner-a is gone".into(),
+        },
+    };
+    let ttl = Duration::from_secs(60);
+    let first = store.renew_lease("runner-a", ttl).await.unwrap();
+    if !store.is_shared() {
+        assert_eq!(first, Lease::Kept);
+        assert_eq!(store.unfinished(&orphans).await.unwrap().len(), 1);
+        return;
+    }
+    assert_eq!(first, Lease::Started);
+    assert_eq!(
+        store.renew_lease("runner-a", ttl).await.unwrap(),
+        Lease::Kept
+    );
+    assert!(
+        store.unfinished(&orphans).await.unwrap().is_empty(),
+        "a live runner's tasks are no orphans"
+    );
+    let refused = store.transition(&task.id, take.clone(), t(1)).await;
+    assert!(
+        matches!(refused, Err(Error::RunnerAlive { .. })),
+        "{refused:?}"
+    );
+    let unchanged = store.get(None, &task.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.status(), TaskStatus::Working);
+
+    store.release_lease("runner-a").await.unwrap();
+    let found = store.unfinished(&orphans).await.unwrap();
+    assert_eq!(found.len(), 1, "a released runner's tasks are orphans");
+    let (x, y) = tokio::join!(
+        store.transition(&task.id, take.clone(), t(2)),
+        store.transition(&task.id, take, t(2)),
+    );
+    assert!(x.is_ok() != y.is_ok(), "exactly one recoverer wins");
+    assert_eq!(x.or(y).unwrap().status(), TaskStatus::Failed);
+    assert_eq!(
+        store.renew_lease("runner-a", ttl).await.unwrap(),
+        Lease::Regained,
+        "a runner coming back learns its lease had lapsed"
+    );
+}
+
 /// Mounts the whole [`conformance`](crate::conformance) suite as tests for one store.
 ///
 /// `$factory` is an expression callable with no arguments that returns a future of something
@@ -555,6 +614,7 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@case unfinished_and_recovery);
             $crate::store_conformance!(@case concurrent_creates_are_all_found);
             $crate::store_conformance!(@case records_round_trip_exactly);
+            $crate::store_conformance!(@case leases_keep_runners_alive);
         }
     };
     (@case $case:ident) => {

@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, AuditEvent};
@@ -14,10 +16,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
 use crate::cursor::Position;
 use crate::executor::TaskContext;
-use crate::store::{ChangeEvent, ChangeFeed, ListQuery, TaskStore, UnfinishedQuery};
+use crate::store::{ChangeEvent, ChangeFeed, Lease, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{
-    Failure, NewTask, Outcome, Recovery, RequestKind, Requestor, RpcError, TaskId, TaskRecord,
-    Transition,
+    Failure, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError, TaskId,
+    TaskRecord, Transition,
 };
 use crate::{Error, Result};
 
@@ -79,7 +81,20 @@ struct Inner {
     config: EngineConfig,
     clock: Arc<dyn Clock>,
     runner: String,
-    running: Mutex<HashMap<TaskId, CancellationToken>>,
+    running: Mutex<HashMap<TaskId, Running>>,
+    /// Set once the background duties run: the watcher that stops work ended elsewhere and,
+    /// on a shared store, the lease keeper. Started on first use, from inside the runtime.
+    background: OnceCell<()>,
+    /// Set by [`Engine::release_lease`]: the keeper must not take the lease again.
+    released: AtomicBool,
+}
+
+/// Work this engine runs.
+#[derive(Debug)]
+struct Running {
+    token: CancellationToken,
+    /// The task's owner, to read it back when checking whether it still runs here.
+    owner: Option<Owner>,
 }
 
 impl Engine {
@@ -101,6 +116,8 @@ impl Engine {
                 clock,
                 runner: uuid::Uuid::new_v4().to_string(),
                 running: Mutex::new(HashMap::new()),
+                background: OnceCell::new(),
+                released: AtomicBool::new(false),
             }),
         }
     }
@@ -144,6 +161,7 @@ impl Engine {
     /// [`Error::LimitExceeded`] when the requestor has too many unfinished tasks (T-TTL-2);
     /// [`Error::Store`] when the store fails.
     pub async fn create(&self, req: CreateTask) -> Result<TaskRecord> {
+        self.ensure_background().await?;
         let config = &self.inner.config;
         let new = NewTask {
             id: TaskId::generate(),
@@ -175,8 +193,22 @@ impl Engine {
         F: FnOnce(TaskContext) -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
+        if !self.inner.background.initialized() {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.ensure_background().await {
+                    tracing::warn!(error = %e, "cannot start the engine's background duties");
+                }
+            });
+        }
         let token = CancellationToken::new();
-        self.lock_running().insert(record.id.clone(), token.clone());
+        self.lock_running().insert(
+            record.id.clone(),
+            Running {
+                token: token.clone(),
+                owner: record.owner.clone(),
+            },
+        );
         let ctx = TaskContext::new(self.clone(), record, token.clone());
         let handle = tokio::spawn(work(ctx));
         let engine = self.clone();
@@ -277,7 +309,7 @@ impl Engine {
         }
     }
 
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, CancellationToken>> {
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Running>> {
         self.inner
             .running
             .lock()
@@ -373,9 +405,7 @@ impl Engine {
             .store
             .transition(id, Transition::Cancel { message }, self.now())
             .await?;
-        if let Some(token) = self.lock_running().get(id) {
-            token.cancel();
-        }
+        self.stop_local(id);
         tracing::debug!(task = %id, "task cancelled");
         self.audit(AuditEvent::Cancel, &record);
         Ok(record)
@@ -471,8 +501,8 @@ impl Engine {
             let gone = self.inner.store.delete_expired(self.now(), 1000).await?;
             total += gone.len();
             for record in &gone {
-                if let Some(token) = self.lock_running().remove(&record.id) {
-                    token.cancel();
+                if let Some(running) = self.lock_running().remove(&record.id) {
+                    running.token.cancel();
                 }
                 self.audit(AuditEvent::Expire, record);
             }
@@ -523,6 +553,8 @@ impl Engine {
         &self,
         mut resumable: impl FnMut(&TaskRecord) -> bool,
     ) -> Result<Recovered> {
+        self.ensure_background().await?;
+        let shared = self.inner.store.is_shared();
         let mut recovered = Recovered::default();
         let mut after = None;
         loop {
@@ -544,15 +576,21 @@ impl Engine {
             });
             for orphan in page {
                 let rerun = resumable(&orphan);
+                let stopped = if shared {
+                    "the server instance running this task stopped (its lease lapsed)"
+                } else {
+                    "the server restarted"
+                };
                 let recovery = if rerun {
                     Recovery::Rerun {
                         runner: self.inner.runner.clone(),
+                        message: format!("{stopped} while this task ran; running it again"),
                     }
                 } else {
                     Recovery::Fail {
                         message: format!(
-                            "the server restarted while this task was {}; its work was lost and \
-                             not resumed, because its tool is not declared resumable",
+                            "{stopped} while this task was {}; its work was lost and not \
+                             resumed, because its tool is not declared resumable",
                             orphan.status()
                         ),
                     }
@@ -578,11 +616,81 @@ impl Engine {
                     }
                     Err(
                         Error::RunnerChanged { .. }
+                        | Error::RunnerAlive { .. }
                         | Error::Conflict { .. }
                         | Error::NotFound { .. },
                     ) => {}
                     Err(e) => return Err(e),
                 }
+            }
+        }
+    }
+
+    /// Ends this engine's lease on a shared store, on a clean shutdown: the other instances
+    /// recover its unfinished tasks at their next look instead of after the lease ttl. The
+    /// lease is not renewed again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails; the lease then lapses by itself.
+    pub async fn release_lease(&self) -> Result<()> {
+        self.inner.released.store(true, Ordering::Release);
+        if self.inner.store.is_shared() {
+            self.inner.store.release_lease(&self.inner.runner).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the background duties once (see [`Inner::background`]). On a shared store the
+    /// first lease is taken here, before any task of this runner exists, so no other instance
+    /// ever sees one of its tasks without a live lease.
+    async fn ensure_background(&self) -> Result<()> {
+        self.inner
+            .background
+            .get_or_try_init(|| async {
+                let store = &self.inner.store;
+                if store.is_shared() {
+                    store
+                        .renew_lease(&self.inner.runner, self.inner.config.lease_ttl)
+                        .await?;
+                    tokio::spawn(keep_lease(Arc::downgrade(&self.inner)));
+                }
+                tokio::spawn(watch_changes(Arc::downgrade(&self.inner), store.changes()));
+                Ok(())
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Trips the token of the task's work, if it runs here.
+    fn stop_local(&self, id: &TaskId) {
+        if let Some(running) = self.lock_running().get(id) {
+            running.token.cancel();
+        }
+    }
+
+    /// Re-reads every task running here and stops the work of those that ended elsewhere or
+    /// were taken over by another runner: the answer to a feed that lost changes and to a
+    /// lease that lapsed.
+    async fn check_running(&self) {
+        let running: Vec<(TaskId, Option<Owner>)> = self
+            .lock_running()
+            .iter()
+            .map(|(id, r)| (id.clone(), r.owner.clone()))
+            .collect();
+        for (id, owner) in running {
+            let still_ours = match self.inner.store.get(owner.as_ref(), &id).await {
+                Ok(Some(record)) => {
+                    !record.status().is_terminal()
+                        && record.runner.as_deref() == Some(self.inner.runner.as_str())
+                }
+                Ok(None) => false,
+                // Unknown is not ended: the next look decides.
+                Err(_) => true,
+            };
+            if !still_ours {
+                tracing::info!(task = %id, "the task ended or moved elsewhere; stopping its work here");
+                self.stop_local(&id);
             }
         }
     }
@@ -594,6 +702,72 @@ impl Engine {
             audit::emit(AuditEvent::Status, &record);
         }
         Ok(record)
+    }
+}
+
+/// Stops work here that was cancelled, finished or expired by another process (or another
+/// engine on the same store): the cross-instance half of `tasks/cancel` (T-CAN-1). Ends when
+/// the engine or the store is gone.
+async fn watch_changes(engine: Weak<Inner>, mut feed: ChangeFeed) {
+    loop {
+        let change = feed.recv().await;
+        let Some(inner) = engine.upgrade() else {
+            return;
+        };
+        let engine = Engine { inner };
+        match change {
+            Ok(change) => match change.event {
+                ChangeEvent::Updated(status) if status.is_terminal() => {
+                    engine.stop_local(&change.id);
+                }
+                ChangeEvent::Expired => engine.stop_local(&change.id),
+                ChangeEvent::Created | ChangeEvent::Updated(_) => {}
+            },
+            Err(RecvError::Lagged(_)) => engine.check_running().await,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Renews the engine's lease every third of its ttl until the engine is dropped or releases
+/// it. A renewal that finds the lease lapsed means the others may have recovered tasks that
+/// still run here; those are stopped.
+async fn keep_lease(engine: Weak<Inner>) {
+    let Some(ttl) = engine.upgrade().map(|inner| inner.config.lease_ttl) else {
+        return;
+    };
+    let every = ttl / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = engine.upgrade() else {
+            return;
+        };
+        if inner.released.load(Ordering::Acquire) {
+            return;
+        }
+        let engine = Engine { inner };
+        let renewal = tokio::time::timeout(
+            every,
+            engine.inner.store.renew_lease(&engine.inner.runner, ttl),
+        )
+        .await;
+        match renewal {
+            Ok(Ok(Lease::Kept)) => {}
+            Ok(Ok(Lease::Started | Lease::Regained)) => {
+                tracing::warn!(
+                    runner = %engine.inner.runner,
+                    "this instance's lease had lapsed (the store was out of reach for longer than \
+                     the lease ttl); other instances may have taken over its tasks"
+                );
+                engine.check_running().await;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot renew this instance's lease; if it lapses, other instances take over its tasks");
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?every, "renewing this instance's lease timed out; if it lapses, other instances take over its tasks");
+            }
+        }
     }
 }
 

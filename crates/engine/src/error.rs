@@ -74,6 +74,15 @@ pub enum Error {
         /// Its runner now.
         runner: Option<String>,
     },
+    /// Orphan recovery was refused: the task's runner holds a live lease on a shared store, so
+    /// it is not dead; it was slow to renew and is back.
+    #[error("task {id} is run by {runner:?}, which is alive (its lease is live); it is no orphan")]
+    RunnerAlive {
+        /// The task.
+        id: TaskId,
+        /// Its runner.
+        runner: Option<String>,
+    },
     /// The store failed; the message of the cause says how.
     ///
     /// The cause is part of the message and deliberately not exposed as `source()`, so error

@@ -56,8 +56,11 @@ pub use engine::{CreateTask, Engine, Page, Recovered};
 pub use error::{Error, Result};
 pub use executor::TaskContext;
 pub use store::{
-    Change, ChangeEvent, ChangeFeed, ListQuery, MemoryStore, TaskStore, UnfinishedQuery,
+    Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, MemoryStore, TaskStore,
+    UnfinishedQuery,
 };
+#[cfg(feature = "postgres")]
+pub use store::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteOptions, SqliteStore, Synchronous, WriterStats};
 pub use task::{

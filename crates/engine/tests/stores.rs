@@ -1,38 +1,48 @@
 //! The shared store suite, mounted once per store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use mcp_tasks_engine::store::{ChangeFeed, ListQuery, TaskStore, UnfinishedQuery};
+use mcp_tasks_engine::store::{ChangeFeed, Lease, ListQuery, TaskStore, UnfinishedQuery};
 use mcp_tasks_engine::{
-    MemoryStore, NewTask, Owner, Result, SqliteStore, TaskId, TaskRecord, Transition,
+    MemoryStore, NewTask, Owner, PostgresStore, Result, SqliteStore, TaskId, TaskRecord, Transition,
 };
+use testkit::postgres::TempDatabase;
 
 mcp_tasks_engine::store_conformance!(memory, || async { MemoryStore::new() });
 
-mcp_tasks_engine::store_conformance!(sqlite, || async { Scratch::new() });
+mcp_tasks_engine::store_conformance!(sqlite, || async {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = SqliteStore::open(dir.path().join("tasks.sqlite3")).expect("opens");
+    Scratch::new(store, dir)
+});
 
-/// A SQLite store in a directory that is removed with it.
+mcp_tasks_engine::store_conformance!(postgres, || async {
+    let db = TempDatabase::create().await;
+    let store = PostgresStore::connect(db.url()).await.expect("connects");
+    Scratch::new(store, db)
+});
+
+/// A store and what must outlive it (its directory, its database), dropped after it.
 #[derive(Debug)]
-struct Scratch {
-    store: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
+struct Scratch<S, G> {
+    store: Arc<S>,
+    _guard: G,
 }
 
-impl Scratch {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let store = SqliteStore::open(dir.path().join("tasks.sqlite3")).expect("opens");
+impl<S, G> Scratch<S, G> {
+    fn new(store: S, guard: G) -> Self {
         Self {
             store: Arc::new(store),
-            _dir: dir,
+            _guard: guard,
         }
     }
 }
 
 #[async_trait]
-impl TaskStore for Scratch {
+impl<S: TaskStore, G: std::fmt::Debug + Send + Sync + 'static> TaskStore for Scratch<S, G> {
     async fn create(&self, new: NewTask) -> Result<TaskRecord> {
         self.store.create(new).await
     }
@@ -58,5 +68,14 @@ impl TaskStore for Scratch {
     }
     fn changes(&self) -> ChangeFeed {
         self.store.changes()
+    }
+    fn is_shared(&self) -> bool {
+        self.store.is_shared()
+    }
+    async fn renew_lease(&self, runner: &str, ttl: Duration) -> Result<Lease> {
+        self.store.renew_lease(runner, ttl).await
+    }
+    async fn release_lease(&self, runner: &str) -> Result<()> {
+        self.store.release_lease(runner).await
     }
 }

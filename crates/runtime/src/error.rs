@@ -23,6 +23,7 @@ pub fn to_error_object(e: &Error) -> ErrorObject {
         Error::DuplicateInputKey { .. }
         | Error::Cancelled { .. }
         | Error::RunnerChanged { .. }
+        | Error::RunnerAlive { .. }
         | Error::Store { .. } => ErrorObject::internal(format!("internal error: {e}")),
     }
 }

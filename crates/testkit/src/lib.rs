@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod message;
+pub mod postgres;
 pub mod process;
 pub mod schema;
 pub mod stdio;

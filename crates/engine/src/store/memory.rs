@@ -3,14 +3,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use async_trait::async_trait;
-use jiff::Timestamp;
-use tokio::sync::broadcast;
-
-use super::{Change, ChangeEvent, ChangeFeed, ListQuery, TaskStore, UnfinishedQuery};
+use super::{Change, ChangeEvent, ChangeFeed, ChangeSender, ListQuery, TaskStore, UnfinishedQuery};
 use crate::cursor::Position;
 use crate::task::{NewTask, Owner, Requestor, TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
+use async_trait::async_trait;
+use jiff::Timestamp;
 
 /// Capacity of the change feed; a slower subscriber lags and re-reads.
 const FEED_CAPACITY: usize = 4096;
@@ -20,7 +18,7 @@ const FEED_CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
-    feed: broadcast::Sender<Change>,
+    feed: ChangeSender,
 }
 
 /// Who an unfinished task counts against: its owner, or without one, its session.
@@ -82,7 +80,7 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self {
             state: Mutex::new(State::default()),
-            feed: broadcast::channel(FEED_CAPACITY).0,
+            feed: ChangeSender::new(FEED_CAPACITY),
         }
     }
 
@@ -101,8 +99,7 @@ impl MemoryStore {
     }
 
     fn publish(&self, id: TaskId, event: ChangeEvent) {
-        // No subscriber is fine: nobody waits.
-        let _ = self.feed.send(Change { id, event });
+        self.feed.send(Change { id, event });
     }
 }
 

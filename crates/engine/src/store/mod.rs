@@ -3,15 +3,24 @@
 //! A store keeps records and refuses illegal transitions; it does not wait, resolve ttls,
 //! enforce limits, or run work. [`Engine`](crate::Engine) does those once, over any store.
 
+mod feed;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tokio::sync::broadcast;
 
+pub use feed::{ChangeFeed, ChangeSender, RecvError};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous, WriterStats};
 
@@ -39,12 +48,17 @@ pub struct Change {
     pub event: ChangeEvent,
 }
 
-/// A subscription to a store's changes.
-///
-/// A feed is a hint, never the truth: a subscriber that lags (or, on shared stores, reconnects)
-/// may miss entries, so it re-reads the records it cares about. Subscribe before reading, or a
-/// change between the read and the subscription is lost.
-pub type ChangeFeed = broadcast::Receiver<Change>;
+/// What renewing a runner's lease found; see [`TaskStore::renew_lease`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// The lease was live and now runs for another ttl.
+    Kept,
+    /// There was no lease: this is the runner's first.
+    Started,
+    /// The lease had lapsed and was taken again. Meanwhile other runners may have recovered
+    /// this runner's tasks, so it must check the work it still runs.
+    Regained,
+}
 
 /// Which tasks a `tasks/list` page shows, and from where.
 #[derive(Clone, Debug)]
@@ -62,7 +76,8 @@ pub struct ListQuery {
 /// Which unfinished tasks to read, for orphan recovery.
 #[derive(Clone, Debug)]
 pub struct UnfinishedQuery {
-    /// Leave out tasks run by this runner (the caller's own, which are alive).
+    /// Leave out tasks run by this runner (the caller's own, which are alive). Tasks of runners
+    /// holding a live lease are always left out.
     pub except_runner: Option<String>,
     /// Start strictly after this position.
     pub after: Option<Position>,
@@ -93,9 +108,21 @@ pub struct UnfinishedQuery {
 /// - `delete_expired` deletes tasks whose `expires_at` is at or before `now`, returns them as
 ///   they were, and reports them on the feed as [`ChangeEvent::Expired`] (T-TTL-1;
 ///   `expired_tasks_are_deleted`).
-/// - `unfinished` returns non-terminal tasks in `(created_at, id)` order, for orphan recovery
-///   (`unfinished_and_recovery`).
-/// - Every create, change and deletion is sent on the feed (`feed_reports_changes`).
+/// - `unfinished` returns non-terminal tasks in `(created_at, id)` order, for orphan recovery,
+///   leaving out tasks of runners with a live lease (`unfinished_and_recovery`,
+///   `leases_keep_runners_alive`).
+/// - Every create, change and deletion is sent on the feed (`feed_reports_changes`), also to
+///   subscribers of other handles on the same backend when the store is shared.
+///
+/// # Shared stores
+///
+/// A store that several processes use at once ([`TaskStore::is_shared`]) also keeps runner
+/// leases: a runner whose lease lapsed is dead, its unfinished tasks are orphans that any other
+/// runner recovers while serving, and a [`Transition::Recover`] of a task whose runner holds a
+/// live lease is refused with [`Error::RunnerAlive`](crate::Error::RunnerAlive), atomically with
+/// the renewal, so a runner that comes back never loses a task it was not told about. Stores
+/// served by one process at a time keep no leases: to them every runner but the caller's is
+/// dead, which is true once the previous process is gone.
 #[async_trait]
 pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a new task.
@@ -123,6 +150,25 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Subscribes to changes.
     fn changes(&self) -> ChangeFeed;
+
+    /// Whether several processes may serve this store at once; see "Shared stores" above.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Holds `runner`'s lease for `ttl` from now, by the store's clock, so that no other
+    /// process takes its tasks for orphans.
+    async fn renew_lease(&self, runner: &str, ttl: Duration) -> Result<Lease> {
+        let _ = (runner, ttl);
+        Ok(Lease::Kept)
+    }
+
+    /// Ends `runner`'s lease at once, on a clean shutdown, so that its unfinished tasks are
+    /// recovered by the others without waiting for the lease to lapse.
+    async fn release_lease(&self, runner: &str) -> Result<()> {
+        let _ = runner;
+        Ok(())
+    }
 }
 
 const _: Option<&dyn TaskStore> = None;

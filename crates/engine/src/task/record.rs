@@ -310,13 +310,11 @@ impl TaskRecord {
                     });
                 }
                 match recovery {
-                    Recovery::Rerun { runner } => {
+                    Recovery::Rerun { runner, message } => {
                         self.runner = Some(runner);
                         self.state = TaskState::Working;
                         self.inputs.clear();
-                        self.status_message = Some(
-                            "the server restarted while this task ran; running it again".into(),
-                        );
+                        self.status_message = Some(message);
                     }
                     Recovery::Fail { message } => {
                         self.state = TaskState::Failed(Failure::Error(RpcError {
@@ -424,7 +422,10 @@ mod tests {
         .unwrap();
         let rerun = |dead: &str, by: &str| Transition::Recover {
             dead_runner: Some(dead.into()),
-            recovery: Recovery::Rerun { runner: by.into() },
+            recovery: Recovery::Rerun {
+                runner: by.into(),
+                message: "running it again".into(),
+            },
         };
         assert!(r.apply(rerun("r1", "r2"), now).unwrap());
         assert_eq!(r.status(), TaskStatus::Working);

@@ -194,6 +194,8 @@ pub enum Recovery {
     Rerun {
         /// The runner that takes the task.
         runner: String,
+        /// The statusMessage saying why the work starts over.
+        message: String,
     },
     /// Fail the task: `tasks/result` answers a -32603 error with `message`, which is also the
     /// statusMessage.

@@ -24,7 +24,6 @@
 //!   while the writer works. A read is one indexed lookup or one page, so it runs on the
 //!   calling task's thread with a pooled connection instead of hopping to a blocking thread.
 
-mod row;
 mod schema;
 mod writer;
 
@@ -37,11 +36,11 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
-use self::row::Row;
 use self::writer::{Counters, Op, Writer};
-use super::{Change, ChangeFeed, ListQuery, TaskStore, UnfinishedQuery};
+use super::row::{self, Row};
+use super::{ChangeFeed, ChangeSender, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{NewTask, Owner, TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
 
@@ -98,7 +97,7 @@ pub struct SqliteStore {
     ops: Option<mpsc::SyncSender<Op>>,
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
-    feed: broadcast::Sender<Change>,
+    feed: ChangeSender,
     counters: Arc<Counters>,
     /// Held for the store's life; see the module docs.
     _lock: File,
@@ -135,7 +134,7 @@ impl SqliteStore {
         schema::configure_writer(&conn).map_err(|e| context("", &e))?;
         schema::migrate(&mut conn).map_err(|e| context("", &e))?;
 
-        let feed = broadcast::channel(FEED_CAPACITY).0;
+        let feed = ChangeSender::new(FEED_CAPACITY);
         let counters = Arc::new(Counters::default());
         // Bounded, so a flood of writes waits for the disk instead of filling memory.
         let (tx, rx) = mpsc::sync_channel(options.max_batch.max(1) * 8);

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
-use super::row::{self, Row};
-use crate::store::{Change, ChangeEvent};
+use crate::store::row::{self, Row};
+use crate::store::{Change, ChangeEvent, ChangeSender};
 use crate::task::{TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
 
@@ -64,7 +64,7 @@ pub(super) struct Counters {
 pub(super) struct Writer {
     pub(super) conn: Connection,
     pub(super) ops: mpsc::Receiver<Op>,
-    pub(super) feed: broadcast::Sender<Change>,
+    pub(super) feed: ChangeSender,
     pub(super) max_batch: usize,
     pub(super) label: String,
     pub(super) counters: Arc<Counters>,
@@ -148,7 +148,7 @@ impl Writer {
         match done {
             Done::Record(reply, result, event) => {
                 if let (Ok(r), Some(event)) = (&result, event) {
-                    let _ = self.feed.send(Change {
+                    self.feed.send(Change {
                         id: r.id.clone(),
                         event,
                     });
@@ -158,7 +158,7 @@ impl Writer {
             Done::Deleted(reply, result) => {
                 if let Ok(gone) = &result {
                     for r in gone {
-                        let _ = self.feed.send(Change {
+                        self.feed.send(Change {
                             id: r.id.clone(),
                             event: ChangeEvent::Expired,
                         });
@@ -379,7 +379,7 @@ mod tests {
         Writer {
             conn,
             ops: rx,
-            feed: broadcast::channel(16).0,
+            feed: ChangeSender::new(16),
             max_batch: 100,
             label: "test".into(),
             counters: counters.clone(),

@@ -7,19 +7,19 @@ use crate::task::TaskRecord;
 use crate::{Error, Result};
 
 /// The indexed columns of a record, and the record as JSON.
-pub(super) struct Row {
-    pub(super) id: String,
-    pub(super) owner: Option<String>,
-    pub(super) session: Option<String>,
-    pub(super) status: &'static str,
-    pub(super) created_at: i64,
-    pub(super) expires_at: Option<i64>,
-    pub(super) runner: Option<String>,
-    pub(super) record: String,
+pub(in crate::store) struct Row {
+    pub(in crate::store) id: String,
+    pub(in crate::store) owner: Option<String>,
+    pub(in crate::store) session: Option<String>,
+    pub(in crate::store) status: &'static str,
+    pub(in crate::store) created_at: i64,
+    pub(in crate::store) expires_at: Option<i64>,
+    pub(in crate::store) runner: Option<String>,
+    pub(in crate::store) record: String,
 }
 
 impl Row {
-    pub(super) fn of(record: &TaskRecord) -> Result<Self> {
+    pub(in crate::store) fn of(record: &TaskRecord) -> Result<Self> {
         Ok(Self {
             id: record.id.as_str().to_owned(),
             owner: record.owner.as_ref().map(|o| o.as_str().to_owned()),
@@ -35,7 +35,7 @@ impl Row {
 }
 
 /// Unix nanoseconds: ordered like timestamps, and within `i64` until the year 2262.
-pub(super) fn nanos(t: Timestamp) -> i64 {
+pub(in crate::store) fn nanos(t: Timestamp) -> i64 {
     i64::try_from(t.as_nanosecond()).unwrap_or(if t.as_nanosecond() < 0 {
         i64::MIN
     } else {
@@ -44,14 +44,14 @@ pub(super) fn nanos(t: Timestamp) -> i64 {
 }
 
 /// The `(created_at, id)` a page starts after; before everything when `None`.
-pub(super) fn after(position: Option<&Position>) -> (i64, String) {
+pub(in crate::store) fn after(position: Option<&Position>) -> (i64, String) {
     match position {
         Some(p) => (nanos(p.created_at), p.id.as_str().to_owned()),
         None => (i64::MIN, String::new()),
     }
 }
 
-pub(super) fn decode(json: &str) -> Result<TaskRecord> {
+pub(in crate::store) fn decode(json: &str) -> Result<TaskRecord> {
     serde_json::from_str(json).map_err(|e| {
         Error::store(format!(
             "a stored task record is unreadable ({e}); the file was changed by something else"

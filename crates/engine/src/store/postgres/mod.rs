@@ -1,0 +1,760 @@
+//! The PostgreSQL store: tasks shared by several server instances.
+//!
+//! ```no_run
+//! use mcp_tasks_engine::{PostgresStore, TaskStore};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), mcp_tasks_engine::Error> {
+//! let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/tasks").await?;
+//! assert!(store.is_shared());
+//! # Ok(()) }
+//! ```
+//!
+//! How it keeps its promises when many processes use one database:
+//! - **Durable before answered** (T-NEW-5): every write is committed before it returns, and is
+//!   visible to every instance from then on.
+//! - **Terminal is final** (T-LIFE-2): a transition reads the record, applies it with
+//!   [`TaskRecord::apply`], and writes it back only if no other write came in between (a
+//!   `version` column, compared and bumped by the `UPDATE`); if one did, it reads again and
+//!   re-applies, so of a cancel racing a completion on two instances exactly one wins.
+//! - **Wake-ups cross instances**: each write sends `NOTIFY` in its own transaction; every
+//!   instance's [listener](listen) puts other instances' changes on its local feed, and its
+//!   own changes go there directly, without the round trip.
+//! - **Limits are exact**: creating under [`NewTask::active_limit`] takes a transaction-scoped
+//!   advisory lock on the requestor, so two instances cannot both take the last slot.
+//! - **Orphans are recovered once, and only when dead** (see "Shared stores" on
+//!   [`TaskStore`]): a recovery locks the task row and the dead runner's lease row, so it either
+//!   sees a renewal that came first and backs off, or the renewal waits for it and the runner
+//!   learns its lease had lapsed.
+
+mod listen;
+mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use jiff::Timestamp;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Config, NoTls};
+
+use self::listen::{Listener, CHANNEL};
+use super::row::{self, Row};
+use super::{
+    Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, TaskStore, UnfinishedQuery,
+};
+use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
+use crate::{Error, Result};
+
+/// Capacity of the change feed; a slower subscriber lags and re-reads.
+const FEED_CAPACITY: usize = 4096;
+
+/// The statuses of unfinished tasks, as the partial indexes name them.
+const LIVE: &str = "status IN ('working', 'input_required')";
+
+/// How a [`PostgresStore`] connects.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// The most connections the pool opens (the listener holds one more).
+    pub pool_size: usize,
+    /// How long connecting may take, unless the address sets `connect_timeout`.
+    pub connect_timeout: Duration,
+    /// How long a request waits for a free pooled connection before it fails.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+            wait_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Tasks in a PostgreSQL database, shared by every instance that connects to it.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: Pool,
+    label: String,
+    /// This handle's id in notifications, so the listener skips what this handle sent.
+    origin: String,
+    feed: ChangeSender,
+    listener: Listener,
+    /// Where this process runs, for operators reading `mcp_tasks_instances`.
+    host: String,
+}
+
+impl PostgresStore {
+    /// Connects with default options.
+    ///
+    /// # Errors
+    ///
+    /// As [`PostgresStore::connect_with`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, PostgresOptions::default()).await
+    }
+
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`, or
+    /// the `key=value` form), brings its schema up to date and starts listening for other
+    /// instances' changes. The database must exist; its tables are created.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] saying why: the address is malformed or asks for TLS, the server is out
+    /// of reach or refuses the credentials, the database does not exist, or it was migrated by
+    /// a newer version.
+    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self> {
+        let mut config: Config = url.parse().map_err(|e| {
+            Error::store(format!(
+                "the PostgreSQL address is not valid ({e}); write it as \
+                 postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+            ))
+        })?;
+        let label = label(&config);
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(Error::store(format!(
+                "{label}: sslmode=require is not supported: this build connects without TLS; \
+                 use a local socket or a trusted network with sslmode=disable or prefer"
+            )));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("mcp-tasks");
+        }
+        config.keepalives_idle(Duration::from_secs(30));
+
+        let cannot = |what: &str, e: &dyn std::fmt::Display| {
+            Error::store(format!("cannot open the task store {label}: {what}{e}"))
+        };
+        let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
+            cannot(
+                "",
+                &format!(
+                    "{}; is PostgreSQL running there, and does the database exist?",
+                    describe(&e)
+                ),
+            )
+        })?;
+        let driver = tokio::spawn(connection);
+        let migrated = schema::migrate(&mut client).await;
+        drop(client);
+        let _ = driver.await;
+        migrated.map_err(|e| match e {
+            schema::MigrateError::Postgres(e) => cannot("migrating its schema: ", &describe(&e)),
+            too_new @ schema::MigrateError::TooNew { .. } => cannot("", &too_new),
+        })?;
+
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.wait_timeout))
+            .create_timeout(Some(
+                config
+                    .get_connect_timeout()
+                    .copied()
+                    .unwrap_or(options.connect_timeout),
+            ))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| cannot("", &e))?;
+
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let feed = ChangeSender::new(FEED_CAPACITY);
+        let mut listen_config = config.clone();
+        listen_config.application_name(format!("mcp-tasks listener {origin}"));
+        let listener = Listener::start(listen_config, origin.clone(), feed.clone(), label.clone())
+            .await
+            .map_err(|e| cannot("listening for changes: ", &describe(&e)))?;
+        Ok(Self {
+            pool,
+            label,
+            origin,
+            feed,
+            listener,
+            host: host(),
+        })
+    }
+
+    /// The database, for messages: its address without the password.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// This handle's id. Its listening connection's `application_name` is
+    /// `mcp-tasks listener <id>`, which is how an operator finds it in `pg_stat_activity`.
+    pub fn instance(&self) -> &str {
+        &self.origin
+    }
+
+    /// How many times the listening connection was lost and made again.
+    pub fn listener_reconnects(&self) -> u64 {
+        self.listener.reconnects()
+    }
+
+    /// How many tasks the database holds, expired or not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the database cannot be read.
+    pub async fn count(&self) -> Result<u64> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM mcp_tasks", &[])
+            .await
+            .map_err(|e| self.fail(&e))?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| {
+            let why = match e {
+                PoolError::Backend(e) => describe(&e),
+                PoolError::Timeout(_) => format!(
+                    "no database connection came free in time (all {} in use, or the server is \
+                     out of reach)",
+                    self.pool.status().max_size
+                ),
+                other => other.to_string(),
+            };
+            Error::store(format!("{}: {why}", self.label))
+        })
+    }
+
+    fn fail(&self, e: &tokio_postgres::Error) -> Error {
+        Error::store(format!("{}: {}", self.label, describe(e)))
+    }
+
+    async fn read_records(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<TaskRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let rows = client
+            .query(&stmt, params)
+            .await
+            .map_err(|e| self.fail(&e))?;
+        rows.iter().map(|r| row::decode(r.get(0))).collect()
+    }
+
+    /// A recovery: under row locks on the task and on its dead runner's lease; see the module
+    /// docs.
+    async fn recover(&self, id: &TaskId, change: Transition, now: Timestamp) -> Result<TaskRecord> {
+        let dead_runner = match &change {
+            Transition::Recover { dead_runner, .. } => dead_runner.clone(),
+            _ => None,
+        };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.fail(&e))?;
+        let row = tx
+            .query_opt(
+                "SELECT record FROM mcp_tasks WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(|e| self.fail(&e))?
+            .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+        let mut record = row::decode(row.get(0))?;
+        let changed = record.apply(change, now)?;
+        if let Some(runner) = dead_runner {
+            let alive: Option<bool> = tx
+                .query_opt(
+                    "SELECT lease_until > now() FROM mcp_tasks_instances WHERE runner = $1 \
+                     FOR SHARE",
+                    &[&runner],
+                )
+                .await
+                .map_err(|e| self.fail(&e))?
+                .map(|r| r.get(0));
+            if alive == Some(true) {
+                return Err(Error::RunnerAlive {
+                    id: id.clone(),
+                    runner: Some(runner),
+                });
+            }
+        }
+        if !changed {
+            return Ok(record);
+        }
+        let written = Row::of(&record)?;
+        let change = Change {
+            id: id.clone(),
+            event: ChangeEvent::Updated(record.status()),
+        };
+        tx.execute(
+            "WITH u AS (UPDATE mcp_tasks SET status = $2, runner = $3, record = $4, \
+             version = version + 1 WHERE id = $1 RETURNING 1) SELECT pg_notify($5, $6) FROM u",
+            &[
+                &written.id,
+                &written.status,
+                &written.runner,
+                &written.record,
+                &CHANNEL,
+                &note(&self.origin, &change),
+            ],
+        )
+        .await
+        .map_err(|e| self.fail(&e))?;
+        tx.commit().await.map_err(|e| self.fail(&e))?;
+        self.feed.send(change);
+        Ok(record)
+    }
+}
+
+#[async_trait]
+impl TaskStore for PostgresStore {
+    async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+        let limit = new.active_limit;
+        let record = TaskRecord::new(new);
+        let r = Row::of(&record)?;
+        let change = Change {
+            id: record.id.clone(),
+            event: ChangeEvent::Created,
+        };
+        let note = note(&self.origin, &change);
+        let mut client = self.client().await?;
+        let inserted = match limit {
+            None => {
+                client
+                    .execute(
+                        "WITH i AS (INSERT INTO mcp_tasks \
+                         (id, owner, session, status, created_at, expires_at, runner, record) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1) \
+                         SELECT pg_notify($9, $10) FROM i",
+                        &[
+                            &r.id,
+                            &r.owner,
+                            &r.session,
+                            &r.status,
+                            &r.created_at,
+                            &r.expires_at,
+                            &r.runner,
+                            &r.record,
+                            &CHANNEL,
+                            &note,
+                        ],
+                    )
+                    .await
+            }
+            Some(limit) => {
+                // The count must see every insert committed before this one took the lock,
+                // so it is a statement of its own after the lock, in the same transaction.
+                let (key, requestor) = match (&r.owner, &r.session) {
+                    (Some(owner), _) => (format!("owner:{owner}"), "owner = $2"),
+                    (None, Some(session)) => {
+                        (format!("session:{session}"), "owner IS NULL AND session = $3")
+                    }
+                    (None, None) => (
+                        "anonymous".to_owned(),
+                        "owner IS NULL AND session IS NULL AND $2::text IS NULL AND $3::text IS NULL",
+                    ),
+                };
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let tx = client.transaction().await.map_err(|e| self.fail(&e))?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    &[&key],
+                )
+                .await
+                .map_err(|e| self.fail(&e))?;
+                let sql = format!(
+                    "WITH live AS (SELECT count(*) AS n FROM mcp_tasks WHERE {requestor} AND {LIVE}), \
+                     i AS (INSERT INTO mcp_tasks \
+                     (id, owner, session, status, created_at, expires_at, runner, record) \
+                     SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, \
+                     $7::text, $8::text FROM live WHERE live.n < $11 RETURNING 1) \
+                     SELECT pg_notify($9, $10) FROM i"
+                );
+                let stmt = tx.prepare_cached(&sql).await.map_err(|e| self.fail(&e))?;
+                let n = tx
+                    .execute(
+                        &stmt,
+                        &[
+                            &r.id,
+                            &r.owner,
+                            &r.session,
+                            &r.status,
+                            &r.created_at,
+                            &r.expires_at,
+                            &r.runner,
+                            &r.record,
+                            &CHANNEL,
+                            &note,
+                            &limit,
+                        ],
+                    )
+                    .await;
+                match n {
+                    Ok(n) => {
+                        tx.commit().await.map_err(|e| self.fail(&e))?;
+                        Ok(n)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match inserted {
+            Ok(1) => {
+                self.feed.send(change);
+                Ok(record)
+            }
+            Ok(_) => Err(Error::LimitExceeded {
+                limit: limit.unwrap_or(0),
+            }),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Err(
+                Error::store(format!("task id {} already exists", record.id)),
+            ),
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
+    async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT record FROM mcp_tasks WHERE id = $1 AND owner IS NOT DISTINCT FROM $2",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let row = client
+            .query_opt(&stmt, &[&id.as_str(), &owner.map(Owner::as_str)])
+            .await
+            .map_err(|e| self.fail(&e))?;
+        row.map(|r| row::decode(r.get(0))).transpose()
+    }
+
+    async fn transition(
+        &self,
+        id: &TaskId,
+        change: Transition,
+        now: Timestamp,
+    ) -> Result<TaskRecord> {
+        if matches!(change, Transition::Recover { .. }) {
+            return self.recover(id, change, now).await;
+        }
+        let client = self.client().await?;
+        let read = client
+            .prepare_cached("SELECT record, version FROM mcp_tasks WHERE id = $1")
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let write = client
+            .prepare_cached(
+                "WITH u AS (UPDATE mcp_tasks SET status = $3, runner = $4, record = $5, \
+                 version = version + 1 WHERE id = $1 AND version = $2 RETURNING 1) \
+                 SELECT pg_notify($6, $7) FROM u",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        loop {
+            let row = client
+                .query_opt(&read, &[&id.as_str()])
+                .await
+                .map_err(|e| self.fail(&e))?
+                .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+            let mut record = row::decode(row.get(0))?;
+            let version: i64 = row.get(1);
+            if !record.apply(change.clone(), now)? {
+                return Ok(record);
+            }
+            let written = Row::of(&record)?;
+            let event = Change {
+                id: id.clone(),
+                event: ChangeEvent::Updated(record.status()),
+            };
+            let n = client
+                .execute(
+                    &write,
+                    &[
+                        &written.id,
+                        &version,
+                        &written.status,
+                        &written.runner,
+                        &written.record,
+                        &CHANNEL,
+                        &note(&self.origin, &event),
+                    ],
+                )
+                .await
+                .map_err(|e| self.fail(&e))?;
+            if n == 1 {
+                self.feed.send(event);
+                return Ok(record);
+            }
+            // Another write came in between: apply to what it left, which may refuse.
+        }
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
+        let (after_at, after_id) = row::after(query.after.as_ref());
+        let limit = limit(query.limit);
+        match (&query.owner, &query.session) {
+            // Every session of an owner, on every instance, reads the same index in the same
+            // order: the listing is one, wherever it is asked for.
+            (Some(owner), _) => {
+                self.read_records(
+                    "SELECT record FROM mcp_tasks WHERE owner = $1 AND (created_at, id) > ($2, $3) \
+                     ORDER BY created_at, id LIMIT $4",
+                    &[&owner.as_str(), &after_at, &after_id, &limit],
+                )
+                .await
+            }
+            (None, Some(session)) => {
+                self.read_records(
+                    "SELECT record FROM mcp_tasks WHERE owner IS NULL AND session = $1 \
+                     AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4",
+                    &[session, &after_at, &after_id, &limit],
+                )
+                .await
+            }
+            // Nothing tells an anonymous requestor without a session apart (T-LIST-2).
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        let client = self.client().await?;
+        // SKIP LOCKED: the sweepers of several instances share the work instead of queueing.
+        let stmt = client
+            .prepare_cached(
+                "WITH d AS (DELETE FROM mcp_tasks WHERE id IN \
+                 (SELECT id FROM mcp_tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED) RETURNING id, record) \
+                 SELECT d.record, pg_notify($3, $4 || d.id)::text FROM d",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let prefix = note_prefix(&self.origin, &ChangeEvent::Expired);
+        let rows = client
+            .query(
+                &stmt,
+                &[&row::nanos(now), &self::limit(limit), &CHANNEL, &prefix],
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let gone = rows
+            .iter()
+            .map(|r| row::decode(r.get(0)))
+            .collect::<Result<Vec<_>>>()?;
+        for record in &gone {
+            self.feed.send(Change {
+                id: record.id.clone(),
+                event: ChangeEvent::Expired,
+            });
+        }
+        Ok(gone)
+    }
+
+    async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
+        let (after_at, after_id) = row::after(query.after.as_ref());
+        let sql = format!(
+            "SELECT record FROM mcp_tasks t WHERE {LIVE} \
+             AND ($1::text IS NULL OR t.runner IS DISTINCT FROM $1) \
+             AND NOT EXISTS (SELECT 1 FROM mcp_tasks_instances i \
+                             WHERE i.runner = t.runner AND i.lease_until > now()) \
+             AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4"
+        );
+        self.read_records(
+            &sql,
+            &[
+                &query.except_runner,
+                &after_at,
+                &after_id,
+                &limit(query.limit),
+            ],
+        )
+        .await
+    }
+
+    fn changes(&self) -> ChangeFeed {
+        self.feed.subscribe()
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn renew_lease(&self, runner: &str, ttl: Duration) -> Result<Lease> {
+        let client = self.client().await?;
+        // `prev` sees the lease as it was before this statement's upsert.
+        let stmt = client
+            .prepare_cached(
+                "WITH prev AS (SELECT lease_until > now() AS live FROM mcp_tasks_instances \
+                 WHERE runner = $1 FOR UPDATE), \
+                 up AS (INSERT INTO mcp_tasks_instances (runner, lease_until, host) \
+                 VALUES ($1, now() + make_interval(secs => $2), $3) \
+                 ON CONFLICT (runner) DO UPDATE SET lease_until = EXCLUDED.lease_until \
+                 RETURNING 1) \
+                 SELECT (SELECT live FROM prev), (SELECT count(*) FROM up)",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let row = client
+            .query_one(&stmt, &[&runner, &ttl.as_secs_f64(), &self.host])
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let lease = match row.get::<_, Option<bool>>(0) {
+            Some(true) => Lease::Kept,
+            Some(false) => Lease::Regained,
+            None => Lease::Started,
+        };
+        if lease == Lease::Started {
+            // Rows of instances gone for a day help nobody; a runner without one is dead
+            // all the same.
+            client
+                .execute(
+                    "DELETE FROM mcp_tasks_instances WHERE lease_until < now() - interval '1 day'",
+                    &[],
+                )
+                .await
+                .map_err(|e| self.fail(&e))?;
+        }
+        Ok(lease)
+    }
+
+    async fn release_lease(&self, runner: &str) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE mcp_tasks_instances SET lease_until = now() WHERE runner = $1",
+                &[&runner],
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        Ok(())
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A notification's text: `<origin> <event> <task id>`, where the event is `created`,
+/// `expired`, or the status after an update.
+fn note(origin: &str, change: &Change) -> String {
+    let mut text = note_prefix(origin, &change.event);
+    text.push_str(change.id.as_str());
+    text
+}
+
+fn note_prefix(origin: &str, event: &ChangeEvent) -> String {
+    let event = match event {
+        ChangeEvent::Created => "created",
+        ChangeEvent::Expired => "expired",
+        ChangeEvent::Updated(status) => status.as_str(),
+    };
+    format!("{origin} {event} ")
+}
+
+/// The origin and change of a notification, or `None` for text that is not ours.
+fn parse_note(text: &str) -> Option<(&str, Change)> {
+    let mut parts = text.splitn(3, ' ');
+    let origin = parts.next()?;
+    let event = match parts.next()? {
+        "created" => ChangeEvent::Created,
+        "expired" => ChangeEvent::Expired,
+        status => ChangeEvent::Updated(TaskStatus::parse(status)?),
+    };
+    let id = parts.next().filter(|id| !id.is_empty())?;
+    Some((
+        origin,
+        Change {
+            id: TaskId::from(id),
+            event,
+        },
+    ))
+}
+
+/// The address without its password: `postgres://user@host:port/database`.
+fn label(config: &Config) -> String {
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or(user);
+    let at = if user.is_empty() { "" } else { "@" };
+    format!("postgres://{user}{at}{host}:{port}/{db}")
+}
+
+/// A PostgreSQL error with what the server said, which `Display` alone leaves out.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{} ({})", db.message(), db.code().code());
+        if let Some(hint) = db.hint() {
+            text.push_str("; ");
+            text.push_str(hint);
+        }
+        return text;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+fn host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("{name} pid {}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_round_trip() {
+        let id = TaskId::generate();
+        for event in [
+            ChangeEvent::Created,
+            ChangeEvent::Expired,
+            ChangeEvent::Updated(TaskStatus::InputRequired),
+            ChangeEvent::Updated(TaskStatus::Cancelled),
+        ] {
+            let change = Change {
+                id: id.clone(),
+                event,
+            };
+            let text = note("abc", &change);
+            assert_eq!(parse_note(&text), Some(("abc", change)));
+        }
+        for foreign in ["", "abc", "abc created", "abc created ", "abc sleeping x"] {
+            assert_eq!(parse_note(foreign), None, "{foreign:?}");
+        }
+    }
+
+    #[test]
+    fn labels_leave_out_the_password() {
+        let config: Config = "postgres://alice:secret@db.example:6543/tasks"
+            .parse()
+            .unwrap();
+        assert_eq!(label(&config), "postgres://alice@db.example:6543/tasks");
+        let config: Config = "host=localhost user=bob".parse().unwrap();
+        assert_eq!(label(&config), "postgres://bob@localhost:5432/bob");
+    }
+
+    #[test]
+    fn the_schema_has_a_version() {
+        assert!(schema::latest() >= 1);
+    }
+}

@@ -1,0 +1,103 @@
+//! The database's layout and its versioned migrations.
+//!
+//! Every applied version is a row of `mcp_tasks_schema`. Migrations run in one transaction
+//! under an advisory lock, so instances that start together migrate once, and a failed
+//! migration leaves the previous version whole. A database migrated by a newer build is refused
+//! rather than misread.
+
+use tokio_postgres::Client;
+
+/// Any constant shared by every instance: the advisory lock that serializes migrations.
+const MIGRATION_LOCK: i64 = 0x4d43_5054_4d49_4752; // "MCPTMIGR"
+
+/// Each entry moves the schema up one version.
+///
+/// As in the SQLite store, the columns beside `record` exist to be indexed: the record (JSON
+/// text) is the truth and every write sets both from the same record. `version` counts writes,
+/// for the compare-and-swap of transitions.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE mcp_tasks (
+        id         text PRIMARY KEY,
+        owner      text,
+        session    text,
+        status     text NOT NULL,
+        created_at bigint NOT NULL,  -- unix nanoseconds
+        expires_at bigint,           -- unix nanoseconds; NULL is never
+        runner     text,
+        version    bigint NOT NULL DEFAULT 0,
+        record     text NOT NULL     -- the whole TaskRecord as JSON
+    );
+    -- tasks/list of an owner (from any instance), and of an anonymous session.
+    CREATE INDEX mcp_tasks_by_owner ON mcp_tasks (owner, created_at, id) WHERE owner IS NOT NULL;
+    CREATE INDEX mcp_tasks_by_session ON mcp_tasks (session, created_at, id) WHERE owner IS NULL;
+    -- The sweepers of every instance.
+    CREATE INDEX mcp_tasks_by_expiry ON mcp_tasks (expires_at) WHERE expires_at IS NOT NULL;
+    -- Per-requestor limits and orphan recovery look at unfinished tasks only.
+    CREATE INDEX mcp_tasks_live_by_requestor ON mcp_tasks (owner, session)
+        WHERE status IN ('working', 'input_required');
+    CREATE INDEX mcp_tasks_live_by_age ON mcp_tasks (created_at, id)
+        WHERE status IN ('working', 'input_required');
+
+    -- One row per server instance (runner) that ever served this database. Times are the
+    -- database's clock, so the instances' clocks need not agree.
+    CREATE TABLE mcp_tasks_instances (
+        runner      text PRIMARY KEY,
+        started_at  timestamptz NOT NULL DEFAULT now(),
+        lease_until timestamptz NOT NULL,
+        host        text
+    );
+"];
+
+/// Why the database cannot be migrated.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum MigrateError {
+    #[error(
+        "it was migrated by a newer mcp-tasks (schema version {found}; this build knows up to \
+         {known}); upgrade mcp-tasks to use it"
+    )]
+    TooNew { found: i32, known: i32 },
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+/// Brings the database to the latest schema version.
+pub(super) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {
+    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS mcp_tasks_schema (
+            version    integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM mcp_tasks_schema",
+            &[],
+        )
+        .await?
+        .get(0);
+    if found > known {
+        return Err(MigrateError::TooNew { found, known });
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(sql).await?;
+        let version = i32::try_from(done + 1).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO mcp_tasks_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The schema version this build writes.
+#[cfg(test)]
+pub(super) fn latest() -> i32 {
+    MIGRATIONS.len() as i32
+}

@@ -1,0 +1,368 @@
+//! Several instances on one PostgreSQL database, in one process: each instance is its own
+//! [`PostgresStore`] (its own pool and listening connection, as a separate process has) and its
+//! own [`Engine`]. The same behaviours with real `mcp-tasks serve` processes are tested in the
+//! binary's `multi_instance` tests.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use mcp_tasks_engine::store::{ChangeFeed, Lease, ListQuery, TaskStore, UnfinishedQuery};
+use mcp_tasks_engine::{
+    CreateTask, Engine, EngineConfig, Error, NewTask, Outcome, Owner, PostgresStore, RequestKind,
+    Requestor, Result, TaskId, TaskRecord, TaskStatus, Transition,
+};
+use serde_json::json;
+use testkit::postgres::TempDatabase;
+use tokio::sync::{mpsc, oneshot};
+
+/// Alice, speaking through a session on the given instance: her tasks are hers on every one.
+fn alice(session: &str) -> Requestor {
+    Requestor {
+        owner: Some(Owner::new("alice")),
+        session: Some(session.into()),
+    }
+}
+
+fn call(requestor: Requestor, tool: &str) -> CreateTask {
+    CreateTask {
+        requestor,
+        kind: RequestKind::ToolsCall,
+        name: Some(tool.into()),
+        params: json!({"name": tool, "arguments": {}}),
+        ttl_ms: None,
+        progress_token: None,
+    }
+}
+
+async fn instance(db: &TempDatabase, config: EngineConfig) -> (Arc<PostgresStore>, Engine) {
+    let store = Arc::new(PostgresStore::connect(db.url()).await.expect("connects"));
+    let engine = Engine::new(store.clone(), config);
+    (store, engine)
+}
+
+async fn within<T>(what: &str, limit: Duration, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(limit, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
+}
+
+/// Sends on drop: the work was aborted or ended.
+struct Dropped(Option<oneshot::Sender<()>>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// T-RES-2 across instances: `tasks/result` waiting on B returns when the work on A
+/// completes, woken by A's notification, not by polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_on_one_instance_wakes_when_another_completes() {
+    let db = TempDatabase::create().await;
+    let (_, a) = instance(&db, EngineConfig::default()).await;
+    let (_, b) = instance(&db, EngineConfig::default()).await;
+    let task = a.create(call(alice("on-a"), "slow")).await.unwrap();
+    let (release, released) = oneshot::channel::<()>();
+    a.start(&task, |_| async move {
+        let _ = released.await;
+        Outcome::Completed(json!({"content": [{"type": "text", "text": "done"}]}))
+    });
+    let waiter = tokio::spawn({
+        let b = b.clone();
+        let id = task.id.clone();
+        async move { b.wait_terminal(&alice("on-b"), &id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiter.is_finished(), "nothing finished yet");
+    release.send(()).unwrap();
+    let done = within("B wakes", Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status(), TaskStatus::Completed);
+}
+
+/// T-CAN-1 across instances: `tasks/cancel` on B makes the task `cancelled` at once and
+/// stops its work on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_on_one_instance_stops_the_work_on_the_other() {
+    let db = TempDatabase::create().await;
+    let (_, a) = instance(&db, EngineConfig::default()).await;
+    let (_, b) = instance(&db, EngineConfig::default()).await;
+    let task = a.create(call(alice("on-a"), "forever")).await.unwrap();
+    let (stopped_tx, stopped) = oneshot::channel();
+    a.start(&task, |_| async move {
+        let _guard = Dropped(Some(stopped_tx));
+        std::future::pending::<Outcome>().await
+    });
+    assert_eq!(a.running(), 1);
+    let cancelled = b
+        .cancel(&alice("on-b"), &task.id, Some("stop".into()))
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), TaskStatus::Cancelled);
+    within("the work on A stops", Duration::from_secs(5), stopped)
+        .await
+        .unwrap();
+    within("A forgets the work", Duration::from_secs(5), async {
+        while a.running() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// T-LIFE-2 across instances: a cancel on B racing the completion on A; exactly one terminal
+/// status wins, the loser is told which, and it never changes afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_racing_completion_across_instances_has_one_winner() {
+    let db = TempDatabase::create().await;
+    let (_, a) = instance(&db, EngineConfig::default()).await;
+    let (_, b) = instance(&db, EngineConfig::default()).await;
+    let mut outcomes = (0, 0);
+    for _ in 0..40 {
+        let task = a.create(call(alice("on-a"), "race")).await.unwrap();
+        let (go, wait) = oneshot::channel::<()>();
+        a.start(&task, |_| async move {
+            let _ = wait.await;
+            Outcome::Completed(json!({"content": []}))
+        });
+        let _ = go.send(());
+        let cancel = b.cancel(&alice("on-b"), &task.id, None).await;
+        let done = a.wait_terminal(&alice("on-a"), &task.id).await.unwrap();
+        match cancel {
+            Ok(record) => {
+                assert_eq!(record.status(), TaskStatus::Cancelled);
+                assert_eq!(done.status(), TaskStatus::Cancelled);
+                outcomes.0 += 1;
+            }
+            Err(Error::Conflict { actual, .. }) => {
+                assert_eq!(actual, TaskStatus::Completed);
+                assert_eq!(done.status(), TaskStatus::Completed);
+                outcomes.1 += 1;
+            }
+            Err(e) => panic!("unexpected: {e}"),
+        }
+        let later = b.get(&alice("on-b"), &task.id).await.unwrap();
+        assert_eq!(later.status(), done.status(), "terminal never changes");
+    }
+    assert_eq!(outcomes.0 + outcomes.1, 40);
+}
+
+/// A listening connection that drops is made again, and a change committed meanwhile still
+/// wakes the waiter (by the re-read the reconnection triggers, or by its notification).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_listener_reconnects_and_loses_no_wake_up() {
+    let db = TempDatabase::create().await;
+    let (store_a, a) = instance(&db, EngineConfig::default()).await;
+    let (_, b) = instance(&db, EngineConfig::default()).await;
+    for round in 0..3 {
+        let task = b.create(call(alice("on-b"), "watched")).await.unwrap();
+        let waiter = tokio::spawn({
+            let a = a.clone();
+            let id = task.id.clone();
+            async move { a.wait_terminal(&alice("on-a"), &id).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        db.execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'mcp-tasks listener {}'",
+            store_a.instance()
+        ))
+        .await;
+        b.cancel(&alice("on-b"), &task.id, None).await.unwrap();
+        let done = within("A's waiter wakes", Duration::from_secs(10), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status(), TaskStatus::Cancelled);
+        within("the listener reconnects", Duration::from_secs(10), async {
+            while store_a.listener_reconnects() <= round {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
+    // And it listens again: a later change reaches A by notification.
+    let mut feed = a.changes();
+    let task = b.create(call(alice("on-b"), "after")).await.unwrap();
+    let seen = within(
+        "a change after reconnecting",
+        Duration::from_secs(5),
+        async {
+            loop {
+                if let Ok(change) = feed.recv().await {
+                    if change.id == task.id {
+                        return change;
+                    }
+                }
+            }
+        },
+    )
+    .await;
+    assert_eq!(seen.id, task.id);
+}
+
+/// A store whose lease renewals can be made to fail, as when its process loses the database
+/// or freezes: the lease lapses while its work still runs.
+#[derive(Debug)]
+struct Unreachable {
+    inner: Arc<PostgresStore>,
+    cut: AtomicBool,
+}
+
+#[async_trait]
+impl TaskStore for Unreachable {
+    async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+        self.inner.create(new).await
+    }
+    async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+        self.inner.get(owner, id).await
+    }
+    async fn transition(
+        &self,
+        id: &TaskId,
+        change: Transition,
+        now: Timestamp,
+    ) -> Result<TaskRecord> {
+        self.inner.transition(id, change, now).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
+        self.inner.list(query).await
+    }
+    async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.inner.delete_expired(now, limit).await
+    }
+    async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
+        self.inner.unfinished(query).await
+    }
+    fn changes(&self) -> ChangeFeed {
+        self.inner.changes()
+    }
+    fn is_shared(&self) -> bool {
+        true
+    }
+    async fn renew_lease(&self, runner: &str, ttl: Duration) -> Result<Lease> {
+        if self.cut.load(Ordering::Acquire) {
+            return Err(Error::store("cut off"));
+        }
+        self.inner.renew_lease(runner, ttl).await
+    }
+    async fn release_lease(&self, runner: &str) -> Result<()> {
+        self.inner.release_lease(runner).await
+    }
+}
+
+/// An instance whose lease lapses has its unfinished tasks recovered exactly once across two
+/// surviving instances recovering at the same time: failed with a statusMessage, or run again
+/// when resumable. When it comes back it learns its lease had lapsed and stops the work the
+/// others took over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_instance_tasks_are_recovered_once_by_the_survivors() {
+    let db = TempDatabase::create().await;
+    let lease = EngineConfig::default().lease_ttl(Duration::from_millis(600));
+    let a_store = Arc::new(Unreachable {
+        inner: Arc::new(PostgresStore::connect(db.url()).await.unwrap()),
+        cut: AtomicBool::new(false),
+    });
+    let a = Engine::new(a_store.clone(), lease.clone());
+    let (_, b) = instance(&db, lease.clone()).await;
+    let (_, c) = instance(&db, lease.clone()).await;
+
+    let (stopped_tx, mut stopped) = mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for tool in ["plain", "plain", "resumable", "plain", "resumable"] {
+        let task = a.create(call(alice("on-a"), tool)).await.unwrap();
+        let tx = stopped_tx.clone();
+        a.start(&task, |_| async move {
+            struct Tell(mpsc::UnboundedSender<()>);
+            impl Drop for Tell {
+                fn drop(&mut self) {
+                    let _ = self.0.send(());
+                }
+            }
+            let _tell = Tell(tx);
+            std::future::pending::<Outcome>().await
+        });
+        tasks.push(task);
+    }
+    // Alive: nothing is an orphan, however often the others look.
+    let resumable = |r: &TaskRecord| r.name.as_deref() == Some("resumable");
+    let none = b.recover_orphans(resumable).await.unwrap();
+    assert!(none.failed.is_empty() && none.rerun.is_empty());
+
+    a_store.cut.store(true, Ordering::Release);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let (from_b, from_c) = tokio::join!(b.recover_orphans(resumable), c.recover_orphans(resumable));
+    let (from_b, from_c) = (from_b.unwrap(), from_c.unwrap());
+    let failed = from_b.failed.len() + from_c.failed.len();
+    let rerun = from_b.rerun.len() + from_c.rerun.len();
+    assert_eq!(
+        (failed, rerun),
+        (3, 2),
+        "each orphan recovered exactly once"
+    );
+    for task in &tasks {
+        let now = b.get(&alice("on-b"), &task.id).await.unwrap();
+        if task.name.as_deref() == Some("resumable") {
+            assert_eq!(now.status(), TaskStatus::Working);
+            assert_ne!(now.runner, task.runner, "another instance runs it now");
+        } else {
+            assert_eq!(now.status(), TaskStatus::Failed);
+            let message = now.status_message.unwrap();
+            assert!(message.contains("its lease lapsed"), "{message}");
+        }
+    }
+    // A comes back: every piece of its work was taken over, so all of it stops.
+    a_store.cut.store(false, Ordering::Release);
+    for _ in 0..tasks.len() {
+        within(
+            "A stops the work taken over",
+            Duration::from_secs(5),
+            stopped.recv(),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Instances that start together on an empty database migrate it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_migrate_once() {
+    let db = TempDatabase::create().await;
+    let stores = futures::future::join_all((0..4).map(|_| PostgresStore::connect(db.url()))).await;
+    for store in stores {
+        assert_eq!(store.unwrap().count().await.unwrap(), 0);
+    }
+}
+
+/// A wrong address, a server out of reach, and a missing database each say what is wrong.
+#[tokio::test]
+async fn bad_addresses_are_explained() {
+    let err = PostgresStore::connect("postgres://nobody@127.0.0.1:1/none")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is PostgreSQL running there"), "{err}");
+    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/mcp_tasks_no_such_db")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+    let err = PostgresStore::connect("postgres://h/db?sslmode=require")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sslmode=require is not supported"), "{err}");
+    let err = PostgresStore::connect("postgres://h:notaport/db")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not valid"), "{err}");
+}
