@@ -366,3 +366,57 @@ async fn bad_addresses_are_explained() {
         .to_string();
     assert!(err.contains("not valid"), "{err}");
 }
+
+/// The queries run per request, and the sweepers' and recoverers' queries, can use their
+/// indexes: with sequential scans priced out, each plan names its index and sorts nothing. A
+/// migration that loses one fails here, not in production at a million rows.
+#[tokio::test]
+async fn hot_queries_use_indexes() {
+    let db = TempDatabase::create().await;
+    drop(PostgresStore::connect(db.url()).await.unwrap());
+    let (client, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .unwrap();
+    for (sql, index) in [
+        (
+            "SELECT record FROM mcp_tasks WHERE id = 'x' AND owner IS NOT DISTINCT FROM 'o'",
+            "mcp_tasks_pkey",
+        ),
+        (
+            "SELECT record FROM mcp_tasks WHERE owner = 'o' AND (created_at, id) > (0, '') \
+             ORDER BY created_at, id LIMIT 10",
+            "mcp_tasks_by_owner",
+        ),
+        (
+            "SELECT record FROM mcp_tasks WHERE owner IS NULL AND session = 's' \
+             AND (created_at, id) > (0, '') ORDER BY created_at, id LIMIT 10",
+            "mcp_tasks_by_session",
+        ),
+        (
+            "SELECT id FROM mcp_tasks WHERE expires_at <= 5 ORDER BY expires_at LIMIT 10",
+            "mcp_tasks_by_expiry",
+        ),
+        (
+            "SELECT count(*) FROM mcp_tasks WHERE owner = 'o' \
+             AND status IN ('working', 'input_required')",
+            "mcp_tasks_live_by_requestor",
+        ),
+        (
+            "SELECT record FROM mcp_tasks t WHERE status IN ('working', 'input_required') \
+             AND t.runner IS DISTINCT FROM 'r' AND (created_at, id) > (0, '') \
+             ORDER BY created_at, id LIMIT 10",
+            "mcp_tasks_live_by_age",
+        ),
+    ] {
+        let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains(index), "{sql}\n  plan:\n{plan}");
+        assert!(!plan.contains("Sort"), "{sql}\n  sorts:\n{plan}");
+    }
+}

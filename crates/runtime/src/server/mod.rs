@@ -14,6 +14,8 @@ use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, Response};
 use mcp_tasks_wire::v2025_11_25::Implementation;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::session::{Session, Sink};
 
@@ -146,6 +148,39 @@ impl Server {
             tools::rerun(self, record);
         }
         Ok(recovered)
+    }
+
+    /// On a shared store, looks for tasks of instances that died (their lease lapsed) every
+    /// third of the lease ttl, and recovers them as [`Server::recover_orphans`] does, until
+    /// `shutdown` trips. Every surviving instance looks; each orphan is recovered by exactly
+    /// one. On a store of one process this returns at once: orphans there appear only across
+    /// a restart, which start-up recovery handles.
+    pub fn spawn_recovery(self: &Arc<Self>, shutdown: CancellationToken) -> JoinHandle<()> {
+        let server = self.clone();
+        tokio::spawn(async move {
+            if !server.engine.store().is_shared() {
+                return;
+            }
+            let mut tick = tokio::time::interval(server.engine.config().lease_ttl / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = shutdown.cancelled() => return,
+                }
+                match server.recover_orphans().await {
+                    Ok(r) if r.failed.is_empty() && r.rerun.is_empty() => {}
+                    Ok(r) => tracing::warn!(
+                        failed = r.failed.len(),
+                        running_again = r.rerun.len(),
+                        "recovered tasks of a server instance that stopped"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "looking for tasks of stopped instances failed")
+                    }
+                }
+            }
+        })
     }
 
     /// Starts what a new session needs beside its requests: status notifications for the tasks
