@@ -71,9 +71,17 @@ against it, or serve over HTTP and use --url.
 Without authentication each command is a session of its own: `tasks list` shows the tasks of
 this session, while `tasks get|result|cancel ID` reach any task by its id.
 
+With a token (for a server started with --auth-tokens), each command is a session of the token's
+subject: `tasks list|get|result|cancel` reach every task of that subject, whichever command,
+token or server instance created it, and no task of another subject. Other users of the machine
+can see a --token in the process list, so prefer the environment:
+  export MCP_TASKS_TOKEN=\"$(cat ~/.config/mcp-tasks/token)\"
+  mcp-tasks tasks list --url http://127.0.0.1:8080/mcp
+
 Exit status: 0 success; 1 the tool reported an error (isError, or the task failed with it);
 2 bad command line or --answers file; 3 protocol or connection error (including a JSON-RPC
-error answer); 4 the task was cancelled; 130 interrupted by Ctrl-C (a task is cancelled first).";
+error answer, and a token the server refused); 4 the task was cancelled; 130 interrupted by
+Ctrl-C (a task is cancelled first).";
 
 /// Which server to talk to.
 #[derive(Debug, Args)]
@@ -85,6 +93,17 @@ pub(crate) struct Target {
     /// The server command to spawn and speak to over stdio, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
+
+    /// Bearer token sent with every request to --url, for a server started with
+    /// --auth-tokens; its subject owns this command's session and tasks. Prefer the
+    /// environment variable: a flag shows in the process list.
+    #[arg(
+        long,
+        env = "MCP_TASKS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
 }
 
 /// How results are printed.
@@ -218,6 +237,18 @@ pub(crate) struct ServeArgs {
     /// such as `https://app.example.com`. [default: loopback only]
     #[arg(long, value_name = "ORIGIN", help_heading = "Transport")]
     pub(crate) allowed_origin: Vec<String>,
+
+    /// Require `Authorization: Bearer <token>` on every HTTP request, with the tokens of this
+    /// file: one `SUBJECT TOKEN` pair per line (tokens of 16 or more characters; `#` comments).
+    /// The subject owns the tasks its sessions create, and all of its sessions, on every
+    /// server sharing the store, reach them. Needs --http. [default: no authentication]
+    #[arg(
+        long,
+        env = "MCP_TASKS_AUTH_TOKENS",
+        value_name = "FILE",
+        help_heading = "Authentication"
+    )]
+    pub(crate) auth_tokens: Option<PathBuf>,
 
     /// Where tasks are kept: `memory` (they end with the process), `sqlite` (the default file)
     /// or `sqlite:PATH` (relative to the working directory; `~` is not expanded; the directory

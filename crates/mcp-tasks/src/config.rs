@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcp_tasks_engine::{ConfigError, EngineConfig, Limits, Synchronous};
 use mcp_tasks_runtime::server::RateLimit;
+use mcp_tasks_runtime::transport::http::BearerTokens;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
@@ -265,6 +266,7 @@ struct HttpSection {
     session_idle_timeout_secs: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_sessions: Option<u64>,
+    auth_tokens: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -346,6 +348,34 @@ pub(crate) struct ServeSettings {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) session_idle_timeout: Duration,
     pub(crate) max_sessions: usize,
+    /// `None` serves anonymous sessions.
+    pub(crate) auth: Option<AuthSettings>,
+}
+
+/// Bearer auth of the HTTP endpoint: the tokens, and the file they came from.
+#[derive(Debug)]
+pub(crate) struct AuthSettings {
+    pub(crate) file: PathBuf,
+    pub(crate) tokens: BearerTokens,
+}
+
+impl AuthSettings {
+    /// Reads the `SUBJECT TOKEN` file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or a line is bad (the message names the file and the line), or
+    /// it holds no token.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the auth tokens file {}", path.display()))?;
+        let tokens = BearerTokens::parse(&text)
+            .map_err(|e| anyhow::anyhow!("invalid auth tokens file {}: {e}", path.display()))?;
+        Ok(Self {
+            file: path.to_owned(),
+            tokens,
+        })
+    }
 }
 
 impl ServeSettings {
@@ -353,8 +383,9 @@ impl ServeSettings {
     ///
     /// # Errors
     ///
-    /// The config file is unreadable or invalid, no default store path is known, or the
-    /// settings contradict each other. All of these are usage errors (exit status 2).
+    /// The config file or the auth tokens file is unreadable or invalid, no default store path
+    /// is known, or the settings contradict each other. All of these are usage errors (exit
+    /// status 2).
     pub(crate) fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
         let file = match &args.config {
             Some(path) => FileConfig::load(path)?,
@@ -415,6 +446,16 @@ fn merge(
             .0
             .map(to_usize)
     };
+    let http = args.http.or(file.http.listen);
+    let auth = match args.auth_tokens.as_ref().or(file.http.auth_tokens.as_ref()) {
+        None => None,
+        Some(_) if http.is_none() => anyhow::bail!(
+            "--auth-tokens applies to --http: stdio serving has no credentials to check (set by \
+             --auth-tokens, MCP_TASKS_AUTH_TOKENS or [http] auth_tokens; serve with --http ADDR \
+             or [http] listen)"
+        ),
+        Some(path) => Some(AuthSettings::load(path)?),
+    };
     let engine = EngineConfig::default()
         .default_ttl(default_ttl)
         .max_ttl(max_ttl)
@@ -457,7 +498,7 @@ fn merge(
     Ok(ServeSettings {
         store,
         engine,
-        http: args.http.or(file.http.listen),
+        http,
         max_body_bytes: to_usize(
             args.max_body_bytes
                 .or(file.http.max_body_bytes)
@@ -484,6 +525,7 @@ fn merge(
                 .or(file.http.max_sessions)
                 .unwrap_or(defaults::MAX_SESSIONS),
         ),
+        auth,
     })
 }
 
@@ -608,6 +650,56 @@ mod tests {
         assert_eq!(s.http, None);
         assert_eq!(s.max_body_bytes, 4 * 1024 * 1024);
         assert!(s.allowed_origins.is_empty());
+        assert!(s.auth.is_none(), "no authentication unless asked");
+    }
+
+    /// A tokens file in a scratch directory, removed with it.
+    fn tokens_file(dir: &testkit::store::TempStore, name: &str, text: &str) -> String {
+        let path = dir.dir().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// T-SEC-1: bearer auth comes from --auth-tokens or `[http] auth_tokens`, the flag first.
+    #[test]
+    fn auth_tokens_come_from_flag_or_file() {
+        let dir = testkit::store::TempStore::new();
+        let one = tokens_file(&dir, "one", "alice alice-token-0123456789\n");
+        let two = tokens_file(
+            &dir,
+            "two",
+            "alice alice-token-0123456789\nbob bob-token-0123456789ab\n",
+        );
+        let key = format!("[http]\nlisten = \"127.0.0.1:0\"\nauth_tokens = {one:?}");
+        let from_file = settings(&[], &key).unwrap().auth.unwrap();
+        assert_eq!(from_file.file, PathBuf::from(&one));
+        assert_eq!(from_file.tokens.subjects(), 1);
+        let from_flag = settings(&["--auth-tokens", &two], &key)
+            .unwrap()
+            .auth
+            .unwrap();
+        assert_eq!(from_flag.file, PathBuf::from(&two));
+        assert_eq!(from_flag.tokens.subjects(), 2);
+    }
+
+    #[test]
+    fn auth_tokens_need_http_and_a_good_file() {
+        let dir = testkit::store::TempStore::new();
+        let good = tokens_file(&dir, "good", "alice alice-token-0123456789\n");
+        let err = settings(&["--auth-tokens", &good], "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--auth-tokens applies to --http"), "{err}");
+
+        let bad = tokens_file(&dir, "bad", "# ok\nalice alice-token-0123456789\nbob\n");
+        let err = settings(&["--http", "127.0.0.1:0", "--auth-tokens", &bad], "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&bad) && err.contains("line 3"), "{err}");
+
+        let missing = dir.dir().join("missing").display().to_string();
+        let err = settings(&["--http", "127.0.0.1:0", "--auth-tokens", &missing], "").unwrap_err();
+        assert!(format!("{err:#}").contains(&missing), "{err:#}");
     }
 
     /// T-SEC-3: the rate limit defaults to 1000/s with bursts of twice that, can be set from

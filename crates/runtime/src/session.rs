@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use mcp_tasks_engine::{Requestor, TaskId};
+use mcp_tasks_engine::{Owner, Requestor, TaskId};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Response};
 use mcp_tasks_wire::v2025_11_25::ClientCapabilities;
 use serde_json::Value;
@@ -45,11 +45,21 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session; its id doubles as the anonymous requestor's session (T-SEC-2).
+    /// A new anonymous session; its id doubles as the requestor's session (T-SEC-2).
     pub fn new(id: impl Into<String>) -> Self {
+        Self::with_owner(id, None)
+    }
+
+    /// A new session speaking for `owner`, the auth context that binds every task it creates
+    /// and lets it reach every task of that owner, from any session (T-SEC-1); with `None`, as
+    /// [`Session::new`].
+    pub fn with_owner(id: impl Into<String>, owner: Option<Owner>) -> Self {
         let id = id.into();
         Self {
-            requestor: Requestor::anonymous(id.clone()),
+            requestor: Requestor {
+                owner,
+                session: Some(id.clone()),
+            },
             id,
             info: Mutex::new(PeerInfo::default()),
             next_id: AtomicI64::new(1),

@@ -8,6 +8,7 @@
 //!   and commands expected to exit; [`store`]: scratch SQLite files that outlive a server, for
 //!   kill-and-restart tests.
 
+pub mod auth;
 pub mod http;
 pub mod message;
 pub mod postgres;

@@ -89,7 +89,12 @@ impl ServeOptions {
 
 /// Environment variables `mcp-tasks` reads settings from. The spawn helpers clear them, so a
 /// developer's own settings never leak into a test; a test that wants one passes the flag.
-pub const SETTINGS_ENV: [&str; 2] = ["MCP_TASKS_CONFIG", "MCP_TASKS_STORE"];
+pub const SETTINGS_ENV: [&str; 4] = [
+    "MCP_TASKS_CONFIG",
+    "MCP_TASKS_STORE",
+    "MCP_TASKS_TOKEN",
+    "MCP_TASKS_AUTH_TOKENS",
+];
 
 /// Clears [`SETTINGS_ENV`] from a command about to start the binary.
 pub(crate) fn without_settings_env(command: &mut Command) -> &mut Command {

@@ -1,5 +1,5 @@
 //! Connecting a client command to the server it names (`--url` or `-- CMD ARGS...`), with the
-//! terminal answering the server's questions.
+//! terminal answering the server's questions, and over HTTP with the `--token` if one is given.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -30,7 +30,14 @@ pub(crate) async fn connect(target: &Target, questions: Questions) -> Result<Cli
         ));
     let connected =
         match (&target.url, target.command.split_first()) {
-            (Some(url), None) => builder.connect_http(url).await,
+            (Some(url), None) => match &target.token {
+                Some(token) => builder.bearer_token(token.as_str()).connect_http(url).await,
+                None => builder.connect_http(url).await,
+            },
+            (None, Some(_)) if target.token.is_some() => return Err(Failure::usage(
+                "--token (or MCP_TASKS_TOKEN) applies to --url: a server spawned after `--` takes \
+                 no token; drop the flag or unset the variable",
+            )),
             (None, Some((program, args))) => {
                 let mut command = tokio::process::Command::new(program);
                 command.args(args).stderr(Stdio::inherit());

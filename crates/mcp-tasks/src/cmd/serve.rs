@@ -9,7 +9,7 @@ use mcp_tasks_runtime::transport::{http, stdio};
 use mcp_tasks_wire::v2025_11_25::Implementation;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ServeSettings, StoreSettings};
+use crate::config::{AuthSettings, ServeSettings, StoreSettings};
 use crate::{demo, output};
 
 pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
@@ -56,11 +56,15 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {addr}; is the port free?"))?;
             let local = listener.local_addr().context("reading the bound address")?;
+            if let Some(auth) = &settings.auth {
+                output::info(&auth_line(auth));
+            }
             let config = http::HttpConfig {
                 max_body_bytes: settings.max_body_bytes,
                 origins: http::OriginPolicy::new(settings.allowed_origins),
                 session_idle_timeout: settings.session_idle_timeout,
                 max_sessions: settings.max_sessions,
+                auth: settings.auth.map(|auth| auth.tokens),
                 ..http::HttpConfig::default()
             };
             output::info(&format!("listening on http://{local}{}", config.path));
@@ -99,6 +103,18 @@ fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn TaskStore>> {
     })
 }
 
+/// That bearer auth is on, and for how many subjects; never a token.
+fn auth_line(auth: &AuthSettings) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "bearer auth is on: {} with {} from {}; every request needs Authorization: Bearer",
+        plural(auth.tokens.subjects(), "subject", "subjects"),
+        plural(auth.tokens.len(), "token", "tokens"),
+        auth.file.display()
+    )
+}
+
 /// What start-up recovery did, or `None` when there was nothing to recover.
 fn recovery_line(failed: usize, rerun: usize) -> Option<String> {
     let total = failed + rerun;
@@ -135,6 +151,23 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_auth_line_counts_subjects_and_shows_no_token() {
+        let tokens = mcp_tasks_runtime::transport::http::BearerTokens::parse(
+            "alice alice-token-0123456789\nalice alice-token-abcdefghij\nbob bob-token-0123456789ab\n",
+        )
+        .unwrap();
+        let line = auth_line(&AuthSettings {
+            file: "/etc/mcp-tasks/tokens".into(),
+            tokens,
+        });
+        assert_eq!(
+            line,
+            "bearer auth is on: 2 subjects with 3 tokens from /etc/mcp-tasks/tokens; every \
+             request needs Authorization: Bearer"
+        );
+    }
 
     #[test]
     fn recovery_is_reported_only_when_there_was_some() {

@@ -42,10 +42,12 @@ async fn run_on(
     bad_answers: &BadAnswers,
 ) -> Result<Exit, Failure> {
     match command {
-        TasksCommand::List { output, .. } => {
+        TasksCommand::List { output, target } => {
             let tasks = client.list_tasks().await?;
             if output.json {
                 print::json(&json!({ "tasks": tasks }))?;
+            } else if tasks.is_empty() && target.token.is_some() {
+                status.note("no tasks for this token's subject");
             } else if tasks.is_empty() {
                 status.note(
                     "no tasks in this session (without authentication each command is a session \

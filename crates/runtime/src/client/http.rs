@@ -7,6 +7,11 @@
 //! not tied to an exchange). The session id from `initialize` rides on every later request, and
 //! `close` ends the session with `DELETE`.
 //!
+//! A transport made with [`HttpTransport::with_bearer_token`] sends `Authorization: Bearer` on
+//! every request (each POST, GET and DELETE). A server that refuses the credentials (`401`)
+//! fails the request at once with [`ClientError::Transport`] saying so, and the standing stream
+//! stops asking.
+//!
 //! Streams drop: proxies time out, laptops sleep. When an SSE stream ends before the answer it
 //! was opened for, the transport reconnects with `GET` and `Last-Event-ID` (the last event id
 //! it saw on that stream), so the server can replay what was lost and go on. A server that
@@ -50,6 +55,8 @@ pub struct HttpTransport {
 struct Shared {
     http: reqwest::Client,
     url: reqwest::Url,
+    /// `Bearer <token>`, marked sensitive so it is never logged.
+    authorization: Option<HeaderValue>,
     session: Mutex<Option<HeaderValue>>,
     version: Mutex<Option<HeaderValue>>,
     inbound: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
@@ -64,6 +71,33 @@ impl HttpTransport {
     ///
     /// [`ClientError::Transport`] when `url` is not an http(s) URL.
     pub fn new(url: &str) -> Result<(Self, Inbound)> {
+        Self::build(url, None)
+    }
+
+    /// Like [`HttpTransport::new`], sending `Authorization: Bearer <token>` with every request;
+    /// the server's bearer auth then binds this session's tasks to the token's subject.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Transport`] when `url` is not an http(s) URL, or `token` is empty or
+    /// holds characters an HTTP header cannot carry.
+    pub fn with_bearer_token(url: &str, token: &str) -> Result<(Self, Inbound)> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(ClientError::Transport("the bearer token is empty".into()));
+        }
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            ClientError::Transport(
+                "the bearer token holds characters an HTTP header cannot carry (control \
+                 characters or non-ASCII)"
+                    .into(),
+            )
+        })?;
+        value.set_sensitive(true);
+        Self::build(url, Some(value))
+    }
+
+    fn build(url: &str, authorization: Option<HeaderValue>) -> Result<(Self, Inbound)> {
         let url = reqwest::Url::parse(url)
             .map_err(|e| ClientError::Transport(format!("{url:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -82,6 +116,7 @@ impl HttpTransport {
                 shared: Arc::new(Shared {
                     http,
                     url,
+                    authorization,
                     session: Mutex::new(None),
                     version: Mutex::new(None),
                     inbound: Mutex::new(Some(tx)),
@@ -120,6 +155,9 @@ impl Shared {
 
     fn headers(&self) -> HeaderMap {
         let mut h = HeaderMap::new();
+        if let Some(auth) = &self.authorization {
+            h.insert(header::AUTHORIZATION, auth.clone());
+        }
         if let Some(s) = lock(&self.session).clone() {
             h.insert(SESSION_HEADER, s);
         }
@@ -157,6 +195,9 @@ impl Shared {
             .map_err(|e| ClientError::Transport(format!("POST {} failed: {e}", self.url)))?;
         self.remember_session(response.headers());
         let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(self.refused(response).await);
+        }
         if status == StatusCode::ACCEPTED {
             if request_id.is_some() {
                 return Err(ClientError::Transport(
@@ -242,7 +283,14 @@ impl Shared {
                 }
                 match self.resume(&last).await {
                     Ok(r) => break Some(r),
-                    Err(e) => {
+                    Err(Resume::Refused(e)) => {
+                        self.deliver(Incoming::Lost {
+                            id,
+                            reason: e.to_string(),
+                        });
+                        return;
+                    }
+                    Err(Resume::Failed(e)) => {
                         tracing::debug!(error = %e, attempt, "resuming a dropped stream failed")
                     }
                 }
@@ -266,7 +314,7 @@ impl Shared {
         }
     }
 
-    async fn resume(&self, last_event_id: &str) -> Result<reqwest::Response> {
+    async fn resume(&self, last_event_id: &str) -> Result<reqwest::Response, Resume> {
         let response = self
             .http
             .get(self.url.clone())
@@ -275,15 +323,44 @@ impl Shared {
             .header(LAST_EVENT_ID_HEADER, last_event_id)
             .send()
             .await
-            .map_err(|e| ClientError::Transport(format!("GET {} failed: {e}", self.url)))?;
+            .map_err(|e| {
+                Resume::Failed(ClientError::Transport(format!(
+                    "GET {} failed: {e}",
+                    self.url
+                )))
+            })?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Err(Resume::Refused(self.refused(response).await));
+        }
         if response.status().is_success() && is_event_stream(response.headers()) {
             Ok(response)
         } else {
-            Err(ClientError::Transport(format!(
+            Err(Resume::Failed(ClientError::Transport(format!(
                 "the server did not resume the stream: HTTP {}",
                 response.status()
-            )))
+            ))))
         }
+    }
+
+    /// The error for a `401` answer, with the server's reason (from its JSON-RPC error body
+    /// when it sent one).
+    async fn refused(&self, response: reqwest::Response) -> ClientError {
+        let text = response.text().await.unwrap_or_default();
+        let reason = match jsonrpc::decode(text.as_bytes()) {
+            Ok(Message::Response(jsonrpc::Response {
+                outcome: Err(error),
+                ..
+            })) => error.message,
+            _ => text.trim().to_owned(),
+        };
+        let sent = if self.authorization.is_some() {
+            ""
+        } else {
+            "; no bearer token was sent"
+        };
+        ClientError::Transport(format!(
+            "the server refused the credentials (HTTP 401): {reason}{sent}"
+        ))
     }
 
     /// Delivers a stream's messages; true once the answer to `waiting_for` came.
@@ -362,6 +439,11 @@ impl Shared {
                     self.end();
                     return;
                 }
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED => {
+                    // Asking again cannot help; the next request reports the refusal.
+                    tracing::warn!("{}", self.refused(r).await);
+                    return;
+                }
                 Ok(r) if r.status().is_success() && is_event_stream(r.headers()) => {
                     failures = 0;
                     self.read_events(r, &mut cursor, None).await;
@@ -390,6 +472,15 @@ impl Shared {
             }
         }
     }
+}
+
+/// Why a dropped stream was not resumed.
+#[derive(Debug)]
+enum Resume {
+    /// The server refused the credentials: asking again cannot help.
+    Refused(ClientError),
+    /// Anything else: worth another attempt.
+    Failed(ClientError),
 }
 
 /// Where a stream got to, for resuming it.
@@ -444,5 +535,154 @@ impl Transport for HttpTransport {
             }
         }
         lock(&self.shared.inbound).take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ::http::header;
+    use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
+    use mcp_tasks_wire::v2025_11_25::{CallToolResult, Implementation, Tool};
+    use serde_json::json;
+
+    use crate::client::{ClientBuilder, ClientError};
+    use crate::server::{Server, Tools};
+    use crate::transport::http::{self, BearerTokens, HttpConfig};
+
+    const ALICE: &str = "alice-token-0123456789";
+    const ALICE_2: &str = "alice-laptop-0123456789";
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    /// Each request the server got: its method and `Authorization` header.
+    type Seen = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+    /// A server with bearer auth on loopback, recording each request's method and
+    /// `Authorization` header; its endpoint URL.
+    async fn serve(seen: Seen) -> (String, tokio_util::sync::CancellationToken) {
+        let tool: Tool = serde_json::from_value(json!({
+            "name": "hello", "inputSchema": {"type": "object"},
+            "execution": {"taskSupport": "optional"}
+        }))
+        .unwrap();
+        let tools = Tools::new().add(tool, |_: serde_json::Value, _cx| async {
+            Ok(CallToolResult::text("hello"))
+        });
+        let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+        let server = Server::new(engine, tools, Implementation::new("t", "0"));
+        let config = HttpConfig {
+            auth: Some(BearerTokens::parse(&format!("alice {ALICE}\nalice {ALICE_2}\n")).unwrap()),
+            ..HttpConfig::default()
+        };
+        let router = http::router(server, config).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let auth = request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .map(|v| v.to_str().unwrap().to_owned());
+                seen.lock()
+                    .unwrap()
+                    .push((request.method().to_string(), auth));
+                next.run(request)
+            },
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let shutdown = stop.clone();
+        tokio::spawn(http::serve(listener, router, shutdown.cancelled_owned()));
+        (url, stop)
+    }
+
+    fn builder() -> ClientBuilder {
+        ClientBuilder::new(Implementation::new("t", "0"))
+    }
+
+    /// A refused token fails the connect at once with what the server said, not a hang.
+    #[tokio::test]
+    async fn refused_credentials_are_an_error_saying_so() {
+        let (url, _stop) = serve(Arc::default()).await;
+        for (client, needles) in [
+            (
+                builder(),
+                &[
+                    "refused the credentials (HTTP 401)",
+                    "no bearer token was sent",
+                ][..],
+            ),
+            (
+                builder().bearer_token("not-a-known-token-at-all"),
+                &[
+                    "refused the credentials (HTTP 401)",
+                    "not one this server accepts",
+                ],
+            ),
+        ] {
+            let err = tokio::time::timeout(LIMIT, client.connect_http(&url))
+                .await
+                .expect("a refusal is answered, not awaited forever")
+                .unwrap_err();
+            assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
+            let text = err.to_string();
+            for needle in needles {
+                assert!(text.contains(needle), "{text}");
+            }
+        }
+        let bad = builder()
+            .bearer_token("line\nbreak")
+            .connect_http(&url)
+            .await;
+        assert!(bad.unwrap_err().to_string().contains("cannot carry"));
+    }
+
+    /// T-SEC-1, client side: the token rides on every POST, GET and DELETE, and a task one
+    /// session of the subject created is reached by another session with another of its tokens.
+    #[tokio::test]
+    async fn the_token_rides_on_every_request() {
+        let seen = Seen::default();
+        let (url, _stop) = serve(seen.clone()).await;
+        let first = builder()
+            .bearer_token(ALICE)
+            .connect_http(&url)
+            .await
+            .unwrap();
+        let task = first
+            .call_tool_as_task("hello", json!({}), None)
+            .await
+            .unwrap();
+        let id = task.id().to_owned();
+        let second = builder()
+            .bearer_token(ALICE_2)
+            .connect_http(&url)
+            .await
+            .unwrap();
+        let found = tokio::time::timeout(LIMIT, second.task(&id))
+            .await
+            .unwrap()
+            .unwrap();
+        let result = tokio::time::timeout(LIMIT, found.result())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(result["content"][0]["text"], "hello");
+        first.close().await;
+        second.close().await;
+
+        let seen = seen.lock().unwrap().clone();
+        for method in ["POST", "GET", "DELETE"] {
+            assert!(
+                seen.iter().any(|(m, _)| m == method),
+                "no {method}: {seen:?}"
+            );
+        }
+        for (method, auth) in &seen {
+            let auth = auth.as_deref().unwrap_or_default();
+            assert!(
+                auth == format!("Bearer {ALICE}") || auth == format!("Bearer {ALICE_2}"),
+                "{method} without the token: {auth:?}"
+            );
+        }
     }
 }

@@ -72,6 +72,16 @@ pub struct ClientBuilder {
     info: Implementation,
     handlers: Handlers,
     host: Option<Engine>,
+    bearer_token: Option<BearerToken>,
+}
+
+/// A bearer token, kept out of `Debug` output.
+struct BearerToken(String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
 }
 
 impl ClientBuilder {
@@ -81,7 +91,16 @@ impl ClientBuilder {
             info,
             handlers: Handlers::default(),
             host: None,
+            bearer_token: None,
         }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every HTTP request, so a server with bearer
+    /// auth binds this session, and the tasks it creates, to the token's subject (T-SEC-1):
+    /// every session of that subject reaches them. Applies to [`ClientBuilder::connect_http`].
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(BearerToken(token.into()));
+        self
     }
 
     /// Answers `elicitation/create` with `handler`, and declares form-mode elicitation.
@@ -105,13 +124,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects over Streamable HTTP to the MCP endpoint `url`.
+    /// Connects over Streamable HTTP to the MCP endpoint `url`, with the
+    /// [bearer token](ClientBuilder::bearer_token) if one was given.
     ///
     /// # Errors
     ///
-    /// A bad URL, a server that cannot be reached, or a failed initialize.
+    /// A bad URL or token, a server that cannot be reached or refuses the credentials, or a
+    /// failed initialize.
     pub async fn connect_http(self, url: &str) -> Result<Client> {
-        let (transport, inbound) = HttpTransport::new(url)?;
+        let (transport, inbound) = match &self.bearer_token {
+            Some(BearerToken(token)) => HttpTransport::with_bearer_token(url, token)?,
+            None => HttpTransport::new(url)?,
+        };
         self.connect(transport, inbound).await
     }
 
@@ -119,8 +143,16 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// A command that cannot start, or a failed initialize.
+    /// [`ClientError::Unsupported`] when a bearer token was given (stdio carries no
+    /// credentials); a command that cannot start, or a failed initialize.
     pub async fn connect_stdio(self, command: Command) -> Result<Client> {
+        if self.bearer_token.is_some() {
+            return Err(ClientError::Unsupported(
+                "a bearer token applies to Streamable HTTP only; a server spawned over stdio \
+                 takes no credentials"
+                    .into(),
+            ));
+        }
         let (transport, inbound) = StdioTransport::spawn(command)?;
         self.connect(transport, inbound).await
     }

@@ -5,6 +5,10 @@
 //!   request must carry it (missing: 400; unknown or ended: 404).
 //! - `MCP-Protocol-Version`, when sent, must be a version we speak (else 400).
 //! - `Origin` must be loopback or listed (else 403), against DNS rebinding.
+//! - With [`HttpConfig::auth`], every request carries `Authorization: Bearer <token>` (else
+//!   401), and the token's subject owns the session and its tasks, which all of that subject's
+//!   sessions reach (T-SEC-1). A request with another subject's token on a session is answered
+//!   404, like an unknown session. See [`BearerTokens`].
 //! - Bodies above the configured size are refused with 413.
 //! - `tasks/result` and plain `tools/call` are answered as SSE, so input requests and progress
 //!   can ride on the same exchange (T-RES-4); everything else as JSON. Server messages with no
@@ -41,6 +45,7 @@
 //! Only sessions that negotiated 2025-11-25 or later get the priming event: older clients may
 //! try to parse its empty data as JSON.
 
+mod auth;
 mod origin;
 mod replay;
 
@@ -56,14 +61,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
+use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+pub use auth::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
 pub use origin::OriginPolicy;
 pub use replay::{MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS, RESUME_WINDOW};
 
+use auth::Refusal;
 use replay::{EventId, Replay, Unresumable};
 
 use crate::server::Server;
@@ -89,6 +97,9 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// The most sessions at once.
     pub max_sessions: usize,
+    /// The bearer tokens every request must carry, whose subjects own the sessions they open
+    /// and those sessions' tasks (T-SEC-1); `None` serves anonymous sessions.
+    pub auth: Option<BearerTokens>,
 }
 
 impl Default for HttpConfig {
@@ -99,6 +110,7 @@ impl Default for HttpConfig {
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            auth: None,
         }
     }
 }
@@ -274,13 +286,21 @@ fn bad_request(status: StatusCode, message: impl Into<String>) -> Response {
     rpc_error(status, None, ErrorObject::invalid_request(message))
 }
 
-/// A request refused before any JSON-RPC handling: an HTTP status and the reason.
+/// A request refused before any JSON-RPC handling.
 #[derive(Debug)]
-struct Reject(StatusCode, String);
+enum Reject {
+    /// An HTTP status and the reason.
+    Status(StatusCode, String),
+    /// Missing or unknown credentials: 401 with a `WWW-Authenticate` challenge.
+    Unauthorized(Refusal),
+}
 
 impl IntoResponse for Reject {
     fn into_response(self) -> Response {
-        bad_request(self.0, self.1)
+        match self {
+            Self::Status(status, why) => bad_request(status, why),
+            Self::Unauthorized(refusal) => refusal.into_response(),
+        }
     }
 }
 
@@ -299,19 +319,24 @@ fn accepts(headers: &HeaderMap, wanted: &str) -> bool {
     }
 }
 
-/// Origin and protocol version checks common to every method.
-fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Reject> {
+/// The checks common to every method: origin, credentials, protocol version. Gives the
+/// request's owner: the subject of its bearer token, or `None` without authentication.
+fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Reject> {
     state
         .config
         .origins
         .check(headers)
-        .map_err(|why| Reject(StatusCode::FORBIDDEN, why))?;
+        .map_err(|why| Reject::Status(StatusCode::FORBIDDEN, why))?;
+    let owner = match &state.config.auth {
+        Some(tokens) => Some(tokens.authenticate(headers).map_err(Reject::Unauthorized)?),
+        None => None,
+    };
     if let Some(v) = headers.get(PROTOCOL_VERSION_HEADER) {
         let ok = v
             .to_str()
             .is_ok_and(|v| SUPPORTED_PROTOCOL_VERSIONS.contains(&v));
         if !ok {
-            return Err(Reject(
+            return Err(Reject::Status(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "unsupported MCP-Protocol-Version {:?}; this server speaks {}",
@@ -321,12 +346,18 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<(), Reject> {
             ));
         }
     }
-    Ok(())
+    Ok(owner)
 }
 
-fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Tracked, Busy), Reject> {
+/// The session the request names, if it exists and belongs to `owner`: another owner's
+/// session is answered like an unknown one (T-SEC-1).
+fn session_of(
+    state: &HttpState,
+    headers: &HeaderMap,
+    owner: Option<&Owner>,
+) -> Result<(Tracked, Busy), Reject> {
     let Some(raw) = headers.get(SESSION_HEADER) else {
-        return Err(Reject(
+        return Err(Reject::Status(
             StatusCode::BAD_REQUEST,
             "missing Mcp-Session-Id header; send initialize first and echo the id it returns"
                 .into(),
@@ -334,12 +365,15 @@ fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Tracked, Busy),
     };
     let id = raw.to_str().unwrap_or_default();
     let gone = || {
-        Reject(
+        Reject::Status(
             StatusCode::NOT_FOUND,
             "unknown or ended session; send initialize again to start a new one".into(),
         )
     };
     let tracked = state.sessions().get(id).cloned().ok_or_else(gone)?;
+    if tracked.session.requestor().owner.as_ref() != owner {
+        return Err(gone());
+    }
     if tracked.idle_for(state.config.session_idle_timeout) {
         state.reap();
         return Err(gone());
@@ -349,9 +383,10 @@ fn session_of(state: &HttpState, headers: &HeaderMap) -> Result<(Tracked, Busy),
 }
 
 async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = precheck(&state, &headers) {
-        return r.into_response();
-    }
+    let owner = match precheck(&state, &headers) {
+        Ok(owner) => owner,
+        Err(refused) => return refused.into_response(),
+    };
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -378,10 +413,10 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
     };
     if let Message::Request(request) = &message {
         if request.method == method::INITIALIZE {
-            return initialize(&state, request.clone()).await;
+            return initialize(&state, request.clone(), owner).await;
         }
     }
-    let (tracked, busy) = match session_of(&state, &headers) {
+    let (tracked, busy) = match session_of(&state, &headers, owner.as_ref()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -399,7 +434,7 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn initialize(state: &Arc<HttpState>, request: Request) -> Response {
+async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owner>) -> Response {
     state.reap();
     let open = state.sessions().len();
     if open >= state.config.max_sessions {
@@ -412,7 +447,7 @@ async fn initialize(state: &Arc<HttpState>, request: Request) -> Response {
             )),
         );
     }
-    let session = Arc::new(Session::new(uuid::Uuid::new_v4().to_string()));
+    let session = Arc::new(Session::with_owner(uuid::Uuid::new_v4().to_string(), owner));
     let (tx, _rx) = mpsc::unbounded_channel();
     let response = state.server.handle_request(&session, request, &tx).await;
     if response.outcome.is_err() {
@@ -490,9 +525,10 @@ async fn answer(
 }
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = precheck(&state, &headers) {
-        return r.into_response();
-    }
+    let owner = match precheck(&state, &headers) {
+        Ok(owner) => owner,
+        Err(refused) => return refused.into_response(),
+    };
     let wants_sse = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -503,7 +539,7 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
             "GET opens the server's SSE stream; send Accept: text/event-stream",
         );
     }
-    let (tracked, busy) = match session_of(&state, &headers) {
+    let (tracked, busy) = match session_of(&state, &headers, owner.as_ref()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -566,10 +602,11 @@ fn resume(tracked: &Tracked, last: &HeaderValue, busy: Busy) -> Response {
 }
 
 async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = precheck(&state, &headers) {
-        return r.into_response();
-    }
-    let (tracked, _busy) = match session_of(&state, &headers) {
+    let owner = match precheck(&state, &headers) {
+        Ok(owner) => owner,
+        Err(refused) => return refused.into_response(),
+    };
+    let (tracked, _busy) = match session_of(&state, &headers, owner.as_ref()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -610,8 +647,17 @@ mod tests {
         router_with(server, config, limits)
     }
 
-    /// A `wait` tool: sleeps `ms`, then answers "done". May run as a task.
+    /// The app with [`wait_tools`].
     fn app_with_wait() -> Router {
+        app_with(
+            HttpConfig::default(),
+            wait_tools(),
+            replay::Limits::default(),
+        )
+    }
+
+    /// A `wait` tool: sleeps `ms`, then answers "done". May run as a task.
+    fn wait_tools() -> crate::server::Tools {
         #[derive(serde::Deserialize)]
         struct Wait {
             ms: u64,
@@ -622,11 +668,10 @@ mod tests {
             "execution": {"taskSupport": "optional"}
         }))
         .unwrap();
-        let tools = crate::server::Tools::new().add(tool, |a: Wait, _cx| async move {
+        crate::server::Tools::new().add(tool, |a: Wait, _cx| async move {
             tokio::time::sleep(Duration::from_millis(a.ms)).await;
             Ok(mcp_tasks_wire::v2025_11_25::CallToolResult::text("done"))
-        });
-        app_with(HttpConfig::default(), tools, replay::Limits::default())
+        })
     }
 
     async fn start(app: &Router, version: &str) -> String {
@@ -900,5 +945,242 @@ mod tests {
         let (id, data) = frames.next().await.unwrap();
         assert!(id.ends_with("-1"), "{id}");
         assert!(data.contains("done"), "{data}");
+    }
+
+    const ALICE: &str = "alice-token-0123456789";
+    const ALICE_2: &str = "alice-laptop-0123456789";
+    const BOB: &str = "bob-token-0123456789ab";
+
+    /// The `wait` app with bearer auth: two tokens of alice, one of bob.
+    fn app_with_auth() -> Router {
+        let tokens =
+            BearerTokens::parse(&format!("alice {ALICE}\nalice {ALICE_2}\nbob {BOB}\n")).unwrap();
+        let config = HttpConfig {
+            auth: Some(tokens),
+            ..HttpConfig::default()
+        };
+        app_with(config, wait_tools(), replay::Limits::default())
+    }
+
+    /// One request to the endpoint with an optional session and bearer token.
+    async fn send(
+        app: &Router,
+        method: axum::http::Method,
+        session: Option<&str>,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        use tower::ServiceExt;
+        let accept = if method == axum::http::Method::GET {
+            "text/event-stream"
+        } else {
+            "application/json, text/event-stream"
+        };
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, accept);
+        if let Some(s) = session {
+            req = req.header(SESSION_HEADER, s);
+        }
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = body.map_or_else(axum::body::Body::empty, |b| {
+            axum::body::Body::from(b.to_string())
+        });
+        app.clone().oneshot(req.body(body).unwrap()).await.unwrap()
+    }
+
+    async fn start_as(app: &Router, token: &str) -> String {
+        let r = send(
+            app,
+            axum::http::Method::POST,
+            None,
+            Some(token),
+            Some(init()),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.headers()[SESSION_HEADER].to_str().unwrap().to_owned()
+    }
+
+    async fn json_body(response: Response) -> serde_json::Value {
+        serde_json::from_str(&error_text(response).await).unwrap()
+    }
+
+    /// Every method needs a known bearer token: 401 with `WWW-Authenticate: Bearer` (RFC 6750
+    /// §3), `error="invalid_token"` when the token is unknown, and a JSON-RPC error body.
+    #[tokio::test]
+    async fn requests_without_a_known_token_get_401() {
+        use axum::http::Method;
+        let app = app_with_auth();
+        let session = start_as(&app, ALICE).await;
+        let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+        for (method, body) in [
+            (Method::POST, Some(init())),
+            (Method::POST, Some(list.clone())),
+            (Method::GET, None),
+            (Method::DELETE, None),
+        ] {
+            let missing = send(&app, method.clone(), Some(&session), None, body.clone()).await;
+            assert_eq!(missing.status(), StatusCode::UNAUTHORIZED, "{method}");
+            assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
+            let error = json_body(missing).await;
+            assert_eq!(error["error"]["code"], -32600, "{error}");
+            assert!(
+                error["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Authorization: Bearer"),
+                "{error}"
+            );
+
+            let wrong = send(
+                &app,
+                method.clone(),
+                Some(&session),
+                Some("x".repeat(20).as_str()),
+                body,
+            )
+            .await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{method}");
+            assert_eq!(
+                wrong.headers()[header::WWW_AUTHENTICATE],
+                "Bearer error=\"invalid_token\""
+            );
+        }
+        let ok = send(&app, Method::POST, Some(&session), Some(ALICE), Some(list)).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+
+    /// T-SEC-1: a session belongs to its subject, not to one token: alice's other token works
+    /// on it, bob's valid token gets the 404 of an unknown session on every method.
+    #[tokio::test]
+    async fn a_session_answers_only_its_subject() {
+        use axum::http::Method;
+        let app = app_with_auth();
+        let session = start_as(&app, ALICE).await;
+        let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+        let own = send(
+            &app,
+            Method::POST,
+            Some(&session),
+            Some(ALICE_2),
+            Some(list.clone()),
+        )
+        .await;
+        assert_eq!(own.status(), StatusCode::OK);
+
+        let unknown = send(
+            &app,
+            Method::POST,
+            Some("no-such-session"),
+            Some(BOB),
+            Some(list.clone()),
+        )
+        .await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        let unknown = error_text(unknown).await;
+        for (method, body) in [
+            (Method::POST, Some(list.clone())),
+            (Method::GET, None),
+            (Method::DELETE, None),
+        ] {
+            let foreign = send(&app, method.clone(), Some(&session), Some(BOB), body).await;
+            assert_eq!(foreign.status(), StatusCode::NOT_FOUND, "{method}");
+            assert_eq!(
+                error_text(foreign).await,
+                unknown,
+                "{method}: no existence leak"
+            );
+        }
+        let still = send(&app, Method::POST, Some(&session), Some(ALICE), Some(list)).await;
+        assert_eq!(
+            still.status(),
+            StatusCode::OK,
+            "bob's DELETE did not end it"
+        );
+    }
+
+    /// T-SEC-1: a task belongs to the subject: another session of alice (with her other token)
+    /// gets and lists it; bob's session gets the unknown-task -32602 and an empty list.
+    #[tokio::test]
+    async fn tasks_are_shared_by_the_sessions_of_one_subject() {
+        use axum::http::Method;
+        let app = app_with_auth();
+        let first = start_as(&app, ALICE).await;
+        let mut create = call_wait(2, 0);
+        create["params"]["task"] = json!({});
+        let created = send(&app, Method::POST, Some(&first), Some(ALICE), Some(create)).await;
+        let task_id = json_body(created).await["result"]["task"]["taskId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let get = |id: &str| json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/get", "params": {"taskId": id}});
+        let list = json!({"jsonrpc": "2.0", "id": 4, "method": "tasks/list"});
+        let second = start_as(&app, ALICE_2).await;
+        let got = send(
+            &app,
+            Method::POST,
+            Some(&second),
+            Some(ALICE_2),
+            Some(get(&task_id)),
+        )
+        .await;
+        assert_eq!(json_body(got).await["result"]["taskId"], task_id.as_str());
+        let listed = send(
+            &app,
+            Method::POST,
+            Some(&second),
+            Some(ALICE_2),
+            Some(list.clone()),
+        )
+        .await;
+        assert_eq!(
+            json_body(listed).await["result"]["tasks"][0]["taskId"],
+            task_id.as_str()
+        );
+
+        let bob = start_as(&app, BOB).await;
+        let foreign = json_body(
+            send(
+                &app,
+                Method::POST,
+                Some(&bob),
+                Some(BOB),
+                Some(get(&task_id)),
+            )
+            .await,
+        )
+        .await;
+        let unknown = json_body(
+            send(
+                &app,
+                Method::POST,
+                Some(&bob),
+                Some(BOB),
+                Some(get("no-such-task")),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+        assert_eq!(
+            foreign["error"]["message"]
+                .as_str()
+                .unwrap()
+                .replace(&task_id, "ID"),
+            unknown["error"]["message"]
+                .as_str()
+                .unwrap()
+                .replace("no-such-task", "ID"),
+            "another subject's task reads exactly like an unknown one"
+        );
+        let listed =
+            json_body(send(&app, Method::POST, Some(&bob), Some(BOB), Some(list)).await).await;
+        assert_eq!(listed["result"]["tasks"], json!([]), "{listed}");
     }
 }
