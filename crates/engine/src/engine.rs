@@ -233,10 +233,12 @@ impl Engine {
                     None
                 }
             };
+            // The work is over: nothing is left to stop, so a change seen from here on (our
+            // own outcome included) finds no work of this task to cancel.
+            engine.lock_running().remove(&id);
             if let Some(outcome) = outcome {
                 engine.finish(&id, outcome).await;
             }
-            engine.lock_running().remove(&id);
         });
     }
 
@@ -662,10 +664,14 @@ impl Engine {
             .map(drop)
     }
 
-    /// Trips the token of the task's work, if it runs here.
-    fn stop_local(&self, id: &TaskId) {
-        if let Some(running) = self.lock_running().get(id) {
-            running.token.cancel();
+    /// Trips the token of the task's work, if it runs here; says whether it did.
+    fn stop_local(&self, id: &TaskId) -> bool {
+        match self.lock_running().get(id) {
+            Some(running) => {
+                running.token.cancel();
+                true
+            }
+            None => false,
         }
     }
 
@@ -716,13 +722,18 @@ async fn watch_changes(engine: Weak<Inner>, mut feed: ChangeFeed) {
         };
         let engine = Engine { inner };
         match change {
-            Ok(change) => match change.event {
-                ChangeEvent::Updated(status) if status.is_terminal() => {
-                    engine.stop_local(&change.id);
+            Ok(change) => {
+                let ended = match change.event {
+                    ChangeEvent::Updated(status) => status.is_terminal(),
+                    ChangeEvent::Expired => true,
+                    ChangeEvent::Created => false,
+                };
+                // Work that finished its task has left the table before storing its outcome,
+                // so a hit is work the task outlived: cancelled or expired, here or elsewhere.
+                if ended && engine.stop_local(&change.id) {
+                    tracing::debug!(task = %change.id, event = ?change.event, "the task ended while its work ran here; the work is stopped");
                 }
-                ChangeEvent::Expired => engine.stop_local(&change.id),
-                ChangeEvent::Created | ChangeEvent::Updated(_) => {}
-            },
+            }
             Err(RecvError::Lagged(_)) => engine.check_running().await,
             Err(RecvError::Closed) => return,
         }

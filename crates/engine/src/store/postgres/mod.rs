@@ -105,19 +105,7 @@ impl PostgresStore {
     /// of reach or refuses the credentials, the database does not exist, or it was migrated by
     /// a newer version.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self> {
-        let mut config: Config = url.parse().map_err(|e| {
-            Error::store(format!(
-                "the PostgreSQL address is not valid ({e}); write it as \
-                 postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
-            ))
-        })?;
-        let label = label(&config);
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(Error::store(format!(
-                "{label}: sslmode=require is not supported: this build connects without TLS; \
-                 use a local socket or a trusted network with sslmode=disable or prefer"
-            )));
-        }
+        let (mut config, label) = parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout);
         }
@@ -183,6 +171,16 @@ impl PostgresStore {
             listener,
             host: host(),
         })
+    }
+
+    /// Checks an address without connecting, for settings that must be refused before a
+    /// server starts; returns it without its password, fit for messages and logs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] saying what is wrong with it, as [`PostgresStore::connect_with`] would.
+    pub fn check_url(url: &str) -> Result<String> {
+        parse(url).map(|(_, label)| label)
     }
 
     /// The database, for messages: its address without the password.
@@ -677,6 +675,24 @@ fn parse_note(text: &str) -> Option<(&str, Change)> {
             event,
         },
     ))
+}
+
+/// The address parsed, and its label; refused when it asks for what this build cannot do.
+fn parse(url: &str) -> Result<(Config, String)> {
+    let config: Config = url.parse().map_err(|e| {
+        Error::store(format!(
+            "the PostgreSQL address is not valid ({e}); write it as \
+             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        ))
+    })?;
+    let label = label(&config);
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(Error::store(format!(
+            "{label}: sslmode=require is not supported: this build connects without TLS; \
+             use a local socket or a trusted network with sslmode=disable or prefer"
+        )));
+    }
+    Ok((config, label))
 }
 
 /// The address without its password: `postgres://user@host:port/database`.
