@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::config::{
-    parse_bounded, parse_or_unlimited, BodyBytes, Count, IdleSecs, OrUnlimited, PageSize, PollMs,
-    Rate, Sessions, StoreUrl, SweepMs, TtlMs,
+    parse_bounded, parse_or_unlimited, BodyBytes, Count, IdleSecs, LeaseMs, OrUnlimited, PageSize,
+    PollMs, PoolSize, Rate, Sessions, StoreUrl, SweepMs, TtlMs,
 };
 
 /// Serve MCP tools as durable, pollable tasks (MCP 2025-11-25).
@@ -44,7 +44,7 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Serve the demo tools as tasks, on stdio (default) or Streamable HTTP (--http).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List a server's tools and whether each may run as a task.
     Tools(ToolsArgs),
     /// Call a tool, as a task with --task, showing its status live and asking its questions.
@@ -250,9 +250,11 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) auth_tokens: Option<PathBuf>,
 
-    /// Where tasks are kept: `memory` (they end with the process), `sqlite` (the default file)
-    /// or `sqlite:PATH` (relative to the working directory; `~` is not expanded; the directory
-    /// is created). A SQLite file can be served by only one process at a time.
+    /// Where tasks are kept: `memory` (they end with the process), `sqlite` (the default file),
+    /// `sqlite:PATH` (relative to the working directory; `~` is not expanded; the directory
+    /// is created), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the database must
+    /// exist; its tables are created). A SQLite file can be served by only one process at a
+    /// time; any number of instances can serve one PostgreSQL database.
     /// [default: sqlite:DATA_DIR/tasks.sqlite3, on Linux
     /// ~/.local/share/mcp-tasks/tasks.sqlite3]
     #[arg(
@@ -266,6 +268,17 @@ pub(crate) struct ServeArgs {
     /// SQLite durability. [default: full]
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Store")]
     pub(crate) sqlite_synchronous: Option<SyncMode>,
+
+    /// PostgreSQL connections this instance keeps in its pool (one more listens for the other
+    /// instances' changes). [default: 16]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<PoolSize>, help_heading = "Store")]
+    pub(crate) pg_pool_size: Option<u64>,
+
+    /// On PostgreSQL: how long this instance counts as alive after it last renewed its lease
+    /// (renewed every third of it). The other instances take over its unfinished tasks about
+    /// this long after it dies. [default: 15000]
+    #[arg(long, value_name = "MS", value_parser = parse_bounded::<LeaseMs>, help_heading = "Store")]
+    pub(crate) lease_ttl_ms: Option<u64>,
 
     /// ttl of a task whose request names none, in milliseconds (at least 1000), or `unlimited`
     /// (needs --allow-unlimited-ttl). [default: 3600000, or --max-ttl-ms if lower]

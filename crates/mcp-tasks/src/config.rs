@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::cli::{ServeArgs, SyncMode};
 
-pub(crate) use store_url::StoreUrl;
+pub(crate) use store_url::{PgUrl, StoreUrl};
 
 /// `--store` and `[store] url`: where tasks are kept, as the user wrote it.
 mod store_url {
@@ -27,13 +27,42 @@ mod store_url {
     use std::path::PathBuf;
     use std::str::FromStr;
 
-    /// A parsed store URL. PostgreSQL URLs will join as another variant.
+    /// A parsed store URL.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub(crate) enum StoreUrl {
         /// `memory`: tasks end with the process.
         Memory,
         /// `sqlite` (the default file, `None`) or `sqlite:PATH`.
         Sqlite(Option<PathBuf>),
+        /// `postgres://…` or `postgresql://…`.
+        Postgres(PgUrl),
+    }
+
+    /// A checked PostgreSQL address. It shows (`Display` and `Debug`) without its password,
+    /// since settings end up in messages and logs.
+    #[derive(Clone, PartialEq, Eq)]
+    pub(crate) struct PgUrl {
+        url: String,
+        label: String,
+    }
+
+    impl PgUrl {
+        /// The address to connect to, password included; never for messages.
+        pub(crate) fn secret(&self) -> &str {
+            &self.url
+        }
+    }
+
+    impl fmt::Display for PgUrl {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.label)
+        }
+    }
+
+    impl fmt::Debug for PgUrl {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.label)
+        }
     }
 
     impl FromStr for StoreUrl {
@@ -48,8 +77,18 @@ mod store_url {
                         "store {s:?} names no file; use sqlite for the default file or sqlite:PATH"
                     )),
                     Some(path) => Ok(Self::Sqlite(Some(PathBuf::from(path)))),
+                    None if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                        let label = mcp_tasks_engine::PostgresStore::check_url(s)
+                            .map_err(|e| e.to_string())?;
+                        Ok(Self::Postgres(PgUrl {
+                            url: s.to_owned(),
+                            label,
+                        }))
+                    }
                     None => Err(format!(
-                        "unknown store {s:?}; use memory, sqlite or sqlite:PATH"
+                        "unknown store {:?}; use memory, sqlite, sqlite:PATH or \
+                         postgres://USER@HOST:PORT/DATABASE",
+                        super::redact(s)
                     )),
                 },
             }
@@ -62,8 +101,23 @@ mod store_url {
                 Self::Memory => f.write_str("memory"),
                 Self::Sqlite(None) => f.write_str("sqlite"),
                 Self::Sqlite(Some(path)) => write!(f, "sqlite:{}", path.display()),
+                Self::Postgres(url) => url.fmt(f),
             }
         }
+    }
+}
+
+/// A store value as it may be shown: whatever follows a `:` before an `@` (a password) hidden.
+fn redact(s: &str) -> String {
+    match (s.find("://"), s.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &s[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &s[..scheme + 3], &s[at..]),
+                None => s.to_owned(),
+            }
+        }
+        _ => s.to_owned(),
     }
 }
 
@@ -125,6 +179,10 @@ bounds! {
     IdleSecs = 1, 7 * 24 * 3600;
     /// Open HTTP sessions.
     Sessions = 1, 10_000_000;
+    /// PostgreSQL connections in the pool.
+    PoolSize = 1, 1000;
+    /// How long an instance stays alive on a shared store without renewing its lease.
+    LeaseMs = 300, 3_600_000;
 }
 
 fn check<B: Bounds>(n: u64) -> Result<u64, String> {
@@ -211,6 +269,10 @@ pub(crate) struct FileConfig {
 struct StoreSection {
     url: Option<StoreUrl>,
     synchronous: Option<SyncMode>,
+    #[serde(deserialize_with = "de_bounded::<_, PoolSize>")]
+    pool_size: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, LeaseMs>")]
+    lease_ttl_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -310,9 +372,11 @@ mod defaults {
     pub(super) const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
     pub(super) const MAX_SESSIONS: u64 = 10_000;
     pub(super) const STORE_FILE: &str = "tasks.sqlite3";
+    pub(super) const PG_POOL_SIZE: u64 = 16;
+    pub(super) const LEASE_TTL_MS: u64 = 15_000;
 }
 
-/// Where tasks are kept, resolved: an absolute SQLite path, or memory.
+/// Where tasks are kept, resolved: an absolute SQLite path, a PostgreSQL database, or memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum StoreSettings {
     /// A [`mcp_tasks_engine::MemoryStore`].
@@ -324,6 +388,13 @@ pub(crate) enum StoreSettings {
         /// Its durability mode.
         synchronous: Synchronous,
     },
+    /// A [`mcp_tasks_engine::PostgresStore`], shared with other instances.
+    Postgres {
+        /// The database.
+        url: PgUrl,
+        /// Connections in the pool.
+        pool_size: usize,
+    },
 }
 
 impl fmt::Display for StoreSettings {
@@ -331,6 +402,7 @@ impl fmt::Display for StoreSettings {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite { path, .. } => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres { url, .. } => url.fmt(f),
         }
     }
 }
@@ -415,8 +487,27 @@ fn merge(
     default_store: impl FnOnce() -> Option<PathBuf>,
 ) -> anyhow::Result<ServeSettings> {
     let url = args.store.clone().or(file.store.url);
+    let pool_size = args.pg_pool_size.or(file.store.pool_size);
+    let lease_ttl_ms = args.lease_ttl_ms.or(file.store.lease_ttl_ms);
+    let shared = matches!(url, Some(StoreUrl::Postgres(_)));
+    if !shared && (pool_size.is_some() || lease_ttl_ms.is_some()) {
+        anyhow::bail!(
+            "--pg-pool-size and --lease-ttl-ms ([store] pool_size and lease_ttl_ms) apply to a \
+             PostgreSQL store only; pass --store postgres://USER@HOST:PORT/DATABASE or drop them"
+        );
+    }
+    if shared && (args.sqlite_synchronous.is_some() || file.store.synchronous.is_some()) {
+        anyhow::bail!(
+            "--sqlite-synchronous ([store] synchronous) applies to a SQLite store only; \
+             PostgreSQL commits are as durable as the server's own settings make them"
+        );
+    }
     let store = match url.unwrap_or(StoreUrl::Sqlite(None)) {
         StoreUrl::Memory => StoreSettings::Memory,
+        StoreUrl::Postgres(url) => StoreSettings::Postgres {
+            url,
+            pool_size: to_usize(pool_size.unwrap_or(defaults::PG_POOL_SIZE)),
+        },
         StoreUrl::Sqlite(path) => {
             let path = match path {
                 Some(path) => path,
@@ -490,7 +581,8 @@ fn merge(
                 defaults::MAX_PENDING_INPUTS,
             ),
         })
-        .audit(args.audit || file.audit.enabled.unwrap_or(false));
+        .audit(args.audit || file.audit.enabled.unwrap_or(false))
+        .lease_ttl(ms(lease_ttl_ms.unwrap_or(defaults::LEASE_TTL_MS)));
     engine
         .validate()
         .map_err(|e| anyhow::anyhow!("{e} ({})", where_set(&e)))?;
@@ -609,7 +701,7 @@ mod tests {
         let cli = Cli::try_parse_from(["mcp-tasks", "serve"].iter().chain(flags))
             .unwrap_or_else(|e| panic!("{flags:?}: {e}"));
         match cli.command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("parsed as another command: {other:?}"),
         }
     }
@@ -789,8 +881,20 @@ mod tests {
             Ok(StoreUrl::Sqlite(Some("~/t.db".into()))),
             "~ is not expanded"
         );
-        let err = "postgres://db/tasks".parse::<StoreUrl>().unwrap_err();
-        assert!(err.contains("use memory, sqlite or sqlite:PATH"), "{err}");
+        let err = "mysql://u:secret@db/tasks".parse::<StoreUrl>().unwrap_err();
+        assert!(
+            err.contains("use memory, sqlite, sqlite:PATH or postgres://"),
+            "{err}"
+        );
+        assert!(!err.contains("secret"), "{err}");
+        let pg = "postgres://alice:secret@db:6543/tasks"
+            .parse::<StoreUrl>()
+            .unwrap();
+        assert_eq!(pg.to_string(), "postgres://alice@db:6543/tasks");
+        assert!(!format!("{pg:?}").contains("secret"));
+        assert!("postgresql://db/tasks".parse::<StoreUrl>().is_ok());
+        let err = "postgres://db:port/tasks".parse::<StoreUrl>().unwrap_err();
+        assert!(err.contains("not valid"), "{err}");
         assert!("sqlite:".parse::<StoreUrl>().is_err());
         assert!("Memory".parse::<StoreUrl>().is_err());
     }
@@ -959,11 +1063,76 @@ mod tests {
     }
 
     #[test]
+    fn postgres_settings_apply_to_postgres_only() {
+        let url = "postgres://alice:secret@db:5432/tasks";
+        let s = settings(
+            &[
+                "--store",
+                url,
+                "--pg-pool-size",
+                "4",
+                "--lease-ttl-ms",
+                "2000",
+            ],
+            "",
+        )
+        .unwrap();
+        match &s.store {
+            StoreSettings::Postgres { url: pg, pool_size } => {
+                assert_eq!(pg.secret(), url);
+                assert_eq!(*pool_size, 4);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.store.to_string(), "postgres://alice@db:5432/tasks");
+        assert!(
+            !format!("{s:?}").contains("secret"),
+            "settings never show the password"
+        );
+        assert_eq!(s.engine.lease_ttl, ms(2000));
+        let s = settings(
+            &[],
+            "[store]\nurl = \"postgresql://db/tasks\"\npool_size = 2",
+        )
+        .unwrap();
+        assert!(matches!(
+            s.store,
+            StoreSettings::Postgres { pool_size: 2, .. }
+        ));
+        assert_eq!(s.engine.lease_ttl, ms(15_000));
+
+        for (flags, file, needle) in [
+            (
+                &["--pg-pool-size", "4"][..],
+                "",
+                "apply to a PostgreSQL store only",
+            ),
+            (
+                &[][..],
+                "[store]\nlease_ttl_ms = 2000",
+                "apply to a PostgreSQL store only",
+            ),
+            (
+                &["--store", url, "--sqlite-synchronous", "normal"][..],
+                "",
+                "applies to a SQLite store only",
+            ),
+        ] {
+            let err = settings(flags, file).unwrap_err().to_string();
+            assert!(err.contains(needle), "{flags:?} {file:?}: {err}");
+        }
+        let err = Cli::try_parse_from(["mcp-tasks", "serve", "--lease-ttl-ms", "100"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("300"), "{err}");
+    }
+
+    #[test]
     fn each_bad_value_is_an_error_naming_the_key_and_line() {
         for (text, needles) in [
             (
-                "[store]\nurl = \"postgres://x\"",
-                &["url", "use memory, sqlite or sqlite:PATH"][..],
+                "[store]\nurl = \"mysql://x\"",
+                &["url", "use memory, sqlite, sqlite:PATH or postgres://"][..],
             ),
             ("[store]\nurl = 3", &["url", "string"]),
             ("[store]\nsynchronous = \"fast\"", &["synchronous", "fast"]),

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use mcp_tasks_engine::{Engine, MemoryStore, SqliteOptions, SqliteStore, TaskStore};
+use mcp_tasks_engine::{
+    Engine, MemoryStore, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, TaskStore,
+};
 use mcp_tasks_runtime::server::{Server, ServerOptions};
 use mcp_tasks_runtime::transport::{http, stdio};
 use mcp_tasks_wire::v2025_11_25::Implementation;
@@ -13,11 +15,16 @@ use crate::config::{AuthSettings, ServeSettings, StoreSettings};
 use crate::{demo, output};
 
 pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
-    let store = open_store(&settings.store)?;
+    let store = open_store(&settings.store).await?;
     output::info(&match &settings.store {
         StoreSettings::Memory => "tasks are kept in memory; they end with the process".to_owned(),
         sqlite @ StoreSettings::Sqlite { .. } => format!("tasks are kept in {sqlite}"),
+        postgres @ StoreSettings::Postgres { .. } => format!(
+            "tasks are kept in {postgres}, shared with every instance serving it (lease {} ms)",
+            settings.engine.lease_ttl.as_millis()
+        ),
     });
+    let shared = store.is_shared();
     let engine = Engine::new(store, settings.engine);
     let server = Server::with_options(
         engine.clone(),
@@ -32,16 +39,18 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             rate_limit: settings.rate_limit,
         },
     );
-    // Before any request: a task the previous process left unfinished must not look alive.
+    // Before any request: a task the previous process (or, on a shared store, a stopped
+    // instance) left unfinished must not look alive.
     let recovered = server
         .recover_orphans()
         .await
         .context("recovering the tasks left unfinished by the previous run")?;
-    if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len()) {
+    if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len(), shared) {
         output::info(&line);
     }
     let shutdown = CancellationToken::new();
     let sweeper = engine.spawn_sweeper(shutdown.clone());
+    let recovery = server.spawn_recovery(shutdown.clone());
     let result = match settings.http {
         None => stdio::serve(
             server,
@@ -76,12 +85,30 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     };
     shutdown.cancel();
     sweeper.abort();
+    recovery.abort();
+    // The work still running here ends with the process: the other instances take its tasks
+    // over now rather than after the lease ttl.
+    if let Err(e) = engine.release_lease().await {
+        tracing::warn!(error = %e, "cannot release this instance's lease; it lapses by itself");
+    }
     result
 }
 
-fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn TaskStore>> {
+async fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn TaskStore>> {
     Ok(match settings {
         StoreSettings::Memory => Arc::new(MemoryStore::new()),
+        StoreSettings::Postgres { url, pool_size } => {
+            let options = PostgresOptions {
+                pool_size: *pool_size,
+                ..PostgresOptions::default()
+            };
+            // As for SQLite: the message already names the database and the fix.
+            Arc::new(
+                PostgresStore::connect_with(url.secret(), options)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        }
         StoreSettings::Sqlite { path, synchronous } => {
             // SQLite creates the file but not its directory.
             if let Some(dir) = path.parent() {
@@ -116,12 +143,16 @@ fn auth_line(auth: &AuthSettings) -> String {
 }
 
 /// What start-up recovery did, or `None` when there was nothing to recover.
-fn recovery_line(failed: usize, rerun: usize) -> Option<String> {
+fn recovery_line(failed: usize, rerun: usize, shared: bool) -> Option<String> {
     let total = failed + rerun;
+    let by = if shared {
+        "stopped instances"
+    } else {
+        "the previous run"
+    };
     (total > 0).then(|| {
         format!(
-            "recovered {total} {} left unfinished by the previous run: {failed} failed, {rerun} \
-             running again",
+            "recovered {total} {} left unfinished by {by}: {failed} failed, {rerun} running again",
             if total == 1 { "task" } else { "tasks" }
         )
     })
@@ -171,15 +202,15 @@ mod tests {
 
     #[test]
     fn recovery_is_reported_only_when_there_was_some() {
-        assert_eq!(recovery_line(0, 0), None);
+        assert_eq!(recovery_line(0, 0, false), None);
         assert_eq!(
-            recovery_line(2, 1).as_deref(),
+            recovery_line(2, 1, false).as_deref(),
             Some(
                 "recovered 3 tasks left unfinished by the previous run: 2 failed, 1 running again"
             )
         );
         assert_eq!(
-            recovery_line(0, 1).as_deref(),
+            recovery_line(0, 1, false).as_deref(),
             Some("recovered 1 task left unfinished by the previous run: 0 failed, 1 running again")
         );
     }
