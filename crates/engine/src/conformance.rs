@@ -267,12 +267,21 @@ pub async fn expired_tasks_are_deleted(store: Arc<dyn TaskStore>) {
     assert!(store.get(None, &short.id).await.unwrap().is_none());
     assert!(store.get(None, &long.id).await.unwrap().is_some());
     assert!(store.get(None, &forever.id).await.unwrap().is_some());
-    let change = feed.recv().await.unwrap();
-    assert_eq!(change.id, short.id);
-    assert_eq!(change.event, ChangeEvent::Expired);
+    // A shared store may still deliver the creations, which came before the subscription.
+    loop {
+        let change = tokio::time::timeout(Duration::from_secs(5), feed.recv())
+            .await
+            .expect("feed delivers")
+            .unwrap();
+        if change.event == ChangeEvent::Expired {
+            assert_eq!(change.id, short.id);
+            break;
+        }
+    }
 }
 
-/// T-RES-2, T-NOTE-1: creations and status changes reach feed subscribers.
+/// T-RES-2, T-NOTE-1: creations and status changes reach feed subscribers, in order (a shared
+/// store may repeat an entry: subscribers re-read, so a repeat is harmless).
 pub async fn feed_reports_changes(store: Arc<dyn TaskStore>) {
     let mut feed = store.changes();
     let new = new_task(anon("s"), 0, None);
@@ -285,22 +294,23 @@ pub async fn feed_reports_changes(store: Arc<dyn TaskStore>) {
         )
         .await
         .unwrap();
+    let completed = ChangeEvent::Updated(TaskStatus::Completed);
     let mut events = Vec::new();
-    while events.len() < 2 {
+    while !events.contains(&completed) {
         let c = tokio::time::timeout(Duration::from_secs(5), feed.recv())
             .await
             .expect("feed delivers")
             .unwrap();
-        if c.id == new.id {
+        if c.id == new.id && events.last() != Some(&c.event) {
             events.push(c.event);
         }
     }
-    assert_eq!(
-        events,
-        vec![
-            ChangeEvent::Created,
-            ChangeEvent::Updated(TaskStatus::Completed)
-        ]
+    assert_eq!(events.first(), Some(&ChangeEvent::Created), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| *e == ChangeEvent::Created || *e == completed),
+        "{events:?}"
     );
 }
 

@@ -87,6 +87,8 @@ struct Inner {
     background: OnceCell<()>,
     /// Set by [`Engine::release_lease`]: the keeper must not take the lease again.
     released: AtomicBool,
+    /// The lease keeper, stopped before the lease is released so no renewal follows.
+    keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Work this engine runs.
@@ -118,6 +120,7 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 background: OnceCell::new(),
                 released: AtomicBool::new(false),
+                keeper: Mutex::new(None),
             }),
         }
     }
@@ -637,6 +640,16 @@ impl Engine {
     /// [`Error::Store`] when the store fails; the lease then lapses by itself.
     pub async fn release_lease(&self) -> Result<()> {
         self.inner.released.store(true, Ordering::Release);
+        let keeper = self
+            .inner
+            .keeper
+            .lock()
+            .expect("keeper mutex poisoned")
+            .take();
+        if let Some(keeper) = keeper {
+            keeper.abort();
+            let _ = keeper.await;
+        }
         if self.inner.store.is_shared() {
             self.inner.store.release_lease(&self.inner.runner).await?;
         }
@@ -655,7 +668,8 @@ impl Engine {
                     store
                         .renew_lease(&self.inner.runner, self.inner.config.lease_ttl)
                         .await?;
-                    tokio::spawn(keep_lease(Arc::downgrade(&self.inner)));
+                    let keeper = tokio::spawn(keep_lease(Arc::downgrade(&self.inner)));
+                    *self.inner.keeper.lock().expect("keeper mutex poisoned") = Some(keeper);
                 }
                 tokio::spawn(watch_changes(Arc::downgrade(&self.inner), store.changes()));
                 Ok(())
@@ -740,16 +754,22 @@ async fn watch_changes(engine: Weak<Inner>, mut feed: ChangeFeed) {
     }
 }
 
-/// Renews the engine's lease every third of its ttl until the engine is dropped or releases
-/// it. A renewal that finds the lease lapsed means the others may have recovered tasks that
-/// still run here; those are stopped.
+/// Renews the engine's lease every third of its ttl, at a fixed rate, until the engine is
+/// dropped or releases it; an attempt may take a third of the ttl at most, so two failures in a
+/// row still leave a third attempt before the lease lapses. A renewal that reports the lease
+/// lapsed or tasks taken over, or that follows one whose outcome is unknown, makes the engine
+/// stop the work that is no longer its own.
 async fn keep_lease(engine: Weak<Inner>) {
     let Some(ttl) = engine.upgrade().map(|inner| inner.config.lease_ttl) else {
         return;
     };
     let every = ttl / 3;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut uncertain = false;
     loop {
-        tokio::time::sleep(every).await;
+        tick.tick().await;
         let Some(inner) = engine.upgrade() else {
             return;
         };
@@ -763,19 +783,24 @@ async fn keep_lease(engine: Weak<Inner>) {
         )
         .await;
         match renewal {
-            Ok(Ok(Lease::Kept)) => {}
-            Ok(Ok(Lease::Started | Lease::Regained)) => {
-                tracing::warn!(
-                    runner = %engine.inner.runner,
-                    "this instance's lease had lapsed (the store was out of reach for longer than \
-                     the lease ttl); other instances may have taken over its tasks"
-                );
+            Ok(Ok(Lease::Kept)) if !uncertain => {}
+            Ok(Ok(lease)) => {
+                if lease != Lease::Kept {
+                    tracing::warn!(
+                        runner = %engine.inner.runner,
+                        "this instance's lease had lapsed, or other instances took over some of \
+                         its tasks; stopping the work that is no longer its own"
+                    );
+                }
+                uncertain = false;
                 engine.check_running().await;
             }
             Ok(Err(e)) => {
+                uncertain = true;
                 tracing::warn!(error = %e, "cannot renew this instance's lease; if it lapses, other instances take over its tasks");
             }
             Err(_) => {
+                uncertain = true;
                 tracing::warn!(timeout = ?every, "renewing this instance's lease timed out; if it lapses, other instances take over its tasks");
             }
         }

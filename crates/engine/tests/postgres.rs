@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use mcp_tasks_engine::store::{ChangeFeed, Lease, ListQuery, TaskStore, UnfinishedQuery};
+use mcp_tasks_engine::ChangeEvent;
 use mcp_tasks_engine::{
     CreateTask, Engine, EngineConfig, Error, NewTask, Outcome, Owner, PostgresStore, RequestKind,
     Requestor, Result, TaskId, TaskRecord, TaskStatus, Transition,
@@ -407,9 +408,16 @@ async fn hot_queries_use_indexes() {
             "mcp_tasks_live_by_requestor",
         ),
         (
+            "SELECT count(*) FROM mcp_tasks WHERE owner IS NULL AND session = 's' \
+             AND status IN ('working', 'input_required')",
+            "mcp_tasks_live_by_requestor",
+        ),
+        (
             "SELECT record FROM mcp_tasks t WHERE status IN ('working', 'input_required') \
-             AND t.runner IS DISTINCT FROM 'r' AND (created_at, id) > (0, '') \
-             ORDER BY created_at, id LIMIT 10",
+             AND t.runner IS DISTINCT FROM 'r' \
+             AND NOT EXISTS (SELECT 1 FROM mcp_tasks_instances i \
+                             WHERE i.runner = t.runner AND i.lease_until > now()) \
+             AND (created_at, id) > (0, '') ORDER BY created_at, id LIMIT 10",
             "mcp_tasks_live_by_age",
         ),
     ] {
@@ -419,4 +427,59 @@ async fn hot_queries_use_indexes() {
         assert!(plan.contains(index), "{sql}\n  plan:\n{plan}");
         assert!(!plan.contains("Sort"), "{sql}\n  sorts:\n{plan}");
     }
+}
+
+/// A write whose caller gave up after it committed (its future dropped, as when an HTTP
+/// client hangs up mid-request) still wakes this instance's own waiters: its notification
+/// comes back to the instance that made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_dropped_after_commit_still_reaches_its_own_feed() {
+    let db = TempDatabase::create().await;
+    let a = PostgresStore::connect(db.url()).await.unwrap();
+    let b = PostgresStore::connect(db.url()).await.unwrap();
+    let now = Timestamp::now();
+    for attempt in 0..400u64 {
+        let task = a
+            .create(NewTask {
+                id: TaskId::generate(),
+                requestor: alice("on-a"),
+                kind: RequestKind::ToolsCall,
+                name: Some("dropped".into()),
+                params: json!({}),
+                created_at: now,
+                ttl: None,
+                poll_interval: None,
+                progress_token: None,
+                runner: Some("runner-a".into()),
+                active_limit: None,
+            })
+            .await
+            .unwrap();
+        let mut feed = a.changes();
+        let cut = Duration::from_micros(25 * attempt);
+        let write = a.transition(&task.id, Transition::Cancel { message: None }, now);
+        if tokio::time::timeout(cut, write).await.is_ok() {
+            continue;
+        }
+        // Dropped: did it commit anyway?
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let seen = b.get(task.owner.as_ref(), &task.id).await.unwrap().unwrap();
+        if seen.status() != TaskStatus::Cancelled {
+            continue;
+        }
+        within("the own feed hears of it", Duration::from_secs(5), async {
+            loop {
+                if let Ok(change) = feed.recv().await {
+                    if change.id == task.id
+                        && change.event == ChangeEvent::Updated(TaskStatus::Cancelled)
+                    {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        return;
+    }
+    panic!("no write was dropped after its commit in 400 attempts");
 }

@@ -16,7 +16,8 @@ pub const ENV: &str = "MCP_TASKS_TEST_POSTGRES";
 /// The server used when [`ENV`] is unset.
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// Every throw-away database's name starts so; `.ci/run` drops leftovers of killed runs.
+/// Every throw-away database's name starts so, followed by its creation time in Unix seconds;
+/// `.ci/run` drops leftovers of killed runs by that time.
 pub const PREFIX: &str = "mcp_tasks_test_";
 
 /// The administrative address.
@@ -41,14 +42,14 @@ impl TempDatabase {
     pub async fn create() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let admin = admin_url();
-        let stamp = SystemTime::now()
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+            .unwrap_or_default();
         let name = format!(
-            "{PREFIX}{}_{}_{}",
+            "{PREFIX}{}_{}_{}_{}",
+            now.as_secs(),
             std::process::id(),
-            stamp % 1_000_000_000_000,
+            now.subsec_nanos(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         execute(&admin, &format!("CREATE DATABASE {name}")).await;

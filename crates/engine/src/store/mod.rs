@@ -55,8 +55,8 @@ pub enum Lease {
     Kept,
     /// There was no lease: this is the runner's first.
     Started,
-    /// The lease had lapsed and was taken again. Meanwhile other runners may have recovered
-    /// this runner's tasks, so it must check the work it still runs.
+    /// The lease had lapsed and was taken again, or other runners recovered some of this
+    /// runner's tasks since its last renewal: it must check the work it still runs.
     Regained,
 }
 
@@ -112,7 +112,8 @@ pub struct UnfinishedQuery {
 ///   leaving out tasks of runners with a live lease (`unfinished_and_recovery`,
 ///   `leases_keep_runners_alive`).
 /// - Every create, change and deletion is sent on the feed (`feed_reports_changes`), also to
-///   subscribers of other handles on the same backend when the store is shared.
+///   subscribers of other handles on the same backend when the store is shared; an entry may
+///   come more than once.
 ///
 /// # Shared stores
 ///

@@ -1,11 +1,16 @@
-//! The listener: changes made by other instances, from `LISTEN`, onto this store's feed.
+//! The listener: committed changes, from `LISTEN`, onto this store's feed.
 //!
 //! Every write sends `NOTIFY` in its own transaction, so a notification exists exactly when the
-//! change committed. PostgreSQL keeps nothing for a listener that is away, though: when the
-//! listening connection drops, the listener reconnects (with backoff), listens again, and only
-//! then tells every subscriber it missed changes ([`ChangeSender::missed`]), so each re-reads
-//! what it waits for. A change committed during the outage is then seen by that re-read, or
-//! by its notification if it came after the new `LISTEN`: either way, no wake-up is lost.
+//! change committed. This instance's own changes come back too and are published again: the
+//! writer also publishes them directly, for speed, but a writer whose future was dropped, or
+//! whose connection broke after the commit, never does, and a waiter here must not hang for
+//! that. Subscribers re-read on every entry, so a repeat costs a read, never a wrong answer.
+//!
+//! PostgreSQL keeps nothing for a listener that is away: when the listening connection drops,
+//! the listener tells every subscriber it missed changes ([`ChangeSender::missed`]) at once and
+//! after each failed attempt to reconnect (so waiters re-read at the backoff's pace while it is
+//! down), and once more after listening again. A change committed during the outage is then seen
+//! by a re-read, or by its notification if it came after the new `LISTEN`: no wake-up is lost.
 //!
 //! A connection can also die silently (a dropped network path keeps TCP open): a `SELECT 1`
 //! every few seconds with a deadline notices that too.
@@ -44,13 +49,12 @@ impl Listener {
     /// opened is missed.
     pub(super) async fn start(
         config: Config,
-        origin: String,
         feed: ChangeSender,
         label: String,
     ) -> Result<Self, tokio_postgres::Error> {
         let first = listen(&config).await?;
         let reconnects = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(run(first, config, origin, feed, label, reconnects.clone()));
+        let task = tokio::spawn(run(first, config, feed, label, reconnects.clone()));
         Ok(Self { task, reconnects })
     }
 
@@ -110,25 +114,25 @@ async fn listen(config: &Config) -> Result<Session, tokio_postgres::Error> {
 async fn run(
     first: Session,
     config: Config,
-    origin: String,
     feed: ChangeSender,
     label: String,
     reconnects: Arc<AtomicU64>,
 ) {
     let mut session = first;
     loop {
-        serve(&mut session, &origin, &feed).await;
+        serve(&mut session, &feed).await;
         drop(session);
-        tracing::warn!(store = %label, "lost the connection that listens for other instances' changes; reconnecting");
-        session = reconnect(&config, &label).await;
+        tracing::warn!(store = %label, "lost the connection that listens for changes; reconnecting");
+        feed.missed();
+        session = reconnect(&config, &label, &feed).await;
         reconnects.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(store = %label, "listening for other instances' changes again");
+        tracing::info!(store = %label, "listening for changes again");
         feed.missed();
     }
 }
 
 /// Forwards notifications until the connection is lost.
-async fn serve(session: &mut Session, origin: &str, feed: &ChangeSender) {
+async fn serve(session: &mut Session, feed: &ChangeSender) {
     let mut health = tokio::time::interval(HEALTH_EVERY);
     health.tick().await;
     loop {
@@ -136,9 +140,7 @@ async fn serve(session: &mut Session, origin: &str, feed: &ChangeSender) {
             note = session.notes.recv() => {
                 let Some(note) = note else { return };
                 match super::parse_note(note.payload()) {
-                    // Our own changes were published when they committed.
-                    Some((from, _)) if from == origin => {}
-                    Some((_, change)) => feed.send(change),
+                    Some(change) => feed.send(change),
                     None => tracing::debug!(payload = note.payload(), "ignored a notification that is not ours"),
                 }
             }
@@ -152,14 +154,15 @@ async fn serve(session: &mut Session, origin: &str, feed: &ChangeSender) {
     }
 }
 
-async fn reconnect(config: &Config, label: &str) -> Session {
+async fn reconnect(config: &Config, label: &str, feed: &ChangeSender) -> Session {
     let mut wait = BACKOFF_FIRST;
     loop {
         tokio::time::sleep(wait).await;
         match listen(config).await {
             Ok(session) => return session,
             Err(e) => {
-                tracing::warn!(store = %label, error = %super::describe(&e), retry_in = ?wait, "cannot listen for other instances' changes yet");
+                tracing::warn!(store = %label, error = %super::describe(&e), retry_in = ?wait, "cannot listen for changes yet; waiters re-read meanwhile");
+                feed.missed();
                 wait = (wait * 2).min(BACKOFF_LAST);
             }
         }

@@ -76,8 +76,11 @@ impl Default for PostgresOptions {
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: Pool,
+    /// One connection for lease renewals alone, so that a pool busy with requests never makes
+    /// a live instance miss its renewal and look dead.
+    lease_pool: Pool,
     label: String,
-    /// This handle's id in notifications, so the listener skips what this handle sent.
+    /// This handle's id, in its listening connection's `application_name`.
     origin: String,
     feed: ChangeSender,
     listener: Listener,
@@ -112,7 +115,12 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("mcp-tasks");
         }
-        config.keepalives_idle(Duration::from_secs(30));
+        // A path that dies silently (no reset) fails a connection within about half a minute
+        // instead of the kernel's quarter of an hour, so the pool and the listener replace it.
+        config.keepalives_idle(Duration::from_secs(15));
+        config.keepalives_interval(Duration::from_secs(5));
+        config.keepalives_retries(3);
+        config.tcp_user_timeout(Duration::from_secs(30));
 
         let cannot = |what: &str, e: &dyn std::fmt::Display| {
             Error::store(format!("cannot open the task store {label}: {what}{e}"))
@@ -135,36 +143,40 @@ impl PostgresStore {
             too_new @ schema::MigrateError::TooNew { .. } => cannot("", &too_new),
         })?;
 
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.wait_timeout))
-            .create_timeout(Some(
-                config
-                    .get_connect_timeout()
-                    .copied()
-                    .unwrap_or(options.connect_timeout),
-            ))
-            .recycle_timeout(Some(options.connect_timeout))
-            .build()
-            .map_err(|e| cannot("", &e))?;
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(options.connect_timeout);
+        let pool_of = |size: usize| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(options.wait_timeout))
+                .create_timeout(Some(connect_timeout))
+                .recycle_timeout(Some(connect_timeout))
+                .build()
+                .map_err(|e| cannot("", &e))
+        };
+        let pool = pool_of(options.pool_size.max(1))?;
+        let lease_pool = pool_of(1)?;
 
         let origin = uuid::Uuid::new_v4().simple().to_string();
         let feed = ChangeSender::new(FEED_CAPACITY);
         let mut listen_config = config.clone();
         listen_config.application_name(format!("mcp-tasks listener {origin}"));
-        let listener = Listener::start(listen_config, origin.clone(), feed.clone(), label.clone())
+        let listener = Listener::start(listen_config, feed.clone(), label.clone())
             .await
             .map_err(|e| cannot("listening for changes: ", &describe(&e)))?;
         Ok(Self {
             pool,
+            lease_pool,
             label,
             origin,
             feed,
@@ -215,13 +227,17 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| {
+        self.client_of(&self.pool).await
+    }
+
+    async fn client_of(&self, pool: &Pool) -> Result<deadpool_postgres::Object> {
+        pool.get().await.map_err(|e| {
             let why = match e {
                 PoolError::Backend(e) => describe(&e),
                 PoolError::Timeout(_) => format!(
                     "no database connection came free in time (all {} in use, or the server is \
                      out of reach)",
-                    self.pool.status().max_size
+                    pool.status().max_size
                 ),
                 other => other.to_string(),
             };
@@ -270,10 +286,11 @@ impl PostgresStore {
         let mut record = row::decode(row.get(0))?;
         let changed = record.apply(change, now)?;
         if let Some(runner) = dead_runner {
+            // Locked until commit: a renewal waits, then finds `taken` raised.
             let alive: Option<bool> = tx
                 .query_opt(
                     "SELECT lease_until > now() FROM mcp_tasks_instances WHERE runner = $1 \
-                     FOR SHARE",
+                     FOR UPDATE",
                     &[&runner],
                 )
                 .await
@@ -284,6 +301,14 @@ impl PostgresStore {
                     id: id.clone(),
                     runner: Some(runner),
                 });
+            }
+            if changed && alive.is_some() {
+                tx.execute(
+                    "UPDATE mcp_tasks_instances SET taken = taken + 1 WHERE runner = $1",
+                    &[&runner],
+                )
+                .await
+                .map_err(|e| self.fail(&e))?;
             }
         }
         if !changed {
@@ -303,7 +328,7 @@ impl PostgresStore {
                 &written.runner,
                 &written.record,
                 &CHANNEL,
-                &note(&self.origin, &change),
+                &note(&change),
             ],
         )
         .await
@@ -324,7 +349,7 @@ impl TaskStore for PostgresStore {
             id: record.id.clone(),
             event: ChangeEvent::Created,
         };
-        let note = note(&self.origin, &change);
+        let note = note(&change);
         let mut client = self.client().await?;
         let inserted = match limit {
             None => {
@@ -484,7 +509,7 @@ impl TaskStore for PostgresStore {
                         &written.runner,
                         &written.record,
                         &CHANNEL,
-                        &note(&self.origin, &event),
+                        &note(&event),
                     ],
                 )
                 .await
@@ -536,7 +561,7 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(|e| self.fail(&e))?;
-        let prefix = note_prefix(&self.origin, &ChangeEvent::Expired);
+        let prefix = note_prefix(&ChangeEvent::Expired);
         let rows = client
             .query(
                 &stmt,
@@ -587,45 +612,46 @@ impl TaskStore for PostgresStore {
     }
 
     async fn renew_lease(&self, runner: &str, ttl: Duration) -> Result<Lease> {
-        let client = self.client().await?;
-        // `prev` sees the lease as it was before this statement's upsert.
-        let stmt = client
-            .prepare_cached(
-                "WITH prev AS (SELECT lease_until > now() AS live FROM mcp_tasks_instances \
-                 WHERE runner = $1 FOR UPDATE), \
-                 up AS (INSERT INTO mcp_tasks_instances (runner, lease_until, host) \
-                 VALUES ($1, now() + make_interval(secs => $2), $3) \
-                 ON CONFLICT (runner) DO UPDATE SET lease_until = EXCLUDED.lease_until \
-                 RETURNING 1) \
-                 SELECT (SELECT live FROM prev), (SELECT count(*) FROM up)",
+        let mut client = self.client_of(&self.lease_pool).await?;
+        let tx = client.transaction().await.map_err(|e| self.fail(&e))?;
+        let before = tx
+            .query_opt(
+                "SELECT lease_until > now(), taken FROM mcp_tasks_instances WHERE runner = $1 \
+                 FOR UPDATE",
+                &[&runner],
             )
             .await
-            .map_err(|e| self.fail(&e))?;
-        let row = client
-            .query_one(&stmt, &[&runner, &ttl.as_secs_f64(), &self.host])
-            .await
-            .map_err(|e| self.fail(&e))?;
-        let lease = match row.get::<_, Option<bool>>(0) {
-            Some(true) => Lease::Kept,
-            Some(false) => Lease::Regained,
-            None => Lease::Started,
-        };
-        if lease == Lease::Started {
-            // Rows of instances gone for a day help nobody; a runner without one is dead
-            // all the same.
-            client
-                .execute(
+            .map_err(|e| self.fail(&e))?
+            .map(|r| (r.get::<_, bool>(0), r.get::<_, i32>(1)));
+        tx.execute(
+            "INSERT INTO mcp_tasks_instances (runner, lease_until, host) \
+             VALUES ($1, now() + make_interval(secs => $2), $3) \
+             ON CONFLICT (runner) DO UPDATE SET lease_until = EXCLUDED.lease_until, taken = 0",
+            &[&runner, &ttl.as_secs_f64(), &self.host],
+        )
+        .await
+        .map_err(|e| self.fail(&e))?;
+        let lease = match before {
+            Some((true, 0)) => Lease::Kept,
+            Some(_) => Lease::Regained,
+            None => {
+                // Rows of instances gone for a day help nobody; a runner without one is dead
+                // all the same.
+                tx.execute(
                     "DELETE FROM mcp_tasks_instances WHERE lease_until < now() - interval '1 day'",
                     &[],
                 )
                 .await
                 .map_err(|e| self.fail(&e))?;
-        }
+                Lease::Started
+            }
+        };
+        tx.commit().await.map_err(|e| self.fail(&e))?;
         Ok(lease)
     }
 
     async fn release_lease(&self, runner: &str) -> Result<()> {
-        let client = self.client().await?;
+        let client = self.client_of(&self.lease_pool).await?;
         client
             .execute(
                 "UPDATE mcp_tasks_instances SET lease_until = now() WHERE runner = $1",
@@ -641,40 +667,35 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// A notification's text: `<origin> <event> <task id>`, where the event is `created`,
-/// `expired`, or the status after an update.
-fn note(origin: &str, change: &Change) -> String {
-    let mut text = note_prefix(origin, &change.event);
+/// A notification's text: `<event> <task id>`, where the event is `created`, `expired`, or
+/// the status after an update.
+fn note(change: &Change) -> String {
+    let mut text = note_prefix(&change.event);
     text.push_str(change.id.as_str());
     text
 }
 
-fn note_prefix(origin: &str, event: &ChangeEvent) -> String {
+fn note_prefix(event: &ChangeEvent) -> String {
     let event = match event {
         ChangeEvent::Created => "created",
         ChangeEvent::Expired => "expired",
         ChangeEvent::Updated(status) => status.as_str(),
     };
-    format!("{origin} {event} ")
+    format!("{event} ")
 }
 
-/// The origin and change of a notification, or `None` for text that is not ours.
-fn parse_note(text: &str) -> Option<(&str, Change)> {
-    let mut parts = text.splitn(3, ' ');
-    let origin = parts.next()?;
-    let event = match parts.next()? {
+/// The change a notification reports, or `None` for text that is not ours.
+fn parse_note(text: &str) -> Option<Change> {
+    let (event, id) = text.split_once(' ')?;
+    let event = match event {
         "created" => ChangeEvent::Created,
         "expired" => ChangeEvent::Expired,
         status => ChangeEvent::Updated(TaskStatus::parse(status)?),
     };
-    let id = parts.next().filter(|id| !id.is_empty())?;
-    Some((
-        origin,
-        Change {
-            id: TaskId::from(id),
-            event,
-        },
-    ))
+    (!id.is_empty() && !id.contains(' ')).then(|| Change {
+        id: TaskId::from(id),
+        event,
+    })
 }
 
 /// The address parsed, and its label; refused when it asks for what this build cannot do.
@@ -751,10 +772,10 @@ mod tests {
                 id: id.clone(),
                 event,
             };
-            let text = note("abc", &change);
-            assert_eq!(parse_note(&text), Some(("abc", change)));
+            let text = note(&change);
+            assert_eq!(parse_note(&text), Some(change));
         }
-        for foreign in ["", "abc", "abc created", "abc created ", "abc sleeping x"] {
+        for foreign in ["", "created", "created ", "sleeping x", "created a b"] {
             assert_eq!(parse_note(foreign), None, "{foreign:?}");
         }
     }

@@ -40,10 +40,14 @@ const MIGRATIONS: &[&str] = &["
 
     -- One row per server instance (runner) that ever served this database. Times are the
     -- database's clock, so the instances' clocks need not agree.
+    -- `taken` counts the runner's tasks recovered by others since its last renewal: the
+    -- renewal reads and clears it under the row lock, so a runner always learns of a take-over,
+    -- whatever the clocks of the two transactions said.
     CREATE TABLE mcp_tasks_instances (
         runner      text PRIMARY KEY,
         started_at  timestamptz NOT NULL DEFAULT now(),
         lease_until timestamptz NOT NULL,
+        taken       integer NOT NULL DEFAULT 0,
         host        text
     );
 "];
