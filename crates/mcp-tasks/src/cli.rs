@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::config::{
     parse_bounded, parse_or_unlimited, BodyBytes, Count, IdleSecs, LeaseMs, OrUnlimited, PageSize,
-    PollMs, PoolSize, Rate, Sessions, StoreUrl, SweepMs, TtlMs,
+    PollMs, PoolSize, Rate, Sessions, SweepMs, TtlMs,
 };
 
 /// Serve MCP tools as durable, pollable tasks (MCP 2025-11-25).
@@ -260,10 +260,11 @@ pub(crate) struct ServeArgs {
     #[arg(
         long,
         env = "MCP_TASKS_STORE",
+        hide_env_values = true,
         value_name = "STORE",
         help_heading = "Store"
     )]
-    pub(crate) store: Option<StoreUrl>,
+    pub(crate) store: Option<String>,
 
     /// SQLite durability. [default: full]
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Store")]

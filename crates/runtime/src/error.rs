@@ -20,11 +20,18 @@ pub fn to_error_object(e: &Error) -> ErrorObject {
         Error::LimitExceeded { .. } | Error::TooManyInputs { .. } => {
             ErrorObject::internal(e.to_string())
         }
+        // The store's words name the database (its host, user, file path): they go to the
+        // server's log, and the requestor learns only that the store failed.
+        Error::Store { .. } => {
+            tracing::error!(error = %e, "a request failed in the task store");
+            ErrorObject::internal(
+                "internal error: the task store failed; the server's log says why".to_owned(),
+            )
+        }
         Error::DuplicateInputKey { .. }
         | Error::Cancelled { .. }
         | Error::RunnerChanged { .. }
-        | Error::RunnerAlive { .. }
-        | Error::Store { .. } => ErrorObject::internal(format!("internal error: {e}")),
+        | Error::RunnerAlive { .. } => ErrorObject::internal(format!("internal error: {e}")),
     }
 }
 
@@ -95,15 +102,20 @@ mod tests {
                 "took it over",
             ),
             (
-                Error::store("disk full"),
+                Error::store("postgres://tasks@db.internal:5432/tasks: disk full"),
                 ErrorCode::INTERNAL_ERROR,
-                "disk full",
+                "the task store failed",
             ),
         ];
         for (err, code, word) in table {
             let obj = to_error_object(&err);
             assert_eq!(obj.code, code, "{err}");
             assert!(obj.message.contains(word), "{} lacks {word}", obj.message);
+            assert!(
+                !obj.message.contains("db.internal"),
+                "the store's address stays in the log: {}",
+                obj.message
+            );
         }
     }
 }
