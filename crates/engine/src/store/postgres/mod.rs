@@ -353,12 +353,18 @@ impl TaskStore for PostgresStore {
         let mut client = self.client().await?;
         let inserted = match limit {
             None => {
-                client
-                    .execute(
+                let stmt = client
+                    .prepare_cached(
                         "WITH i AS (INSERT INTO mcp_tasks \
                          (id, owner, session, status, created_at, expires_at, runner, record) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1) \
                          SELECT pg_notify($9, $10) FROM i",
+                    )
+                    .await
+                    .map_err(|e| self.fail(&e))?;
+                client
+                    .execute(
+                        &stmt,
                         &[
                             &r.id,
                             &r.owner,
@@ -389,12 +395,13 @@ impl TaskStore for PostgresStore {
                 };
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 let tx = client.transaction().await.map_err(|e| self.fail(&e))?;
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                    &[&key],
-                )
-                .await
-                .map_err(|e| self.fail(&e))?;
+                let lock = tx
+                    .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .await
+                    .map_err(|e| self.fail(&e))?;
+                tx.execute(&lock, &[&key])
+                    .await
+                    .map_err(|e| self.fail(&e))?;
                 let sql = format!(
                     "WITH live AS (SELECT count(*) AS n FROM mcp_tasks WHERE {requestor} AND {LIVE}), \
                      i AS (INSERT INTO mcp_tasks \
