@@ -31,6 +31,36 @@ async fn instance(db: &TempDatabase, tokens: &TokensFile) -> HttpServer {
     HttpServer::spawn_with(bin(), &options).await
 }
 
+/// Two instances on one throw-away database, and a session of alice on each.
+struct Pair {
+    a: HttpServer,
+    b: HttpServer,
+    on_a: BearerSession,
+    on_b: BearerSession,
+    // Bound first by the tests, so dropped last: the database outlives the servers.
+    _db: TempDatabase,
+    _tokens: TokensFile,
+}
+
+impl Pair {
+    async fn start() -> Self {
+        let db = TempDatabase::create().await;
+        let tokens = tokens();
+        let a = instance(&db, &tokens).await;
+        let b = instance(&db, &tokens).await;
+        let on_a = BearerSession::start(a.url(), ALICE).await;
+        let on_b = BearerSession::start(b.url(), ALICE).await;
+        Self {
+            a,
+            b,
+            on_a,
+            on_b,
+            _db: db,
+            _tokens: tokens,
+        }
+    }
+}
+
 async fn create(session: &BearerSession, tool: &str, arguments: Value) -> String {
     let created = session
         .request("tools/call", task_call(tool, arguments, json!({})))
@@ -82,12 +112,14 @@ async fn wait_for(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> b
 /// A completes; both instances list the owner's tasks alike; another subject sees nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_created_on_one_instance_are_served_by_the_other() {
-    let db = TempDatabase::create().await;
-    let tokens = tokens();
-    let a = instance(&db, &tokens).await;
-    let b = instance(&db, &tokens).await;
-    let on_a = BearerSession::start(a.url(), ALICE).await;
-    let on_b = BearerSession::start(b.url(), ALICE).await;
+    let Pair {
+        _db,
+        _tokens,
+        a: _a,
+        b,
+        on_a,
+        on_b,
+    } = Pair::start().await;
 
     let slow = create(
         &on_a,
@@ -128,12 +160,14 @@ async fn tasks_created_on_one_instance_are_served_by_the_other() {
 /// once, and A stops its handler.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_on_one_instance_stops_the_work_on_the_other() {
-    let db = TempDatabase::create().await;
-    let tokens = tokens();
-    let a = instance(&db, &tokens).await;
-    let b = instance(&db, &tokens).await;
-    let on_a = BearerSession::start(a.url(), ALICE).await;
-    let on_b = BearerSession::start(b.url(), ALICE).await;
+    let Pair {
+        _db,
+        _tokens,
+        a,
+        b,
+        on_a,
+        on_b,
+    } = Pair::start().await;
 
     let id = create(&on_a, "countdown", json!({"from": 600, "interval_ms": 100})).await;
     let cancelled = on_b
@@ -162,12 +196,14 @@ async fn cancel_on_one_instance_stops_the_work_on_the_other() {
 /// in exactly one terminal status, the one the loser was told of, and it never changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_racing_completion_across_instances_has_one_winner() {
-    let db = TempDatabase::create().await;
-    let tokens = tokens();
-    let a = instance(&db, &tokens).await;
-    let b = instance(&db, &tokens).await;
-    let on_a = BearerSession::start(a.url(), ALICE).await;
-    let on_b = BearerSession::start(b.url(), ALICE).await;
+    let Pair {
+        _db,
+        _tokens,
+        a: _a,
+        b: _b,
+        on_a,
+        on_b,
+    } = Pair::start().await;
 
     let mut ids = Vec::new();
     for round in 0..24u64 {
@@ -206,12 +242,14 @@ async fn cancel_racing_completion_across_instances_has_one_winner() {
 /// a `tasks/result` waiting on the survivor returns; nothing stays `working`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_tasks_are_taken_over_by_the_survivor() {
-    let db = TempDatabase::create().await;
-    let tokens = tokens();
-    let a = instance(&db, &tokens).await;
-    let b = instance(&db, &tokens).await;
-    let on_a = BearerSession::start(a.url(), ALICE).await;
-    let on_b = BearerSession::start(b.url(), ALICE).await;
+    let Pair {
+        _db,
+        _tokens,
+        a,
+        b,
+        on_a,
+        on_b,
+    } = Pair::start().await;
 
     let mut plain = Vec::new();
     for n in 0..3 {

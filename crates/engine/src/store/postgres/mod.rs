@@ -350,6 +350,19 @@ impl TaskStore for PostgresStore {
             event: ChangeEvent::Created,
         };
         let note = note(&change);
+        // $1..$10 of both inserts; the limited one adds the limit as $11.
+        let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+            &r.id,
+            &r.owner,
+            &r.session,
+            &r.status,
+            &r.created_at,
+            &r.expires_at,
+            &r.runner,
+            &r.record,
+            &CHANNEL,
+            &note,
+        ];
         let mut client = self.client().await?;
         let inserted = match limit {
             None => {
@@ -362,23 +375,7 @@ impl TaskStore for PostgresStore {
                     )
                     .await
                     .map_err(|e| self.fail(&e))?;
-                client
-                    .execute(
-                        &stmt,
-                        &[
-                            &r.id,
-                            &r.owner,
-                            &r.session,
-                            &r.status,
-                            &r.created_at,
-                            &r.expires_at,
-                            &r.runner,
-                            &r.record,
-                            &CHANNEL,
-                            &note,
-                        ],
-                    )
-                    .await
+                client.execute(&stmt, &row_params).await
             }
             Some(limit) => {
                 // The count must see every insert committed before this one took the lock,
@@ -411,24 +408,9 @@ impl TaskStore for PostgresStore {
                      SELECT pg_notify($9, $10) FROM i"
                 );
                 let stmt = tx.prepare_cached(&sql).await.map_err(|e| self.fail(&e))?;
-                let n = tx
-                    .execute(
-                        &stmt,
-                        &[
-                            &r.id,
-                            &r.owner,
-                            &r.session,
-                            &r.status,
-                            &r.created_at,
-                            &r.expires_at,
-                            &r.runner,
-                            &r.record,
-                            &CHANNEL,
-                            &note,
-                            &limit,
-                        ],
-                    )
-                    .await;
+                let mut params = row_params.to_vec();
+                params.push(&limit);
+                let n = tx.execute(&stmt, &params).await;
                 match n {
                     Ok(n) => {
                         tx.commit().await.map_err(|e| self.fail(&e))?;
