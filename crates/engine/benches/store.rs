@@ -1,6 +1,6 @@
 //! Store operations (create, get, complete, list page) on the memory store, SQLite and
 //! PostgreSQL, with a plain-rusqlite and a plain tokio-postgres baseline measured in the same
-//! run, so every ratio is read off one run; README "Benchmarks" has the numbers.
+//! run, so every ratio is read off one run; docs/benchmarks.md has the numbers.
 //!
 //! ```text
 //! cargo bench -p mcp-tasks-engine --bench store                 # everything

@@ -1,5 +1,5 @@
 //! One `tasks/get` request answered in-process, on a memory store and on a SQLite file holding
-//! a million tasks; README "Benchmarks" has the numbers.
+//! a million tasks; docs/benchmarks.md has the numbers.
 //!
 //! ```text
 //! cargo bench -p mcp-tasks-runtime --bench tasks_get
