@@ -40,5 +40,6 @@ pub mod client;
 pub mod dialect;
 pub mod error;
 pub mod server;
+pub mod peer;
 pub mod session;
 pub mod transport;
