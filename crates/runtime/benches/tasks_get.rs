@@ -28,12 +28,7 @@ use mcp_tasks_wire::v2025_11_25::Implementation;
 use common::Pick;
 
 /// Decodes one request line, answers it, and encodes the answer.
-async fn answer(
-    server: &Arc<Server>,
-    session: &Arc<Session>,
-    sink: &Sink,
-    line: &[u8],
-) -> Vec<u8> {
+async fn answer(server: &Arc<Server>, session: &Arc<Session>, sink: &Sink, line: &[u8]) -> Vec<u8> {
     let Ok(Message::Request(request)) = decode(line) else {
         panic!("not a request: {}", String::from_utf8_lossy(line));
     };

@@ -39,7 +39,7 @@
 pub mod client;
 pub mod dialect;
 pub mod error;
-pub mod server;
 pub mod peer;
+pub mod server;
 pub mod session;
 pub mod transport;

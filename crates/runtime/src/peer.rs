@@ -445,10 +445,7 @@ mod tests {
             first.id().clone(),
             serde_json::json!({"ok": 1}),
         ));
-        assert_eq!(
-            first.answer().await.unwrap(),
-            serde_json::json!({"ok": 1})
-        );
+        assert_eq!(first.answer().await.unwrap(), serde_json::json!({"ok": 1}));
         assert_eq!(peer.pending_count(), 0);
 
         let mut third = peer.outgoing(None);

@@ -175,9 +175,7 @@ impl Session {
         let request = Request::new(outgoing.id().clone(), method, Some(params));
         if let Err(e) = sink.send(request.into()) {
             outgoing.unsent();
-            return Err(ErrorObject::internal(format!(
-                "cannot send {method}: {e}"
-            )));
+            return Err(ErrorObject::internal(format!("cannot send {method}: {e}")));
         }
         let gone = || {
             Err(ErrorObject::internal(format!(

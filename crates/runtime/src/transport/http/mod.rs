@@ -992,7 +992,11 @@ mod tests {
                 .body(axum::body::Body::from(body.to_string()))
                 .unwrap()
         };
-        let plain = app.clone().oneshot(json_only(call_wait(4, 0))).await.unwrap();
+        let plain = app
+            .clone()
+            .oneshot(json_only(call_wait(4, 0)))
+            .await
+            .unwrap();
         assert_eq!(plain.status(), StatusCode::OK);
         assert_eq!(plain.headers()[header::CONTENT_TYPE], "application/json");
         let answer = json_body(plain).await;
@@ -1007,7 +1011,10 @@ mod tests {
                             "params": {"taskId": task}});
         let fetched = app.clone().oneshot(json_only(result)).await.unwrap();
         assert_eq!(fetched.headers()[header::CONTENT_TYPE], "application/json");
-        assert_eq!(json_body(fetched).await["result"]["content"][0]["text"], "done");
+        assert_eq!(
+            json_body(fetched).await["result"]["content"][0]["text"],
+            "done"
+        );
 
         let both = post_json(&app, Some(&session), call_wait(7, 0)).await;
         assert_eq!(both.headers()[header::CONTENT_TYPE], "text/event-stream");

@@ -476,7 +476,11 @@ impl Replay {
                 logs.order.push_back((stream, id.seq));
                 logs.events += 1;
                 logs.bytes += added;
-                while logs.streams.get(&stream).is_some_and(|l| l.bytes > limits.stream_bytes) {
+                while logs
+                    .streams
+                    .get(&stream)
+                    .is_some_and(|l| l.bytes > limits.stream_bytes)
+                {
                     freed += logs.drop_front(stream);
                 }
             } else {
