@@ -3,12 +3,12 @@
 //!
 //! A peer owns what JSON-RPC needs in both directions, once:
 //! - the ids of requests we send, and the table of those still waiting for an answer, with a
-//!   guard ([`Outgoing`]) that forgets a request whose caller stopped waiting, so a late answer
+//!   guard (`Outgoing`) that forgets a request whose caller stopped waiting, so a late answer
 //!   is dropped instead of leaking a waiter;
 //! - the requests we are answering, each with a cancellation token that
 //!   `notifications/cancelled` trips (MCP 2025-11-25, Cancellation);
 //! - the routing of what arrives: answers go to their waiters here, requests and other
-//!   notifications to the configuration ([`Peer::receive`]);
+//!   notifications to the configuration (`Peer::receive`);
 //! - the bounded outbound queue ([`Sink`]) every stream toward a client is built on.
 //!
 //! # Bounded outbound queues
