@@ -230,3 +230,30 @@ async fn notifications_are_accepted_with_202() {
     );
     assert_schema("ListToolsResult", &reply.outcome().expect("tools/list"));
 }
+
+/// A plain `tools/call` from a client whose Accept allows only `application/json` is answered
+/// with a JSON body, not an SSE stream (2025-11-25 Transports, "Sending Messages to the
+/// Server": the server returns one of the types the client accepts).
+#[tokio::test]
+async fn json_only_accept_gets_a_json_answer() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let client = server.session().await;
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "countdown", "arguments": {"from": 2, "interval_ms": 1}}});
+    let reply = client
+        .post_raw(call.to_string(), &[("accept", "application/json")])
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.content_type(), "application/json", "{reply:?}");
+    let answer = reply.json().expect("a JSON body");
+    assert_eq!(answer["id"], 9, "{answer}");
+    assert!(
+        answer["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Liftoff")),
+        "{answer}"
+    );
+
+    let both = client.post_raw(call.to_string(), &[]).await;
+    assert_eq!(both.content_type(), "text/event-stream", "{both:?}");
+}

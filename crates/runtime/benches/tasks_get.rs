@@ -21,20 +21,14 @@ use std::sync::Arc;
 use criterion::{BenchmarkId, Criterion};
 use mcp_tasks_engine::{Engine, EngineConfig, TaskStore};
 use mcp_tasks_runtime::server::{Server, Tools};
-use mcp_tasks_runtime::session::Session;
+use mcp_tasks_runtime::session::{Session, Sink};
 use mcp_tasks_wire::jsonrpc::{decode, Message};
 use mcp_tasks_wire::v2025_11_25::Implementation;
-use tokio::sync::mpsc;
 
 use common::Pick;
 
 /// Decodes one request line, answers it, and encodes the answer.
-async fn answer(
-    server: &Arc<Server>,
-    session: &Arc<Session>,
-    sink: &mpsc::UnboundedSender<Message>,
-    line: &[u8],
-) -> Vec<u8> {
+async fn answer(server: &Arc<Server>, session: &Arc<Session>, sink: &Sink, line: &[u8]) -> Vec<u8> {
     let Ok(Message::Request(request)) = decode(line) else {
         panic!("not a request: {}", String::from_utf8_lossy(line));
     };
@@ -67,7 +61,7 @@ fn tasks_get(c: &mut Criterion) {
         let engine = Engine::new(store, EngineConfig::default());
         let server = Server::new(engine, Tools::new(), Implementation::new("bench", "0.0.0"));
         let session = Arc::new(Session::new("bench-session"));
-        let (sink, _outbound) = mpsc::unbounded_channel();
+        let (sink, _outbound) = Sink::channel(mcp_tasks_runtime::session::DEFAULT_QUEUE);
         let first = rt.block_on(answer(&server, &session, &sink, &lines[0]));
         let first = String::from_utf8(first).expect("utf-8");
         assert!(

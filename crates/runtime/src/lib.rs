@@ -39,6 +39,7 @@
 pub mod client;
 pub mod dialect;
 pub mod error;
+pub mod peer;
 pub mod server;
 pub mod session;
 pub mod transport;

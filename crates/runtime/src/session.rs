@@ -5,20 +5,21 @@
 //! (one `Mcp-Session-Id`, many streams). A *sink* is one outbound stream: stdout, a POST's SSE
 //! response, or the GET stream. Messages tied to a task prefer a `tasks/result` stream open for
 //! that task (T-RES-4), then the session's standing stream.
+//!
+//! The JSON-RPC side (ids, pending requests, cancellation, bounded streams) is the shared
+//! [`peer`](crate::peer) the client is built on too; the session adds the routes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use mcp_tasks_engine::{Owner, Requestor, TaskId};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Response};
 use mcp_tasks_wire::v2025_11_25::ClientCapabilities;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// One outbound stream of messages to the peer.
-pub type Sink = mpsc::UnboundedSender<Message>;
+use crate::peer::{Failure, Peer};
+pub use crate::peer::{Outbound, SendError, Sink, DEFAULT_QUEUE};
 
 /// What the peer declared at initialize.
 #[derive(Clone, Debug, Default)]
@@ -35,13 +36,10 @@ pub struct Session {
     id: String,
     requestor: Requestor,
     info: Mutex<PeerInfo>,
-    next_id: AtomicI64,
-    pending: Mutex<HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>>,
+    peer: Peer,
     standing: Mutex<Option<Sink>>,
     task_sinks: Mutex<HashMap<TaskId, Vec<Sink>>>,
-    inflight: Mutex<HashMap<RequestId, CancellationToken>>,
     own_tasks: Mutex<HashSet<TaskId>>,
-    closed: CancellationToken,
 }
 
 impl Session {
@@ -62,13 +60,10 @@ impl Session {
             },
             id,
             info: Mutex::new(PeerInfo::default()),
-            next_id: AtomicI64::new(1),
-            pending: Mutex::new(HashMap::new()),
+            peer: Peer::new(),
             standing: Mutex::new(None),
             task_sinks: Mutex::new(HashMap::new()),
-            inflight: Mutex::new(HashMap::new()),
             own_tasks: Mutex::new(HashSet::new()),
-            closed: CancellationToken::new(),
         }
     }
 
@@ -93,14 +88,15 @@ impl Session {
 
     /// Tripped when the session ends.
     pub fn closed(&self) -> &CancellationToken {
-        &self.closed
+        self.peer.closed()
     }
 
-    /// Ends the session: its watchers stop and requests we await fail.
+    /// Ends the session: its watchers stop, requests we await fail, and the streams it holds
+    /// are let go (their memory with them).
     pub fn close(&self) {
-        self.closed.cancel();
-        lock(&self.pending).clear();
+        self.peer.close();
         *lock(&self.standing) = None;
+        lock(&self.task_sinks).clear();
     }
 
     /// Sets the standing stream (stdout, or the HTTP GET stream).
@@ -175,18 +171,11 @@ impl Session {
         method: &str,
         params: Value,
     ) -> Result<Value, ErrorObject> {
-        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id.clone(), tx);
-        let _forget = PendingGuard {
-            session: self,
-            id: id.clone(),
-        };
-        let request = Request::new(id, method, Some(params));
-        if sink.send(request.into()).is_err() {
-            return Err(ErrorObject::internal(format!(
-                "cannot send {method}: the stream to the client closed"
-            )));
+        let mut outgoing = self.peer.outgoing(None);
+        let request = Request::new(outgoing.id().clone(), method, Some(params));
+        if let Err(e) = sink.send(request.into()) {
+            outgoing.unsent();
+            return Err(ErrorObject::internal(format!("cannot send {method}: {e}")));
         }
         let gone = || {
             Err(ErrorObject::internal(format!(
@@ -194,8 +183,12 @@ impl Session {
             )))
         };
         tokio::select! {
-            answer = rx => answer.unwrap_or_else(|_| gone()),
-            () = self.closed.cancelled() => gone(),
+            answer = outgoing.answer() => match answer {
+                Ok(value) => Ok(value),
+                Err(Failure::Error(error)) => Err(error),
+                Err(Failure::Lost(_) | Failure::Closed) => gone(),
+            },
+            () = self.peer.closed().cancelled() => gone(),
             () = sink.closed() => gone(),
         }
     }
@@ -203,16 +196,7 @@ impl Session {
     /// Routes a response from the peer to the request that waits for it; unknown ids are
     /// dropped (the waiter gave up).
     pub fn complete(&self, response: Response) {
-        let Some(id) = response.id.clone() else {
-            tracing::warn!(error = ?response.outcome.err(), "client sent an error without an id");
-            return;
-        };
-        match lock(&self.pending).remove(&id) {
-            Some(waiter) => {
-                let _ = waiter.send(response.outcome);
-            }
-            None => tracing::debug!(%id, "response to no pending request"),
-        }
+        self.peer.complete(response);
     }
 
     /// Sends a notification on the standing stream.
@@ -221,22 +205,17 @@ impl Session {
     }
 
     pub(crate) fn track_inflight(&self, id: &RequestId) -> CancellationToken {
-        let token = CancellationToken::new();
-        lock(&self.inflight).insert(id.clone(), token.clone());
-        token
+        self.peer.track_inflight(id)
     }
 
     pub(crate) fn untrack_inflight(&self, id: &RequestId) {
-        lock(&self.inflight).remove(id);
+        self.peer.untrack_inflight(id);
     }
 
     /// Handles `notifications/cancelled`: trips a plain request still running. Requests that
     /// created tasks are long answered, so this never touches a task (T-CAN-3).
     pub(crate) fn cancel_inflight(&self, id: &RequestId) -> bool {
-        lock(&self.inflight)
-            .get(id)
-            .map(CancellationToken::cancel)
-            .is_some()
+        self.peer.cancel_inflight(id)
     }
 
     pub(crate) fn own_task(&self, id: &TaskId) {
@@ -258,17 +237,6 @@ impl Session {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().expect("session mutex poisoned")
-}
-
-struct PendingGuard<'a> {
-    session: &'a Session,
-    id: RequestId,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        lock(&self.session.pending).remove(&self.id);
-    }
 }
 
 /// Keeps a `tasks/result` stream registered for its task while alive.

@@ -628,6 +628,38 @@ impl HttpSession {
         self.exchange(id, method, params).await.outcome()
     }
 
+    /// POSTs `message` with this session's headers on a raw TCP connection and returns the
+    /// socket without reading anything from it: a client that never reads its answer (the
+    /// server's writes pile up once the socket buffers are full). Dropping the socket closes
+    /// it.
+    pub async fn post_unread(&self, message: &Value) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let rest = self
+            .url()
+            .strip_prefix("http://")
+            .expect("an http:// endpoint");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let body = message.to_string();
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+             Accept: {POST_ACCEPT}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in self.session_headers() {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut socket = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(authority))
+            .await
+            .expect("connecting does not hang")
+            .unwrap_or_else(|e| panic!("cannot connect to {authority}: {e}"));
+        socket
+            .write_all(format!("{head}{body}").as_bytes())
+            .await
+            .expect("the request is written");
+        socket
+    }
+
     /// POSTs one JSON-RPC message with the session's headers and reads the whole reply.
     pub async fn post_message_raw(&self, message: &Value) -> RawReply {
         let response = self.post_message(message).await;

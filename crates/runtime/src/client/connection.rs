@@ -1,21 +1,19 @@
-//! One connection to a server: JSON-RPC ids and the requests waiting for answers, and the
-//! dispatch of what the server sends (answers, its own requests, notifications).
+//! One connection to a server: the client's configuration of the shared JSON-RPC
+//! [`peer`](crate::peer) (ids, pending requests, cancellation), plus what only a client has:
+//! the transport, the status and progress broadcasts, the handlers of the server's requests,
+//! and the engine of client-hosted tasks.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use mcp_tasks_wire::jsonrpc::{
-    params_as, ErrorObject, Message, Notification, Request, RequestId, Response,
-};
+use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject, Notification, Request, RequestId, Response};
 use mcp_tasks_wire::v2025_11_25::{
-    CancelledNotificationParams, CreateMessageRequestParams, ElicitRequestParams,
-    ProgressNotificationParams, Task, TaskStatusNotificationParams,
+    CreateMessageRequestParams, ElicitRequestParams, ProgressNotificationParams, Task,
+    TaskStatusNotificationParams,
 };
 use mcp_tasks_wire::{meta, method};
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ClientError, Result};
@@ -23,12 +21,11 @@ use super::handler::{ElicitationHandler, RequestContext, SamplingHandler};
 use super::hosted::Host;
 use super::task::Peer;
 use super::transport::{Inbound, Incoming, Transport};
+use crate::peer::{self as rpc, Failure, Received};
 
 /// How many status and progress notifications a slow subscriber may fall behind by before it
 /// misses some (it then polls, which it does anyway).
 const EVENT_BUFFER: usize = 256;
-
-type Waiter = oneshot::Sender<Result<Value>>;
 
 /// The handlers the client answers server requests with.
 #[derive(Debug, Default, Clone)]
@@ -40,18 +37,11 @@ pub(crate) struct Handlers {
 #[derive(Debug)]
 pub(crate) struct Connection {
     transport: Arc<dyn Transport>,
-    next_id: AtomicI64,
-    pending: Mutex<HashMap<RequestId, (String, Waiter)>>,
-    inflight: Mutex<HashMap<RequestId, CancellationToken>>,
+    peer: rpc::Peer,
     status: broadcast::Sender<Task>,
     progress: broadcast::Sender<ProgressNotificationParams>,
     handlers: Handlers,
     host: Option<Host>,
-    closed: CancellationToken,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().expect("connection mutex poisoned")
 }
 
 impl Connection {
@@ -64,14 +54,11 @@ impl Connection {
     ) -> Arc<Self> {
         let conn = Arc::new(Self {
             transport,
-            next_id: AtomicI64::new(1),
-            pending: Mutex::new(HashMap::new()),
-            inflight: Mutex::new(HashMap::new()),
+            peer: rpc::Peer::new(),
             status: broadcast::channel(EVENT_BUFFER).0,
             progress: broadcast::channel(EVENT_BUFFER).0,
             handlers,
             host,
-            closed: CancellationToken::new(),
         });
         tokio::spawn(conn.clone().dispatch(inbound));
         conn
@@ -86,7 +73,7 @@ impl Connection {
     }
 
     pub(crate) fn closed(&self) -> &CancellationToken {
-        &self.closed
+        self.peer.closed()
     }
 
     pub(crate) fn subscribe_status(&self) -> broadcast::Receiver<Task> {
@@ -102,36 +89,49 @@ impl Connection {
     /// Dropping the future forgets the request (a late answer is ignored) and, unless it was
     /// task-augmented, tells the server with `notifications/cancelled` (best effort).
     pub(crate) async fn request(&self, method: &str, params: Value) -> Result<Value> {
-        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id.clone(), (method.to_owned(), tx));
         // A task-augmented request is never cancelled with notifications/cancelled (T-CAN-3):
         // the task it may have created is cancelled with tasks/cancel or left to its ttl.
         let augmented = params.get("task").is_some_and(|t| !t.is_null());
-        let mut guard = Forget {
-            conn: self,
-            id: Some(id.clone()),
-            notify: method != method::INITIALIZE && !augmented,
+        let on_abandon: Option<Box<dyn FnOnce(RequestId) + Send>> =
+            (method != method::INITIALIZE && !augmented).then(|| self.cancel_on_abandon());
+        let mut outgoing = self.peer.outgoing(on_abandon);
+        let closed = || ClientError::Closed {
+            method: method.into(),
         };
         // Checked after the waiter is in place, so a connection ending meanwhile fails it.
-        if self.closed.is_cancelled() {
-            guard.notify = false;
-            return Err(ClientError::Closed {
-                method: method.into(),
-            });
+        if self.closed().is_cancelled() {
+            outgoing.unsent();
+            return Err(closed());
         }
-        let request = Request::new(id.clone(), method, Some(params));
+        let request = Request::new(outgoing.id().clone(), method, Some(params));
         if let Err(e) = self.transport.send(request.into()).await {
-            guard.notify = false;
+            outgoing.unsent();
             return Err(e);
         }
-        let answer = rx.await.unwrap_or_else(|_| {
-            Err(ClientError::Closed {
+        match outgoing.answer().await {
+            Ok(value) => Ok(value),
+            Err(Failure::Error(error)) => Err(ClientError::Rpc {
                 method: method.into(),
-            })
-        });
-        guard.id = None;
-        answer
+                error: Box::new(error),
+            }),
+            Err(Failure::Lost(reason)) => Err(ClientError::Transport(reason)),
+            Err(Failure::Closed) => Err(closed()),
+        }
+    }
+
+    /// What a request whose caller stopped waiting does: tell the server, best effort.
+    fn cancel_on_abandon(&self) -> Box<dyn FnOnce(RequestId) + Send> {
+        let transport = self.transport.clone();
+        Box::new(move |id| {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let params = json!({"requestId": id, "reason": "the client stopped waiting"});
+            runtime.spawn(async move {
+                let n = Notification::new(method::NOTIFY_CANCELLED, Some(params));
+                let _ = transport.send(n.into()).await;
+            });
+        })
     }
 
     /// Sends a notification.
@@ -145,45 +145,24 @@ impl Connection {
         loop {
             let incoming = tokio::select! {
                 incoming = inbound.recv() => incoming,
-                () = self.closed.cancelled() => None,
+                () = self.peer.closed().cancelled() => None,
             };
             let Some(incoming) = incoming else { break };
             match incoming {
-                Incoming::Message(Message::Response(r)) => self.complete(r),
-                Incoming::Message(Message::Request(r)) => {
-                    tokio::spawn(self.clone().answer(r));
-                }
-                Incoming::Message(Message::Notification(n)) => self.notification(n),
-                Incoming::Lost { id, reason } => {
-                    if let Some((_, waiter)) = lock(&self.pending).remove(&id) {
-                        let _ = waiter.send(Err(ClientError::Transport(reason)));
+                Incoming::Message(message) => match self.peer.receive(message) {
+                    Some(Received::Request(r)) => {
+                        tokio::spawn(self.clone().answer(r));
                     }
-                }
+                    Some(Received::Notification(n)) => self.notification(n),
+                    None => {}
+                },
+                Incoming::Lost { id, reason } => self.peer.lose(&id, reason),
             }
         }
         tracing::debug!("the connection to the server ended");
-        self.closed.cancel();
-        // Waiters see their sender dropped: ClientError::Closed.
-        lock(&self.pending).clear();
-        for token in lock(&self.inflight).values() {
-            token.cancel();
-        }
-    }
-
-    fn complete(&self, response: Response) {
-        let Some(id) = response.id.clone() else {
-            tracing::warn!(error = ?response.outcome.err(), "the server sent an error without an id");
-            return;
-        };
-        let Some((method, waiter)) = lock(&self.pending).remove(&id) else {
-            tracing::debug!(%id, "an answer to no pending request");
-            return;
-        };
-        let outcome = response.outcome.map_err(|error| ClientError::Rpc {
-            method,
-            error: Box::new(error),
-        });
-        let _ = waiter.send(outcome);
+        // Waiters fail with ClientError::Closed; handlers of the server's requests stop.
+        self.peer.close();
+        self.peer.cancel_all_inflight();
     }
 
     fn notification(&self, n: Notification) {
@@ -204,17 +183,6 @@ impl Connection {
                 }
                 Err(e) => tracing::warn!(error = %e.message, "malformed progress notification"),
             },
-            method::NOTIFY_CANCELLED => {
-                if let Ok(CancelledNotificationParams {
-                    request_id: Some(id),
-                    ..
-                }) = params_as::<CancelledNotificationParams>(n.params)
-                {
-                    if let Some(token) = lock(&self.inflight).get(&id) {
-                        token.cancel();
-                    }
-                }
-            }
             method::NOTIFY_MESSAGE => {
                 let text = n.params.map(|p| p.to_string()).unwrap_or_default();
                 tracing::info!(target: "mcp_tasks::server_log", "{text}");
@@ -229,8 +197,7 @@ impl Connection {
             id, method, params, ..
         } = request;
         let related_task = params.as_ref().and_then(meta::related_task_id);
-        let cancellation = CancellationToken::new();
-        lock(&self.inflight).insert(id.clone(), cancellation.clone());
+        let cancellation = self.peer.track_inflight(&id);
         let cx = RequestContext {
             related_task: related_task.clone(),
             hosted_task: None,
@@ -240,7 +207,7 @@ impl Connection {
             outcome = self.route(&id, &method, params, cx) => outcome,
             () = cancellation.cancelled() => Err(ErrorObject::internal("the request was cancelled")),
         };
-        lock(&self.inflight).remove(&id);
+        self.peer.untrack_inflight(&id);
         if cancellation.is_cancelled() {
             // A cancelled request is not answered (MCP, cancellation).
             return;
@@ -316,31 +283,6 @@ impl Connection {
 pub(super) fn to_value(v: &impl serde::Serialize) -> std::result::Result<Value, ErrorObject> {
     serde_json::to_value(v)
         .map_err(|e| ErrorObject::internal(format!("cannot encode the answer: {e}")))
-}
-
-/// Forgets a request whose caller stopped waiting, and tells the server.
-struct Forget<'a> {
-    conn: &'a Connection,
-    id: Option<RequestId>,
-    notify: bool,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        let was_pending = lock(&self.conn.pending).remove(&id).is_some();
-        if was_pending && self.notify && !self.conn.closed.is_cancelled() {
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                return;
-            };
-            let transport = self.conn.transport.clone();
-            let params = json!({"requestId": id, "reason": "the client stopped waiting"});
-            runtime.spawn(async move {
-                let n = Notification::new(method::NOTIFY_CANCELLED, Some(params));
-                let _ = transport.send(n.into()).await;
-            });
-        }
-    }
 }
 
 #[async_trait]

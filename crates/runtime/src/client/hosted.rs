@@ -9,12 +9,11 @@
 use std::sync::Arc;
 
 use mcp_tasks_engine::{CreateTask, Engine, Failure, Outcome, RequestKind, RpcError};
-use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Request};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Request};
 use mcp_tasks_wire::v2025_11_25::{
     CreateMessageRequestParams, CreateTaskResult, ElicitRequestParams, Implementation, TaskMetadata,
 };
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::handler::{ElicitationHandler, RequestContext, SamplingHandler};
 use super::transport::Transport;
@@ -51,7 +50,7 @@ impl Host {
             "server-{}",
             uuid::Uuid::new_v4().simple()
         )));
-        let (sink, mut rx) = mpsc::unbounded_channel::<Message>();
+        let (sink, mut rx) = Sink::channel(crate::session::DEFAULT_QUEUE);
         session.set_standing(Some(sink.clone()));
         server.start_session(&session);
         let closed = session.closed().clone();

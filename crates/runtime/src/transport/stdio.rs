@@ -2,16 +2,19 @@
 //!
 //! One connection is one session. Requests are served concurrently, so a client can keep
 //! `tasks/result` open while it polls `tasks/get` and answers an elicitation on the same pipe.
+//!
+//! What goes to stdout waits in a bounded queue ([`Sink`]): a client that stops reading its
+//! stdout while the server keeps talking (progress of a long call) ends the session with a
+//! logged reason, instead of the queue growing without end.
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
 
-use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Response};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Response};
 
 use crate::server::Server;
-use crate::session::Session;
+use crate::session::{Session, Sink, DEFAULT_QUEUE};
 
 /// The longest line accepted, in bytes; longer lines are answered -32600 and skipped.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -32,7 +35,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let session = Arc::new(Session::new(format!("stdio-{}", uuid::Uuid::new_v4())));
-    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let (tx, mut rx) = Sink::channel(DEFAULT_QUEUE);
     session.set_standing(Some(tx.clone()));
     server.start_session(&session);
 
@@ -54,7 +57,19 @@ where
         let limit = u64::try_from(max_line_bytes)
             .unwrap_or(u64::MAX)
             .saturating_add(1);
-        match (&mut reader).take(limit).read_until(b'\n', &mut line).await {
+        let mut bounded = (&mut reader).take(limit);
+        let read = tokio::select! {
+            read = bounded.read_until(b'\n', &mut line) => read,
+            () = tx.closed() => {
+                tracing::warn!(
+                    session = session.id(),
+                    "stdout no longer takes messages (the client stopped reading it, or it \
+                     closed); ending the session"
+                );
+                break;
+            }
+        };
+        match read {
             Ok(0) => break,
             Ok(_) if line.len() > max_line_bytes && line.last() != Some(&b'\n') => {
                 let error = ErrorObject::invalid_request(format!(

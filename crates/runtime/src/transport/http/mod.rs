@@ -11,8 +11,14 @@
 //!   404, like an unknown session. See [`BearerTokens`].
 //! - Bodies above the configured size are refused with 413.
 //! - `tasks/result` and plain `tools/call` are answered as SSE, so input requests and progress
-//!   can ride on the same exchange (T-RES-4); everything else as JSON. Server messages with no
-//!   open exchange go to the GET stream.
+//!   can ride on the same exchange (T-RES-4); everything else as JSON. A client whose `Accept`
+//!   does not allow `text/event-stream` gets every answer as JSON, and what would have ridden
+//!   on the exchange goes to its GET stream. Server messages with no open exchange go to the
+//!   GET stream.
+//! - Memory is bounded whatever clients do: every stream's queue is bounded, a connection
+//!   whose client stops reading is cut with a logged reason (its stream stays resumable), and
+//!   the replay logs have per-stream, per-session and server-wide caps
+//!   ([`HttpConfig::max_replay_bytes`]).
 //! - SSE streams are resumable (see [below](#resumable-streams)): every event has
 //!   an id `<stream>-<seq>`, a new stream opens with a priming event (the id, empty data), and
 //!   `GET` with `Last-Event-ID` replays that stream's events after the id, then goes on live. A
@@ -30,7 +36,8 @@
 //! it sends is logged, so a client that lost a `tasks/result` stream before the answer can
 //! `GET` with `Last-Event-ID` and still receive the answer; a client that lost the GET stream
 //! gets the notifications it missed. Per session the log keeps the last [`MAX_REPLAY_EVENTS`]
-//! events and [`MAX_REPLAY_BYTES`] bytes, and a stream nobody resumes is forgotten
+//! events and [`MAX_REPLAY_BYTES`] bytes (at most [`HttpConfig::replay_stream_bytes`] of them
+//! for one stream, and [`HttpConfig::max_replay_bytes`] for the whole server), and a stream nobody resumes is forgotten
 //! [`RESUME_WINDOW`] after its connection dropped or it ended; only then does its handler see
 //! the stream closed (`tasks/result` stops waiting, and its unanswered questions stay in the
 //! task's mailbox for the next exchange).
@@ -65,17 +72,19 @@ use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 pub use auth::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
 pub use origin::OriginPolicy;
-pub use replay::{MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS, RESUME_WINDOW};
+pub use replay::{
+    MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS, MAX_SERVER_REPLAY_BYTES,
+    MAX_STREAM_REPLAY_BYTES, MAX_UNSENT_BYTES, RESUME_WINDOW,
+};
 
 use auth::Refusal;
 use replay::{EventId, Replay, Unresumable};
 
 use crate::server::Server;
-use crate::session::Session;
+use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 
 /// The session header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -100,6 +109,14 @@ pub struct HttpConfig {
     /// The bearer tokens every request must carry, whose subjects own the sessions they open
     /// and those sessions' tasks (T-SEC-1); `None` serves anonymous sessions.
     pub auth: Option<BearerTokens>,
+    /// The most bytes of events the whole server keeps so clients can resume streams; beyond
+    /// it the oldest streams' events are dropped first (and resuming before them is refused).
+    pub max_replay_bytes: usize,
+    /// The most bytes of events one stream keeps for resuming.
+    pub replay_stream_bytes: usize,
+    /// The most bytes that may wait unsent for one SSE connection before its client counts
+    /// as not reading and the connection is cut (the stream stays resumable).
+    pub max_unsent_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +128,9 @@ impl Default for HttpConfig {
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
             auth: None,
+            max_replay_bytes: MAX_SERVER_REPLAY_BYTES,
+            replay_stream_bytes: MAX_STREAM_REPLAY_BYTES,
+            max_unsent_bytes: MAX_UNSENT_BYTES,
         }
     }
 }
@@ -123,6 +143,7 @@ struct HttpState {
     /// Numbers SSE streams server-wide, so an event id names one stream of one session.
     next_stream: AtomicU64,
     replay_limits: replay::Limits,
+    replay_budget: Arc<replay::Budget>,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -142,14 +163,14 @@ struct Activity {
 }
 
 impl Tracked {
-    fn new(session: Arc<Session>, limits: replay::Limits) -> Self {
+    fn new(session: Arc<Session>, limits: replay::Limits, budget: Arc<replay::Budget>) -> Self {
         Self {
             session,
             activity: Arc::new(Activity {
                 busy: AtomicUsize::new(0),
                 idle_since: Mutex::new(Instant::now()),
             }),
-            replay: Replay::new(limits),
+            replay: Replay::new(limits, budget),
         }
     }
 
@@ -192,7 +213,7 @@ impl HttpState {
     fn open_stream(
         &self,
         tracked: &Tracked,
-        rx: mpsc::UnboundedReceiver<Message>,
+        rx: Outbound,
         until: Option<RequestId>,
         busy: Busy,
     ) -> Response {
@@ -223,24 +244,32 @@ impl HttpState {
                 "HTTP session ended after being idle"
             );
             t.session.close();
+            t.replay.clear();
         }
     }
 }
 
 /// The axum router serving `server` at `config.path`.
 pub fn router(server: Arc<Server>, config: HttpConfig) -> Router {
-    router_with(server, config, replay::Limits::default())
+    let limits = replay::Limits {
+        stream_bytes: config.replay_stream_bytes,
+        unsent_bytes: config.max_unsent_bytes,
+        ..replay::Limits::default()
+    };
+    router_with(server, config, limits)
 }
 
 fn router_with(server: Arc<Server>, config: HttpConfig, replay_limits: replay::Limits) -> Router {
     let limit = config.max_body_bytes;
     let path = config.path.clone();
+    let config_replay_cap = config.max_replay_bytes;
     let state = Arc::new(HttpState {
         server,
         config,
         sessions: Mutex::new(HashMap::new()),
         next_stream: AtomicU64::new(1),
         replay_limits,
+        replay_budget: replay::Budget::new(config_replay_cap),
     });
     Router::new()
         .route(&path, get(get_stream).post(post).delete(delete))
@@ -422,7 +451,11 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
     };
     let session = &tracked.session;
     match message {
-        Message::Request(request) => answer(&state, &tracked, request, busy).await,
+        Message::Request(request) => {
+            // No Accept header states no preference: the method decides.
+            let sse = accepts(&headers, "text/event-stream");
+            answer(&state, &tracked, request, sse, busy).await
+        }
         Message::Notification(n) => {
             state.server.handle_notification(session, n);
             StatusCode::ACCEPTED.into_response()
@@ -448,7 +481,7 @@ async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owne
         );
     }
     let session = Arc::new(Session::with_owner(uuid::Uuid::new_v4().to_string(), owner));
-    let (tx, _rx) = mpsc::unbounded_channel();
+    let (tx, _rx) = Sink::channel(DEFAULT_QUEUE);
     let response = state.server.handle_request(&session, request, &tx).await;
     if response.outcome.is_err() {
         return json_response(&Message::Response(response), None);
@@ -456,7 +489,11 @@ async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owne
     state.server.start_session(&session);
     state.sessions().insert(
         session.id().to_owned(),
-        Tracked::new(session.clone(), state.replay_limits),
+        Tracked::new(
+            session.clone(),
+            state.replay_limits,
+            state.replay_budget.clone(),
+        ),
     );
     tracing::debug!(session = session.id(), "HTTP session started");
     json_response(&Message::Response(response), Some(session.id()))
@@ -493,15 +530,18 @@ fn wants_stream(request: &Request) -> bool {
     }
 }
 
+/// Answers a request: as an SSE stream when it [`wants_stream`] and the client takes one
+/// (`sse`), else as JSON.
 async fn answer(
     state: &Arc<HttpState>,
     tracked: &Tracked,
     request: Request,
+    sse: bool,
     busy: Busy,
 ) -> Response {
     let session = &tracked.session;
-    let (tx, rx) = mpsc::unbounded_channel::<Message>();
-    if !wants_stream(&request) {
+    let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
+    if !(sse && wants_stream(&request)) {
         // Anything sent beside the answer goes to the standing stream.
         let forward = session.clone();
         let mut rx = rx;
@@ -546,7 +586,7 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
     if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
         return resume(&tracked, last, busy);
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
     tracked.session.set_standing(Some(tx));
     state.open_stream(&tracked, rx, None, busy)
 }
@@ -613,6 +653,7 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
     let session = tracked.session;
     state.sessions().remove(session.id());
     session.close();
+    tracked.replay.clear();
     tracing::debug!(session = session.id(), "HTTP session ended by the client");
     StatusCode::NO_CONTENT.into_response()
 }
@@ -933,6 +974,50 @@ mod tests {
         let listed = app.clone().oneshot(post).await.unwrap();
         assert_eq!(listed.status(), StatusCode::OK);
         assert!(error_text(listed).await.contains("\"wait\""));
+    }
+
+    /// A client whose Accept allows only `application/json` gets a plain `tools/call` and a
+    /// `tasks/result` answered as JSON, never an SSE stream it said it cannot read; a client
+    /// that takes both still gets the stream (2025-11-25 Transports, "Sending Messages").
+    #[tokio::test]
+    async fn json_only_clients_get_json_answers() {
+        use tower::ServiceExt;
+        let app = app_with_wait();
+        let session = start(&app, "2025-11-25").await;
+        let json_only = |body: serde_json::Value| {
+            axum::http::Request::post("/mcp")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json")
+                .header(SESSION_HEADER, &session)
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        let plain = app
+            .clone()
+            .oneshot(json_only(call_wait(4, 0)))
+            .await
+            .unwrap();
+        assert_eq!(plain.status(), StatusCode::OK);
+        assert_eq!(plain.headers()[header::CONTENT_TYPE], "application/json");
+        let answer = json_body(plain).await;
+        assert_eq!(answer["id"], 4, "{answer}");
+        assert_eq!(answer["result"]["content"][0]["text"], "done", "{answer}");
+
+        let mut create = call_wait(5, 0);
+        create["params"]["task"] = json!({});
+        let created = json_body(app.clone().oneshot(json_only(create)).await.unwrap()).await;
+        let task = created["result"]["task"]["taskId"].clone();
+        let result = json!({"jsonrpc": "2.0", "id": 6, "method": "tasks/result",
+                            "params": {"taskId": task}});
+        let fetched = app.clone().oneshot(json_only(result)).await.unwrap();
+        assert_eq!(fetched.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            json_body(fetched).await["result"]["content"][0]["text"],
+            "done"
+        );
+
+        let both = post_json(&app, Some(&session), call_wait(7, 0)).await;
+        assert_eq!(both.headers()[header::CONTENT_TYPE], "text/event-stream");
     }
 
     /// Sessions on an older protocol get ids but no priming event, whose empty data older
