@@ -668,7 +668,10 @@ mod tests {
             .expect("this test module ends the file");
         let cases = names_after(module, "\npub async fn ");
         let mounted = names_after(module, "store_conformance!(@case ");
-        assert!(!cases.is_empty(), "no `pub async fn` found: the parse is broken");
+        assert!(
+            !cases.is_empty(),
+            "no `pub async fn` found: the parse is broken"
+        );
         let unmounted: Vec<_> = cases.difference(&mounted).collect();
         let unknown: Vec<_> = mounted.difference(&cases).collect();
         assert!(

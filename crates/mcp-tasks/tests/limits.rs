@@ -372,7 +372,9 @@ async fn gone_problem<P: Peer>(p: &P, id: &str) -> Option<String> {
         match p.request(method, json!({ "taskId": id })).await {
             Ok(answer) => return Some(format!("{method} answered {answer}")),
             Err(err) if err.code != INVALID_PARAMS => {
-                return Some(format!("{method} failed with a code other than -32602: {err}"))
+                return Some(format!(
+                    "{method} failed with a code other than -32602: {err}"
+                ))
             }
             Err(err) => assert_expired_message(method, &err),
         }
