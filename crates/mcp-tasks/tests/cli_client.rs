@@ -564,6 +564,39 @@ async fn asks_through_dev_tty_when_stdout_and_stderr_are_redirected() {
     );
 }
 
+/// T-CAN-3 at the `/dev/tty` question: the line form leaves the terminal in its own mode, so
+/// Ctrl-C there is the terminal's SIGINT; it cancels the task and exits 130, as while following.
+#[tokio::test]
+async fn ctrl_c_at_the_dev_tty_question_cancels_the_task() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let scratch = Scratch::new();
+    let out = scratch.file("out", "");
+    let err = scratch.file("err", "");
+    let command = format!(
+        "{} call ask_name --task --url {} > {} 2> {}",
+        sh_quote(&bin().display().to_string()),
+        sh_quote(server.url()),
+        sh_quote(&out),
+        sh_quote(&err)
+    );
+    let mut tty = Terminal::start(&["sh", "-c", &command]);
+    tty.expect("Name *").await;
+    tty.type_keys("\u{3}").await;
+    let (status, shown) = tty.finish().await;
+    let err = std::fs::read_to_string(&err).expect("read err");
+    let all = format!("terminal:\n{shown:?}\n--- err:\n{err}");
+    assert_eq!(code(status), 130, "Ctrl-C exits 130; {all}");
+    let id = err
+        .lines()
+        .find_map(created_id)
+        .unwrap_or_else(|| panic!("no task id in stderr; {all}"));
+    assert!(err.contains(&format!("cancelling task {id}")), "{all}");
+    let get = mcp_url(&server, &["tasks", "get", &id, "--json"]).await;
+    assert_exit("tasks get after Ctrl-C at the question", &get, 0);
+    let task = stdout_json("tasks get --json", &get);
+    assert_eq!(common::status(&task), "cancelled", "T-CAN-3: {task:#}");
+}
+
 /// The exit statuses of `cmd/exit.rs`: 1 for a tool error (task or plain), 2 for usage errors
 /// (including a task the tool forbids and a plain call of a tool that requires one: T-CAP-5,
 /// client side, refused before any request), 3 for connection and JSON-RPC errors.

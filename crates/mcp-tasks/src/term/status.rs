@@ -207,11 +207,16 @@ impl StatusLine {
         self.lock().keep(text.to_owned());
     }
 
-    /// Clears the live line for good; the caller prints the result next.
+    /// Clears the live line for good; the caller prints the result next. Lines held back for a
+    /// form still on screen (a Ctrl-C while it asks) are written now: nothing comes after.
     pub(crate) fn finish(&self) {
         let mut inner = self.lock();
         inner.finished = true;
         inner.hide();
+        inner.suspended = 0;
+        for line in std::mem::take(&mut inner.held) {
+            inner.keep(line);
+        }
         match &mut inner.out {
             Out::Plain(w) => {
                 let _ = w.flush();
@@ -537,6 +542,20 @@ mod tests {
                 "task t1 working: b",
                 "progress 2: x",
             ]
+        );
+    }
+
+    #[test]
+    fn finish_writes_what_a_form_still_on_screen_held_back() {
+        let (s, out) = plain();
+        s.task_created("t1", None);
+        s.suspend(|| {
+            s.note("interrupted: cancelling task t1");
+            s.finish();
+        });
+        assert_eq!(
+            out.lines(),
+            ["task t1 created", "interrupted: cancelling task t1"]
         );
     }
 
