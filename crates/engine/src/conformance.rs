@@ -2,7 +2,9 @@
 //!
 //! Each case is a `pub async fn` taking a store; its doc names the requirement it proves.
 //! [`store_conformance!`](crate::store_conformance) mounts every case as a `#[tokio::test]` for a
-//! store factory, so a new case runs against every store at once.
+//! store factory, so a new case runs against every store at once. The macro lists the cases by
+//! name, and a unit test compares that list with this module's `pub async fn`s, so a case left
+//! out of the list fails the build's tests instead of silently never running.
 
 // A test suite: a failed unwrap is a failed case, which is what it should be.
 #![allow(clippy::unwrap_used)]
@@ -598,7 +600,8 @@ pub async fn leases_keep_runners_alive(store: Arc<dyn TaskStore>) {
 /// Mounts the whole [`conformance`](crate::conformance) suite as tests for one store.
 ///
 /// `$factory` is an expression callable with no arguments that returns a future of something
-/// that converts into `Arc<dyn TaskStore>`.
+/// that converts into `Arc<dyn TaskStore>`. A new case gets its `@case` line here; the unit test
+/// `the_macro_mounts_every_case` fails until it has one.
 #[macro_export]
 macro_rules! store_conformance {
     ($name:ident, $factory:expr) => {
@@ -633,4 +636,48 @@ macro_rules! store_conformance {
             c::$case(store().await).await;
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Names that follow `marker` in `source`, up to the first character that cannot be in an
+    /// identifier.
+    fn names_after<'a>(source: &'a str, marker: &str) -> BTreeSet<&'a str> {
+        source
+            .match_indices(marker)
+            .map(|(at, _)| {
+                let rest = &source[at + marker.len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect()
+    }
+
+    /// Every `pub async fn` in this module is a case, and [`store_conformance!`] mounts exactly
+    /// those: a case added here but not to the macro would otherwise never run against any
+    /// store, and nothing would say so.
+    #[test]
+    fn the_macro_mounts_every_case() {
+        let source = include_str!("conformance.rs");
+        let (module, _) = source
+            .split_once("#[cfg(test)]\nmod tests")
+            .expect("this test module ends the file");
+        let cases = names_after(module, "\npub async fn ");
+        let mounted = names_after(module, "store_conformance!(@case ");
+        assert!(
+            !cases.is_empty(),
+            "no `pub async fn` found: the parse is broken"
+        );
+        let unmounted: Vec<_> = cases.difference(&mounted).collect();
+        let unknown: Vec<_> = mounted.difference(&cases).collect();
+        assert!(
+            unmounted.is_empty() && unknown.is_empty(),
+            "store_conformance! must list each case once: add `$crate::store_conformance!(@case \
+             NAME);` for {unmounted:?}, remove the lines for {unknown:?}"
+        );
+    }
 }

@@ -109,8 +109,7 @@ async fn finish(p: &StdioPeer) {
     p.close_stdin().await;
     let status = p.wait_exit().await;
     assert!(status.success(), "clean exit on EOF: {status}");
-    // The stderr reader may lag the exit by a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    p.wait_stderr_closed().await;
 }
 
 /// T-SEC-3: `--audit --log-format json` logs one JSON object per line; the audit events create,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 use testkit::http::HttpServer;
-use testkit::process::{run_to_exit, Finished, SETTINGS_ENV};
+use testkit::process::{run_to_exit, without_terminal, Finished, SETTINGS_ENV};
 use testkit::store::TempStore;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -136,13 +136,10 @@ struct Running {
 }
 
 impl Running {
-    /// Starts `mcp-tasks ARGS…` with stdin closed and stdout, stderr piped.
+    /// Starts `mcp-tasks ARGS…` with stdin closed, stdout and stderr piped, and no controlling
+    /// terminal, so that everything it shows is on those pipes.
     fn start(args: &[&str]) -> Self {
-        let mut command = Command::new(bin());
-        for name in SETTINGS_ENV {
-            command.env_remove(name);
-        }
-        let mut child = command
+        let mut child = without_terminal(bin())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -526,6 +523,80 @@ async fn call_ask_name_interactively_in_a_terminal() {
     assert!(shown.contains("Hello, Ada!"), "{shown:?}");
 }
 
+/// Issue 11, the CLI at a terminal with both outputs redirected (`> out 2> err`, as git and ssh
+/// allow): the question still reaches the person, on `/dev/tty`, line by line; the result goes
+/// to `out`, and `err` keeps the record (the task's id and how it ended), not the questions.
+#[tokio::test]
+async fn asks_through_dev_tty_when_stdout_and_stderr_are_redirected() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let scratch = Scratch::new();
+    let out = scratch.file("out", "");
+    let err = scratch.file("err", "");
+    let command = format!(
+        "{} call ask_name --task --url {} > {} 2> {}",
+        sh_quote(&bin().display().to_string()),
+        sh_quote(server.url()),
+        sh_quote(&out),
+        sh_quote(&err)
+    );
+    let mut tty = Terminal::start(&["sh", "-c", &command]);
+    tty.expect("Name *").await;
+    tty.type_keys("Ada\r").await;
+    tty.expect("Send? [Y/n]").await;
+    tty.type_keys("\r").await;
+    let (status, shown) = tty.finish().await;
+    let out = std::fs::read_to_string(&out).expect("read out");
+    let err = std::fs::read_to_string(&err).expect("read err");
+    let all = format!("terminal:\n{shown:?}\n--- out:\n{out}\n--- err:\n{err}");
+    assert_eq!(code(status), 0, "the call should succeed; {all}");
+    assert_eq!(out.trim(), "Hello, Ada!", "{all}");
+    assert!(
+        err.lines().any(|l| created_id(l).is_some()) && err.contains("completed"),
+        "stderr keeps the record of the task: {all}"
+    );
+    assert!(
+        !err.contains("Name") && !err.contains("Send?"),
+        "the questions are not written to the redirected stderr: {all}"
+    );
+    assert!(
+        shown.contains("created") && shown.contains("completed"),
+        "the person sees the task's status on the terminal too: {all}"
+    );
+}
+
+/// T-CAN-3 at the `/dev/tty` question: the line form leaves the terminal in its own mode, so
+/// Ctrl-C there is the terminal's SIGINT; it cancels the task and exits 130, as while following.
+#[tokio::test]
+async fn ctrl_c_at_the_dev_tty_question_cancels_the_task() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let scratch = Scratch::new();
+    let out = scratch.file("out", "");
+    let err = scratch.file("err", "");
+    let command = format!(
+        "{} call ask_name --task --url {} > {} 2> {}",
+        sh_quote(&bin().display().to_string()),
+        sh_quote(server.url()),
+        sh_quote(&out),
+        sh_quote(&err)
+    );
+    let mut tty = Terminal::start(&["sh", "-c", &command]);
+    tty.expect("Name *").await;
+    tty.type_keys("\u{3}").await;
+    let (status, shown) = tty.finish().await;
+    let err = std::fs::read_to_string(&err).expect("read err");
+    let all = format!("terminal:\n{shown:?}\n--- err:\n{err}");
+    assert_eq!(code(status), 130, "Ctrl-C exits 130; {all}");
+    let id = err
+        .lines()
+        .find_map(created_id)
+        .unwrap_or_else(|| panic!("no task id in stderr; {all}"));
+    assert!(err.contains(&format!("cancelling task {id}")), "{all}");
+    let get = mcp_url(&server, &["tasks", "get", &id, "--json"]).await;
+    assert_exit("tasks get after Ctrl-C at the question", &get, 0);
+    let task = stdout_json("tasks get --json", &get);
+    assert_eq!(common::status(&task), "cancelled", "T-CAN-3: {task:#}");
+}
+
 /// The exit statuses of `cmd/exit.rs`: 1 for a tool error (task or plain), 2 for usage errors
 /// (including a task the tool forbids and a plain call of a tool that requires one: T-CAP-5,
 /// client side, refused before any request), 3 for connection and JSON-RPC errors.
@@ -721,13 +792,9 @@ async fn ctrl_c_cancels_the_task() {
         "--url",
         server.url(),
     ]);
+    // The earliest moment the test can know a task exists: Ctrl-C is taken over before the
+    // command connects, so from here it must cancel the task, with no grace period.
     let id = call.wait_line("`task <id> created`", created_id).await;
-    call.wait_line("`… working`", |l| l.contains("working").then_some(()))
-        .await;
-    // The command handles SIGINT only once `follow` first polls `tokio::signal::ctrl_c()`, just
-    // after printing the lines above; a SIGINT in between kills it by the signal and leaves the
-    // task working (a race reported with these tests). Give it time to get there.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     sigint(call.pid);
     let call = call.finish().await;
     assert_exit("Ctrl-C while following a task", &call, 130);

@@ -17,6 +17,16 @@ use testkit::process::ServeOptions;
 const ALICE: &str = "alice-token-6f1d2c3b4a5e";
 const BOB: &str = "bob-token-9e8d7c6b5a4f";
 
+/// The engine's debug lines for the end of a task's work (`mcp_tasks_engine=debug`): its
+/// outcome stored, refused because the task was already terminal, or the work stopped because
+/// the task ended (a cancel seen here or through the store's change feed).
+const WORK_ENDED: [&str; 4] = [
+    "task finished",
+    "work ended after the task was already terminal",
+    "the work is stopped",
+    "stopping its work here",
+];
+
 fn tokens() -> TokensFile {
     TokensFile::new(&[("alice", ALICE), ("bob", BOB)])
 }
@@ -199,7 +209,7 @@ async fn cancel_racing_completion_across_instances_has_one_winner() {
     let Pair {
         _db,
         _tokens,
-        a: _a,
+        a,
         b: _b,
         on_a,
         on_b,
@@ -207,15 +217,15 @@ async fn cancel_racing_completion_across_instances_has_one_winner() {
 
     let mut ids = Vec::new();
     for round in 0..24u64 {
-        // The cancel leaves about when the work ends, a little earlier or later each round.
-        let delay = 40 + (round % 8) * 5;
+        // The cancel leaves as soon as the task exists, and the work ends a little earlier or
+        // later than it arrives, differently each round: from at once to 35 ms after creation.
+        let delay = (round % 8) * 5;
         let id = create(
             &on_a,
             "slow_echo",
             json!({"text": "done", "delay_ms": delay}),
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let told = match on_b.request("tasks/cancel", json!({"taskId": id})).await {
             Ok(task) => {
                 assert_eq!(status(&task), "cancelled");
@@ -229,7 +239,20 @@ async fn cancel_racing_completion_across_instances_has_one_winner() {
         };
         ids.push((id, told));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each task's work on A has ended once A logs how: stored, refused as already terminal,
+    // or stopped by the cancel. Only then is "it never changes" worth checking.
+    for (id, _) in &ids {
+        wait_for(
+            "A logs that the work of the task ended",
+            Duration::from_secs(10),
+            async || {
+                a.stderr().lines().any(|line| {
+                    line.contains(id.as_str()) && WORK_ENDED.iter().any(|end| line.contains(end))
+                })
+            },
+        )
+        .await;
+    }
     for (id, told) in &ids {
         for session in [&on_a, &on_b, &on_a] {
             assert_eq!(status(&get(session, id).await), *told, "task {id}");
@@ -263,12 +286,13 @@ async fn a_killed_instance_tasks_are_taken_over_by_the_survivor() {
         );
     }
     let resumable = create(&on_a, "resumable_wait", json!({"delay_ms": 1500})).await;
+    // Whether this reaches B just before A dies or just after, it waits on B for a task that
+    // stays `working` until A's lease lapses (1.5 s), so it is answered by the takeover.
     let waiting = tokio::spawn({
         let on_b = on_b.clone();
         let id = plain[0].clone();
         async move { on_b.request("tasks/result", json!({"taskId": id})).await }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
     a.kill9().await;
 
     let lost = bounded("tasks/result on B after A died", waiting)

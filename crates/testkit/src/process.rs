@@ -104,6 +104,18 @@ pub(crate) fn without_settings_env(command: &mut Command) -> &mut Command {
     command
 }
 
+/// A command that runs `bin` with no controlling terminal (util-linux `setsid`, which execs it in
+/// a new session: same process id, same exit status). The client opens `/dev/tty` to ask the
+/// person at the terminal when stderr is redirected, so a test run from a shell would otherwise
+/// see questions and a live status line go to the developer's terminal instead of the pipes the
+/// test reads; without a terminal every run behaves as in CI. [`SETTINGS_ENV`] is cleared.
+pub fn without_terminal(bin: &Path) -> Command {
+    let mut command = Command::new("setsid");
+    command.arg(bin);
+    without_settings_env(&mut command);
+    command
+}
+
 /// The resident set size of process `pid` in KiB (`VmRSS` of `/proc/PID/status`), or `None` when
 /// it cannot be read (not Linux, or the process is gone).
 pub fn rss_kib(pid: u32) -> Option<u64> {
@@ -127,19 +139,24 @@ pub struct Finished {
     pub elapsed: Duration,
 }
 
-/// Runs `bin args…` with stdin closed and waits for it to exit, at most `limit`. Panics (after
+/// Runs `bin args…` with stdin closed and no controlling terminal ([`without_terminal`]) and waits for it to exit, at most `limit`. Panics (after
 /// killing it) if it is still running then. For commands that must fail fast, such as a second
 /// `serve` on a SQLite file another process holds.
 pub async fn run_to_exit(bin: &Path, args: &[String], limit: Duration) -> Finished {
     let started = Instant::now();
-    let mut child = without_settings_env(&mut Command::new(bin))
+    let mut child = without_terminal(bin)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start `setsid {}` ({e}); the tests need util-linux's `setsid`",
+                bin.display()
+            )
+        });
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let run = async {

@@ -752,6 +752,20 @@ impl StdioPeer {
             ),
         }
     }
+
+    /// Waits (bounded) until the server's stderr is read to its end, so that [`Self::stderr`]
+    /// holds everything it wrote: after [`Self::wait_exit`], a line missing from it then is a
+    /// line never written, not one still in the pipe.
+    pub async fn wait_stderr_closed(&self) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while !self.stderr_reader.is_finished() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server's stderr stayed open for {TIMEOUT:?} (a child of it holds it?)"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Drop for StdioPeer {

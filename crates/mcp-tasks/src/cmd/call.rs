@@ -11,12 +11,14 @@ use super::follow::{follow, Followed, Interrupt};
 use super::print;
 use crate::cli::CallArgs;
 use crate::term::status::StatusLine;
+use crate::term::tty::Tty;
 
 pub(crate) async fn run(args: CallArgs) -> Result<Exit, Failure> {
     let mut interrupt = Interrupt::install();
     let arguments = arguments(args.arguments.as_deref())?;
-    let status = Arc::new(StatusLine::new(StatusLine::stderr_is_live()));
-    let questions = Questions::new(&args.answers, status.clone())?;
+    let tty = Tty::open();
+    let status = Arc::new(StatusLine::following(tty.as_ref()));
+    let questions = Questions::new(&args.answers, status.clone(), tty)?;
     let bad_answers = questions.bad_answers();
     let client = connect(&args.target, questions).await?;
     let exit = if args.task {

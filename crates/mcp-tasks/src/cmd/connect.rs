@@ -16,6 +16,7 @@ use crate::cli::{AnswersArg, Target};
 use crate::term::answers::Answers;
 use crate::term::form::{self, Answer};
 use crate::term::status::StatusLine;
+use crate::term::tty::Tty;
 
 /// Connects to the server `target` names.
 ///
@@ -63,28 +64,34 @@ pub(crate) struct Questions {
     answers: Option<Mutex<Answers>>,
     bad_answers: BadAnswers,
     status: Arc<StatusLine>,
-    interactive: bool,
+    asker: Asker,
     /// One form at a time: two questions at once would fight over the terminal.
     turn: Mutex<()>,
 }
 
 impl Questions {
+    /// Questions for the person at `tty` (the controlling terminal, if the process has one)
+    /// when no answers file is given.
+    ///
     /// # Errors
     ///
     /// A usage failure when the answers file cannot be read.
-    pub(crate) fn new(arg: &AnswersArg, status: Arc<StatusLine>) -> Result<Self, Failure> {
+    pub(crate) fn new(
+        arg: &AnswersArg,
+        status: Arc<StatusLine>,
+        tty: Option<Tty>,
+    ) -> Result<Self, Failure> {
         let answers = match &arg.answers {
             Some(path) => Some(Mutex::new(
                 Answers::from_file(path).map_err(|e| Failure::usage(format!("{e:#}")))?,
             )),
             None => None,
         };
-        use std::io::IsTerminal as _;
         Ok(Self {
             answers,
             bad_answers: BadAnswers::default(),
             status,
-            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            asker: Asker::choose(tty),
             turn: Mutex::new(()),
         })
     }
@@ -93,6 +100,31 @@ impl Questions {
     /// to exit 2 once the server has its (cancelled) answer.
     pub(crate) fn bad_answers(&self) -> BadAnswers {
         self.bad_answers.clone()
+    }
+}
+
+/// Who answers a question the `--answers` file does not.
+#[derive(Debug)]
+enum Asker {
+    /// The full form on stderr, a terminal; keys come from stdin, or from the controlling
+    /// terminal when stdin is redirected.
+    Form,
+    /// The line-by-line form on the controlling terminal: stderr is redirected (`2> err`),
+    /// and a person is at the terminal all the same, as git and ssh assume for passwords.
+    Tty(Tty),
+    /// No terminal at all (a service, CI): questions are cancelled with a warning.
+    Nobody,
+}
+
+impl Asker {
+    fn choose(tty: Option<Tty>) -> Self {
+        use std::io::IsTerminal as _;
+        let stdin = std::io::stdin().is_terminal();
+        match (std::io::stderr().is_terminal(), tty) {
+            (true, tty) if stdin || tty.is_some() => Self::Form,
+            (false, Some(tty)) => Self::Tty(tty),
+            _ => Self::Nobody,
+        }
     }
 }
 
@@ -152,20 +184,28 @@ impl ElicitationHandler for Questions {
                 }
             });
         }
-        if !self.interactive {
-            self.status.note(&format!(
-                "the server asks {:?}, but nobody is at the terminal; answering cancel (use \
-                 --answers FILE to answer from a file)",
-                request.message
-            ));
-            return Ok(Answer::Cancel.into());
-        }
         let status = self.status.clone();
         let message = request.message.clone();
-        let asked =
-            tokio::task::spawn_blocking(move || status.suspend(|| form::ask(&message, &schema)))
-                .await
-                .map_err(|e| ErrorObject::internal(format!("the form stopped: {e}")))?;
+        let asked = match &self.asker {
+            Asker::Nobody => {
+                self.status.note(&format!(
+                    "the server asks {:?}, but nobody is at the terminal; answering cancel (use \
+                     --answers FILE to answer from a file)",
+                    request.message
+                ));
+                return Ok(Answer::Cancel.into());
+            }
+            Asker::Form => {
+                tokio::task::spawn_blocking(move || status.suspend(|| form::ask(&message, &schema)))
+                    .await
+            }
+            Asker::Tty(tty) => {
+                let tty = tty.clone();
+                tokio::task::spawn_blocking(move || status.suspend(|| tty.ask(&message, &schema)))
+                    .await
+            }
+        }
+        .map_err(|e| ErrorObject::internal(format!("the form stopped: {e}")))?;
         match asked {
             Ok(answer) => Ok(answer.into()),
             Err(e) => {

@@ -21,17 +21,29 @@ pub(crate) struct Interrupt {
 }
 
 impl Interrupt {
-    /// Takes over SIGINT for the rest of the process.
+    /// Takes over SIGINT for the rest of the process, from the moment it returns.
+    ///
+    /// The handler is registered here, synchronously, and only its listening is spawned: a
+    /// handler registered inside the spawned task would leave a window in which a Ctrl-C kills
+    /// the process by the signal, after a task was created and before it could be cancelled.
+    /// When SIGINT cannot be taken over, Ctrl-C keeps its default effect (the process ends) and a
+    /// warning says so.
     pub(crate) fn install() -> Self {
         let armed = Arc::new(AtomicBool::new(false));
         let notify = Arc::new(Notify::new());
+        let mut sigint = match listen() {
+            Ok(sigint) => sigint,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot take over Ctrl-C ({e}); Ctrl-C will end the command without \
+                     cancelling its task"
+                );
+                return Self { armed, notify };
+            }
+        };
         let (listener_armed, listener_notify) = (armed.clone(), notify.clone());
         tokio::spawn(async move {
-            loop {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    tracing::warn!("cannot listen for Ctrl-C");
-                    return;
-                }
+            while sigint.recv().await.is_some() {
                 if listener_armed.swap(false, Ordering::AcqRel) {
                     listener_notify.notify_one();
                 } else {
@@ -60,6 +72,18 @@ impl Interrupt {
         self.arm();
         self.notify.notified().await;
     }
+}
+
+/// The Ctrl-C listener, registered with the OS when created (both kinds are).
+#[cfg(unix)]
+fn listen() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+}
+
+/// The Ctrl-C listener, registered with the OS when created (both kinds are).
+#[cfg(windows)]
+fn listen() -> std::io::Result<tokio::signal::windows::CtrlC> {
+    tokio::signal::windows::ctrl_c()
 }
 
 /// How following ended.
@@ -122,4 +146,29 @@ fn task_failure(handle: &TaskHandle, e: ClientError) -> Failure {
         failure.message = format!("task {} was cancelled: {}", handle.id(), failure.message);
     }
     failure
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Ctrl-C is caught from the moment `install` returns, before the runtime ever runs the
+    /// spawned listener: this current-thread runtime does not poll it until the test awaits.
+    /// A handler registered inside that task would not exist yet, and the SIGINT sent here
+    /// would end the whole test process.
+    #[tokio::test(flavor = "current_thread")]
+    async fn ctrl_c_is_caught_as_soon_as_install_returns() {
+        let mut interrupt = Interrupt::install();
+        interrupt.arm();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &std::process::id().to_string()])
+            .status()
+            .expect("the `kill` utility runs");
+        assert!(status.success(), "`kill -INT` failed: {status}");
+        tokio::time::timeout(Duration::from_secs(10), interrupt.recv())
+            .await
+            .expect("the armed Ctrl-C is handed to recv");
+    }
 }

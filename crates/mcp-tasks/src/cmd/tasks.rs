@@ -11,6 +11,7 @@ use super::follow::{follow, Followed, Interrupt};
 use super::print;
 use crate::cli::{AnswersArg, TasksCommand};
 use crate::term::status::StatusLine;
+use crate::term::tty::Tty;
 
 pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
     let mut interrupt = Interrupt::install();
@@ -22,10 +23,14 @@ pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
             target, answers, ..
         } => (target, Some(answers)),
     };
-    let live = answers.is_some() && StatusLine::stderr_is_live();
-    let status = Arc::new(StatusLine::new(live));
+    // Only `tasks result` follows a task, with a live line and questions for the person.
+    let tty = answers.and_then(|_| Tty::open());
+    let status = Arc::new(match answers {
+        Some(_) => StatusLine::following(tty.as_ref()),
+        None => StatusLine::new(false),
+    });
     let none = AnswersArg { answers: None };
-    let questions = Questions::new(answers.unwrap_or(&none), status.clone())?;
+    let questions = Questions::new(answers.unwrap_or(&none), status.clone(), tty)?;
     let bad_answers = questions.bad_answers();
     let client = connect(target, questions).await?;
     let exit = run_on(&client, &command, &status, &mut interrupt, &bad_answers).await;
@@ -69,7 +74,7 @@ async fn run_on(
         }
         TasksCommand::Result { id, output, .. } => {
             let handle = client.task(id).await?;
-            status.following(handle.id());
+            status.following_task(handle.id());
             status.status(
                 handle.task().status.as_str(),
                 handle.task().status_message.as_deref(),

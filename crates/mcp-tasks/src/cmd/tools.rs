@@ -10,7 +10,7 @@ use crate::term::status::StatusLine;
 
 pub(crate) async fn run(args: ToolsArgs) -> Result<Exit, Failure> {
     let status = Arc::new(StatusLine::new(false));
-    let questions = Questions::new(&AnswersArg { answers: None }, status)?;
+    let questions = Questions::new(&AnswersArg { answers: None }, status, None)?;
     let client = connect(&args.target, questions).await?;
     let listed = client.list_tools().await;
     client.close().await;

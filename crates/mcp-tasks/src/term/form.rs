@@ -303,7 +303,7 @@ fn help(field: &Field) -> String {
 
 /// Reads what was typed into a text or number field: `Ok(None)` for an empty optional field,
 /// the value when it fits the field, else why not.
-fn read_typed(field: &Field, input: &str) -> Result<Option<Value>, String> {
+pub(super) fn read_typed(field: &Field, input: &str) -> Result<Option<Value>, String> {
     if input.trim().is_empty() {
         if field.required {
             return Err("required; type a value".to_owned());
@@ -335,7 +335,7 @@ fn read_typed(field: &Field, input: &str) -> Result<Option<Value>, String> {
 
 /// Reads a multi-select's chosen option indexes: `Ok(None)` for nothing chosen in an optional
 /// field, the array of values when it fits the field, else why not.
-fn read_selection(field: &Field, indexes: &[usize]) -> Result<Option<Value>, String> {
+pub(super) fn read_selection(field: &Field, indexes: &[usize]) -> Result<Option<Value>, String> {
     let Kind::Multi { options, .. } = &field.kind else {
         return Err("not a multi-select field".to_owned());
     };

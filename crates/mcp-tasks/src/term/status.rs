@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::tty::Tty;
+
 /// How often the spinner turns, so a quiet task still looks alive.
 const TICK: Duration = Duration::from_millis(120);
 
@@ -59,7 +61,12 @@ enum Out {
     /// suspension so that no lock is held while a form is on screen.
     Live {
         bar: Option<ProgressBar>,
-        target: fn() -> ProgressDrawTarget,
+        target: Box<dyn Fn() -> ProgressDrawTarget + Send>,
+        /// Where a lasting line goes while no bar is on screen: the same terminal.
+        screen: Box<dyn Write + Send>,
+        /// A copy of each lasting line for the record: stderr, when the live line is on the
+        /// controlling terminal because stderr is redirected.
+        record: Option<Box<dyn Write + Send>>,
     },
     /// One line per change.
     Plain(Box<dyn Write + Send>),
@@ -81,10 +88,33 @@ impl StatusLine {
         if live {
             Self::with_out(Out::Live {
                 bar: None,
-                target: ProgressDrawTarget::stderr,
+                target: Box::new(ProgressDrawTarget::stderr),
+                screen: Box::new(std::io::stderr()),
+                record: None,
             })
         } else {
             Self::plain(Box::new(std::io::stderr()))
+        }
+    }
+
+    /// The display of a call the person follows: redrawn on stderr when it is a terminal; when
+    /// stderr is redirected but the process has a controlling terminal (`2> err` typed at a
+    /// shell), redrawn on that terminal, with the lines that last (the task's id, notes, how it
+    /// ended) also written to stderr for the record; else one plain line per change on stderr.
+    pub(crate) fn following(tty: Option<&Tty>) -> Self {
+        match tty {
+            Some(tty) if !Self::stderr_is_live() => {
+                let screen = tty.clone();
+                Self::with_out(Out::Live {
+                    bar: None,
+                    target: Box::new(move || {
+                        ProgressDrawTarget::term_like(Box::new(screen.screen()))
+                    }),
+                    screen: Box::new(tty.writer()),
+                    record: Some(Box::new(std::io::stderr())),
+                })
+            }
+            _ => Self::new(Self::stderr_is_live()),
         }
     }
 
@@ -134,7 +164,7 @@ impl StatusLine {
     }
 
     /// Follows a task created earlier (`tasks result ID`): labels the line with its id.
-    pub(crate) fn following(&self, id: &str) {
+    pub(crate) fn following_task(&self, id: &str) {
         self.lock().task = Some(id.to_owned());
     }
 
@@ -177,13 +207,25 @@ impl StatusLine {
         self.lock().keep(text.to_owned());
     }
 
-    /// Clears the live line for good; the caller prints the result next.
+    /// Clears the live line for good; the caller prints the result next. Lines held back for a
+    /// form still on screen (a Ctrl-C while it asks) are written now: nothing comes after.
     pub(crate) fn finish(&self) {
         let mut inner = self.lock();
         inner.finished = true;
         inner.hide();
-        if let Out::Plain(w) = &mut inner.out {
-            let _ = w.flush();
+        inner.suspended = 0;
+        for line in std::mem::take(&mut inner.held) {
+            inner.keep(line);
+        }
+        match &mut inner.out {
+            Out::Plain(w) => {
+                let _ = w.flush();
+            }
+            Out::Live { record, .. } => {
+                if let Some(record) = record {
+                    let _ = record.flush();
+                }
+            }
         }
     }
 }
@@ -241,8 +283,22 @@ impl Inner {
             return;
         }
         match &mut self.out {
-            Out::Live { bar: Some(bar), .. } => bar.println(line),
-            Out::Live { bar: None, .. } => eprintln!("{line}"),
+            Out::Live {
+                bar,
+                screen,
+                record,
+                ..
+            } => {
+                match bar {
+                    Some(bar) => bar.println(&line),
+                    None => {
+                        let _ = writeln!(screen, "{line}");
+                    }
+                }
+                if let Some(record) = record {
+                    let _ = writeln!(record, "{line}");
+                }
+            }
             Out::Plain(w) => {
                 let _ = writeln!(w, "{line}");
             }
@@ -311,7 +367,7 @@ impl Inner {
                 .filter(|t| *t > 0.0)
                 .map(|t| (p.value / t).clamp(0.0, 1.0))
         });
-        let Out::Live { bar, target } = &mut self.out else {
+        let Out::Live { bar, target, .. } = &mut self.out else {
             return;
         };
         let fresh = bar.is_none();
@@ -490,6 +546,20 @@ mod tests {
     }
 
     #[test]
+    fn finish_writes_what_a_form_still_on_screen_held_back() {
+        let (s, out) = plain();
+        s.task_created("t1", None);
+        s.suspend(|| {
+            s.note("interrupted: cancelling task t1");
+            s.finish();
+        });
+        assert_eq!(
+            out.lines(),
+            ["task t1 created", "interrupted: cancelling task t1"]
+        );
+    }
+
+    #[test]
     fn suspend_resumes_after_a_panic() {
         let (s, out) = plain();
         let s = Arc::new(s);
@@ -503,7 +573,9 @@ mod tests {
     fn live_without_a_terminal_does_not_panic() {
         let s = StatusLine::with_out(Out::Live {
             bar: None,
-            target: ProgressDrawTarget::hidden,
+            target: Box::new(ProgressDrawTarget::hidden),
+            screen: Box::new(std::io::sink()),
+            record: None,
         });
         s.task_created("t", Some(1500));
         s.status("working", None);
@@ -515,6 +587,31 @@ mod tests {
         s.note("done");
         s.finish();
         s.progress(3.0, None, None);
+    }
+
+    #[test]
+    fn live_elsewhere_keeps_the_lasting_lines_on_record() {
+        let (screen, record) = (Shared::default(), Shared::default());
+        let s = StatusLine::with_out(Out::Live {
+            bar: None,
+            target: Box::new(ProgressDrawTarget::hidden),
+            screen: Box::new(screen.clone()),
+            record: Some(Box::new(record.clone())),
+        });
+        s.task_created("t1", None);
+        s.status("working", Some("step 1"));
+        s.progress(1.0, Some(2.0), None);
+        s.note("cancelling task t1");
+        s.status("cancelled", None);
+        s.finish();
+        let lasting = ["task t1 created", "cancelling task t1", "task t1 cancelled"];
+        assert_eq!(
+            record.lines(),
+            lasting,
+            "the record has what lasts, not every change"
+        );
+        // Once the bar is up (here drawn nowhere) the screen's lines go above it, through the bar.
+        assert_eq!(screen.lines(), ["task t1 created"]);
     }
 
     #[test]
