@@ -32,7 +32,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`task`] | the record, ids, requestors, the state machine and mailbox |
-//! | [`store`] | the [`TaskStore`] seam and [`MemoryStore`] |
+//! | [`store`] | the [`TaskStore`] seam, [`MemoryStore`], and [`StoreUrl`] to open any store from its URL |
 //! | [`conformance`] | the suite every store passes |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
@@ -56,8 +56,8 @@ pub use engine::{CreateTask, Engine, Page, Recovered};
 pub use error::{Error, Result};
 pub use executor::TaskContext;
 pub use store::{
-    Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, MemoryStore, TaskStore,
-    UnfinishedQuery,
+    Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, MemoryStore, OpenOptions,
+    StoreUrl, StoreUrlError, TaskStore, UnfinishedQuery,
 };
 #[cfg(feature = "postgres")]
 pub use store::{PostgresOptions, PostgresStore};

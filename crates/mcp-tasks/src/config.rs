@@ -19,107 +19,7 @@ use serde::Deserialize;
 
 use crate::cli::{ServeArgs, SyncMode};
 
-pub(crate) use store_url::{PgUrl, StoreUrl};
-
-/// `--store` and `[store] url`: where tasks are kept, as the user wrote it.
-mod store_url {
-    use std::fmt;
-    use std::path::PathBuf;
-    use std::str::FromStr;
-
-    /// A parsed store URL.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub(crate) enum StoreUrl {
-        /// `memory`: tasks end with the process.
-        Memory,
-        /// `sqlite` (the default file, `None`) or `sqlite:PATH`.
-        Sqlite(Option<PathBuf>),
-        /// `postgres://…` or `postgresql://…`.
-        Postgres(PgUrl),
-    }
-
-    /// A checked PostgreSQL address. It shows (`Display` and `Debug`) without its password,
-    /// since settings end up in messages and logs.
-    #[derive(Clone, PartialEq, Eq)]
-    pub(crate) struct PgUrl {
-        url: String,
-        label: String,
-    }
-
-    impl PgUrl {
-        /// The address to connect to, password included; never for messages.
-        pub(crate) fn secret(&self) -> &str {
-            &self.url
-        }
-    }
-
-    impl fmt::Display for PgUrl {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(&self.label)
-        }
-    }
-
-    impl fmt::Debug for PgUrl {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(&self.label)
-        }
-    }
-
-    impl FromStr for StoreUrl {
-        type Err = String;
-
-        fn from_str(s: &str) -> Result<Self, Self::Err> {
-            match s {
-                "memory" => Ok(Self::Memory),
-                "sqlite" => Ok(Self::Sqlite(None)),
-                _ => match s.strip_prefix("sqlite:") {
-                    Some("") => Err(format!(
-                        "store {s:?} names no file; use sqlite for the default file or sqlite:PATH"
-                    )),
-                    Some(path) => Ok(Self::Sqlite(Some(PathBuf::from(path)))),
-                    None if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-                        let label = mcp_tasks_engine::PostgresStore::check_url(s)
-                            .map_err(|e| e.to_string())?;
-                        Ok(Self::Postgres(PgUrl {
-                            url: s.to_owned(),
-                            label,
-                        }))
-                    }
-                    None => Err(format!(
-                        "unknown store {:?}; use memory, sqlite, sqlite:PATH or \
-                         postgres://USER@HOST:PORT/DATABASE",
-                        super::redact(s)
-                    )),
-                },
-            }
-        }
-    }
-
-    impl fmt::Display for StoreUrl {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                Self::Memory => f.write_str("memory"),
-                Self::Sqlite(None) => f.write_str("sqlite"),
-                Self::Sqlite(Some(path)) => write!(f, "sqlite:{}", path.display()),
-                Self::Postgres(url) => url.fmt(f),
-            }
-        }
-    }
-}
-
-/// A store value as it may be shown: whatever follows a `:` before an `@` (a password) hidden.
-fn redact(s: &str) -> String {
-    match (s.find("://"), s.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &s[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &s[..scheme + 3], &s[at..]),
-                None => s.to_owned(),
-            }
-        }
-        _ => s.to_owned(),
-    }
-}
+pub(crate) use mcp_tasks_engine::store::{PgUrl, StoreUrl};
 
 /// A number, or `"unlimited"` (`None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -366,7 +266,6 @@ mod defaults {
     pub(super) const RATE_PER_SECOND: u64 = 1000;
     pub(super) const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
     pub(super) const MAX_SESSIONS: u64 = 10_000;
-    pub(super) const STORE_FILE: &str = "tasks.sqlite3";
     pub(super) const PG_POOL_SIZE: u64 = 16;
     pub(super) const LEASE_TTL_MS: u64 = 15_000;
 }
@@ -458,14 +357,8 @@ impl ServeSettings {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        merge(args, file, default_store_path)
+        merge(args, file, mcp_tasks_engine::store::default_sqlite_path)
     }
-}
-
-/// `<data dir>/tasks.sqlite3`, or `None` when no home directory is known.
-fn default_store_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "mcp-tasks")
-        .map(|dirs| dirs.data_dir().join(defaults::STORE_FILE))
 }
 
 fn ms(n: u64) -> Duration {
@@ -877,33 +770,32 @@ mod tests {
 
     #[test]
     fn store_urls_parse_or_say_what_is_accepted() {
-        assert_eq!("memory".parse(), Ok(StoreUrl::Memory));
-        assert_eq!("sqlite".parse(), Ok(StoreUrl::Sqlite(None)));
+        let parse = |s: &str| s.parse::<StoreUrl>().map_err(|e| e.to_string());
+        assert_eq!(parse("memory"), Ok(StoreUrl::Memory));
+        assert_eq!(parse("sqlite"), Ok(StoreUrl::Sqlite(None)));
         assert_eq!(
-            "sqlite:rel/t.db".parse(),
+            parse("sqlite:rel/t.db"),
             Ok(StoreUrl::Sqlite(Some("rel/t.db".into())))
         );
         assert_eq!(
-            "sqlite:~/t.db".parse(),
+            parse("sqlite:~/t.db"),
             Ok(StoreUrl::Sqlite(Some("~/t.db".into()))),
             "~ is not expanded"
         );
-        let err = "mysql://u:secret@db/tasks".parse::<StoreUrl>().unwrap_err();
+        let err = parse("mysql://u:secret@db/tasks").unwrap_err();
         assert!(
             err.contains("use memory, sqlite, sqlite:PATH or postgres://"),
             "{err}"
         );
         assert!(!err.contains("secret"), "{err}");
-        let pg = "postgres://alice:secret@db:6543/tasks"
-            .parse::<StoreUrl>()
-            .unwrap();
+        let pg = parse("postgres://alice:secret@db:6543/tasks").unwrap();
         assert_eq!(pg.to_string(), "postgres://alice@db:6543/tasks");
         assert!(!format!("{pg:?}").contains("secret"));
-        assert!("postgresql://db/tasks".parse::<StoreUrl>().is_ok());
-        let err = "postgres://db:port/tasks".parse::<StoreUrl>().unwrap_err();
+        assert!(parse("postgresql://db/tasks").is_ok());
+        let err = parse("postgres://db:port/tasks").unwrap_err();
         assert!(err.contains("not valid"), "{err}");
-        assert!("sqlite:".parse::<StoreUrl>().is_err());
-        assert!("Memory".parse::<StoreUrl>().is_err());
+        assert!(parse("sqlite:").is_err());
+        assert!(parse("Memory").is_err());
     }
 
     #[test]

@@ -2,125 +2,99 @@
 
 use std::time::Duration;
 
-use mcp_tasks_runtime::server::{ToolContext, ToolResult, Tools};
+use mcp_tasks_runtime::server::{ToolContext, ToolDef, ToolResult, Tools};
+use mcp_tasks_runtime::JsonSchema;
 use mcp_tasks_wire::v2025_11_25::{
     CallToolResult, CreateMessageRequestParams, ElicitAction, ElicitRequestParams, Role,
-    SamplingMessage, Tool,
+    SamplingMessage, TaskSupport,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-fn tool(name: &str, description: &str, task_support: Option<&str>, input_schema: Value) -> Tool {
-    let mut def = json!({
-        "name": name,
-        "description": description,
-        "inputSchema": input_schema,
-    });
-    if let Some(support) = task_support {
-        def["execution"] = json!({ "taskSupport": support });
-    }
-    serde_json::from_value(def).expect("demo tool definitions are valid")
-}
-
-/// All demo tools.
+/// All demo tools; each one's `inputSchema` comes from its argument type.
 pub(crate) fn tools() -> Tools {
+    use TaskSupport::{Optional, Required};
+    let def = |name: &str, description: &str| ToolDef::new(name).description(description);
     Tools::new()
-        .add(
-            tool(
-                "echo",
-                "Returns the text at once. Cannot run as a task.",
-                None,
-                json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
-            ),
+        .tool(
+            def("echo", "Returns the text at once. Cannot run as a task."),
             echo,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "slow_echo",
                 "Waits delay_ms (default 1000), then returns the text. May run as a task.",
-                Some("optional"),
-                json!({"type": "object", "properties": {
-                    "text": {"type": "string"},
-                    "delay_ms": {"type": "integer", "minimum": 0}
-                }, "required": ["text"]}),
-            ),
+            )
+            .task_support(Optional),
             slow_echo,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "must_be_task",
                 "Waits delay_ms (default 100), then returns \"ok\". Must run as a task.",
-                Some("required"),
-                json!({"type": "object", "properties": {"delay_ms": {"type": "integer", "minimum": 0}}}),
-            ),
+            )
+            .task_support(Required),
             must_be_task,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "fail",
                 "Returns an isError result with the message; as a task it ends failed.",
-                Some("optional"),
-                json!({"type": "object", "properties": {"message": {"type": "string"}}}),
-            ),
+            )
+            .task_support(Optional),
             fail,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "ask_name",
                 "Asks the user's name through elicitation and greets them. Must run as a task.",
-                Some("required"),
-                json!({"type": "object", "properties": {}}),
-            ),
+            )
+            .task_support(Required),
             ask_name,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "countdown",
                 "Counts down from `from`, one step every interval_ms (default 100), reporting \
                  progress at each step.",
-                Some("optional"),
-                json!({"type": "object", "properties": {
-                    "from": {"type": "integer", "minimum": 0, "maximum": 100000},
-                    "interval_ms": {"type": "integer", "minimum": 0}
-                }, "required": ["from"]}),
-            ),
+            )
+            .task_support(Optional),
             countdown,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "summarize",
                 "Asks the client's model to summarize the text (sampling). When the client hosts \
                  sampling tasks, the request runs as a task on the client, which this tool polls.",
-                Some("optional"),
-                json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
-            ),
+            )
+            .task_support(Optional),
             summarize,
         )
-        .add(
-            tool(
+        .tool(
+            def(
                 "approve",
                 "Asks the user to approve an action (elicitation). When the client hosts \
                  elicitation tasks, the question runs as a task on the client, which this tool \
                  polls, so an approval may take as long as its ttl.",
-                Some("optional"),
-                json!({"type": "object", "properties": {"action": {"type": "string"}}, "required": ["action"]}),
-            ),
+            )
+            .task_support(Optional),
             approve,
         )
-        .add_resumable(
-            tool(
+        .tool(
+            def(
                 "resumable_wait",
                 "Waits delay_ms (default 1000) and returns \"waited N ms\". May run as a task; \
                  declared resumable: if the server restarts while it runs, it runs again from the \
                  start (at-least-once).",
-                Some("optional"),
-                json!({"type": "object", "properties": {"delay_ms": {"type": "integer", "minimum": 0}}}),
-            ),
+            )
+            .task_support(Optional)
+            .resumable(),
             resumable_wait,
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct Text {
     text: String,
 }
@@ -129,7 +103,8 @@ async fn echo(args: Text, _cx: ToolContext) -> ToolResult {
     Ok(CallToolResult::text(args.text))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct SlowEcho {
     text: String,
     delay_ms: Option<u64>,
@@ -140,7 +115,8 @@ async fn slow_echo(args: SlowEcho, _cx: ToolContext) -> ToolResult {
     Ok(CallToolResult::text(args.text))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct Delay {
     delay_ms: Option<u64>,
 }
@@ -150,7 +126,8 @@ async fn must_be_task(args: Delay, _cx: ToolContext) -> ToolResult {
     Ok(CallToolResult::text("ok"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct Fail {
     message: Option<String>,
 }
@@ -162,7 +139,8 @@ async fn fail(args: Fail, _cx: ToolContext) -> ToolResult {
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct NoArgs {}
 
 async fn ask_name(_args: NoArgs, cx: ToolContext) -> ToolResult {
@@ -193,8 +171,10 @@ async fn ask_name(_args: NoArgs, cx: ToolContext) -> ToolResult {
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct Countdown {
+    #[schemars(range(max = 100_000))]
     from: u64,
     interval_ms: Option<u64>,
 }
@@ -220,7 +200,8 @@ async fn resumable_wait(args: Delay, _cx: ToolContext) -> ToolResult {
     Ok(CallToolResult::text(format!("waited {ms} ms")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct Summarize {
     text: String,
 }
@@ -254,7 +235,8 @@ async fn summarize(args: Summarize, cx: ToolContext) -> ToolResult {
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp_tasks_runtime::schemars")]
 struct Approve {
     action: String,
 }
@@ -287,4 +269,66 @@ async fn approve(args: Approve, cx: ToolContext) -> ToolResult {
     } else {
         CallToolResult::error_text(format!("not approved: {}", args.action))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schemas derived from the argument types say what the hand-written ones said before
+    /// (T-CAP-5 for `execution`), give or take the dialect marker and integer formats, which
+    /// only add information.
+    #[test]
+    fn derived_schemas_match_the_published_ones() {
+        let want = json!({
+            "echo": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+            "slow_echo": {"type": "object", "properties": {
+                "text": {"type": "string"},
+                "delay_ms": {"type": "integer", "minimum": 0}
+            }, "required": ["text"]},
+            "must_be_task": {"type": "object", "properties": {"delay_ms": {"type": "integer", "minimum": 0}}},
+            "fail": {"type": "object", "properties": {"message": {"type": "string"}}},
+            "ask_name": {"type": "object", "properties": {}},
+            "countdown": {"type": "object", "properties": {
+                "from": {"type": "integer", "minimum": 0, "maximum": 100000},
+                "interval_ms": {"type": "integer", "minimum": 0}
+            }, "required": ["from"]},
+            "summarize": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+            "approve": {"type": "object", "properties": {"action": {"type": "string"}}, "required": ["action"]},
+            "resumable_wait": {"type": "object", "properties": {"delay_ms": {"type": "integer", "minimum": 0}}},
+        });
+        let tools = tools();
+        let defs = tools.definitions();
+        let names: Vec<&str> = defs.iter().map(|t| t.name.as_str()).collect();
+        let want_names: Vec<&str> = want
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, want_names);
+        for tool in &defs {
+            let mut got = tool.input_schema.clone();
+            let root = got.as_object_mut().unwrap();
+            assert_eq!(
+                root.remove("$schema"),
+                Some(json!("https://json-schema.org/draft/2020-12/schema"))
+            );
+            if let Some(Value::Object(props)) = root.get_mut("properties") {
+                for prop in props.values_mut() {
+                    prop.as_object_mut().unwrap().remove("format");
+                }
+            }
+            assert_eq!(got, want[&tool.name], "{}", tool.name);
+        }
+        let support = |name: &str| {
+            defs.iter()
+                .find(|t| t.name == name)
+                .map(|t| t.task_support())
+        };
+        assert_eq!(support("echo"), Some(TaskSupport::Forbidden));
+        assert_eq!(support("ask_name"), Some(TaskSupport::Required));
+        assert_eq!(support("countdown"), Some(TaskSupport::Optional));
+        assert!(tools.is_resumable("resumable_wait") && !tools.is_resumable("slow_echo"));
+    }
 }

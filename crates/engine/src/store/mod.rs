@@ -5,6 +5,7 @@
 
 mod feed;
 mod memory;
+mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -19,6 +20,9 @@ use jiff::Timestamp;
 
 pub use feed::{ChangeFeed, ChangeSender, RecvError};
 pub use memory::MemoryStore;
+pub use open::{
+    default_sqlite_path, redact, OpenOptions, PgUrl, StoreUrl, StoreUrlError, DEFAULT_SQLITE_FILE,
+};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]

@@ -1,21 +1,49 @@
 //! `mcp-tasks serve`: the demo tools as tasks, on stdio or Streamable HTTP.
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
-use mcp_tasks_engine::{
-    Engine, MemoryStore, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, TaskStore,
-};
-use mcp_tasks_runtime::server::{Server, ServerOptions};
-use mcp_tasks_runtime::transport::{http, stdio};
-use mcp_tasks_wire::v2025_11_25::Implementation;
-use tokio_util::sync::CancellationToken;
+use mcp_tasks_engine::{OpenOptions, PostgresOptions, SqliteOptions, StoreUrl};
+use mcp_tasks_runtime::server::{ctrl_c_or_sigterm, BuildError, Server};
+use mcp_tasks_runtime::transport::http;
 
 use crate::config::{AuthSettings, ServeSettings, StoreSettings};
 use crate::{demo, output};
 
+/// Maps the settings onto the library's [`Server::builder`], which owns the lifecycle
+/// (recovery, sweeper, leases, shutdown); this adds only the lines a person reads on stderr.
 pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
-    let store = open_store(&settings.store).await?;
+    let (url, open) = store(&settings.store);
+    let auth = settings.auth.as_ref();
+    let shared = url.is_shared();
+    let builder = Server::builder("mcp-tasks", env!("CARGO_PKG_VERSION"))
+        .store(url)
+        .open_options(open)
+        .engine_config(settings.engine.clone())
+        .tools(demo::tools())
+        .instructions(
+            "Demo tools of mcp-tasks. Slow tools can be called as tasks: add params.task and \
+             poll tasks/get, or block on tasks/result.",
+        )
+        .rate_limit(settings.rate_limit)
+        .max_line_bytes(settings.max_body_bytes)
+        .http_config(http::HttpConfig {
+            max_body_bytes: settings.max_body_bytes,
+            origins: http::OriginPolicy::new(settings.allowed_origins.clone()),
+            session_idle_timeout: settings.session_idle_timeout,
+            max_sessions: settings.max_sessions,
+            auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
+            ..http::HttpConfig::default()
+        })
+        .shutdown_signal(async {
+            ctrl_c_or_sigterm().await;
+            output::info("shutting down");
+        });
+    let ready = builder.build().await.map_err(|e| match e {
+        // The store's message already names the database and the fix, and holds its source's.
+        BuildError::Open(e) => anyhow::anyhow!("{e}"),
+        BuildError::Recovery(e) => anyhow::Error::new(e)
+            .context("recovering the tasks left unfinished by the previous run"),
+        other => other.into(),
+    })?;
     output::info(&match &settings.store {
         StoreSettings::Memory => "tasks are kept in memory; they end with the process".to_owned(),
         sqlite @ StoreSettings::Sqlite { .. } => format!("tasks are kept in {sqlite}"),
@@ -24,110 +52,48 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             settings.engine.lease_ttl.as_millis()
         ),
     });
-    let shared = store.is_shared();
-    let engine = Engine::new(store, settings.engine);
-    let server = Server::with_options(
-        engine.clone(),
-        demo::tools(),
-        Implementation::new("mcp-tasks", env!("CARGO_PKG_VERSION")),
-        ServerOptions {
-            instructions: Some(
-                "Demo tools of mcp-tasks. Slow tools can be called as tasks: add params.task \
-                 and poll tasks/get, or block on tasks/result."
-                    .into(),
-            ),
-            rate_limit: settings.rate_limit,
-        },
-    );
-    // Before any request: a task the previous process (or, on a shared store, a stopped
-    // instance) left unfinished must not look alive.
-    let recovered = server
-        .recover_orphans()
-        .await
-        .context("recovering the tasks left unfinished by the previous run")?;
+    let recovered = ready.recovered();
     if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len(), shared) {
         output::info(&line);
     }
-    let shutdown = CancellationToken::new();
-    let sweeper = engine.spawn_sweeper(shutdown.clone());
-    let recovery = server.spawn_recovery(shutdown.clone());
-    let result = match settings.http {
-        None => stdio::serve(
-            server,
-            tokio::io::stdin(),
-            tokio::io::stdout(),
-            settings.max_body_bytes,
-        )
-        .await
-        .context("serving stdio"),
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}; is the port free?"))?;
-            let local = listener.local_addr().context("reading the bound address")?;
-            if let Some(auth) = &settings.auth {
-                output::info(&auth_line(auth));
-            }
-            let config = http::HttpConfig {
-                max_body_bytes: settings.max_body_bytes,
-                origins: http::OriginPolicy::new(settings.allowed_origins),
-                session_idle_timeout: settings.session_idle_timeout,
-                max_sessions: settings.max_sessions,
-                auth: settings.auth.map(|auth| auth.tokens),
-                ..http::HttpConfig::default()
-            };
-            output::info(&format!("listening on http://{local}{}", config.path));
-            let router = http::router(server, config);
-            http::serve(listener, router, shutdown_signal())
-                .await
-                .context("serving HTTP")
-        }
+    let Some(addr) = settings.http else {
+        return ready.serve_stdio().await.context("serving stdio");
     };
-    shutdown.cancel();
-    sweeper.abort();
-    recovery.abort();
-    // The work still running here ends with the process: the other instances take its tasks
-    // over now rather than after the lease ttl.
-    if let Err(e) = engine.release_lease().await {
-        tracing::warn!(error = %e, "cannot release this instance's lease; it lapses by itself");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; is the port free?"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    if let Some(auth) = auth {
+        output::info(&auth_line(auth));
     }
-    result
+    output::info(&format!(
+        "listening on http://{local}{}",
+        ready.http_config().path
+    ));
+    ready.serve_http_on(listener).await.context("serving HTTP")
 }
 
-async fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn TaskStore>> {
-    Ok(match settings {
-        StoreSettings::Memory => Arc::new(MemoryStore::new()),
-        StoreSettings::Postgres { url, pool_size } => {
-            let options = PostgresOptions {
-                pool_size: *pool_size,
-                ..PostgresOptions::default()
-            };
-            // As for SQLite: the message already names the database and the fix.
-            Arc::new(
-                PostgresStore::connect_with(url.secret(), options)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            )
-        }
+/// The engine's store URL and options for the resolved settings.
+fn store(settings: &StoreSettings) -> (StoreUrl, OpenOptions) {
+    let mut open = OpenOptions::default();
+    let url = match settings {
+        StoreSettings::Memory => StoreUrl::Memory,
         StoreSettings::Sqlite { path, synchronous } => {
-            // SQLite creates the file but not its directory.
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!(
-                        "cannot create the directory {} for the task store",
-                        dir.display()
-                    )
-                })?;
-            }
-            let options = SqliteOptions {
+            open.sqlite = SqliteOptions {
                 synchronous: *synchronous,
                 ..SqliteOptions::default()
             };
-            // The store's message names the file and the fix, and already holds its source's
-            // message: the chain would repeat it.
-            Arc::new(SqliteStore::open_with(path, options).map_err(|e| anyhow::anyhow!("{e}"))?)
+            StoreUrl::Sqlite(Some(path.clone()))
         }
-    })
+        StoreSettings::Postgres { url, pool_size } => {
+            open.postgres = PostgresOptions {
+                pool_size: *pool_size,
+                ..PostgresOptions::default()
+            };
+            StoreUrl::Postgres(url.clone())
+        }
+    };
+    (url, open)
 }
 
 /// That bearer auth is on, and for how many subjects; never a token.
@@ -156,27 +122,6 @@ fn recovery_line(failed: usize, rerun: usize, shared: bool) -> Option<String> {
             if total == 1 { "task" } else { "tasks" }
         )
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = ctrl_c.await;
-            return;
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-    output::info("shutting down");
 }
 
 #[cfg(test)]

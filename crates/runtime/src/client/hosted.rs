@@ -53,6 +53,9 @@ impl Host {
         let (sink, mut rx) = Sink::channel(crate::session::DEFAULT_QUEUE);
         session.set_standing(Some(sink.clone()));
         server.start_session(&session);
+        // Nobody else sweeps a client's engine: without this, expired hosted tasks would stay
+        // (and count against the limits) for the client's whole life.
+        server.engine().spawn_sweeper(session.closed().clone());
         let closed = session.closed().clone();
         tokio::spawn(async move {
             loop {
@@ -189,5 +192,77 @@ impl Host {
 impl Drop for Host {
     fn drop(&mut self) {
         self.session.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use mcp_tasks_engine::{EngineConfig, ManualClock, MemoryStore, Requestor};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Nowhere;
+
+    #[async_trait]
+    impl Transport for Nowhere {
+        async fn send(&self, _message: Message) -> crate::client::Result<()> {
+            Ok(())
+        }
+        async fn close(&self) {}
+    }
+
+    /// T-TTL-1 on the client: a task hosted by a client is deleted once its ttl runs out,
+    /// by the sweeper the client starts for its engine.
+    #[tokio::test(start_paused = true)]
+    async fn a_hosting_client_sweeps_its_expired_tasks() {
+        let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+        let engine = Engine::with_clock(
+            Arc::new(MemoryStore::new()),
+            EngineConfig::default().sweep_interval(Duration::from_millis(100)),
+            clock.clone(),
+        );
+        let host = Host::new(
+            engine.clone(),
+            Hosting {
+                elicitation: true,
+                sampling: false,
+            },
+            Implementation::new("client", "1"),
+            Arc::new(Nowhere),
+        );
+        let requestor = Requestor::anonymous("server");
+        let task = engine
+            .create(CreateTask {
+                requestor: requestor.clone(),
+                kind: RequestKind::ElicitationCreate,
+                name: None,
+                params: json!({}),
+                ttl_ms: Some(1000),
+                progress_token: None,
+            })
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(2));
+        let gone = async {
+            // The store, not `Engine::get`: that one reports an expired task as gone already.
+            while engine
+                .store()
+                .get(requestor.owner.as_ref(), &task.id)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), gone)
+            .await
+            .expect("the expired task is swept");
+        drop(host);
     }
 }

@@ -1,6 +1,7 @@
 //! The MCP server: what it offers (tools, the tasks capability) and how it answers each
 //! message of a session, whatever the transport.
 
+mod builder;
 mod initialize;
 mod rate;
 mod router;
@@ -19,8 +20,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::session::{Session, Sink};
 
+pub use builder::{
+    ctrl_c_or_sigterm, BuildError, ReadyServer, ServerBuilder, DEFAULT_SHUTDOWN_GRACE,
+};
 pub use rate::RateLimit;
-pub use tools::{ToolContext, ToolResult, Tools};
+pub use tools::{ToolContext, ToolDef, ToolResult, Tools};
 
 /// An MCP server: tools, and the engine that runs them as tasks.
 ///

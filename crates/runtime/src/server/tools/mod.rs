@@ -1,12 +1,20 @@
 //! Tools: the registry a server is built with, and the context a tool's handler gets.
 //!
-//! A handler is an async function of typed arguments. Arguments are checked before any task
-//! exists, so bad arguments are a -32602 answer, never a failed task.
+//! A handler is an async function of typed arguments. A tool added with [`Tools::tool`] takes its
+//! `inputSchema` from that type (`schemars`), so the schema a client sees and the arguments the
+//! handler gets cannot drift apart; [`Tools::add`] takes a raw [`Tool`] for tools known only at
+//! run time (a gateway's upstream tools).
+//!
+//! Arguments are checked before any task exists, so bad arguments are a -32602 answer, never a
+//! failed task: first against the declared `inputSchema` (compiled once, when the tool is added),
+//! so a value the schema forbids (`countdown`'s `from` above its `maximum`) is refused even when
+//! the Rust type would take it, then by deserializing into the handler's type.
 
 mod call;
 mod client_task;
 mod context;
 mod list;
+mod schema;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,7 +22,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use mcp_tasks_wire::jsonrpc::ErrorObject;
-use mcp_tasks_wire::v2025_11_25::{CallToolResult, Tool};
+use mcp_tasks_wire::v2025_11_25::{CallToolResult, TaskSupport, Tool, ToolExecution};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -29,6 +38,94 @@ type BoxFuture = Pin<Box<dyn Future<Output = ToolResult> + Send>>;
 /// A call whose arguments were checked, ready to run once its context exists.
 type Prepared = Box<dyn FnOnce(ToolContext) -> BoxFuture + Send>;
 type Handler = Arc<dyn Fn(Map<String, Value>) -> Result<Prepared, ErrorObject> + Send + Sync>;
+
+/// A tool defined in code: its name, how it is described and run. Its `inputSchema` comes from
+/// the argument type of the handler it is added with ([`Tools::tool`]).
+///
+/// ```
+/// use mcp_tasks_runtime::server::{ToolDef, Tools};
+/// use mcp_tasks_runtime::{CallToolResult, JsonSchema, TaskSupport};
+///
+/// #[derive(serde::Deserialize, JsonSchema)]
+/// #[schemars(crate = "mcp_tasks_runtime::schemars")]
+/// struct Args {
+///     /// What to say back.
+///     text: String,
+/// }
+///
+/// let tools = Tools::new().tool(
+///     ToolDef::new("echo")
+///         .description("Says the text back.")
+///         .task_support(TaskSupport::Optional),
+///     |args: Args, _cx| async move { Ok(CallToolResult::text(args.text)) },
+/// );
+/// assert_eq!(tools.definitions()[0].input_schema["required"][0], "text");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ToolDef {
+    tool: Tool,
+    resumable: bool,
+}
+
+impl ToolDef {
+    /// A tool called `name`, which cannot run as a task until [`ToolDef::task_support`] says so.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            tool: Tool {
+                name: name.into(),
+                title: None,
+                description: None,
+                input_schema: Value::Object(Map::new()),
+                output_schema: None,
+                annotations: None,
+                execution: None,
+                icons: None,
+                meta: None,
+            },
+            resumable: false,
+        }
+    }
+
+    /// What the tool does, for the model.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.tool.description = Some(description.into());
+        self
+    }
+
+    /// A name for people (`title`).
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.tool.title = Some(title.into());
+        self
+    }
+
+    /// Whether a `tools/call` of this tool may, must, or must not be a task (T-CAP-5).
+    /// [`TaskSupport::Forbidden`] is the default, and is left out of the definition.
+    #[must_use]
+    pub fn task_support(mut self, support: TaskSupport) -> Self {
+        self.tool.execution = (support != TaskSupport::Forbidden).then_some(ToolExecution {
+            task_support: Some(support),
+        });
+        self
+    }
+
+    /// Behaviour hints (`ToolAnnotations`: `readOnlyHint`, `destructiveHint`, …).
+    #[must_use]
+    pub fn annotations(mut self, annotations: Value) -> Self {
+        self.tool.annotations = Some(annotations);
+        self
+    }
+
+    /// Runs the tool's tasks again from their original arguments when the server restarted
+    /// while they ran, instead of failing them. The work then runs at least once, maybe more:
+    /// declare only tools that are safe to repeat (see [`Tools::add_resumable`]).
+    #[must_use]
+    pub fn resumable(mut self) -> Self {
+        self.resumable = true;
+        self
+    }
+}
 
 /// The tools a server offers, in the order `tools/list` shows them.
 #[derive(Clone, Default)]
@@ -56,8 +153,38 @@ impl Tools {
         Self::default()
     }
 
-    /// Adds a tool. `A` is its arguments' type: a call whose arguments do not deserialize into
-    /// it is answered -32602 naming the problem. A later tool of the same name replaces it.
+    /// Adds a tool whose `inputSchema` is derived from `A`, its handler's argument type.
+    /// A call whose arguments break that schema, or do not deserialize into `A`, is answered
+    /// -32602 naming the field. A later tool of the same name replaces it.
+    ///
+    /// # Panics
+    ///
+    /// When `A`'s schema is not an object schema (`type: object`), as MCP requires of every
+    /// `inputSchema`: the arguments of a tool are always named. Use a struct.
+    pub fn tool<A, F, Fut>(self, def: ToolDef, handler: F) -> Self
+    where
+        A: JsonSchema + DeserializeOwned + Send + 'static,
+        F: Fn(A, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolResult> + Send + 'static,
+    {
+        let ToolDef {
+            mut tool,
+            resumable,
+        } = def;
+        tool.input_schema = schema::input_schema::<A>();
+        assert!(
+            tool.input_schema.get("type") == Some(&Value::from("object")),
+            "the arguments of tool {:?} must be a struct (an object schema), not {}",
+            tool.name,
+            std::any::type_name::<A>()
+        );
+        self.insert(tool, handler, resumable)
+    }
+
+    /// Adds a tool from a raw definition, for tools known only at run time. `A` is its
+    /// arguments' type: a call whose arguments break `tool.inputSchema` or do not deserialize
+    /// into `A` is answered -32602 naming the problem. A later tool of the same name replaces
+    /// it. Prefer [`Tools::tool`], which derives the schema from `A`.
     pub fn add<A, F, Fut>(self, tool: Tool, handler: F) -> Self
     where
         A: DeserializeOwned + Send + 'static,
@@ -89,8 +216,13 @@ impl Tools {
         let name = tool.name.clone();
         let handler = Arc::new(handler);
         let tool_name = name.clone();
+        let validator = schema::Arguments::compile(&tool);
         let erased: Handler = Arc::new(move |args| {
-            let args: A = serde_json::from_value(Value::Object(args)).map_err(|e| {
+            let args = Value::Object(args);
+            if let Some(validator) = &validator {
+                validator.check(&tool_name, &args)?;
+            }
+            let args: A = serde_json::from_value(args).map_err(|e| {
                 ErrorObject::invalid_params(format!("invalid arguments for tool {tool_name}: {e}"))
             })?;
             let handler = handler.clone();
