@@ -210,7 +210,10 @@ mod tests {
 
     #[async_trait]
     impl Transport for Nowhere {
-        async fn send(&self, _message: Message) -> crate::client::Result<()> {
+        async fn send(
+            &self,
+            _message: mcp_tasks_wire::jsonrpc::Message,
+        ) -> crate::client::Result<()> {
             Ok(())
         }
         async fn close(&self) {}
