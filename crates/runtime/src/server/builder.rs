@@ -341,8 +341,15 @@ impl ReadyServer {
     /// An I/O error writing stdout.
     pub async fn serve_stdio(self) -> std::io::Result<()> {
         let max = self.max_line_bytes;
-        self.serve(|server, _| async move {
-            stdio::serve(server, tokio::io::stdin(), tokio::io::stdout(), max).await
+        self.serve(|server, stopping| async move {
+            stdio::serve_until(
+                server,
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+                max,
+                stopping,
+            )
+            .await
         })
         .await
     }
@@ -381,9 +388,9 @@ impl ReadyServer {
     }
 
     /// Runs `transport` until it ends or the shutdown signal comes. After the signal,
-    /// `transport` gets `stopping` tripped and the grace period to end by itself (the HTTP
-    /// transport stops accepting and finishes open exchanges; stdio, which has no way to
-    /// refuse a line, is stopped at once), and running tasks get what is left of it. Then the
+    /// `transport` gets `stopping` tripped and the grace period to end by itself (HTTP stops
+    /// accepting connections, stdio stops reading lines, and both finish the exchanges already
+    /// open), and running tasks get what is left of it. Then the
     /// sweeper and recovery loop stop and the lease is released.
     async fn serve<F, Fut>(self, transport: F) -> std::io::Result<()>
     where

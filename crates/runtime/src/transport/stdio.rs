@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
 
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Response};
 
@@ -29,6 +30,35 @@ pub async fn serve<R, W>(
     reader: R,
     writer: W,
     max_line_bytes: usize,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    serve_until(
+        server,
+        reader,
+        writer,
+        max_line_bytes,
+        CancellationToken::new(),
+    )
+    .await
+}
+
+/// Serves one session as [`serve`] does, and stops gracefully when `stopping` trips: no
+/// further line is read, and the requests already read are answered before this returns.
+/// Bound the wait from outside (a `tasks/result` may wait as long as its task runs);
+/// dropping the future abandons what is still in flight.
+///
+/// # Errors
+///
+/// An I/O error of the writer, which ends the session.
+pub async fn serve_until<R, W>(
+    server: Arc<Server>,
+    reader: R,
+    writer: W,
+    max_line_bytes: usize,
+    stopping: CancellationToken,
 ) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -60,6 +90,16 @@ where
         let mut bounded = (&mut reader).take(limit);
         let read = tokio::select! {
             read = bounded.read_until(b'\n', &mut line) => read,
+            () = stopping.cancelled() => {
+                tracing::debug!(session = session.id(), "stopping: no further request is read");
+                // The writer ends once every request in flight has sent its answer and
+                // dropped its clone of the sink; nothing else may keep it open.
+                session.set_standing(None);
+                drop(tx);
+                let written = writer_task.await.map_err(std::io::Error::other)?;
+                session.close();
+                return written;
+            }
             () = tx.closed() => {
                 tracing::warn!(
                     session = session.id(),
