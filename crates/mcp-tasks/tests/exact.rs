@@ -1,0 +1,171 @@
+//! MCP 2025-11-25 exactly (issue 11, item 6; REQUIREMENTS part T): tasks only for sessions that
+//! negotiated 2025-11-25, task support checked before arguments, and ids we would echo held to
+//! a size, against the real binary on stdio.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use testkit::stdio::StdioPeer;
+
+/// A stdio server whose client initialized with `version`.
+async fn peer_on(version: &str) -> (StdioPeer, Value) {
+    let p = StdioPeer::serve(bin(), &[]);
+    let init = p
+        .initialize_with(json!({
+            "protocolVersion": version,
+            "capabilities": { "elicitation": {} },
+            "clientInfo": { "name": "exact-test", "version": "0.0.0" }
+        }))
+        .await;
+    (p, init)
+}
+
+/// T-CAP-1: a session on 2025-06-18 (or 2025-03-26) is offered no `tasks` capability, its
+/// `tasks/*` requests are unknown methods, and a `task` on `tools/call` is ignored: the call
+/// runs plain and answers the tool's result.
+#[tokio::test]
+async fn older_versions_get_no_tasks() {
+    for version in ["2025-06-18", "2025-03-26"] {
+        let (p, init) = peer_on(version).await;
+        assert_eq!(init["protocolVersion"], version);
+        assert!(
+            init["capabilities"].get("tasks").is_none(),
+            "{version}: initialize offered tasks: {init}"
+        );
+        for (method, params) in [
+            ("tasks/list", json!({})),
+            ("tasks/get", json!({"taskId": "x"})),
+            ("tasks/result", json!({"taskId": "x"})),
+            ("tasks/cancel", json!({"taskId": "x"})),
+        ] {
+            let e = p.request(method, params).await.unwrap_err();
+            assert_eq!(e.code, METHOD_NOT_FOUND, "{version}: {method}: {e}");
+        }
+        let answer = p
+            .request(
+                "tools/call",
+                task_call("slow_echo", json!({"text": "hi", "delay_ms": 0}), json!({})),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{version}: tools/call with task: {e}"));
+        assert!(
+            answer.get("task").is_none(),
+            "{version}: a task was made: {answer}"
+        );
+        assert_eq!(text(&answer), "hi", "{version}: {answer}");
+        p.assert_clean();
+    }
+}
+
+/// T-CAP-1: the same server still offers tasks to a 2025-11-25 session.
+#[tokio::test]
+async fn latest_version_gets_tasks() {
+    let (p, init) = peer_on("2025-11-25").await;
+    assert!(init["capabilities"]["tasks"].is_object(), "{init}");
+    let created = p
+        .request(
+            "tools/call",
+            task_call("slow_echo", json!({"text": "hi", "delay_ms": 0}), json!({})),
+        )
+        .await
+        .unwrap();
+    let task = check_create_result(&created);
+    p.request("tasks/get", json!({"taskId": task_id(&task)}))
+        .await
+        .unwrap();
+    p.assert_clean();
+}
+
+/// T-CAP-5: a task for a forbidden tool is -32601 even when its arguments are bad too: whether
+/// the tool may run as a task is decided before its arguments are read. An unknown tool stays
+/// -32602.
+#[tokio::test]
+async fn forbidden_task_is_method_not_found_before_arguments() {
+    let (p, _) = stdio_peer(&[]).await;
+    // `echo` declares no taskSupport (forbidden) and requires `text`.
+    for args in [json!({}), json!({"text": 5})] {
+        let e = p
+            .request("tools/call", task_call("echo", args.clone(), json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, METHOD_NOT_FOUND, "{args}: {e}");
+    }
+    let e = p
+        .request(
+            "tools/call",
+            task_call("no_such_tool", json!({}), json!({})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "{e}");
+    // Bad arguments without a task are still -32602.
+    let e = p
+        .request("tools/call", json!({"name": "echo", "arguments": {}}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "{e}");
+    p.assert_clean();
+}
+
+/// Issue 11 item 5: a request id or `_meta.progressToken` over 1 KiB is refused with -32602
+/// before any work: no tool runs, no task is made, no progress is echoed. Ids and tokens up to
+/// the limit still work.
+#[tokio::test]
+async fn oversize_echoed_ids_are_refused() {
+    let (p, _) = stdio_peer(&[]).await;
+    let big = "x".repeat(1025);
+    let e = p
+        .request(
+            "tools/call",
+            json!({
+                "name": "countdown",
+                "arguments": {"from": 2, "interval_ms": 0},
+                "_meta": {"progressToken": big}
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "{e}");
+    assert!(e.message.contains("progressToken"), "{e}");
+    let e = p
+        .request(
+            "tools/call",
+            json!({
+                "name": "countdown",
+                "arguments": {"from": 2, "interval_ms": 0},
+                "task": {},
+                "_meta": {"progressToken": big}
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "{e}");
+    let e = p
+        .request_with_id(json!(big), "ping", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "{e}");
+    assert!(e.message.contains("request id"), "{e}");
+    // Nothing ran: no task, no progress.
+    assert!(listed_ids(&p).await.is_empty());
+    assert!(progress_notes(&p, &json!(big)).is_empty());
+
+    let fits = "y".repeat(1024);
+    p.request_with_id(json!(fits), "ping", json!({}))
+        .await
+        .unwrap();
+    let answer = p
+        .request(
+            "tools/call",
+            json!({
+                "name": "countdown",
+                "arguments": {"from": 1, "interval_ms": 0},
+                "_meta": {"progressToken": fits}
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(answer.get("isError").is_none_or(|e| e == false), "{answer}");
+    p.assert_clean();
+}
