@@ -169,3 +169,51 @@ async fn oversize_echoed_ids_are_refused() {
     assert!(answer.get("isError").is_none_or(|e| e == false), "{answer}");
     p.assert_clean();
 }
+
+/// T-LIST-1, T-LIST-2: a `tasks/list` cursor is honoured only from the requestor it was issued
+/// to, by the server that issued it: another session on the same server, a second server, and a
+/// well-formed cursor in the unsigned format all get -32602.
+#[tokio::test]
+async fn list_cursors_cannot_be_forged_or_shared() {
+    let (a, _) = http_peer(&["--page-size", "1"]).await;
+    for i in 0..2 {
+        create_task(
+            &a,
+            "slow_echo",
+            json!({"text": format!("c{i}"), "delay_ms": 0}),
+            json!({}),
+        )
+        .await;
+    }
+    let first = list_page(&a, None).await.unwrap();
+    let cursor = first["nextCursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let second = list_page(&a, Some(&cursor)).await.unwrap();
+    assert_ne!(second["tasks"][0]["taskId"], first["tasks"][0]["taskId"]);
+
+    // Another anonymous session of the same server.
+    let b = HttpPeer::wrap(&a.server, second_session(&a.server).await);
+    let e = list_page(&b, Some(&cursor)).await.unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "another session's cursor: {e}");
+
+    // Another server with the same settings.
+    let (other, _) = stdio_peer(&["--page-size", "1"]).await;
+    let e = list_page(&other, Some(&cursor)).await.unwrap_err();
+    assert_eq!(e.code, INVALID_PARAMS, "another server's cursor: {e}");
+
+    // The same position without its signature, and with a signature of zeros (43 base64url
+    // characters are 32 bytes).
+    let (position, _) = cursor.split_once('.').expect("a signed cursor");
+    for forged in [
+        position.to_owned(),
+        format!("{position}.{}", "A".repeat(43)),
+    ] {
+        let e = list_page(&a, Some(&forged)).await.unwrap_err();
+        assert_eq!(e.code, INVALID_PARAMS, "{forged}: {e}");
+    }
+    a.assert_clean();
+    b.assert_clean();
+    other.assert_clean();
+}
