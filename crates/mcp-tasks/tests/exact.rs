@@ -217,3 +217,132 @@ async fn list_cursors_cannot_be_forged_or_shared() {
     b.assert_clean();
     other.assert_clean();
 }
+
+/// An initialized session on `server` that declared `capabilities`, GET stream open.
+async fn session_with(
+    server: &std::sync::Arc<testkit::http::HttpServer>,
+    capabilities: Value,
+) -> HttpPeer {
+    let session = server.client();
+    session
+        .initialize_with(json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": capabilities,
+            "clientInfo": { "name": "exact-test", "version": "0.0.0" }
+        }))
+        .await;
+    session.open_get_stream().await;
+    HttpPeer::wrap(server, session)
+}
+
+fn name_answer(id: &str, name: &str) -> Value {
+    json!({
+        "action": "accept",
+        "content": { "name": name },
+        "_meta": { RELATED_TASK: { "taskId": id } }
+    })
+}
+
+/// T-RES-4: a queued question goes only to a `tasks/result` exchange whose session can answer
+/// it, and to one exchange only: with three exchanges open on one task (one from a session
+/// without `capabilities.elicitation`, two from sessions with it), exactly one elicitation is
+/// sent, never to the session that cannot answer, and every exchange gets the result.
+#[tokio::test]
+async fn a_question_goes_once_to_a_session_that_can_answer() {
+    let (a, _) = http_peer(&[]).await;
+    let mute = session_with(&a.server, json!({})).await;
+    let c = session_with(&a.server, json!({ "elicitation": { "form": {} } })).await;
+    let task = create_task(&a, "ask_name", json!({}), json!({})).await;
+    let id = task_id(&task);
+
+    let from_mute = task_result(&mute, &id);
+    tokio::pin!(from_mute);
+    poll_until(&a, &id, "input_required", |s| s == "input_required").await;
+    let from_a = task_result(&a, &id);
+    let from_c = task_result(&c, &id);
+    tokio::pin!(from_a, from_c);
+    let (asked, question) = bounded("the one question", async {
+        tokio::select! {
+            q = a.session.next_request() => (&a, q),
+            q = c.session.next_request() => (&c, q),
+            r = &mut from_mute => panic!("tasks/result ended before the question: {r:?}"),
+            r = &mut from_a => panic!("tasks/result ended before the question: {r:?}"),
+            r = &mut from_c => panic!("tasks/result ended before the question: {r:?}"),
+        }
+    })
+    .await;
+    assert_eq!(question.method(), "elicitation/create");
+    asked
+        .session
+        .respond(question.id(), name_answer(&id, "Ada"))
+        .await;
+    let (r_mute, r_a, r_c) = bounded("every tasks/result", async {
+        tokio::join!(from_mute, from_a, from_c)
+    })
+    .await;
+    for r in [r_mute, r_a, r_c] {
+        assert_eq!(text(&r.expect("the task's result")), "Hello, Ada!");
+    }
+    let asked_more: Vec<_> = [&a, &c]
+        .iter()
+        .filter_map(|p| p.session.try_next_request())
+        .map(|r| r.message)
+        .collect();
+    assert!(
+        asked_more.is_empty(),
+        "asked more than once: {asked_more:?}"
+    );
+    assert!(
+        mute.session.try_next_request().is_none(),
+        "a session without capabilities.elicitation was asked"
+    );
+}
+
+/// T-RES-4: a question whose exchange goes away unanswered (its session ended) is released to
+/// the next exchange able to deliver it, which is already open and waiting. (A dropped
+/// connection alone keeps the exchange, and its claim, for the resume window: the client may
+/// resume the stream and answer.)
+#[tokio::test]
+async fn an_unanswered_question_moves_to_the_next_exchange() {
+    let (a, _) = http_peer(&[]).await;
+    let c = session_with(&a.server, json!({ "elicitation": {} })).await;
+    let task = create_task(&a, "ask_name", json!({}), json!({})).await;
+    let id = task_id(&task);
+    poll_until(&a, &id, "input_required", |s| s == "input_required").await;
+
+    let from_a = task_result(&a, &id);
+    let from_c = task_result(&c, &id);
+    tokio::pin!(from_a, from_c);
+    // Both exchanges open; one of them gets the question.
+    let (asked_a, first) = bounded("the question", async {
+        tokio::select! {
+            q = a.session.next_request() => (true, q),
+            q = c.session.next_request() => (false, q),
+            r = &mut from_a => panic!("A's tasks/result ended before the question: {r:?}"),
+            r = &mut from_c => panic!("C's tasks/result ended before the question: {r:?}"),
+        }
+    })
+    .await;
+    assert_eq!(first.method(), "elicitation/create");
+    let (leaver, stayer, mut from_stayer) = if asked_a {
+        (&a, &c, from_c)
+    } else {
+        (&c, &a, from_a)
+    };
+    // The asked session leaves without answering; the other exchange is still waiting.
+    let status = leaver.session.delete().await;
+    assert!((200..300).contains(&status), "DELETE: {status}");
+    let result = bounded("the question moves to the other exchange", async {
+        let question = tokio::select! {
+            q = stayer.session.next_request() => q,
+            r = &mut from_stayer => panic!("tasks/result ended before the question: {r:?}"),
+        };
+        stayer
+            .session
+            .respond(question.id(), name_answer(&id, "Grace"))
+            .await;
+        from_stayer.await
+    })
+    .await;
+    assert_eq!(text(&result.expect("the task's result")), "Hello, Grace!");
+}

@@ -2,6 +2,7 @@
 //! and status notifications.
 
 pub mod cancel;
+pub(crate) mod claim;
 pub mod get;
 pub(crate) mod input;
 pub mod list;
