@@ -151,20 +151,23 @@ impl ToolContext {
     ///
     /// # Errors
     ///
-    /// -32602 when the client did not declare the elicitation capability (a server must not
-    /// send requests the client cannot take); the client's own error; -32603 when the task was
-    /// cancelled or the session ended while waiting.
+    /// -32602 when the client did not declare the elicitation capability for the request's
+    /// mode (`elicitation.url` for URL mode, else form; a server must not send requests the
+    /// client cannot take); the client's own error; -32603 when the task was cancelled or the
+    /// session ended while waiting.
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, ErrorObject> {
+        let params = encode(&params)?;
         let caps = self.session.peer_info().capabilities;
-        if caps.elicitation.is_none() && !self.resumed {
+        if !self.resumed
+            && !crate::server::tasks::input::can_answer(&caps, method::ELICITATION_CREATE, &params)
+        {
             return Err(ErrorObject::invalid_params(
                 "this tool asks the user a question, but the client did not declare the \
-                 elicitation capability at initialize",
+                 elicitation capability for its mode (capabilities.elicitation.form, or .url \
+                 for URL mode) at initialize",
             ));
         }
-        let answer = self
-            .ask(method::ELICITATION_CREATE, encode(&params)?)
-            .await?;
+        let answer = self.ask(method::ELICITATION_CREATE, params).await?;
         decode(answer, "ElicitResult")
     }
 
