@@ -346,3 +346,155 @@ async fn an_unanswered_question_moves_to_the_next_exchange() {
     .await;
     assert_eq!(text(&result.expect("the task's result")), "Hello, Grace!");
 }
+
+/// T-NEW-2: the id check tells counters from random ids: padded counters, also ones dressed as
+/// UUIDs, fail it; the server's own ids pass it.
+#[tokio::test]
+async fn the_id_check_refuses_counters() {
+    let refuses =
+        |ids: Vec<String>| std::panic::catch_unwind(|| assert_unguessable_ids(&ids)).is_err();
+    assert!(refuses((0..50).map(|i| format!("{i:036}")).collect()));
+    assert!(refuses(
+        (0..200)
+            .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+            .collect()
+    ));
+    assert!(refuses(
+        (0..50u64)
+            .map(|i| format!("{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect()
+    ));
+
+    let (p, _) = stdio_peer(&[]).await;
+    let mut ids = Vec::new();
+    for i in 0..16 {
+        let task = create_task(
+            &p,
+            "slow_echo",
+            json!({"text": format!("{i}"), "delay_ms": 0}),
+            json!({}),
+        )
+        .await;
+        ids.push(task_id(&task));
+    }
+    assert!(estimated_id_entropy_bits(&ids) >= MIN_ID_ENTROPY_BITS);
+    assert_unguessable_ids(&ids);
+}
+
+/// T-RES-1, T-RES-3: `tasks/result` answers exactly what the same call made plainly answers, as
+/// the server emits both: a result (with the related-task `_meta` added, T-RES-3), an `isError`
+/// result, and a JSON-RPC error (code, message and data alike).
+#[tokio::test]
+async fn tasks_result_answers_what_the_plain_call_did() {
+    let (p, _) = stdio_peer(&[]).await;
+    let mut errors = 0;
+    for (tool, args) in [
+        ("slow_echo", json!({"text": "same", "delay_ms": 0})),
+        ("fail", json!({"message": "it broke"})),
+        // The session declared no sampling: the tool's question fails, and so does the call.
+        ("summarize", json!({"text": "long text"})),
+    ] {
+        let plain = p
+            .request("tools/call", json!({"name": tool, "arguments": args}))
+            .await;
+        let created = p
+            .request("tools/call", task_call(tool, args.clone(), json!({})))
+            .await
+            .unwrap_or_else(|e| panic!("{tool} as a task: {e}"));
+        let id = task_id(&check_create_result(&created));
+        let via_task = task_result(&p, &id).await;
+        match (plain, via_task) {
+            (Ok(plain), Ok(via_task)) => {
+                assert_related_task("T-RES-3: the tasks/result result", &via_task, &id);
+                assert_eq!(
+                    without_meta(&via_task),
+                    without_meta(&plain),
+                    "T-RES-1: {tool}: tasks/result differs from the plain answer"
+                );
+            }
+            (Err(plain), Err(via_task)) => {
+                errors += 1;
+                assert_eq!(
+                    (via_task.code, &via_task.message, &via_task.data),
+                    (plain.code, &plain.message, &plain.data),
+                    "T-RES-1: {tool}: tasks/result's error differs from the plain call's"
+                );
+            }
+            (plain, via_task) => {
+                panic!("T-RES-1: {tool}: plainly {plain:?}, through tasks/result {via_task:?}")
+            }
+        }
+    }
+    assert_eq!(errors, 1, "the JSON-RPC error case was exercised");
+    p.assert_clean();
+}
+
+/// T-CAN-1: `tasks/cancel` of a working task answers the full Task, already `cancelled`, as the
+/// server emits it (schema-checked), and the task stays cancelled.
+#[tokio::test]
+async fn cancel_answers_the_cancelled_task() {
+    let (p, _) = stdio_peer(&[]).await;
+    let created = create_task(
+        &p,
+        "slow_echo",
+        json!({"text": "never", "delay_ms": 600_000}),
+        json!({}),
+    )
+    .await;
+    let id = task_id(&created);
+    let cancelled = cancel_task(&p, &id).await.expect("tasks/cancel");
+    assert_schema("CancelTaskResult", &cancelled);
+    check_task(&cancelled);
+    assert_eq!(cancelled["taskId"], id.as_str(), "T-CAN-1: {cancelled}");
+    assert_eq!(status(&cancelled), "cancelled", "T-CAN-1: {cancelled}");
+    for key in ["createdAt", "lastUpdatedAt", "ttl"] {
+        assert!(
+            cancelled.get(key).is_some(),
+            "T-CAN-1: the full Task, with {key}: {cancelled}"
+        );
+    }
+    assert_eq!(status(&get_task(&p, &id).await), "cancelled");
+    p.assert_clean();
+}
+
+/// T-META-1: what the server sends tied to a task carries the related-task `_meta`: progress
+/// of a task, and the elicitation its tool needs, as the server emits them.
+#[tokio::test]
+async fn messages_tied_to_a_task_name_it() {
+    let (p, _) = stdio_peer(&[]).await;
+    let created = p
+        .request(
+            "tools/call",
+            json!({
+                "name": "countdown",
+                "arguments": {"from": 2, "interval_ms": 0},
+                "task": {},
+                "_meta": {"progressToken": "meta-1"}
+            }),
+        )
+        .await
+        .unwrap();
+    let id = task_id(&check_create_result(&created));
+    task_result(&p, &id).await.expect("countdown's result");
+    let progress = progress_notes(&p, &json!("meta-1"));
+    assert!(!progress.is_empty(), "T-PROG-1: the task reported progress");
+    for note in &progress {
+        assert_related_task("T-META-1: a task's progress", note.params(), &id);
+    }
+
+    let asking = create_task(&p, "ask_name", json!({}), json!({})).await;
+    let asking = task_id(&asking);
+    let answered = async {
+        let question = p.next_request().await;
+        assert_eq!(question.method(), "elicitation/create");
+        assert_related_task("T-META-1: the elicitation", question.params(), &asking);
+        p.respond(question.id(), name_answer(&asking, "Ada")).await;
+    };
+    let (result, ()) = bounded(
+        "the elicitation",
+        futures::future::join(task_result(&p, &asking), answered),
+    )
+    .await;
+    assert_eq!(text(&result.unwrap()), "Hello, Ada!");
+    p.assert_clean();
+}
