@@ -498,3 +498,47 @@ async fn messages_tied_to_a_task_name_it() {
     assert_eq!(text(&result.unwrap()), "Hello, Ada!");
     p.assert_clean();
 }
+
+/// T-CAP-3: the server augments its own requests only toward a session that negotiated
+/// 2025-11-25. A 2025-06-18 client that (meaninglessly) declares
+/// `tasks.requests.elicitation.create` is asked plainly, without `task`.
+#[tokio::test]
+async fn no_client_tasks_for_older_versions() {
+    let p = StdioPeer::serve(bin(), &[]);
+    p.initialize_with(json!({
+        "protocolVersion": "2025-06-18",
+        "capabilities": {
+            "elicitation": { "form": {} },
+            "tasks": { "requests": { "elicitation": { "create": {} } } }
+        },
+        "clientInfo": { "name": "exact-test", "version": "0.0.0" }
+    }))
+    .await;
+    let answered = async {
+        let question = p.next_request().await;
+        assert_eq!(question.method(), "elicitation/create");
+        assert!(
+            question.params().get("task").is_none(),
+            "T-CAP-3: a 2025-06-18 client was asked to run a task: {}",
+            question.message
+        );
+        p.respond(
+            question.id(),
+            json!({"action": "accept", "content": {"approve": true}}),
+        )
+        .await;
+    };
+    let (result, ()) = bounded(
+        "the plain approval",
+        futures::future::join(
+            p.request(
+                "tools/call",
+                json!({"name": "approve", "arguments": {"action": "ship"}}),
+            ),
+            answered,
+        ),
+    )
+    .await;
+    assert_eq!(text(&result.unwrap()), "approved: ship");
+    p.assert_clean();
+}

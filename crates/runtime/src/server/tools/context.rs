@@ -194,22 +194,28 @@ impl ToolContext {
     }
 
     /// Whether the client runs `elicitation/create` as a task when asked to (it declared
-    /// `tasks.requests.elicitation.create`, T-CAP-3).
+    /// `tasks.requests.elicitation.create`, T-CAP-3, on a session that negotiated 2025-11-25:
+    /// on an older version the declaration means nothing).
     pub fn client_hosts_elicitation(&self) -> bool {
-        self.session
-            .peer_info()
-            .capabilities
-            .tasks
-            .is_some_and(|t| t.elicitation_create_supported())
+        crate::server::initialize::session_has_tasks(&self.session)
+            && self
+                .session
+                .peer_info()
+                .capabilities
+                .tasks
+                .is_some_and(|t| t.elicitation_create_supported())
     }
 
-    /// Whether the client runs `sampling/createMessage` as a task when asked to.
+    /// Whether the client runs `sampling/createMessage` as a task when asked to (as for
+    /// [`ToolContext::client_hosts_elicitation`]).
     pub fn client_hosts_sampling(&self) -> bool {
-        self.session
-            .peer_info()
-            .capabilities
-            .tasks
-            .is_some_and(|t| t.sampling_create_message_supported())
+        crate::server::initialize::session_has_tasks(&self.session)
+            && self
+                .session
+                .peer_info()
+                .capabilities
+                .tasks
+                .is_some_and(|t| t.sampling_create_message_supported())
     }
 
     /// [`ToolContext::elicit`] as a task the client hosts: the client answers at once with
