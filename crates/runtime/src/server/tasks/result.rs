@@ -3,8 +3,8 @@
 //! requests over this exchange (T-RES-4).
 //!
 //! Only the questions this exchange's session can answer are sent on it (the others wait for
-//! an exchange that can, [`input::can_answer`]), and each only while this exchange holds its
-//! [`claim`], so two exchanges open on one task never both ask.
+//! an exchange that can, `input::can_answer`), and each only while this exchange holds its
+//! claim (`claim.rs`), so two exchanges open on one task never both ask.
 
 use std::collections::HashSet;
 use std::sync::Arc;
