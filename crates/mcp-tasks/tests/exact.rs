@@ -109,8 +109,9 @@ async fn forbidden_task_is_method_not_found_before_arguments() {
 }
 
 /// Issue 11 item 5: a request id or `_meta.progressToken` over 1 KiB is refused with -32602
-/// before any work: no tool runs, no task is made, no progress is echoed. Ids and tokens up to
-/// the limit still work.
+/// before any work: no tool runs, no task is made, no progress is echoed. A `taskId` (-32602)
+/// or method name (-32601) that long is refused without being repeated in the error. Ids and
+/// tokens up to the limit still work.
 #[tokio::test]
 async fn oversize_echoed_ids_are_refused() {
     let (p, _) = stdio_peer(&[]).await;
@@ -147,6 +148,15 @@ async fn oversize_echoed_ids_are_refused() {
         .unwrap_err();
     assert_eq!(e.code, INVALID_PARAMS, "{e}");
     assert!(e.message.contains("request id"), "{e}");
+    // A task id or method name that long is refused without being repeated back.
+    for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
+        let e = p.request(method, json!({"taskId": big})).await.unwrap_err();
+        assert_eq!(e.code, INVALID_PARAMS, "{method}: {e}");
+        assert!(e.message.len() < 1024, "{method} echoed the id: {e}");
+    }
+    let e = p.request(&big, json!({})).await.unwrap_err();
+    assert_eq!(e.code, METHOD_NOT_FOUND, "{e}");
+    assert!(e.message.len() < 1024, "the method name was echoed: {e}");
     // Nothing ran: no task, no progress.
     assert!(listed_ids(&p).await.is_empty());
     assert!(progress_notes(&p, &json!(big)).is_empty());

@@ -52,6 +52,13 @@ pub(super) async fn route(
         method::TASKS_RESULT => tasks::result::handle(server, session, params, sink).await,
         method::TASKS_LIST => tasks::list::handle(server, session, params).await,
         method::TASKS_CANCEL => tasks::cancel::handle(server, session, params).await,
+        other if other.len() > MAX_ECHOED_ID_BYTES => Err(ErrorObject::new(
+            mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
+            format!(
+                "method not found: a method name of {} bytes (not repeated here)",
+                other.len()
+            ),
+        )),
         other => Err(ErrorObject::method_not_found(other)),
     }
 }
