@@ -597,6 +597,17 @@ pub async fn leases_keep_runners_alive(store: Arc<dyn TaskStore>) {
     );
 }
 
+/// T-LIST-1: the key that signs `tasks/list` cursors is long enough to be unguessable and does
+/// not change while the store is open, so a cursor signed for one page is honoured for the
+/// next.
+pub async fn cursor_key_is_stable(store: Arc<dyn TaskStore>) {
+    let key = store.cursor_key().to_vec();
+    assert!(key.len() >= 32, "a cursor key of {} bytes", key.len());
+    assert!(key.iter().any(|b| *b != 0), "an all-zero cursor key");
+    store.create(new_task(anon("s"), 0, None)).await.unwrap();
+    assert_eq!(store.cursor_key(), key.as_slice());
+}
+
 /// Mounts the whole [`conformance`](crate::conformance) suite as tests for one store.
 ///
 /// `$factory` is an expression callable with no arguments that returns a future of something
@@ -628,6 +639,7 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@case concurrent_creates_are_all_found);
             $crate::store_conformance!(@case records_round_trip_exactly);
             $crate::store_conformance!(@case leases_keep_runners_alive);
+            $crate::store_conformance!(@case cursor_key_is_stable);
         }
     };
     (@case $case:ident) => {

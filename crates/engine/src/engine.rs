@@ -344,9 +344,13 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidCursor`] for a cursor this engine did not make.
+    /// [`Error::InvalidCursor`] for a cursor that this store's key did not sign for this
+    /// requestor: forged, from another server, or issued to another requestor.
     pub async fn list(&self, requestor: &Requestor, cursor: Option<&str>) -> Result<Page> {
-        let mut after = cursor.map(Position::decode).transpose()?;
+        let key = self.inner.store.cursor_key();
+        let mut after = cursor
+            .map(|c| Position::decode(c, key, requestor))
+            .transpose()?;
         let limit = self.inner.config.page_size.max(1);
         let now = self.now();
         // Expired tasks the sweeper has not deleted yet are skipped, and the page is filled
@@ -387,7 +391,7 @@ impl Engine {
                 created_at: last.created_at,
                 id: last.id.clone(),
             }
-            .encode()
+            .encode(key, requestor)
         });
         Ok(Page { tasks, next_cursor })
     }

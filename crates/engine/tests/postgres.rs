@@ -343,6 +343,47 @@ async fn instances_starting_together_migrate_once() {
     }
 }
 
+/// T-LIST-1, T-LIST-2: instances that start together on one database share one cursor key, so
+/// a `tasks/list` cursor from A is honoured by B, and on B too it is refused for another
+/// requestor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_cursors() {
+    let db = TempDatabase::create().await;
+    let stores = futures::future::join_all((0..3).map(|_| PostgresStore::connect(db.url()))).await;
+    let keys: Vec<Vec<u8>> = stores
+        .iter()
+        .map(|s| s.as_ref().unwrap().cursor_key().to_vec())
+        .collect();
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "instances disagree on the cursor key"
+    );
+
+    let config = EngineConfig::default().page_size(1);
+    let (_a, engine_a) = instance(&db, config.clone()).await;
+    let (_b, engine_b) = instance(&db, config).await;
+    let alice = Requestor {
+        owner: Some(Owner::new("alice")),
+        session: Some("a".into()),
+    };
+    for _ in 0..2 {
+        engine_a.create(call(alice.clone(), "demo")).await.unwrap();
+    }
+    let first = engine_a.list(&alice, None).await.unwrap();
+    let cursor = first.next_cursor.expect("a second page");
+    let second = engine_b.list(&alice, Some(&cursor)).await.unwrap();
+    assert_eq!(second.tasks.len(), 1);
+    assert_ne!(second.tasks[0].id, first.tasks[0].id);
+    let bob = Requestor {
+        owner: Some(Owner::new("bob")),
+        session: Some("a".into()),
+    };
+    assert!(matches!(
+        engine_b.list(&bob, Some(&cursor)).await,
+        Err(Error::InvalidCursor { .. })
+    ));
+}
+
 /// A wrong address, a server out of reach, and a missing database each say what is wrong.
 #[tokio::test]
 async fn bad_addresses_are_explained() {

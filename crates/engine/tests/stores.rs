@@ -72,6 +72,9 @@ impl<S: TaskStore, G: std::fmt::Debug + Send + Sync + 'static> TaskStore for Scr
     fn is_shared(&self) -> bool {
         self.store.is_shared()
     }
+    fn cursor_key(&self) -> &[u8] {
+        self.store.cursor_key()
+    }
     async fn renew_lease(&self, runner: &str, ttl: Duration) -> Result<Lease> {
         self.store.renew_lease(runner, ttl).await
     }

@@ -13,6 +13,17 @@ pub const LATEST_PROTOCOL_VERSION: &str = "2025-11-25";
 /// session on them simply never sees `capabilities.tasks`.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
 
+/// The first protocol version with the tasks utility.
+pub const TASKS_PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// Whether a session that negotiated `version` may use tasks: `capabilities.tasks`, the
+/// `tasks/*` methods and `params.task`. Versions are dates, so they order as text; the base
+/// protocol of an older version does not know tasks at all, and a peer on it must never see
+/// them.
+pub fn has_tasks(version: &str) -> bool {
+    version >= TASKS_PROTOCOL_VERSION
+}
+
 /// Request: opens a session and exchanges capabilities.
 pub const INITIALIZE: &str = "initialize";
 /// Notification: the client has finished initializing.
@@ -43,7 +54,29 @@ pub const NOTIFY_PROGRESS: &str = "notifications/progress";
 pub const NOTIFY_MESSAGE: &str = "notifications/message";
 /// Notification: the sender gave up on a request (not used for tasks, T-CAN-3).
 pub const NOTIFY_CANCELLED: &str = "notifications/cancelled";
+/// Whether `name` is one of the `tasks/*` requests, which exist only from 2025-11-25 on.
+pub fn is_tasks_method(name: &str) -> bool {
+    matches!(name, TASKS_GET | TASKS_RESULT | TASKS_LIST | TASKS_CANCEL)
+}
+
 /// Notification: the server's tool list changed.
 pub const NOTIFY_TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
 /// Request: sets the minimum level of `notifications/message`.
 pub const LOGGING_SET_LEVEL: &str = "logging/setLevel";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// T-CAP-1: tasks belong to 2025-11-25 and later, never to the versions before it.
+    #[test]
+    fn only_2025_11_25_and_later_have_tasks() {
+        assert!(has_tasks("2025-11-25"));
+        assert!(has_tasks("2026-07-28"));
+        assert!(!has_tasks("2025-06-18"));
+        assert!(!has_tasks("2025-03-26"));
+        for v in SUPPORTED_PROTOCOL_VERSIONS {
+            assert_eq!(has_tasks(v), *v == LATEST_PROTOCOL_VERSION, "{v}");
+        }
+    }
+}

@@ -115,6 +115,9 @@ pub struct UnfinishedQuery {
 /// - `unfinished` returns non-terminal tasks in `(created_at, id)` order, for orphan recovery,
 ///   leaving out tasks of runners with a live lease (`unfinished_and_recovery`,
 ///   `leases_keep_runners_alive`).
+/// - `cursor_key` is the same for every handle on the same backend, and across reopening a
+///   durable one, so `tasks/list` cursors signed by one instance are honoured by the others and
+///   after a restart (T-LIST-1; `cursor_key_is_stable`).
 /// - Every create, change and deletion is sent on the feed (`feed_reports_changes`), also to
 ///   subscribers of other handles on the same backend when the store is shared; an entry may
 ///   come more than once.
@@ -155,6 +158,14 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Subscribes to changes.
     fn changes(&self) -> ChangeFeed;
+
+    /// The secret that signs `tasks/list` cursors (see [`Position`]). A store that other
+    /// processes read, or that outlives its process, keeps a random key in the backend, made
+    /// when it is first opened. The default, for stores no other process reads, is a random key
+    /// made once per process.
+    fn cursor_key(&self) -> &[u8] {
+        crate::cursor::process_key()
+    }
 
     /// Whether several processes may serve this store at once; see "Shared stores" above.
     fn is_shared(&self) -> bool {

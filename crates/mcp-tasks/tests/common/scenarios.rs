@@ -49,28 +49,72 @@ pub(crate) fn capabilities(init: &Value) {
     );
 }
 
-/// T-CAP-2, T-CAP-4: request types not declared under `tasks.requests` (`tools/list`, `ping`) are
-/// run normally when they carry a `task` field, and create no task.
+/// T-CAP-2, T-CAP-4: request types not declared under `tasks.requests` are run normally when
+/// they carry a `task` field, and create no task. The requests used read their params
+/// (`tasks/get` its `taskId`, `tasks/list` its `cursor`, `tasks/result` its `taskId`), so a
+/// server that stumbled on the extra field, or treated it as augmentation, would show it.
 pub(crate) async fn undeclared_requests_ignore_task<P: Peer>(p: &P) {
+    let created = create_task(
+        p,
+        "slow_echo",
+        json!({ "text": "cap-4", "delay_ms": 0 }),
+        json!({}),
+    )
+    .await;
+    let id = task_id(&created);
+    poll_until_terminal(p, &id).await;
     let before = listed_ids(p).await.len();
-    let tools = p
-        .request("tools/list", json!({ "task": { "ttl": 60000 } }))
+
+    let got = p
+        .request(
+            "tasks/get",
+            json!({ "taskId": id, "task": { "ttl": 60000 } }),
+        )
         .await
-        .expect("T-CAP-4: tools/list with a task field runs normally");
-    assert_schema("ListToolsResult", &tools);
-    assert!(
-        tools.get("task").is_none(),
-        "T-CAP-4: tools/list made a task: {tools}"
+        .expect("T-CAP-4: tasks/get with a task field runs normally");
+    assert_schema("GetTaskResult", &got);
+    assert_eq!(
+        got["taskId"],
+        id.as_str(),
+        "T-CAP-4: tasks/get read its taskId: {got}"
     );
-    assert!(tools["tools"].as_array().is_some_and(|t| !t.is_empty()));
-    let pong = p
-        .request("ping", json!({ "task": {} }))
+    assert_eq!(status(&got), "completed", "T-CAP-4: {got}");
+
+    let first = p
+        .request("tasks/list", json!({ "task": {} }))
         .await
-        .expect("T-CAP-4: ping with a task field runs normally");
-    assert_schema("EmptyResult", &pong);
+        .expect("T-CAP-4: tasks/list with a task field runs normally");
+    assert_schema("ListTasksResult", &first);
     assert!(
-        pong.get("task").is_none(),
-        "T-CAP-4: ping made a task: {pong}"
+        first["tasks"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["taskId"] == id.as_str())),
+        "T-CAP-4: tasks/list with a task field lists the tasks: {first}"
+    );
+    let err = p
+        .request(
+            "tasks/list",
+            json!({ "cursor": "not-a-cursor", "task": {} }),
+        )
+        .await
+        .expect_err("T-CAP-4: tasks/list still reads its cursor beside a task field");
+    assert_eq!(err.code, INVALID_PARAMS, "{err}");
+
+    let result = p
+        .request(
+            "tasks/result",
+            json!({ "taskId": id, "task": { "ttl": 1000 } }),
+        )
+        .await
+        .expect("T-CAP-4: tasks/result with a task field runs normally");
+    assert_eq!(
+        text(&result),
+        "cap-4",
+        "T-CAP-4: tasks/result read its taskId: {result}"
+    );
+    assert!(
+        result.get("task").is_none(),
+        "T-CAP-4: tasks/result made a task: {result}"
     );
     let after = listed_ids(p).await.len();
     assert_eq!(

@@ -1,9 +1,12 @@
 //! `initialize`: version negotiation and capabilities (T-CAP-1, T-CAP-2, T-LIST-3).
+//!
+//! Tasks are a utility of MCP 2025-11-25: a session that negotiated an older version gets no
+//! `capabilities.tasks`, and the router answers its `tasks/*` requests as unknown methods.
 
 use std::sync::Arc;
 
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
-use mcp_tasks_wire::method::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+use mcp_tasks_wire::method::{has_tasks, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 use mcp_tasks_wire::v2025_11_25::{
     Empty, InitializeRequestParams, InitializeResult, ServerCapabilities, ServerTaskRequests,
     ServerTaskToolRequests, ServerTasksCapability, ToolsCapability,
@@ -29,8 +32,8 @@ pub(super) fn handle(
         capabilities: p.capabilities,
     });
     let result = InitializeResult {
+        capabilities: capabilities(has_tasks(&version)),
         protocol_version: version,
-        capabilities: capabilities(),
         server_info: server.info.clone(),
         instructions: server.instructions.clone(),
     };
@@ -39,13 +42,13 @@ pub(super) fn handle(
 
 /// We declare `tasks.list` because sessions tell anonymous requestors apart: each sees the
 /// tasks it created (T-LIST-3, T-SEC-2). `tasks.requests` lists `tools/call` only, and is
-/// exhaustive (T-CAP-2).
-fn capabilities() -> ServerCapabilities {
+/// exhaustive (T-CAP-2). Without `tasks` (an older protocol version) the capability is absent.
+fn capabilities(tasks: bool) -> ServerCapabilities {
     ServerCapabilities {
         tools: Some(ToolsCapability {
             list_changed: Some(false),
         }),
-        tasks: Some(ServerTasksCapability {
+        tasks: tasks.then_some(ServerTasksCapability {
             list: Some(Empty {}),
             cancel: Some(Empty {}),
             requests: Some(ServerTaskRequests {
@@ -56,4 +59,16 @@ fn capabilities() -> ServerCapabilities {
         }),
         ..ServerCapabilities::default()
     }
+}
+
+/// Whether `session` may use tasks: it negotiated 2025-11-25 or later. A session that has not
+/// initialized yet keeps the default of this server's own version, so a peer that skips
+/// `initialize` (allowed on stdio by lenient clients) is not refused what it would have been
+/// offered.
+pub(in crate::server) fn session_has_tasks(session: &Session) -> bool {
+    session
+        .peer_info()
+        .protocol_version
+        .as_deref()
+        .is_none_or(has_tasks)
 }

@@ -86,6 +86,7 @@ pub struct PostgresStore {
     listener: Listener,
     /// Where this process runs, for operators reading `mcp_tasks_instances`.
     host: String,
+    cursor_key: crate::cursor::CursorKey,
 }
 
 impl PostgresStore {
@@ -135,13 +136,18 @@ impl PostgresStore {
             )
         })?;
         let driver = tokio::spawn(connection);
-        let migrated = schema::migrate(&mut client).await;
+        let opened = match schema::migrate(&mut client).await {
+            Ok(()) => schema::cursor_key(&client)
+                .await
+                .map_err(|e| cannot("reading its cursor key: ", &describe(&e))),
+            Err(schema::MigrateError::Postgres(e)) => {
+                Err(cannot("migrating its schema: ", &describe(&e)))
+            }
+            Err(too_new @ schema::MigrateError::TooNew { .. }) => Err(cannot("", &too_new)),
+        };
         drop(client);
         let _ = driver.await;
-        migrated.map_err(|e| match e {
-            schema::MigrateError::Postgres(e) => cannot("migrating its schema: ", &describe(&e)),
-            too_new @ schema::MigrateError::TooNew { .. } => cannot("", &too_new),
-        })?;
+        let cursor_key = crate::cursor::CursorKey(opened?);
 
         let connect_timeout = config
             .get_connect_timeout()
@@ -182,6 +188,7 @@ impl PostgresStore {
             feed,
             listener,
             host: host(),
+            cursor_key,
         })
     }
 
@@ -341,6 +348,10 @@ impl PostgresStore {
 
 #[async_trait]
 impl TaskStore for PostgresStore {
+    fn cursor_key(&self) -> &[u8] {
+        &self.cursor_key.0
+    }
+
     async fn create(&self, new: NewTask) -> Result<TaskRecord> {
         let limit = new.active_limit;
         let record = TaskRecord::new(new);

@@ -15,7 +15,8 @@ const MIGRATION_LOCK: i64 = 0x4d43_5054_4d49_4752; // "MCPTMIGR"
 /// As in the SQLite store, the columns beside `record` exist to be indexed: the record (JSON
 /// text) is the truth and every write sets both from the same record. `version` counts writes,
 /// for the compare-and-swap of transitions.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE mcp_tasks (
         id         text PRIMARY KEY,
         owner      text,
@@ -50,7 +51,34 @@ const MIGRATIONS: &[&str] = &["
         taken       integer NOT NULL DEFAULT 0,
         host        text
     );
-"];
+",
+    "
+    -- Secrets every instance shares, such as the key of tasks/list cursors.
+    CREATE TABLE mcp_tasks_meta (
+        name  text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+",
+];
+
+/// The `tasks/list` cursor key every instance shares: the first instance to ask makes it at
+/// random, and all read the one that won.
+pub(super) async fn cursor_key(client: &Client) -> Result<Vec<u8>, tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO mcp_tasks_meta (name, value) VALUES ('cursor_key', $1) \
+             ON CONFLICT (name) DO NOTHING",
+            &[&crate::cursor::random_key()],
+        )
+        .await?;
+    Ok(client
+        .query_one(
+            "SELECT value FROM mcp_tasks_meta WHERE name = 'cursor_key'",
+            &[],
+        )
+        .await?
+        .get(0))
+}
 
 /// Why the database cannot be migrated.
 #[derive(Debug, thiserror::Error)]

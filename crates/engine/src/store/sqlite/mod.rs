@@ -99,6 +99,7 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     feed: ChangeSender,
     counters: Arc<Counters>,
+    cursor_key: crate::cursor::CursorKey,
     /// Held for the store's life; see the module docs.
     _lock: File,
 }
@@ -133,6 +134,9 @@ impl SqliteStore {
         schema::configure(&conn, options.synchronous).map_err(|e| context("", &e))?;
         schema::configure_writer(&conn).map_err(|e| context("", &e))?;
         schema::migrate(&mut conn).map_err(|e| context("", &e))?;
+        let cursor_key = schema::cursor_key(&conn)
+            .map(crate::cursor::CursorKey)
+            .map_err(|e| context("", &e))?;
 
         let feed = ChangeSender::new(FEED_CAPACITY);
         let counters = Arc::new(Counters::default());
@@ -157,6 +161,7 @@ impl SqliteStore {
             ops: Some(tx),
             writer: Some(handle),
             readers: Mutex::new(Vec::new()),
+            cursor_key,
             feed,
             counters,
             _lock: lock,
@@ -303,6 +308,10 @@ fn limit(n: usize) -> i64 {
 
 #[async_trait]
 impl TaskStore for SqliteStore {
+    fn cursor_key(&self) -> &[u8] {
+        &self.cursor_key.0
+    }
+
     async fn create(&self, new: NewTask) -> Result<TaskRecord> {
         let limit = new.active_limit;
         let record = TaskRecord::new(new);
@@ -386,6 +395,18 @@ impl TaskStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// T-LIST-1: cursors outlive a restart: the file keeps the key that signs them.
+    #[test]
+    fn cursor_key_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let first = SqliteStore::open(&path).unwrap().cursor_key().to_vec();
+        let again = SqliteStore::open(&path).unwrap().cursor_key().to_vec();
+        assert_eq!(first, again);
+        let other = SqliteStore::open(dir.path().join("u.sqlite3")).unwrap();
+        assert_ne!(other.cursor_key(), first.as_slice());
+    }
 
     /// The queries the store runs per request use their indexes, never a scan of every task;
     /// a schema change that loses one fails here, not in production at a million rows.

@@ -16,7 +16,8 @@ const APPLICATION_ID: i32 = 0x4d43_5054;
 ///
 /// The columns beside `record` exist only to be indexed: the record (JSON) is the truth, and
 /// every write sets both from the same [`TaskRecord`](crate::task::TaskRecord).
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE tasks (
         id         TEXT PRIMARY KEY NOT NULL,
         owner      TEXT,
@@ -37,7 +38,29 @@ const MIGRATIONS: &[&str] = &["
         WHERE status IN ('working', 'input_required');
     CREATE INDEX tasks_live_by_age ON tasks (created_at, id)
         WHERE status IN ('working', 'input_required');
-"];
+",
+    "
+    -- Secrets of this store that outlive its process, such as the key of tasks/list cursors.
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL
+    );
+",
+];
+
+/// The `tasks/list` cursor key: made at random the first time the file is opened, then read,
+/// so cursors survive a restart.
+pub(super) fn cursor_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (name, value) VALUES ('cursor_key', ?1)",
+        [crate::cursor::random_key()],
+    )?;
+    conn.query_row(
+        "SELECT value FROM meta WHERE name = 'cursor_key'",
+        [],
+        |r| r.get(0),
+    )
+}
 
 /// The settings of every connection.
 pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
@@ -132,6 +155,16 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    /// T-LIST-1: the cursor key is made once and then kept.
+    #[test]
+    fn cursor_key_is_made_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let first = cursor_key(&conn).unwrap();
+        assert_eq!(first.len(), crate::cursor::CURSOR_KEY_BYTES);
+        assert_eq!(cursor_key(&conn).unwrap(), first);
     }
 
     #[test]

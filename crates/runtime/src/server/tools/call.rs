@@ -37,11 +37,29 @@ pub(crate) async fn handle(
         .and_then(|m| m.progress_token.as_ref())
         .map(|t| serde_json::to_value(t).expect("a progress token is JSON"));
     let args = p.arguments.clone().unwrap_or_default();
+    // The base protocol before 2025-11-25 has no `params.task`: from such a session it is an
+    // unknown field, ignored like any other, and the call runs plain (T-CAP-4).
+    let task = p
+        .task
+        .filter(|_| crate::server::initialize::session_has_tasks(session));
 
-    // Arguments are checked first: a bad call is an error, never a failed task.
+    // Whether the tool may run this way at all comes before its arguments: a task for a
+    // forbidden tool is -32601 whatever the arguments say (T-CAP-5).
+    if task.is_some() && support == TaskSupport::Forbidden {
+        return Err(ErrorObject::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!(
+                "tool {:?} cannot be called as a task (execution.taskSupport is \"forbidden\"); \
+                 call it without params.task",
+                p.name
+            ),
+        ));
+    }
+
+    // Arguments are checked next: a bad call is an error, never a failed task.
     let prepared = handler(args)?;
 
-    let Some(task) = p.task else {
+    let Some(task) = task else {
         if support == TaskSupport::Required {
             return Err(ErrorObject::new(
                 ErrorCode::METHOD_NOT_FOUND,
@@ -76,16 +94,6 @@ pub(crate) async fn handle(
         return answer.and_then(|r| crate::server::to_value(&r));
     };
 
-    if support == TaskSupport::Forbidden {
-        return Err(ErrorObject::new(
-            ErrorCode::METHOD_NOT_FOUND,
-            format!(
-                "tool {:?} cannot be called as a task (execution.taskSupport is \"forbidden\"); \
-                 call it without params.task",
-                p.name
-            ),
-        ));
-    }
     let record = server
         .engine()
         .create(CreateTask {

@@ -151,20 +151,23 @@ impl ToolContext {
     ///
     /// # Errors
     ///
-    /// -32602 when the client did not declare the elicitation capability (a server must not
-    /// send requests the client cannot take); the client's own error; -32603 when the task was
-    /// cancelled or the session ended while waiting.
+    /// -32602 when the client did not declare the elicitation capability for the request's
+    /// mode (`elicitation.url` for URL mode, else form; a server must not send requests the
+    /// client cannot take); the client's own error; -32603 when the task was cancelled or the
+    /// session ended while waiting.
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, ErrorObject> {
+        let params = encode(&params)?;
         let caps = self.session.peer_info().capabilities;
-        if caps.elicitation.is_none() && !self.resumed {
+        if !self.resumed
+            && !crate::server::tasks::input::can_answer(&caps, method::ELICITATION_CREATE, &params)
+        {
             return Err(ErrorObject::invalid_params(
                 "this tool asks the user a question, but the client did not declare the \
-                 elicitation capability at initialize",
+                 elicitation capability for its mode (capabilities.elicitation.form, or .url \
+                 for URL mode) at initialize",
             ));
         }
-        let answer = self
-            .ask(method::ELICITATION_CREATE, encode(&params)?)
-            .await?;
+        let answer = self.ask(method::ELICITATION_CREATE, params).await?;
         decode(answer, "ElicitResult")
     }
 
@@ -191,22 +194,28 @@ impl ToolContext {
     }
 
     /// Whether the client runs `elicitation/create` as a task when asked to (it declared
-    /// `tasks.requests.elicitation.create`, T-CAP-3).
+    /// `tasks.requests.elicitation.create`, T-CAP-3, on a session that negotiated 2025-11-25:
+    /// on an older version the declaration means nothing).
     pub fn client_hosts_elicitation(&self) -> bool {
-        self.session
-            .peer_info()
-            .capabilities
-            .tasks
-            .is_some_and(|t| t.elicitation_create_supported())
+        crate::server::initialize::session_has_tasks(&self.session)
+            && self
+                .session
+                .peer_info()
+                .capabilities
+                .tasks
+                .is_some_and(|t| t.elicitation_create_supported())
     }
 
-    /// Whether the client runs `sampling/createMessage` as a task when asked to.
+    /// Whether the client runs `sampling/createMessage` as a task when asked to (as for
+    /// [`ToolContext::client_hosts_elicitation`]).
     pub fn client_hosts_sampling(&self) -> bool {
-        self.session
-            .peer_info()
-            .capabilities
-            .tasks
-            .is_some_and(|t| t.sampling_create_message_supported())
+        crate::server::initialize::session_has_tasks(&self.session)
+            && self
+                .session
+                .peer_info()
+                .capabilities
+                .tasks
+                .is_some_and(|t| t.sampling_create_message_supported())
     }
 
     /// [`ToolContext::elicit`] as a task the client hosts: the client answers at once with
