@@ -218,9 +218,9 @@ impl Tools {
         let tool_name = name.clone();
         let validator = schema::Arguments::compile(&tool);
         let erased: Handler = Arc::new(move |args| {
-            let args = Value::Object(args);
+            let mut args = Value::Object(args);
             if let Some(validator) = &validator {
-                validator.check(&tool_name, &args)?;
+                validator.check(&tool_name, &mut args)?;
             }
             let args: A = serde_json::from_value(args).map_err(|e| {
                 ErrorObject::invalid_params(format!("invalid arguments for tool {tool_name}: {e}"))

@@ -104,6 +104,9 @@ fn drop_null(property: &mut Value) {
 /// A tool's compiled `inputSchema`.
 pub(super) struct Arguments {
     validator: jsonschema::Validator,
+    /// The top-level properties the schema requires; any other one sent as `null` is taken
+    /// as left out.
+    required: Vec<String>,
 }
 
 impl Arguments {
@@ -111,8 +114,22 @@ impl Arguments {
     /// gateway's upstream one) may declare a schema this validator cannot read, and its own
     /// server checks its arguments then; the reason is logged once, here.
     pub(super) fn compile(tool: &Tool) -> Option<Self> {
+        let required = tool
+            .input_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         match jsonschema::validator_for(&tool.input_schema) {
-            Ok(validator) => Some(Self { validator }),
+            Ok(validator) => Some(Self {
+                validator,
+                required,
+            }),
             Err(e) => {
                 tracing::warn!(
                     tool = %tool.name,
@@ -125,14 +142,20 @@ impl Arguments {
         }
     }
 
-    /// Checks `args` against the schema.
+    /// Checks `args` against the schema. An optional property sent as `null` where the schema
+    /// does not allow `null` is removed first: many clients (and models) write `null` for "not
+    /// given", which is what leaving it out says.
     ///
     /// # Errors
     ///
     /// -32602 listing each failing field's JSON Pointer and the rule it broke, e.g.
     /// `invalid arguments for tool countdown: /from: 1000000000000000000 is greater than the
     /// maximum of 100000`.
-    pub(super) fn check(&self, tool: &str, args: &Value) -> Result<(), ErrorObject> {
+    pub(super) fn check(&self, tool: &str, args: &mut Value) -> Result<(), ErrorObject> {
+        if !self.validator.is_valid(args) {
+            self.drop_refused_nulls(args);
+        }
+        let args = &*args;
         let mut problems = self.validator.iter_errors(args).map(|e| {
             let at = e.instance_path.to_string();
             let at = if at.is_empty() {
@@ -157,6 +180,26 @@ impl Arguments {
              says what it accepts",
             listed.join("; ")
         )))
+    }
+}
+
+impl Arguments {
+    fn drop_refused_nulls(&self, args: &mut Value) {
+        let refused: Vec<String> = self
+            .validator
+            .iter_errors(args)
+            .filter_map(|e| {
+                let pointer = e.instance_path.to_string();
+                let key = pointer.strip_prefix('/')?;
+                (!key.contains('/')).then(|| key.replace("~1", "/").replace("~0", "~"))
+            })
+            .filter(|key| args.get(key).is_some_and(Value::is_null) && !self.required.contains(key))
+            .collect();
+        if let Value::Object(map) = args {
+            for key in refused {
+                map.remove(&key);
+            }
+        }
     }
 }
 
@@ -203,9 +246,12 @@ mod tests {
     #[test]
     fn arguments_outside_the_schema_are_refused_naming_the_field_and_rule() {
         let args = Arguments::compile(&tool(input_schema::<Countdown>())).unwrap();
-        assert!(args.check("countdown", &json!({"from": 5})).is_ok());
+        assert!(args.check("countdown", &mut json!({"from": 5})).is_ok());
         let err = args
-            .check("countdown", &json!({"from": 1_000_000_000_000_000_000_u64}))
+            .check(
+                "countdown",
+                &mut json!({"from": 1_000_000_000_000_000_000_u64}),
+            )
             .unwrap_err();
         assert_eq!(err.code, ErrorObject::invalid_params("").code);
         assert!(
@@ -214,20 +260,42 @@ mod tests {
             err.message
         );
         let err = args
-            .check("countdown", &json!({"from": 1, "nested": {}}))
+            .check("countdown", &mut json!({"from": 1, "nested": {}}))
             .unwrap_err();
         assert!(
             err.message.contains("/nested") && err.message.contains("\"label\" is a required"),
             "{}",
             err.message
         );
-        let err = args.check("countdown", &json!({})).unwrap_err();
+        let err = args.check("countdown", &mut json!({})).unwrap_err();
         assert!(
             err.message
                 .contains("(the arguments): \"from\" is a required property"),
             "{}",
             err.message
         );
+    }
+
+    /// `null` for an optional field means it was left out (as serde reads an `Option`); for a
+    /// required one, or where it is not the only problem, it is still refused.
+    #[test]
+    fn null_for_an_optional_field_is_taken_as_left_out() {
+        let args = Arguments::compile(&tool(input_schema::<Countdown>())).unwrap();
+        let mut sent = json!({"from": 5, "interval_ms": null});
+        args.check("countdown", &mut sent).unwrap();
+        assert_eq!(sent, json!({"from": 5}));
+        let err = args
+            .check("countdown", &mut json!({"from": null}))
+            .unwrap_err();
+        assert!(err.message.contains("/from"), "{}", err.message);
+        let err = args
+            .check(
+                "countdown",
+                &mut json!({"from": 200_000, "interval_ms": null}),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("maximum of 100000"), "{}", err.message);
+        assert!(!err.message.contains("interval_ms"), "{}", err.message);
     }
 
     #[test]
