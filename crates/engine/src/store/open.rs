@@ -86,7 +86,7 @@ impl FromStr for StoreUrl {
                         label: pg_label(s)?,
                     }))
                 }
-                None => Err(StoreUrlError::Unknown(redact(s))),
+                None => Err(StoreUrlError::Unknown(shown(s))),
             },
         }
     }
@@ -126,6 +126,17 @@ pub fn redact(s: &str) -> String {
         }
         _ => s.to_owned(),
     }
+}
+
+/// An unknown store value as an error may show it: without its query (`?password=…`), with a
+/// URL's password hidden, and not at all when it looks like a `key=value` connection string,
+/// which may hold a password anywhere.
+fn shown(s: &str) -> String {
+    let s = s.split_once('?').map_or(s, |(before, _)| before);
+    if s.contains('=') {
+        return "(a key=value connection string, not shown)".to_owned();
+    }
+    redact(s)
 }
 
 /// `<platform data dir>/mcp-tasks/tasks.sqlite3` (for example
@@ -265,6 +276,18 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("secret"), "{err}");
+        for leaky in [
+            "host=db user=u password=hunter2",
+            "mysql://db/tasks?password=hunter2",
+        ] {
+            let err = leaky.parse::<StoreUrl>().unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        assert!("sqlit:t.db"
+            .parse::<StoreUrl>()
+            .unwrap_err()
+            .to_string()
+            .contains("\"sqlit:t.db\""));
         assert!("sqlite:".parse::<StoreUrl>().is_err());
         assert!("Memory".parse::<StoreUrl>().is_err());
     }
