@@ -54,6 +54,17 @@ async fn older_versions_get_no_tasks() {
             "{version}: a task was made: {answer}"
         );
         assert_eq!(text(&answer), "hi", "{version}: {answer}");
+        let listed = p.request("tools/list", json!({})).await.unwrap();
+        let tools = listed["tools"].as_array().unwrap();
+        assert!(
+            tools.iter().all(|t| t.get("execution").is_none()),
+            "{version}: tools/list shows execution: {listed}"
+        );
+        let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+        assert!(
+            names.contains(&"slow_echo") && !names.contains(&"must_be_task"),
+            "{version}: a task-only tool is listed, or a plain one is not: {names:?}"
+        );
         p.assert_clean();
     }
 }

@@ -46,7 +46,7 @@ pub(super) async fn route(
     match name.as_str() {
         method::INITIALIZE => initialize::handle(server, session, params),
         method::PING => Ok(json!({})),
-        method::TOOLS_LIST => tools::list(server),
+        method::TOOLS_LIST => tools::list(server, session),
         method::TOOLS_CALL => tools::call(server, session, &id, params, sink).await,
         method::TASKS_GET => tasks::get::handle(server, session, params).await,
         method::TASKS_RESULT => tasks::result::handle(server, session, params, sink).await,
