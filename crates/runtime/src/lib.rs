@@ -1,6 +1,6 @@
 //! MCP sessions over stdio and Streamable HTTP, serving tasks from the engine.
 //!
-//! A [`Server`](server::Server) holds tools and an [`Engine`](mcp_tasks_engine::Engine); a
+//! A [`Server`] holds tools and an [`Engine`](mcp_tasks_engine::Engine); a
 //! transport feeds it each session's messages. Task-augmented `tools/call` answers at once with
 //! a task; `tasks/get|result|list|cancel` follow it; a tool that asks the user a question from
 //! inside a task moves it to `input_required` and the question travels over the requestor's
