@@ -52,6 +52,44 @@ async fn sigterm_on_stdio_answers_the_call_in_flight_then_exits() {
     );
 }
 
+/// On stdio, a plain call waiting for the client's answer to its elicitation when SIGTERM comes
+/// still gets that answer (stdin is still read), so it finishes; a request sent after SIGTERM is
+/// refused (-32603, shutting down); and the server exits 0 once the call is answered.
+#[tokio::test]
+async fn sigterm_on_stdio_still_reads_the_answers_a_call_in_flight_waits_for() {
+    let peer = StdioPeer::serve(bin(), &[]);
+    peer.initialize().await;
+    let call = json!({"name": "approve", "arguments": {"action": "deploy"}});
+    let (answer, ()) = tokio::join!(peer.request("tools/call", call), async {
+        let ask = peer.next_request().await;
+        assert_eq!(ask.method(), "elicitation/create", "{:?}", ask.params());
+        sigterm(peer.pid());
+        // SIGTERM lands at some point after this; until then pings are answered as usual.
+        let refused = async {
+            loop {
+                match peer.request("ping", json!({})).await {
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                    Err(e) => return e,
+                }
+            }
+        };
+        let refused = tokio::time::timeout(Duration::from_secs(10), refused)
+            .await
+            .expect("a request after SIGTERM is refused");
+        assert_eq!(refused.code, -32603, "{refused:?}");
+        assert!(refused.message.contains("shutting down"), "{refused:?}");
+        peer.respond(
+            ask.id(),
+            json!({"action": "accept", "content": {"approve": true}}),
+        )
+        .await;
+    });
+    let result = answer.expect("the call in flight is answered after SIGTERM");
+    assert_eq!(result["content"][0]["text"], "approved: deploy", "{result}");
+    let status = peer.wait_exit().await;
+    assert!(status.success(), "exit status {status:?}");
+}
+
 /// Over HTTP, SIGTERM closes the listener at once (a new connection is refused) while an
 /// exchange already open still gets its answer; then the server exits with status 0.
 #[tokio::test]

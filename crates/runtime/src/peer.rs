@@ -20,10 +20,17 @@
 //! on, its reader stops, and the reason is logged once. What depended on that stream behaves as
 //! if the connection had dropped (a `tasks/result` exchange returns and leaves its task and
 //! unanswered questions to the next exchange).
+//!
+//! Notifications (progress, task status, log messages) are lossy by nature: a client that
+//! misses one polls or gets the next. So they may only take the first half of a queue: once
+//! no more free slots than [`Sink::reserve`] are left, a notification is dropped (counted, and
+//! logged once per stream) instead of queued. A chatty tool reporting progress faster than the
+//! client reads then slows nobody down and cuts nothing: the other half of the queue stays for
+//! answers and requests, and only those, meeting a truly full queue, cut the stream.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mcp_tasks_wire::jsonrpc::{
     params_as, ErrorObject, Message, Notification, Request, RequestId, Response,
@@ -46,6 +53,14 @@ pub const DEFAULT_QUEUE: usize = 256;
 pub struct Sink {
     tx: mpsc::Sender<Message>,
     cut: CancellationToken,
+    dropped: Arc<Dropped>,
+}
+
+/// The notifications one stream dropped for want of room, shared by its clones.
+#[derive(Debug, Default)]
+struct Dropped {
+    count: AtomicU64,
+    logged: AtomicBool,
 }
 
 /// Why [`Sink::send`] did not queue a message.
@@ -72,12 +87,15 @@ impl Sink {
             Self {
                 tx,
                 cut: cut.clone(),
+                dropped: Arc::default(),
             },
             Outbound { rx, cut },
         )
     }
 
-    /// Queues `message` without waiting.
+    /// Queues `message` without waiting. A notification meeting a queue with no more than
+    /// [`Sink::reserve`] free slots is dropped instead, and that is not an error (see the
+    /// [module docs](self#bounded-outbound-queues)).
     ///
     /// # Errors
     ///
@@ -87,6 +105,13 @@ impl Sink {
     pub fn send(&self, message: Message) -> Result<(), SendError> {
         if self.cut.is_cancelled() {
             return Err(SendError::Closed);
+        }
+        if matches!(message, Message::Notification(_)) && self.tx.capacity() <= self.reserve() {
+            if self.tx.is_closed() {
+                return Err(SendError::Closed);
+            }
+            self.drop_notification(&message);
+            return Ok(());
         }
         match self.tx.try_send(message) {
             Ok(()) => Ok(()),
@@ -102,6 +127,34 @@ impl Sink {
                 self.cut.cancel();
                 Err(SendError::Stalled(queued))
             }
+        }
+    }
+
+    /// The free slots kept for answers and requests: half the queue. Notifications are
+    /// dropped rather than take them, so the notifications of a chatty handler can never
+    /// crowd out the answers of the requests in flight.
+    pub fn reserve(&self) -> usize {
+        self.tx.max_capacity() / 2
+    }
+
+    /// How many notifications this stream dropped because its reader lagged.
+    pub fn dropped_notifications(&self) -> u64 {
+        self.dropped.count.load(Ordering::Relaxed)
+    }
+
+    fn drop_notification(&self, message: &Message) {
+        self.dropped.count.fetch_add(1, Ordering::Relaxed);
+        if !self.dropped.logged.swap(true, Ordering::Relaxed) {
+            let method = match message {
+                Message::Notification(n) => n.method.as_str(),
+                _ => "",
+            };
+            tracing::debug!(
+                method,
+                queued = self.tx.max_capacity() - self.tx.capacity(),
+                "a client reads a stream slower than notifications come: notifications on it \
+                 are dropped while its queue is over half full (said once per stream)"
+            );
         }
     }
 
@@ -288,10 +341,18 @@ impl Peer {
         }
     }
 
-    /// Starts answering request `id`; the token trips when the peer cancels it.
+    /// Starts answering request `id`; the token trips when the peer cancels it, and is
+    /// tripped already when the connection has closed.
     pub(crate) fn track_inflight(&self, id: &RequestId) -> CancellationToken {
         let token = CancellationToken::new();
-        lock(&self.inflight).insert(id.clone(), token.clone());
+        let mut inflight = lock(&self.inflight);
+        // Checked under the lock that `cancel_all_inflight` takes after `close`: a handler
+        // that registers as the connection ends is either seen by it or sees `closed` here,
+        // never neither.
+        if self.closed.is_cancelled() {
+            token.cancel();
+        }
+        inflight.insert(id.clone(), token.clone());
         token
     }
 
@@ -384,11 +445,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
 
     fn note(n: usize) -> Message {
         Notification::new("notifications/message", Some(serde_json::json!({"n": n}))).into()
+    }
+
+    fn answer(n: i64) -> Message {
+        Response::result(RequestId::Number(n), serde_json::json!({})).into()
     }
 
     /// A reader that stops reading gets its stream cut at the bound, once, never an
@@ -398,15 +461,60 @@ mod tests {
         let (sink, mut out) = Sink::channel(3);
         let clone = sink.clone();
         for n in 0..3 {
-            sink.send(note(n)).unwrap();
+            sink.send(answer(n)).unwrap();
         }
-        assert_eq!(clone.send(note(3)), Err(SendError::Stalled(3)));
+        assert_eq!(clone.send(answer(3)), Err(SendError::Stalled(3)));
         assert!(sink.is_closed() && clone.is_closed());
+        assert_eq!(sink.send(answer(4)), Err(SendError::Closed));
         assert_eq!(sink.send(note(4)), Err(SendError::Closed));
         tokio::time::timeout(std::time::Duration::from_secs(5), sink.closed())
             .await
             .expect("closed() completes once cut");
         assert!(out.recv().await.is_none(), "the reader stops at the cut");
+    }
+
+    /// Notifications never take the reserved half of a queue: a flood of them on a stream
+    /// nobody reads is dropped and counted (not an error to the sender), and the answers and
+    /// requests that follow still fit; only those meeting a truly full queue cut the stream.
+    #[tokio::test]
+    async fn notifications_leave_the_reserve_to_answers() {
+        let (sink, _out) = Sink::channel(DEFAULT_QUEUE);
+        assert_eq!(sink.reserve(), DEFAULT_QUEUE / 2);
+        for n in 0..10 * DEFAULT_QUEUE {
+            assert_eq!(
+                sink.send(note(n)),
+                Ok(()),
+                "a notification is never an error"
+            );
+        }
+        let kept = DEFAULT_QUEUE - sink.reserve();
+        assert_eq!(
+            sink.dropped_notifications(),
+            u64::try_from(10 * DEFAULT_QUEUE - kept).unwrap()
+        );
+        assert!(!sink.is_closed(), "dropped notifications cut nothing");
+        for n in 0..sink.reserve() {
+            let id = i64::try_from(n).unwrap();
+            assert_eq!(sink.send(answer(id)), Ok(()), "answer {n} fits the reserve");
+        }
+        assert_eq!(
+            sink.send(answer(-1)),
+            Err(SendError::Stalled(DEFAULT_QUEUE))
+        );
+
+        let (sink, mut reading) = Sink::channel(4);
+        for n in 0..2 {
+            sink.send(note(n)).unwrap();
+        }
+        sink.send(note(2)).unwrap();
+        assert_eq!(sink.dropped_notifications(), 1);
+        assert!(reading.recv().await.is_some());
+        sink.send(note(3)).unwrap();
+        assert_eq!(
+            sink.dropped_notifications(),
+            1,
+            "room again once the reader reads"
+        );
     }
 
     /// A reader that keeps up is never cut, however many messages pass.
@@ -486,5 +594,18 @@ mod tests {
         ));
         peer.cancel_all_inflight();
         assert!(other.is_cancelled());
+    }
+
+    /// A request handler that registers after the connection closed and its requests were
+    /// cancelled (it was spawned just before) gets a tripped token, not one nobody trips.
+    #[test]
+    fn a_request_tracked_after_close_is_cancelled() {
+        let peer = Peer::new();
+        let before = peer.track_inflight(&RequestId::Number(1));
+        peer.close();
+        peer.cancel_all_inflight();
+        assert!(before.is_cancelled());
+        let late = peer.track_inflight(&RequestId::Number(2));
+        assert!(late.is_cancelled(), "the late handler stops too");
     }
 }

@@ -18,7 +18,7 @@ use mcp_tasks_wire::v2025_11_25::ClientCapabilities;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::peer::{Failure, Peer};
+use crate::peer::{Failure, Peer, Received};
 pub use crate::peer::{Outbound, SendError, Sink, DEFAULT_QUEUE};
 
 /// What the peer declared at initialize.
@@ -199,6 +199,14 @@ impl Session {
         self.peer.complete(response);
     }
 
+    /// Takes a message from the client the way the client's connection takes the server's:
+    /// answers go to the requests waiting for them, `notifications/cancelled` trips the plain
+    /// request it names (requests that created tasks are long answered, so this never touches
+    /// a task: T-CAN-3); requests and other notifications come back to be handled.
+    pub(crate) fn receive(&self, message: Message) -> Option<Received> {
+        self.peer.receive(message)
+    }
+
     /// Sends a notification on the standing stream.
     pub fn notify(&self, method: &str, params: Value) -> bool {
         self.send_standing(Notification::new(method, Some(params)).into())
@@ -210,12 +218,6 @@ impl Session {
 
     pub(crate) fn untrack_inflight(&self, id: &RequestId) {
         self.peer.untrack_inflight(id);
-    }
-
-    /// Handles `notifications/cancelled`: trips a plain request still running. Requests that
-    /// created tasks are long answered, so this never touches a task (T-CAN-3).
-    pub(crate) fn cancel_inflight(&self, id: &RequestId) -> bool {
-        self.peer.cancel_inflight(id)
     }
 
     pub(crate) fn own_task(&self, id: &TaskId) {

@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::peer::Received;
 use crate::session::{Session, Sink};
 
 pub use builder::{
@@ -120,14 +121,30 @@ impl Server {
         }
     }
 
-    /// Takes a notification from the client.
+    /// Takes a notification from the client (through the session's peer, which handles
+    /// `notifications/cancelled`).
     pub fn handle_notification(&self, session: &Session, notification: Notification) {
-        router::notification(session, notification);
+        self.handle_received(session, session.receive(notification.into()));
     }
 
     /// Takes a response from the client to a request we sent.
     pub fn handle_response(&self, session: &Session, response: Response) {
-        session.complete(response);
+        self.handle_received(session, session.receive(response.into()));
+    }
+
+    /// Handles what the session's peer handed back, except requests: those need a stream to
+    /// answer on, and the transport that has one passes them to [`Server::handle_request`].
+    pub(crate) fn handle_received(&self, session: &Session, received: Option<Received>) {
+        match received {
+            Some(Received::Notification(n)) => router::notification(session, n),
+            Some(Received::Request(r)) => {
+                tracing::warn!(
+                    method = r.method,
+                    "a request reached the notification path; ignored"
+                );
+            }
+            None => {}
+        }
     }
 
     /// Deals with the tasks a previous run of this server left unfinished: tasks of tools

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject, Notification, Request, RequestId};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, RequestId};
 use mcp_tasks_wire::method;
-use mcp_tasks_wire::v2025_11_25::CancelledNotificationParams;
 use serde_json::{json, Value};
 
 use super::{initialize, tasks, tools, Server};
@@ -110,20 +109,10 @@ fn is_task_operation(name: &str, params: Option<&Value>) -> bool {
     }
 }
 
+/// A notification the session's peer handed on (it handles `notifications/cancelled`).
 pub(super) fn notification(session: &Session, n: Notification) {
     match n.method.as_str() {
         method::INITIALIZED => tracing::debug!(session = session.id(), "client initialized"),
-        method::NOTIFY_CANCELLED => match params_as::<CancelledNotificationParams>(n.params) {
-            Ok(p) => {
-                if let Some(id) = p.request_id {
-                    let hit = session.cancel_inflight(&id);
-                    tracing::debug!(%id, hit, "client cancelled a request");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e.message, "malformed notifications/cancelled ignored")
-            }
-        },
         other => tracing::debug!(method = other, "notification ignored"),
     }
 }
