@@ -52,6 +52,7 @@
 //! Only sessions that negotiated 2025-11-25 or later get the priming event: older clients may
 //! try to parse its empty data as JSON.
 
+mod accept;
 mod auth;
 mod origin;
 mod replay;
@@ -80,6 +81,7 @@ pub use replay::{
     MAX_STREAM_REPLAY_BYTES, MAX_UNSENT_BYTES, RESUME_WINDOW,
 };
 
+use accept::accepts;
 use auth::Refusal;
 use replay::{EventId, Replay, Unresumable};
 
@@ -333,21 +335,6 @@ impl IntoResponse for Reject {
     }
 }
 
-fn accepts(headers: &HeaderMap, wanted: &str) -> bool {
-    match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(accept) => accept
-            .split(',')
-            .map(|part| part.split(';').next().unwrap_or("").trim())
-            .any(|mt| {
-                mt == wanted
-                    || mt == "*/*"
-                    || (mt == "application/*" && wanted.starts_with("application/"))
-                    || (mt == "text/*" && wanted.starts_with("text/"))
-            }),
-    }
-}
-
 /// The checks common to every method: origin, credentials, protocol version. Gives the
 /// request's owner: the subject of its bearer token, or `None` without authentication.
 fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Reject> {
@@ -569,10 +556,8 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
-    let wants_sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/event-stream"));
+    // The spec has GET list `text/event-stream`; a client that sends no Accept at all has not.
+    let wants_sse = headers.contains_key(header::ACCEPT) && accepts(&headers, "text/event-stream");
     if !wants_sse {
         return bad_request(
             StatusCode::NOT_ACCEPTABLE,
@@ -1267,5 +1252,40 @@ mod tests {
         let listed =
             json_body(send(&app, Method::POST, Some(&bob), Some(BOB), Some(list)).await).await;
         assert_eq!(listed["result"]["tasks"], json!([]), "{listed}");
+    }
+
+    /// GET reads `Accept` like POST does: `*/*` and `text/*` open the stream, `q=0` refuses
+    /// it, case does not matter, and a GET without Accept is still told what to send.
+    #[tokio::test]
+    async fn get_parses_accept_as_media_ranges() {
+        use tower::ServiceExt;
+        let app = app_with_wait();
+        let session = start(&app, "2025-11-25").await;
+        let get = |accept: Option<&str>| {
+            let mut req = axum::http::Request::get("/mcp").header(SESSION_HEADER, &session);
+            if let Some(accept) = accept {
+                req = req.header(header::ACCEPT, accept);
+            }
+            app.clone()
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        };
+        for accept in [
+            "*/*",
+            "text/*",
+            "TEXT/EVENT-STREAM",
+            "application/json, text/*;q=0.5",
+        ] {
+            let r = get(Some(accept)).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{accept}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "text/event-stream");
+        }
+        for accept in [
+            Some("text/event-stream;q=0, */*"),
+            Some("application/json"),
+            None,
+        ] {
+            let r = get(accept).await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE, "{accept:?}");
+        }
     }
 }
