@@ -370,7 +370,8 @@ impl ReadyServer {
     }
 
     /// Serves Streamable HTTP on a bound listener until the shutdown signal: then no new
-    /// connection is accepted and open exchanges may finish within the grace period.
+    /// connection is accepted, the sessions' GET streams end, and open POST exchanges may
+    /// finish within the grace period.
     ///
     /// # Errors
     ///
@@ -381,7 +382,7 @@ impl ReadyServer {
         }
         let config = self.http.clone();
         self.serve(|server, stopping| async move {
-            let router = http::router(server, config);
+            let router = http::router_until(server, config, stopping.clone());
             http::serve(listener, router, async move { stopping.cancelled().await }).await
         })
         .await

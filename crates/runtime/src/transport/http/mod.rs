@@ -23,6 +23,9 @@
 //!   an id `<stream>-<seq>`, a new stream opens with a priming event (the id, empty data), and
 //!   `GET` with `Last-Event-ID` replays that stream's events after the id, then goes on live. A
 //!   `Last-Event-ID` on POST is ignored.
+//! - A graceful shutdown waits for every open response, and a GET stream never ends by
+//!   itself; with [`router_until`], the GET streams end when the shutdown begins (a client
+//!   reconnects elsewhere or later), so only POST exchanges are waited for.
 //! - Accepted sockets get `TCP_NODELAY`, so a response is not held back by delayed ACKs.
 //! - Sessions a client abandons without DELETE end after
 //!   [`HttpConfig::session_idle_timeout`] with no request or open stream, and at most
@@ -73,6 +76,7 @@ use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
 pub use origin::OriginPolicy;
@@ -146,6 +150,8 @@ struct HttpState {
     next_stream: AtomicU64,
     replay_limits: replay::Limits,
     replay_budget: Arc<replay::Budget>,
+    /// Tripped when the server stops: GET streams end and no new one opens.
+    stopping: CancellationToken,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -228,6 +234,18 @@ impl HttpState {
             .into_response(busy)
     }
 
+    /// Ends the standing (GET) streams of every session, resumed ones included. Only POST
+    /// exchanges end with an answer; a graceful shutdown waits for every open response, so
+    /// a GET stream left open would hold it for the whole grace period.
+    fn end_standing_streams(&self) {
+        let sessions: Vec<Tracked> = self.sessions().values().cloned().collect();
+        for t in sessions {
+            t.session.set_standing(None);
+            t.replay.end_standing();
+        }
+        tracing::debug!("standing SSE streams ended for shutdown");
+    }
+
     /// Ends every session idle for longer than the timeout.
     fn reap(&self) {
         let timeout = self.config.session_idle_timeout;
@@ -251,17 +269,44 @@ impl HttpState {
     }
 }
 
-/// The axum router serving `server` at `config.path`.
+/// The axum router serving `server` at `config.path`. Its GET streams never end by
+/// themselves; to shut it down gracefully, use [`router_until`].
 pub fn router(server: Arc<Server>, config: HttpConfig) -> Router {
-    let limits = replay::Limits {
+    let limits = replay_limits(&config);
+    router_with(server, config, limits, None)
+}
+
+/// The axum router serving `server` at `config.path`, whose GET streams end when `stopping`
+/// trips (and new ones are refused with 503), so that a graceful shutdown waits only for the
+/// POST exchanges in flight. Trip it when the shutdown begins, with the future given to
+/// [`serve`].
+///
+/// # Panics
+///
+/// Outside a tokio runtime (it spawns the task that waits for `stopping`).
+pub fn router_until(
+    server: Arc<Server>,
+    config: HttpConfig,
+    stopping: CancellationToken,
+) -> Router {
+    let limits = replay_limits(&config);
+    router_with(server, config, limits, Some(stopping))
+}
+
+fn replay_limits(config: &HttpConfig) -> replay::Limits {
+    replay::Limits {
         stream_bytes: config.replay_stream_bytes,
         unsent_bytes: config.max_unsent_bytes,
         ..replay::Limits::default()
-    };
-    router_with(server, config, limits)
+    }
 }
 
-fn router_with(server: Arc<Server>, config: HttpConfig, replay_limits: replay::Limits) -> Router {
+fn router_with(
+    server: Arc<Server>,
+    config: HttpConfig,
+    replay_limits: replay::Limits,
+    stopping: Option<CancellationToken>,
+) -> Router {
     let limit = config.max_body_bytes;
     let path = config.path.clone();
     let config_replay_cap = config.max_replay_bytes;
@@ -272,7 +317,17 @@ fn router_with(server: Arc<Server>, config: HttpConfig, replay_limits: replay::L
         next_stream: AtomicU64::new(1),
         replay_limits,
         replay_budget: replay::Budget::new(config_replay_cap),
+        stopping: stopping.clone().unwrap_or_default(),
     });
+    if let Some(stopping) = stopping {
+        let watched = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            if let Some(state) = watched.upgrade() {
+                state.end_standing_streams();
+            }
+        });
+    }
     Router::new()
         .route(&path, get(get_stream).post(post).delete(delete))
         .layer(DefaultBodyLimit::max(limit))
@@ -568,6 +623,12 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    if state.stopping.is_cancelled() {
+        return bad_request(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; reconnect once it is back, or to another instance",
+        );
+    }
     if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
         return resume(&tracked, last, busy);
     }
@@ -670,7 +731,7 @@ mod tests {
             tools,
             mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
         );
-        router_with(server, config, limits)
+        router_with(server, config, limits, None)
     }
 
     /// The app with [`wait_tools`].
