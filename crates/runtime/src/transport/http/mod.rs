@@ -584,15 +584,31 @@ async fn answer(
     let session = &tracked.session;
     let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
     if !(sse && wants_stream(&request)) {
-        // Anything sent beside the answer goes to the standing stream.
+        // Anything sent beside the answer goes to the standing stream. A request that cannot
+        // go there is answered here with an error, or its sender would wait for ever.
         let forward = session.clone();
         let mut rx = rx;
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
-                forward.send_standing(m);
+                let asked = match &m {
+                    Message::Request(r) => Some((r.id.clone(), r.method.clone())),
+                    _ => None,
+                };
+                if !forward.send_standing(m) {
+                    if let Some((id, method)) = asked {
+                        forward.complete(mcp_tasks_wire::jsonrpc::Response::error(
+                            Some(id),
+                            ErrorObject::internal(format!(
+                                "{method} cannot reach the client: its request is answered \
+                                 as JSON and it has no GET stream open"
+                            )),
+                        ));
+                    }
+                }
             }
         });
-        let response = state.server.handle_request(session, request, &tx).await;
+        let handling = state.server.handle_request(session, request, &tx);
+        let response = crate::server::tasks::result::answered_as_json(handling).await;
         return json_response(&Message::Response(response), None);
     }
     let id = request.id.clone();
@@ -634,6 +650,7 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
     }
     let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
     tracked.session.set_standing(Some(tx));
+    crate::server::tasks::result::standing_opened();
     state.open_stream(&tracked, rx, None, busy)
 }
 
