@@ -6,7 +6,10 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use std::sync::Arc;
+
 use testkit::http::{HttpServer, POST_ACCEPT};
+use testkit::stdio::Via;
 
 fn initialize_body() -> String {
     json!({
@@ -256,4 +259,115 @@ async fn json_only_accept_gets_a_json_answer() {
 
     let both = client.post_raw(call.to_string(), &[]).await;
     assert_eq!(both.content_type(), "text/event-stream", "{both:?}");
+}
+
+/// A `tasks/result` POSTed with `Accept: application/json` only, held open in the background;
+/// its reply once the task ends.
+fn json_only_result(
+    session: &testkit::http::HttpSession,
+    task: &str,
+) -> tokio::task::JoinHandle<testkit::http::RawReply> {
+    let (session, body) = (
+        session.clone(),
+        json!({"jsonrpc": "2.0", "id": 900, "method": "tasks/result",
+               "params": {"taskId": task}})
+        .to_string(),
+    );
+    tokio::spawn(async move {
+        session
+            .post_raw(body, &[("accept", "application/json")])
+            .await
+    })
+}
+
+fn name_answer(task: &str, name: &str) -> serde_json::Value {
+    json!({"action": "accept", "content": {"name": name},
+           "_meta": {RELATED_TASK: {"taskId": task}}})
+}
+
+/// T-RES-4: a `tasks/result` answered as JSON cannot carry a question, and with no GET stream
+/// open there is nowhere to ask it: the question stays in the mailbox, unclaimed, and the next
+/// exchange able to ask (here an SSE `tasks/result`) asks it. Both exchanges then get the
+/// result, the JSON one as a JSON body.
+#[tokio::test]
+async fn a_json_only_result_without_a_get_stream_leaves_the_question() {
+    let server = Arc::new(HttpServer::spawn(bin(), &[]).await);
+    let p = HttpPeer::wrap(&server, server.session().await);
+    let id = task_id(&create_task(&p, "ask_name", json!({}), json!({})).await);
+    let json_only = json_only_result(&p.session, &id);
+    poll_until(&p, &id, "input_required", |s| s == "input_required").await;
+
+    let from_sse = task_result(&p, &id);
+    tokio::pin!(from_sse);
+    let question = bounded("the question on the SSE exchange", async {
+        tokio::select! {
+            q = p.session.next_request() => q,
+            r = &mut from_sse => panic!("tasks/result ended before the question: {r:?}"),
+        }
+    })
+    .await;
+    assert_eq!(question.method(), "elicitation/create");
+    assert!(
+        matches!(question.via, Via::PostStream { .. }),
+        "asked on {:?}",
+        question.via
+    );
+    p.session
+        .respond(question.id(), name_answer(&id, "Ada"))
+        .await;
+    let result = bounded("the SSE tasks/result", from_sse).await;
+    assert_eq!(text(&result.expect("the task's result")), "Hello, Ada!");
+
+    let reply = bounded("the JSON tasks/result", json_only).await.unwrap();
+    assert_eq!(reply.content_type(), "application/json", "{reply:?}");
+    let answer = reply.json().expect("a JSON body");
+    assert_eq!(answer["id"], 900, "{answer}");
+    assert_eq!(text(&answer["result"]), "Hello, Ada!", "{answer}");
+}
+
+/// T-RES-4: with a GET stream open, a `tasks/result` answered as JSON asks its question on the
+/// GET stream, and the answer POSTed back completes the task and that `tasks/result`.
+#[tokio::test]
+async fn a_json_only_result_asks_on_the_get_stream() {
+    let (p, _) = http_peer(&[]).await;
+    let id = task_id(&create_task(&p, "ask_name", json!({}), json!({})).await);
+    let json_only = json_only_result(&p.session, &id);
+    let question = bounded("the question", p.session.next_request()).await;
+    assert_eq!(question.method(), "elicitation/create");
+    assert!(
+        matches!(question.via, Via::GetStream),
+        "asked on {:?}",
+        question.via
+    );
+    p.session
+        .respond(question.id(), name_answer(&id, "Grace"))
+        .await;
+    let reply = bounded("the JSON tasks/result", json_only).await.unwrap();
+    assert_eq!(reply.content_type(), "application/json", "{reply:?}");
+    let answer = reply.json().expect("a JSON body");
+    assert_eq!(text(&answer["result"]), "Hello, Grace!", "{answer}");
+}
+
+/// T-RES-4: a `tasks/result` answered as JSON that had nowhere to ask its question asks it
+/// once a GET stream opens, and the answer completes it.
+#[tokio::test]
+async fn a_json_only_result_asks_when_a_get_stream_opens() {
+    let server = Arc::new(HttpServer::spawn(bin(), &[]).await);
+    let p = HttpPeer::wrap(&server, server.session().await);
+    let id = task_id(&create_task(&p, "ask_name", json!({}), json!({})).await);
+    let json_only = json_only_result(&p.session, &id);
+    poll_until(&p, &id, "input_required", |s| s == "input_required").await;
+    p.session.open_get_stream().await;
+    let question = bounded("the question", p.session.next_request()).await;
+    assert!(
+        matches!(question.via, Via::GetStream),
+        "asked on {:?}",
+        question.via
+    );
+    p.session
+        .respond(question.id(), name_answer(&id, "Lin"))
+        .await;
+    let reply = bounded("the JSON tasks/result", json_only).await.unwrap();
+    let answer = reply.json().expect("a JSON body");
+    assert_eq!(text(&answer["result"]), "Hello, Lin!", "{answer}");
 }

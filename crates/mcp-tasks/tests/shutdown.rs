@@ -146,3 +146,34 @@ async fn sigterm_over_http_stops_accepting_and_finishes_open_exchanges() {
         .expect("the server exits after its open exchanges end");
     assert!(status.success(), "exit status {status:?}");
 }
+
+/// A client holding the session's GET stream does not hold up shutdown: on SIGTERM the
+/// standing streams end (only POST exchanges are waited for), so the server exits 0 without
+/// using up the grace period and without the warning that exchanges were cut.
+#[tokio::test]
+async fn sigterm_over_http_ends_open_get_streams() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let session = server.session().await;
+    session.open_get_stream().await;
+    let idle = server.session().await;
+    idle.open_get_stream().await;
+    sigterm(server.pid());
+
+    let exited = async {
+        loop {
+            if let Some(status) = server.try_exit_status().await {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let status = tokio::time::timeout(Duration::from_secs(30), exited)
+        .await
+        .expect("the server exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    let stderr = server.stderr();
+    assert!(
+        !stderr.contains("grace period ended"),
+        "the GET streams were waited for until the grace ran out:\n{stderr}"
+    );
+}

@@ -370,7 +370,8 @@ impl ReadyServer {
     }
 
     /// Serves Streamable HTTP on a bound listener until the shutdown signal: then no new
-    /// connection is accepted and open exchanges may finish within the grace period.
+    /// connection is accepted, the sessions' GET streams end, and open POST exchanges may
+    /// finish within the grace period.
     ///
     /// # Errors
     ///
@@ -381,7 +382,7 @@ impl ReadyServer {
         }
         let config = self.http.clone();
         self.serve(|server, stopping| async move {
-            let router = http::router(server, config);
+            let router = http::router_until(server, config, stopping.clone());
             http::serve(listener, router, async move { stopping.cancelled().await }).await
         })
         .await
@@ -405,10 +406,16 @@ impl ReadyServer {
             ..
         } = self;
         let stopping = CancellationToken::new();
-        let signal = shutdown.unwrap_or_else(|| Box::pin(ctrl_c_or_sigterm()));
+        let mut signal = shutdown.unwrap_or_else(|| Box::pin(ctrl_c_or_sigterm()));
+        // A signal future registers its handlers when first polled; polled only by the
+        // spawned watcher, a SIGTERM before the watcher first ran would kill the process by
+        // the default action, lease unreleased. So poll it once here, before serving.
+        let signalled = futures::poll!(signal.as_mut()).is_ready();
         let trip = stopping.clone();
         let watcher = tokio::spawn(async move {
-            signal.await;
+            if !signalled {
+                signal.await;
+            }
             tracing::info!("shutting down");
             trip.cancel();
         });
@@ -428,12 +435,29 @@ impl ReadyServer {
         };
         watcher.abort();
         drop(background);
-        // The work still running here ends with the process: other instances take its tasks
-        // over now rather than after the lease ttl.
-        if let Err(e) = server.engine().release_lease().await {
+        release_lease(server.engine()).await;
+        result
+    }
+}
+
+/// The longest shutdown waits for the store to release the lease.
+const MAX_RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Releases this instance's lease, so other instances take over the work still running here
+/// now rather than after the lease ttl. Bounded like the lease keeper's renewals: a store that
+/// does not answer must not hold the process up, and the lease then lapses by itself.
+async fn release_lease(engine: &Engine) {
+    let wait = (engine.config().lease_ttl / 3).min(MAX_RELEASE_WAIT);
+    match tokio::time::timeout(wait, engine.release_lease()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot release this instance's lease; it lapses by itself");
         }
-        result
+        Err(_) => tracing::warn!(
+            ?wait,
+            "the store did not release this instance's lease in time; it lapses by itself \
+             within the lease ttl"
+        ),
     }
 }
 
@@ -458,24 +482,55 @@ async fn wait_for_tasks(engine: &Engine, deadline: tokio::time::Instant) {
 }
 
 /// Completes on Ctrl-C, or on SIGTERM on unix: the signals a terminal and a service manager
-/// send to stop a server. Both are registered when this is first polled.
-pub async fn ctrl_c_or_sigterm() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// send to stop a server.
+///
+/// The handlers are registered by this call, not when the future is first polled, so a signal
+/// that arrives in between is caught rather than killing the process by the default action.
+/// If a handler cannot be registered (a runtime without the signal driver), that is logged
+/// and only the other signal stops the server.
+pub fn ctrl_c_or_sigterm() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = ctrl_c.await;
-            return;
+        let registered = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "cannot listen for {name}; it will not stop the server");
+                })
+                .ok()
         };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        let mut interrupt = registered(SignalKind::interrupt(), "Ctrl-C (SIGINT)");
+        let mut terminate = registered(SignalKind::terminate(), "SIGTERM");
+        async move {
+            /// The next delivery of `s`; never, when it is not registered.
+            async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(interrupt.as_mut()) => {}
+                () = next(terminate.as_mut()) => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        let ctrl_c = tokio::signal::windows::ctrl_c();
+        async move {
+            match ctrl_c {
+                Ok(mut ctrl_c) => {
+                    ctrl_c.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for Ctrl-C; it will not stop the server");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
     }
 }
 

@@ -5,6 +5,12 @@
 //! Only the questions this exchange's session can answer are sent on it (the others wait for
 //! an exchange that can, `input::can_answer`), and each only while this exchange holds its
 //! claim (`claim.rs`), so two exchanges open on one task never both ask.
+//!
+//! An exchange answered with one JSON body (an HTTP client that does not take SSE,
+//! [`answered_as_json`]) cannot carry a question: its questions go on the session's standing
+//! stream while one is open, and otherwise stay in the mailbox, unclaimed, for an exchange
+//! that can ask them. Sent nowhere, a question would count as asked and the task would wait
+//! for an answer until its ttl.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,6 +20,7 @@ use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
 use mcp_tasks_wire::meta;
 use mcp_tasks_wire::v2025_11_25::GetTaskPayloadRequestParams;
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::claim::{self, Claim};
@@ -22,6 +29,27 @@ use crate::dialect;
 use crate::error::to_error_object;
 use crate::server::Server;
 use crate::session::{Session, Sink};
+
+tokio::task_local! {
+    /// Set while a transport handles a request it answers with one JSON body.
+    static ANSWERED_AS_JSON: ();
+}
+
+/// Woken when a standing stream opens: the JSON-answered exchanges that have no place to ask
+/// their questions look again.
+static STANDING_OPENED: Notify = Notify::const_new();
+
+/// Runs `exchange`, the handling of one request, as answered with a single JSON body: the
+/// sink it is given only relays to the standing stream, so a `tasks/result` in it asks its
+/// questions on the standing stream itself, and only while one is open.
+pub(crate) async fn answered_as_json<F: std::future::Future>(exchange: F) -> F::Output {
+    ANSWERED_AS_JSON.scope((), exchange).await
+}
+
+/// Tells the JSON-answered exchanges waiting for a place to ask that a standing stream opened.
+pub(crate) fn standing_opened() {
+    STANDING_OPENED.notify_waiters();
+}
 
 pub(crate) async fn handle(
     server: &Arc<Server>,
@@ -43,20 +71,43 @@ pub(crate) async fn handle(
     let ours = |i: &mcp_tasks_engine::InputRequest, delivered: &HashSet<String>| {
         !delivered.contains(&i.key) && input::can_answer(&caps, &i.method, &i.params)
     };
+    let as_json = ANSWERED_AS_JSON.try_with(|()| ()).is_ok();
+    // Where this exchange's questions go: a stream that carries the answer back.
+    let ask_on = || {
+        if as_json {
+            session.standing_sink()
+        } else {
+            Some(sink.clone())
+        }
+    };
     let watch = claim::watch(&id);
     loop {
-        // Registered before the claims are looked at, so a release in between is not missed.
+        // Registered before the claims and the standing stream are looked at, so a release
+        // or an opening in between is not missed.
         let released = watch.released();
         tokio::pin!(released);
         released.as_mut().enable();
+        let opened = STANDING_OPENED.notified();
+        tokio::pin!(opened);
+        opened.as_mut().enable();
+        let can_ask = ask_on().is_some();
         let wait = engine.wait_until(&requestor, &id, |r| {
             r.status().is_terminal()
-                || r.pending_inputs()
-                    .any(|i| ours(i, &delivered) && !claim::is_claimed(&id, &i.key))
+                || (can_ask
+                    && r.pending_inputs()
+                        .any(|i| ours(i, &delivered) && !claim::is_claimed(&id, &i.key)))
         });
         let record = tokio::select! {
             r = wait => r.map_err(|e| to_error_object(&e))?,
             () = &mut released => continue,
+            () = &mut opened, if !can_ask => continue,
+            Some(asked) = asks.join_next(), if !asks.is_empty() => {
+                // A question whose stream went away unanswered may be asked again here.
+                if let Ok(Some(key)) = asked {
+                    delivered.remove(&key);
+                }
+                continue;
+            }
             () = session.closed().cancelled() => {
                 return Err(ErrorObject::internal("the session ended before the task did"));
             }
@@ -74,27 +125,30 @@ pub(crate) async fn handle(
             .cloned()
             .collect();
         for pending in fresh {
+            let Some(target) = ask_on() else {
+                break;
+            };
             let Some(claimed) = claim::claim(&id, &pending.key) else {
                 continue;
             };
             delivered.insert(pending.key.clone());
             let mut params = pending.params.clone();
             meta::with_related_task(&mut params, id.as_str());
-            let (session, sink, engine, requestor, id) = (
+            let (session, engine, requestor, id) = (
                 session.clone(),
-                sink.clone(),
                 engine.clone(),
                 requestor.clone(),
                 id.clone(),
             );
             let (method, key) = (pending.method.clone(), pending.key.clone());
+            // Gives the key back when the question was not answered.
             asks.spawn(async move {
                 let _claimed: Claim = claimed;
-                let answer = session.request(&sink, &method, params).await;
-                if answer.is_err() && (sink.is_closed() || session.closed().is_cancelled()) {
+                let answer = session.request(&target, &method, params).await;
+                if answer.is_err() && (target.is_closed() || session.closed().is_cancelled()) {
                     // Not an answer: the stream went away. The question waits for the next
-                    // tasks/result exchange, which the claim's release wakes.
-                    return;
+                    // exchange able to ask it, which the claim's release wakes.
+                    return Some(key);
                 }
                 if let Err(e) = engine
                     .answer_input(&requestor, &id, &key, input::close_answer(&answer))
@@ -102,6 +156,7 @@ pub(crate) async fn handle(
                 {
                     tracing::debug!(task = %id, error = %e, "answer to an input request not stored");
                 }
+                None
             });
         }
     }

@@ -23,6 +23,9 @@
 //!   an id `<stream>-<seq>`, a new stream opens with a priming event (the id, empty data), and
 //!   `GET` with `Last-Event-ID` replays that stream's events after the id, then goes on live. A
 //!   `Last-Event-ID` on POST is ignored.
+//! - A graceful shutdown waits for every open response, and a GET stream never ends by
+//!   itself; with [`router_until`], the GET streams end when the shutdown begins (a client
+//!   reconnects elsewhere or later), so only POST exchanges are waited for.
 //! - Accepted sockets get `TCP_NODELAY`, so a response is not held back by delayed ACKs.
 //! - Sessions a client abandons without DELETE end after
 //!   [`HttpConfig::session_idle_timeout`] with no request or open stream, and at most
@@ -52,6 +55,7 @@
 //! Only sessions that negotiated 2025-11-25 or later get the priming event: older clients may
 //! try to parse its empty data as JSON.
 
+mod accept;
 mod auth;
 mod origin;
 mod replay;
@@ -72,6 +76,7 @@ use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
 pub use origin::OriginPolicy;
@@ -80,6 +85,7 @@ pub use replay::{
     MAX_STREAM_REPLAY_BYTES, MAX_UNSENT_BYTES, RESUME_WINDOW,
 };
 
+use accept::accepts;
 use auth::Refusal;
 use replay::{EventId, Replay, Unresumable};
 
@@ -144,6 +150,8 @@ struct HttpState {
     next_stream: AtomicU64,
     replay_limits: replay::Limits,
     replay_budget: Arc<replay::Budget>,
+    /// Tripped when the server stops: GET streams end and no new one opens.
+    stopping: CancellationToken,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -226,6 +234,18 @@ impl HttpState {
             .into_response(busy)
     }
 
+    /// Ends the standing (GET) streams of every session, resumed ones included. Only POST
+    /// exchanges end with an answer; a graceful shutdown waits for every open response, so
+    /// a GET stream left open would hold it for the whole grace period.
+    fn end_standing_streams(&self) {
+        let sessions: Vec<Tracked> = self.sessions().values().cloned().collect();
+        for t in sessions {
+            t.session.set_standing(None);
+            t.replay.end_standing();
+        }
+        tracing::debug!("standing SSE streams ended for shutdown");
+    }
+
     /// Ends every session idle for longer than the timeout.
     fn reap(&self) {
         let timeout = self.config.session_idle_timeout;
@@ -249,17 +269,44 @@ impl HttpState {
     }
 }
 
-/// The axum router serving `server` at `config.path`.
+/// The axum router serving `server` at `config.path`. Its GET streams never end by
+/// themselves; to shut it down gracefully, use [`router_until`].
 pub fn router(server: Arc<Server>, config: HttpConfig) -> Router {
-    let limits = replay::Limits {
+    let limits = replay_limits(&config);
+    router_with(server, config, limits, None)
+}
+
+/// The axum router serving `server` at `config.path`, whose GET streams end when `stopping`
+/// trips (and new ones are refused with 503), so that a graceful shutdown waits only for the
+/// POST exchanges in flight. Trip it when the shutdown begins, with the future given to
+/// [`serve`].
+///
+/// # Panics
+///
+/// Outside a tokio runtime (it spawns the task that waits for `stopping`).
+pub fn router_until(
+    server: Arc<Server>,
+    config: HttpConfig,
+    stopping: CancellationToken,
+) -> Router {
+    let limits = replay_limits(&config);
+    router_with(server, config, limits, Some(stopping))
+}
+
+fn replay_limits(config: &HttpConfig) -> replay::Limits {
+    replay::Limits {
         stream_bytes: config.replay_stream_bytes,
         unsent_bytes: config.max_unsent_bytes,
         ..replay::Limits::default()
-    };
-    router_with(server, config, limits)
+    }
 }
 
-fn router_with(server: Arc<Server>, config: HttpConfig, replay_limits: replay::Limits) -> Router {
+fn router_with(
+    server: Arc<Server>,
+    config: HttpConfig,
+    replay_limits: replay::Limits,
+    stopping: Option<CancellationToken>,
+) -> Router {
     let limit = config.max_body_bytes;
     let path = config.path.clone();
     let config_replay_cap = config.max_replay_bytes;
@@ -270,7 +317,17 @@ fn router_with(server: Arc<Server>, config: HttpConfig, replay_limits: replay::L
         next_stream: AtomicU64::new(1),
         replay_limits,
         replay_budget: replay::Budget::new(config_replay_cap),
+        stopping: stopping.clone().unwrap_or_default(),
     });
+    if let Some(stopping) = stopping {
+        let watched = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            if let Some(state) = watched.upgrade() {
+                state.end_standing_streams();
+            }
+        });
+    }
     Router::new()
         .route(&path, get(get_stream).post(post).delete(delete))
         .layer(DefaultBodyLimit::max(limit))
@@ -330,21 +387,6 @@ impl IntoResponse for Reject {
             Self::Status(status, why) => bad_request(status, why),
             Self::Unauthorized(refusal) => refusal.into_response(),
         }
-    }
-}
-
-fn accepts(headers: &HeaderMap, wanted: &str) -> bool {
-    match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(accept) => accept
-            .split(',')
-            .map(|part| part.split(';').next().unwrap_or("").trim())
-            .any(|mt| {
-                mt == wanted
-                    || mt == "*/*"
-                    || (mt == "application/*" && wanted.starts_with("application/"))
-                    || (mt == "text/*" && wanted.starts_with("text/"))
-            }),
     }
 }
 
@@ -542,15 +584,31 @@ async fn answer(
     let session = &tracked.session;
     let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
     if !(sse && wants_stream(&request)) {
-        // Anything sent beside the answer goes to the standing stream.
+        // Anything sent beside the answer goes to the standing stream. A request that cannot
+        // go there is answered here with an error, or its sender would wait for ever.
         let forward = session.clone();
         let mut rx = rx;
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
-                forward.send_standing(m);
+                let asked = match &m {
+                    Message::Request(r) => Some((r.id.clone(), r.method.clone())),
+                    _ => None,
+                };
+                if !forward.send_standing(m) {
+                    if let Some((id, method)) = asked {
+                        forward.complete(mcp_tasks_wire::jsonrpc::Response::error(
+                            Some(id),
+                            ErrorObject::internal(format!(
+                                "{method} cannot reach the client: its request is answered \
+                                 as JSON and it has no GET stream open"
+                            )),
+                        ));
+                    }
+                }
             }
         });
-        let response = state.server.handle_request(session, request, &tx).await;
+        let handling = state.server.handle_request(session, request, &tx);
+        let response = crate::server::tasks::result::answered_as_json(handling).await;
         return json_response(&Message::Response(response), None);
     }
     let id = request.id.clone();
@@ -569,10 +627,8 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
-    let wants_sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/event-stream"));
+    // The spec has GET list `text/event-stream`; a client that sends no Accept at all has not.
+    let wants_sse = headers.contains_key(header::ACCEPT) && accepts(&headers, "text/event-stream");
     if !wants_sse {
         return bad_request(
             StatusCode::NOT_ACCEPTABLE,
@@ -583,11 +639,18 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    if state.stopping.is_cancelled() {
+        return bad_request(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; reconnect once it is back, or to another instance",
+        );
+    }
     if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
         return resume(&tracked, last, busy);
     }
     let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
     tracked.session.set_standing(Some(tx));
+    crate::server::tasks::result::standing_opened();
     state.open_stream(&tracked, rx, None, busy)
 }
 
@@ -685,7 +748,7 @@ mod tests {
             tools,
             mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
         );
-        router_with(server, config, limits)
+        router_with(server, config, limits, None)
     }
 
     /// The app with [`wait_tools`].
@@ -1267,5 +1330,40 @@ mod tests {
         let listed =
             json_body(send(&app, Method::POST, Some(&bob), Some(BOB), Some(list)).await).await;
         assert_eq!(listed["result"]["tasks"], json!([]), "{listed}");
+    }
+
+    /// GET reads `Accept` like POST does: `*/*` and `text/*` open the stream, `q=0` refuses
+    /// it, case does not matter, and a GET without Accept is still told what to send.
+    #[tokio::test]
+    async fn get_parses_accept_as_media_ranges() {
+        use tower::ServiceExt;
+        let app = app_with_wait();
+        let session = start(&app, "2025-11-25").await;
+        let get = |accept: Option<&str>| {
+            let mut req = axum::http::Request::get("/mcp").header(SESSION_HEADER, &session);
+            if let Some(accept) = accept {
+                req = req.header(header::ACCEPT, accept);
+            }
+            app.clone()
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        };
+        for accept in [
+            "*/*",
+            "text/*",
+            "TEXT/EVENT-STREAM",
+            "application/json, text/*;q=0.5",
+        ] {
+            let r = get(Some(accept)).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{accept}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "text/event-stream");
+        }
+        for accept in [
+            Some("text/event-stream;q=0, */*"),
+            Some("application/json"),
+            None,
+        ] {
+            let r = get(accept).await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE, "{accept:?}");
+        }
     }
 }

@@ -296,6 +296,8 @@ struct StreamLog {
     ended: bool,
     /// Tripped when the stream is forgotten: its pump stops and drops the sink's receiver.
     forgotten: CancellationToken,
+    /// A GET stream: it has no answer to end with, so it goes on until the session does.
+    standing: bool,
 }
 
 impl StreamLog {
@@ -346,6 +348,7 @@ impl Replay {
                     generation: 0,
                     ended: false,
                     forgotten: forgotten.clone(),
+                    standing: until.is_none(),
                 },
             );
             stale
@@ -518,6 +521,22 @@ impl Replay {
     pub(super) fn clear(&self) {
         let streams: Vec<u64> = self.logs().streams.keys().copied().collect();
         for stream in streams {
+            self.forget(stream);
+        }
+    }
+
+    /// Forgets the standing (GET) streams: their connections finish what they were sent and
+    /// close, and their sinks close. A graceful shutdown waits for every open response, and
+    /// these never end by themselves.
+    pub(super) fn end_standing(&self) {
+        let standing: Vec<u64> = self
+            .logs()
+            .streams
+            .iter()
+            .filter(|(_, log)| log.standing)
+            .map(|(s, _)| *s)
+            .collect();
+        for stream in standing {
             self.forget(stream);
         }
     }
@@ -1107,6 +1126,41 @@ mod tests {
         ));
         assert_eq!(replay.buffered(), (0, 0));
         assert_eq!(budget.total(), 0);
+    }
+
+    /// At shutdown the GET streams end (their connections close after what they were sent,
+    /// their sinks close) while a POST stream goes on to its answer.
+    #[tokio::test(start_paused = true)]
+    async fn ending_standing_streams_spares_post_streams() {
+        let replay = unbudgeted(Limits::default());
+        let (get_tx, get_rx) = sink();
+        let standing = replay.open(1, get_rx, None, CancellationToken::new(), true);
+        let (post_tx, post_rx) = sink();
+        let post = replay.open(
+            2,
+            post_rx,
+            Some(RequestId::Number(9)),
+            CancellationToken::new(),
+            true,
+        );
+        get_tx.send(note(1)).unwrap();
+        settle().await;
+        replay.end_standing();
+        let standing = frames(standing).await;
+        assert_eq!(ids(&standing), ["1-0", "1-1"], "{standing:?}");
+        settle().await;
+        assert!(get_tx.is_closed(), "the GET stream's sink closes");
+        assert!(!post_tx.is_closed(), "the POST stream goes on");
+        post_tx
+            .send(
+                mcp_tasks_wire::jsonrpc::Response::result(
+                    RequestId::Number(9),
+                    serde_json::json!({}),
+                )
+                .into(),
+            )
+            .unwrap();
+        assert_eq!(ids(&frames(post).await), ["2-0", "2-1"]);
     }
 
     /// A resumed stream is carried by one connection at a time: a second resume ends the
