@@ -11,6 +11,9 @@ use crate::{demo, output};
 /// Maps the settings onto the library's [`Server::builder`], which owns the lifecycle
 /// (recovery, sweeper, leases, shutdown); this adds only the lines a person reads on stderr.
 pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    // Registered before the store opens (which may take a while on PostgreSQL), so a SIGTERM
+    // from then on stops the server gracefully instead of killing it.
+    let signal = ctrl_c_or_sigterm();
     let (url, open) = store(&settings.store);
     let auth = settings.auth.as_ref();
     let shared = url.is_shared();
@@ -34,7 +37,7 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             ..http::HttpConfig::default()
         })
         .shutdown_signal(async {
-            ctrl_c_or_sigterm().await;
+            signal.await;
             output::info("shutting down");
         });
     let ready = builder.build().await.map_err(|e| match e {

@@ -64,7 +64,7 @@ enum StoreSource {
     Open(Arc<dyn TaskStore>),
 }
 
-/// Sets up a server: its name, store, tools and options. See the [module docs](self).
+/// Sets up a server: its name, store, tools and options.
 ///
 /// Required values are [`Server::builder`]'s arguments; everything else has a default: the
 /// store is `memory` (tasks end with the process; name a `sqlite:` file to keep them), the
@@ -334,7 +334,8 @@ impl ReadyServer {
     }
 
     /// Serves one session on stdin and stdout until stdin ends or the shutdown signal comes,
-    /// then stops (see [`ReadyServer::serve`]).
+    /// then stops gracefully: new requests are refused while the answers of the requests
+    /// already read (and the client's answers they wait for) are still read and written.
     ///
     /// # Errors
     ///
@@ -390,7 +391,7 @@ impl ReadyServer {
 
     /// Runs `transport` until it ends or the shutdown signal comes. After the signal,
     /// `transport` gets `stopping` tripped and the grace period to end by itself (HTTP stops
-    /// accepting connections, stdio stops reading lines, and both finish the exchanges already
+    /// accepting connections, stdio refuses new requests, and both finish the exchanges already
     /// open), and running tasks get what is left of it. Then the
     /// sweeper and recovery loop stop and the lease is released.
     async fn serve<F, Fut>(self, transport: F) -> std::io::Result<()>

@@ -7,7 +7,7 @@
 //! claim (`claim.rs`), so two exchanges open on one task never both ask.
 //!
 //! An exchange answered with one JSON body (an HTTP client that does not take SSE,
-//! [`answered_as_json`]) cannot carry a question: its questions go on the session's standing
+//! `answered_as_json`) cannot carry a question: its questions go on the session's standing
 //! stream while one is open, and otherwise stay in the mailbox, unclaimed, for an exchange
 //! that can ask them. Sent nowhere, a question would count as asked and the task would wait
 //! for an answer until its ttl.
