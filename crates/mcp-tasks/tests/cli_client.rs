@@ -523,13 +523,9 @@ async fn call_ask_name_interactively_in_a_terminal() {
     assert!(shown.contains("Hello, Ada!"), "{shown:?}");
 }
 
-/// Issue 11, the CLI at a terminal with both outputs redirected (`> out 2> err`, as git and ssh
-/// allow): the question still reaches the person, on `/dev/tty`, line by line; the result goes
-/// to `out`, and `err` keeps the record (the task's id and how it ended), not the questions.
-#[tokio::test]
-async fn asks_through_dev_tty_when_stdout_and_stderr_are_redirected() {
-    let server = HttpServer::spawn(bin(), &[]).await;
-    let scratch = Scratch::new();
+/// Runs `call ask_name --task` in a terminal with stdout and stderr redirected to files of
+/// `scratch`, and returns the terminal and the two files' paths.
+fn ask_name_redirected(server: &HttpServer, scratch: &Scratch) -> (Terminal, String, String) {
     let out = scratch.file("out", "");
     let err = scratch.file("err", "");
     let command = format!(
@@ -539,7 +535,17 @@ async fn asks_through_dev_tty_when_stdout_and_stderr_are_redirected() {
         sh_quote(&out),
         sh_quote(&err)
     );
-    let mut tty = Terminal::start(&["sh", "-c", &command]);
+    (Terminal::start(&["sh", "-c", &command]), out, err)
+}
+
+/// Issue 11, the CLI at a terminal with both outputs redirected (`> out 2> err`, as git and ssh
+/// allow): the question still reaches the person, on `/dev/tty`, line by line; the result goes
+/// to `out`, and `err` keeps the record (the task's id and how it ended), not the questions.
+#[tokio::test]
+async fn asks_through_dev_tty_when_stdout_and_stderr_are_redirected() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let scratch = Scratch::new();
+    let (mut tty, out, err) = ask_name_redirected(&server, &scratch);
     tty.expect("Name *").await;
     tty.type_keys("Ada\r").await;
     tty.expect("Send? [Y/n]").await;
@@ -570,16 +576,7 @@ async fn asks_through_dev_tty_when_stdout_and_stderr_are_redirected() {
 async fn ctrl_c_at_the_dev_tty_question_cancels_the_task() {
     let server = HttpServer::spawn(bin(), &[]).await;
     let scratch = Scratch::new();
-    let out = scratch.file("out", "");
-    let err = scratch.file("err", "");
-    let command = format!(
-        "{} call ask_name --task --url {} > {} 2> {}",
-        sh_quote(&bin().display().to_string()),
-        sh_quote(server.url()),
-        sh_quote(&out),
-        sh_quote(&err)
-    );
-    let mut tty = Terminal::start(&["sh", "-c", &command]);
+    let (mut tty, _out, err) = ask_name_redirected(&server, &scratch);
     tty.expect("Name *").await;
     tty.type_keys("\u{3}").await;
     let (status, shown) = tty.finish().await;

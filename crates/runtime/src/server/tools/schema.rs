@@ -45,16 +45,7 @@ fn absent_not_null(schema: &mut Value) {
     let Some(object) = schema.as_object_mut() else {
         return;
     };
-    let required: Vec<String> = object
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let required = required_names(object);
     if let Some(Value::Object(properties)) = object.get_mut("properties") {
         for (name, property) in properties.iter_mut() {
             if !required.contains(name) {
@@ -69,6 +60,20 @@ fn absent_not_null(schema: &mut Value) {
             _ => {}
         }
     }
+}
+
+/// The names an object schema lists under `required`.
+fn required_names(schema: &serde_json::Map<String, Value>) -> Vec<String> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `{"type": ["integer", "null"]}` → `{"type": "integer"}`; `{"anyOf": [S, {"type": "null"}]}`
@@ -116,14 +121,8 @@ impl Arguments {
     pub(super) fn compile(tool: &Tool) -> Option<Self> {
         let required = tool
             .input_schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| {
-                r.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .as_object()
+            .map(required_names)
             .unwrap_or_default();
         match jsonschema::validator_for(&tool.input_schema) {
             Ok(validator) => Some(Self {
