@@ -116,6 +116,12 @@ impl Sink {
         match self.tx.try_send(message) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+            // Other senders filled the queue between the reserve check and this send: still
+            // a notification, still not worth a stream.
+            Err(mpsc::error::TrySendError::Full(message @ Message::Notification(_))) => {
+                self.drop_notification(&message);
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let queued = self.tx.max_capacity();
                 tracing::warn!(

@@ -91,10 +91,12 @@ impl Session {
         self.peer.closed()
     }
 
-    /// Ends the session: its watchers stop, requests we await fail, and the streams it holds
-    /// are let go (their memory with them).
+    /// Ends the session: its watchers stop, requests we await fail, the plain calls still
+    /// running are cancelled (nobody will take their answers; tasks are not touched, T-CAN-3),
+    /// and the streams it holds are let go (their memory with them).
     pub fn close(&self) {
         self.peer.close();
+        self.peer.cancel_all_inflight();
         *lock(&self.standing) = None;
         lock(&self.task_sinks).clear();
     }

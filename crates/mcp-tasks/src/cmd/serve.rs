@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use mcp_tasks_engine::{OpenOptions, PostgresOptions, SqliteOptions, StoreUrl};
 use mcp_tasks_runtime::server::{ctrl_c_or_sigterm, BuildError, Server};
 use mcp_tasks_runtime::transport::http;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{AuthSettings, ServeSettings, StoreSettings};
 use crate::{demo, output};
@@ -12,8 +13,17 @@ use crate::{demo, output};
 /// (recovery, sweeper, leases, shutdown); this adds only the lines a person reads on stderr.
 pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // Registered before the store opens (which may take a while on PostgreSQL), so a SIGTERM
-    // from then on stops the server gracefully instead of killing it.
+    // from then on stops the server gracefully, and one during start-up stops the start.
+    let stop = CancellationToken::new();
     let signal = ctrl_c_or_sigterm();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            signal.await;
+            output::info("shutting down");
+            stop.cancel();
+        }
+    });
     let (url, open) = store(&settings.store);
     let auth = settings.auth.as_ref();
     let shared = url.is_shared();
@@ -36,11 +46,12 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
             ..http::HttpConfig::default()
         })
-        .shutdown_signal(async {
-            signal.await;
-            output::info("shutting down");
-        });
-    let ready = builder.build().await.map_err(|e| match e {
+        .shutdown_signal(stop.clone().cancelled_owned());
+    let built = tokio::select! {
+        built = builder.build() => built,
+        () = stop.cancelled() => return Ok(()),
+    };
+    let ready = built.map_err(|e| match e {
         // The store's message already names the database and the fix, and holds its source's.
         BuildError::Open(e) => anyhow::anyhow!("{e}"),
         BuildError::Recovery(e) => anyhow::Error::new(e)

@@ -435,6 +435,9 @@ impl ReadyServer {
             }
         };
         watcher.abort();
+        // Whatever still waits for the stop (the HTTP router's stream watcher) ends now, also
+        // when the transport ended by itself.
+        stopping.cancel();
         drop(background);
         release_lease(server.engine()).await;
         result

@@ -140,10 +140,7 @@ where
                 Some(Input::Line(line)) => {
                     crate::transport::dispatch(&server, &session, &line, &tx, |_| {
                         if stopping.is_cancelled() {
-                            return Err(ErrorObject::internal(
-                                "the server is shutting down and takes no new requests; \
-                                 send it to a server that is running",
-                            ));
+                            return Err(shutting_down());
                         }
                         in_flight.admit()
                     });
@@ -153,6 +150,15 @@ where
     };
 
     if !ended_by_eof {
+        // Lines read ahead but not handled yet: answers and notifications still count, and
+        // each request gets the refusal rather than no answer at all.
+        while let Ok(input) = lines.try_recv() {
+            if let Input::Line(line) = input {
+                crate::transport::dispatch(&server, &session, &line, &tx, |_| {
+                    Err::<(), _>(shutting_down())
+                });
+            }
+        }
         tracing::debug!(
             session = session.id(),
             "no request in flight; ending the session"
@@ -166,12 +172,25 @@ where
     tracing::debug!(session = session.id(), "stdin closed; ending the session");
     session.close();
     drop(tx);
-    // Answers already computed still go out; work in flight is abandoned with the process.
-    match tokio::time::timeout(std::time::Duration::from_millis(200), writer_task).await {
+    // Answers already computed still go out; the calls still running were cancelled with
+    // the session, and a writer stuck on a full pipe is stopped rather than left behind.
+    let mut writer_task = writer_task;
+    match tokio::time::timeout(std::time::Duration::from_millis(200), &mut writer_task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(std::io::Error::other(join)),
-        Err(_) => Ok(()),
+        Err(_) => {
+            writer_task.abort();
+            Ok(())
+        }
     }
+}
+
+/// The answer to a request that arrives once the server is stopping.
+fn shutting_down() -> ErrorObject {
+    ErrorObject::internal(
+        "the server is shutting down and takes no new requests; send it to a server that is \
+         running",
+    )
 }
 
 /// What the line reader hands the session.
@@ -328,16 +347,35 @@ mod tests {
         release: CancellationToken,
         stopping: CancellationToken,
         served: JoinHandle<std::io::Result<()>>,
+        /// How many `hold` calls were dropped before they were released.
+        abandoned: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    /// Counts a `hold` call dropped (aborted) before its release.
+    struct Abandoned(Arc<std::sync::atomic::AtomicUsize>, bool);
+
+    impl Drop for Abandoned {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
     }
 
     impl Harness {
         fn start() -> Self {
             let release = CancellationToken::new();
             let held = release.clone();
+            let abandoned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = abandoned.clone();
             let tools = Tools::new().tool(ToolDef::new("hold"), move |_: Hold, _cx| {
                 let held = held.clone();
+                let guard = Abandoned(counter.clone(), false);
                 async move {
+                    // Moved in whole: a closure would capture only the field it assigns.
+                    let mut guard = guard;
                     held.cancelled().await;
+                    guard.1 = true;
                     Ok(CallToolResult::text("released"))
                 }
             });
@@ -360,6 +398,7 @@ mod tests {
                 release,
                 stopping,
                 served,
+                abandoned,
             }
         }
 
@@ -478,5 +517,30 @@ mod tests {
             .unwrap();
         let end = tokio::time::timeout(HANG, h.stdout.next_line()).await;
         assert!(matches!(end, Ok(Ok(None))), "stdout closes: {end:?}");
+    }
+
+    /// End of stdin ends the session at once, and the plain calls still running with it:
+    /// nobody will read their answers, so their work is cancelled rather than left running.
+    #[tokio::test]
+    async fn end_of_stdin_cancels_the_calls_still_running() {
+        let mut h = Harness::start();
+        h.call_hold(1).await;
+        h.call_hold(2).await;
+        let pong = h.ping(3).await;
+        assert_eq!(pong["result"], json!({}), "{pong}");
+        h.stdin.shutdown().await.unwrap();
+        tokio::time::timeout(HANG, h.served)
+            .await
+            .expect("the session ends at end of stdin")
+            .unwrap()
+            .unwrap();
+        let abandoned = h.abandoned.clone();
+        tokio::time::timeout(HANG, async {
+            while abandoned.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("both running calls are cancelled");
     }
 }

@@ -645,13 +645,21 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
             "the server is shutting down; reconnect once it is back, or to another instance",
         );
     }
-    if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
-        return resume(&tracked, last, busy);
+    let response = if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
+        resume(&tracked, last, busy)
+    } else {
+        let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
+        tracked.session.set_standing(Some(tx));
+        crate::server::tasks::result::standing_opened();
+        state.open_stream(&tracked, rx, None, busy)
+    };
+    // A shutdown that began while this stream opened has ended the others already; this one
+    // must not hold the server open for the whole grace period either.
+    if state.stopping.is_cancelled() {
+        tracked.session.set_standing(None);
+        tracked.replay.end_standing();
     }
-    let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
-    tracked.session.set_standing(Some(tx));
-    crate::server::tasks::result::standing_opened();
-    state.open_stream(&tracked, rx, None, busy)
+    response
 }
 
 /// `GET` with `Last-Event-ID`: the rest of the stream that id belongs to, or why not.
