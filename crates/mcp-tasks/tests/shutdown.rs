@@ -90,10 +90,10 @@ async fn sigterm_on_stdio_still_reads_the_answers_a_call_in_flight_waits_for() {
     assert!(status.success(), "exit status {status:?}");
 }
 
-/// Over HTTP, SIGTERM closes the listener at once (a new connection is refused) while an
-/// exchange already open still gets its answer; then the server exits with status 0.
+/// Over HTTP, SIGTERM stops the server taking new requests (503) while an exchange already
+/// open still gets its answer; then the listener closes and the server exits with status 0.
 #[tokio::test]
-async fn sigterm_over_http_stops_accepting_and_finishes_open_exchanges() {
+async fn sigterm_over_http_refuses_new_requests_and_finishes_open_exchanges() {
     let server = HttpServer::spawn(bin(), &[]).await;
     let session = server.session().await;
     let id = session.fresh_id();
@@ -102,25 +102,8 @@ async fn sigterm_over_http_stops_accepting_and_finishes_open_exchanges() {
         .await
         .unwrap_or_else(|reply| panic!("a plain call answers as SSE: {}", reply.status));
     sigterm(server.pid());
-
-    let refused = async {
-        loop {
-            let connect = tokio::net::TcpStream::connect(
-                server
-                    .url()
-                    .trim_start_matches("http://")
-                    .trim_end_matches("/mcp"),
-            )
-            .await;
-            if connect.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), refused)
-        .await
-        .expect("the listener closes after SIGTERM");
+    let refusal = refused_once_stopping(&session).await;
+    assert!(refusal.contains("shutting down"), "{refusal}");
 
     let events = stream
         .until_message("the answer to the call", |m| m["id"] == id)
@@ -133,6 +116,76 @@ async fn sigterm_over_http_stops_accepting_and_finishes_open_exchanges() {
         answer["result"]["content"][0]["text"], "still here",
         "{answer}"
     );
+    let status = exit_status(&server).await;
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// Over HTTP, a plain call that waits for the user's answer when SIGTERM comes still gets it:
+/// the listener stays open for the answer (a new POST) while new requests are refused, and the
+/// server exits 0 once the call is answered.
+#[tokio::test]
+async fn sigterm_over_http_still_takes_the_answer_a_call_waits_for() {
+    let server = HttpServer::spawn(bin(), &[]).await;
+    let session = server.session().await;
+    let id = session.fresh_id();
+    let call = json!({"name": "approve", "arguments": {"action": "deploy"}});
+    let mut stream = session
+        .post_sse(id.clone(), "tools/call", call)
+        .await
+        .unwrap_or_else(|reply| panic!("a plain call answers as SSE: {}", reply.status));
+    let events = stream
+        .until_message("the question", |m| m["method"] == "elicitation/create")
+        .await;
+    let ask = events
+        .last()
+        .and_then(testkit::http::SseEvent::message)
+        .expect("the last event holds the question");
+    sigterm(server.pid());
+    refused_once_stopping(&session).await;
+
+    session
+        .respond(
+            ask["id"].clone(),
+            json!({"action": "accept", "content": {"approve": true}}),
+        )
+        .await;
+    let events = stream
+        .until_message("the answer to the call", |m| m["id"] == id)
+        .await;
+    let answer = events
+        .last()
+        .and_then(testkit::http::SseEvent::message)
+        .expect("the last event holds the answer");
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "approved: deploy",
+        "{answer}"
+    );
+    let status = exit_status(&server).await;
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// Pings until one is refused with 503 (SIGTERM lands at some point after it is sent; until
+/// then pings are answered as usual), and returns the refusal's body.
+async fn refused_once_stopping(session: &testkit::http::HttpSession) -> String {
+    let ping = serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": "ping", "method": "ping"}))
+        .expect("JSON");
+    let refused = async {
+        loop {
+            let reply = session.post_raw(ping.clone(), &[]).await;
+            if reply.status == 503 {
+                return reply.body;
+            }
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), refused)
+        .await
+        .expect("new requests are refused after SIGTERM")
+}
+
+/// Waits (bounded) for the server to exit.
+async fn exit_status(server: &HttpServer) -> std::process::ExitStatus {
     let exited = async {
         loop {
             if let Some(status) = server.try_exit_status().await {
@@ -141,10 +194,9 @@ async fn sigterm_over_http_stops_accepting_and_finishes_open_exchanges() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let status = tokio::time::timeout(Duration::from_secs(15), exited)
+    tokio::time::timeout(Duration::from_secs(30), exited)
         .await
-        .expect("the server exits after its open exchanges end");
-    assert!(status.success(), "exit status {status:?}");
+        .expect("the server exits after its open exchanges end")
 }
 
 /// A client holding the session's GET stream does not hold up shutdown: on SIGTERM the
@@ -158,18 +210,7 @@ async fn sigterm_over_http_ends_open_get_streams() {
     let idle = server.session().await;
     idle.open_get_stream().await;
     sigterm(server.pid());
-
-    let exited = async {
-        loop {
-            if let Some(status) = server.try_exit_status().await {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let status = tokio::time::timeout(Duration::from_secs(30), exited)
-        .await
-        .expect("the server exits after SIGTERM");
+    let status = exit_status(&server).await;
     assert!(status.success(), "exit status {status:?}");
     let stderr = server.stderr();
     assert!(

@@ -383,8 +383,8 @@ impl ReadyServer {
         }
         let config = self.http.clone();
         self.serve(|server, stopping| async move {
-            let router = http::router_until(server, config, stopping.clone());
-            http::serve(listener, router, async move { stopping.cancelled().await }).await
+            let (router, drained) = http::router_until(server, config, stopping);
+            http::serve(listener, router, drained).await
         })
         .await
     }

@@ -57,6 +57,7 @@
 
 mod accept;
 mod auth;
+mod drain;
 mod origin;
 mod replay;
 
@@ -276,10 +277,14 @@ pub fn router(server: Arc<Server>, config: HttpConfig) -> Router {
     router_with(server, config, limits, None)
 }
 
-/// The axum router serving `server` at `config.path`, whose GET streams end when `stopping`
-/// trips (and new ones are refused with 503), so that a graceful shutdown waits only for the
-/// POST exchanges in flight. Trip it when the shutdown begins, with the future given to
-/// [`serve`].
+/// The axum router serving `server` at `config.path`, ready to stop gracefully when
+/// `stopping` trips, and the future to give [`serve`] as its shutdown signal.
+///
+/// Once `stopping` trips, new requests (and GET streams) are refused with 503 and the GET
+/// streams end, while the answers and notifications that open exchanges wait for are still
+/// taken: a call waiting for the user's answer can still get it. The future completes when no
+/// exchange is open any more; only then does [`serve`] close the listener. Bound the wait from
+/// outside (a `tasks/result` lasts as long as its task).
 ///
 /// # Panics
 ///
@@ -288,9 +293,20 @@ pub fn router_until(
     server: Arc<Server>,
     config: HttpConfig,
     stopping: CancellationToken,
-) -> Router {
+) -> (
+    Router,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let limits = replay_limits(&config);
-    router_with(server, config, limits, Some(stopping))
+    let exchanges = drain::Exchanges::new();
+    let router = router_with(server, config, limits, Some(stopping.clone())).layer(
+        axum::middleware::from_fn_with_state(exchanges.clone(), drain::count),
+    );
+    let drained = async move {
+        stopping.cancelled().await;
+        exchanges.idle().await;
+    };
+    (router, drained)
 }
 
 fn replay_limits(config: &HttpConfig) -> replay::Limits {
@@ -482,6 +498,17 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
         Ok(m) => m,
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, e.id(), e.to_error_object()),
     };
+    if let (Message::Request(request), true) = (&message, state.stopping.is_cancelled()) {
+        // The answers and notifications below still count: exchanges in flight wait on them.
+        return rpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(request.id.clone()),
+            ErrorObject::internal(
+                "the server is shutting down and takes no new requests; send it to another \
+                 instance, or again once this one is back",
+            ),
+        );
+    }
     if let Message::Request(request) = &message {
         if request.method == method::INITIALIZE {
             return initialize(&state, request.clone(), owner).await;
