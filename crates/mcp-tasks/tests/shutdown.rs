@@ -105,13 +105,7 @@ async fn sigterm_over_http_refuses_new_requests_and_finishes_open_exchanges() {
     let refusal = refused_once_stopping(&session).await;
     assert!(refusal.contains("shutting down"), "{refusal}");
 
-    let events = stream
-        .until_message("the answer to the call", |m| m["id"] == id)
-        .await;
-    let answer = events
-        .last()
-        .and_then(testkit::http::SseEvent::message)
-        .expect("the last event holds the answer");
+    let answer = last_message(&mut stream, "the answer to the call", |m| m["id"] == id).await;
     assert_eq!(
         answer["result"]["content"][0]["text"], "still here",
         "{answer}"
@@ -133,13 +127,10 @@ async fn sigterm_over_http_still_takes_the_answer_a_call_waits_for() {
         .post_sse(id.clone(), "tools/call", call)
         .await
         .unwrap_or_else(|reply| panic!("a plain call answers as SSE: {}", reply.status));
-    let events = stream
-        .until_message("the question", |m| m["method"] == "elicitation/create")
-        .await;
-    let ask = events
-        .last()
-        .and_then(testkit::http::SseEvent::message)
-        .expect("the last event holds the question");
+    let ask = last_message(&mut stream, "the question", |m| {
+        m["method"] == "elicitation/create"
+    })
+    .await;
     sigterm(server.pid());
     refused_once_stopping(&session).await;
 
@@ -149,13 +140,7 @@ async fn sigterm_over_http_still_takes_the_answer_a_call_waits_for() {
             json!({"action": "accept", "content": {"approve": true}}),
         )
         .await;
-    let events = stream
-        .until_message("the answer to the call", |m| m["id"] == id)
-        .await;
-    let answer = events
-        .last()
-        .and_then(testkit::http::SseEvent::message)
-        .expect("the last event holds the answer");
+    let answer = last_message(&mut stream, "the answer to the call", |m| m["id"] == id).await;
     assert_eq!(
         answer["result"]["content"][0]["text"], "approved: deploy",
         "{answer}"
@@ -182,6 +167,20 @@ async fn refused_once_stopping(session: &testkit::http::HttpSession) -> String {
     tokio::time::timeout(Duration::from_secs(10), refused)
         .await
         .expect("new requests are refused after SIGTERM")
+}
+
+/// Reads `stream` up to the first message that satisfies `pred`, and returns that message.
+async fn last_message(
+    stream: &mut testkit::http::SseStream,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    stream
+        .until_message(what, pred)
+        .await
+        .last()
+        .and_then(testkit::http::SseEvent::message)
+        .unwrap_or_else(|| panic!("the last event holds {what}"))
 }
 
 /// Waits (bounded) for the server to exit.
