@@ -108,11 +108,20 @@ impl TtyScreen {
 }
 
 impl TermLike for TtyScreen {
+    /// The controlling terminal's width (crossterm asks `/dev/tty` itself, so redirected
+    /// output does not hide it), else `COLUMNS`, else 80. A width narrower than the terminal's
+    /// would leave parts of old lines on screen.
     fn width(&self) -> u16 {
-        std::env::var("COLUMNS")
+        crossterm::terminal::size()
             .ok()
-            .and_then(|c| c.parse().ok())
+            .map(|(columns, _)| columns)
             .filter(|w| *w > 0)
+            .or_else(|| {
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .filter(|w| *w > 0)
+            })
             .unwrap_or(DEFAULT_WIDTH)
     }
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {
