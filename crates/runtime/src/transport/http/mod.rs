@@ -521,9 +521,11 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
     let session = &tracked.session;
     match message {
         Message::Request(request) => {
-            // No Accept header states no preference: the method decides.
-            let sse = accepts(&headers, "text/event-stream");
-            answer(&state, &tracked, request, sse, busy).await
+            // No Accept header states no preference: the method decides. A client that takes
+            // only SSE gets every answer as SSE; one that takes only JSON, every answer as JSON.
+            let stream = accepts(&headers, "text/event-stream")
+                && (wants_stream(&request) || !accepts(&headers, "application/json"));
+            answer(&state, &tracked, request, stream, busy).await
         }
         Message::Notification(n) => {
             state.server.handle_notification(session, n);
@@ -599,18 +601,17 @@ fn wants_stream(request: &Request) -> bool {
     }
 }
 
-/// Answers a request: as an SSE stream when it [`wants_stream`] and the client takes one
-/// (`sse`), else as JSON.
+/// Answers a request: as an SSE stream when `stream` (see [`post`]), else as JSON.
 async fn answer(
     state: &Arc<HttpState>,
     tracked: &Tracked,
     request: Request,
-    sse: bool,
+    stream: bool,
     busy: Busy,
 ) -> Response {
     let session = &tracked.session;
     let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
-    if !(sse && wants_stream(&request)) {
+    if !stream {
         // Anything sent beside the answer goes to the standing stream. A request that cannot
         // go there is answered here with an error, or its sender would wait for ever.
         let forward = session.clone();
@@ -1116,6 +1117,19 @@ mod tests {
 
         let both = post_json(&app, Some(&session), call_wait(7, 0)).await;
         assert_eq!(both.headers()[header::CONTENT_TYPE], "text/event-stream");
+
+        // A client that takes only SSE gets even a ping as SSE, never a JSON body it refused.
+        let sse_only = axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "text/event-stream")
+            .header(SESSION_HEADER, &session)
+            .body(axum::body::Body::from(
+                json!({"jsonrpc": "2.0", "id": 8, "method": "ping"}).to_string(),
+            ))
+            .unwrap();
+        let pong = app.clone().oneshot(sse_only).await.unwrap();
+        assert_eq!(pong.status(), StatusCode::OK);
+        assert_eq!(pong.headers()[header::CONTENT_TYPE], "text/event-stream");
     }
 
     /// Sessions on an older protocol get ids but no priming event, whose empty data older
