@@ -6,8 +6,8 @@ use std::sync::Arc;
 use mcp_tasks_engine::{TaskContext, TaskId};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification};
 use mcp_tasks_wire::v2025_11_25::{
-    CreateMessageRequestParams, CreateMessageResult, CreateTaskResult, ElicitRequestParams,
-    ElicitResult, TaskMetadata,
+    ClientTasksCapability, CreateMessageRequestParams, CreateMessageResult, CreateTaskResult,
+    ElicitRequestParams, ElicitResult, TaskMetadata,
 };
 use mcp_tasks_wire::{meta, method};
 use serde_json::{json, Value};
@@ -197,25 +197,26 @@ impl ToolContext {
     /// `tasks.requests.elicitation.create`, T-CAP-3, on a session that negotiated 2025-11-25:
     /// on an older version the declaration means nothing).
     pub fn client_hosts_elicitation(&self) -> bool {
-        crate::server::initialize::session_has_tasks(&self.session)
-            && self
-                .session
-                .peer_info()
-                .capabilities
-                .tasks
-                .is_some_and(|t| t.elicitation_create_supported())
+        self.client_hosts(|t| t.elicitation_create_supported())
     }
 
     /// Whether the client runs `sampling/createMessage` as a task when asked to (as for
     /// [`ToolContext::client_hosts_elicitation`]).
     pub fn client_hosts_sampling(&self) -> bool {
+        self.client_hosts(|t| t.sampling_create_message_supported())
+    }
+
+    /// Whether the client declared, in a session that has tasks, the task capability `declared`
+    /// looks for.
+    fn client_hosts(&self, declared: impl FnOnce(&ClientTasksCapability) -> bool) -> bool {
         crate::server::initialize::session_has_tasks(&self.session)
             && self
                 .session
                 .peer_info()
                 .capabilities
                 .tasks
-                .is_some_and(|t| t.sampling_create_message_supported())
+                .as_ref()
+                .is_some_and(declared)
     }
 
     /// [`ToolContext::elicit`] as a task the client hosts: the client answers at once with

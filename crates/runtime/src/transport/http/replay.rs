@@ -244,6 +244,11 @@ struct Logs {
 }
 
 /// The feed of the connection attached to a stream, and what waits unsent in it.
+///
+/// Bounded in bytes, not in messages: the channel itself has no bound, but `unsent` counts
+/// what waits in it and the connection is cut once that passes `Limits::unsent_bytes`, so a
+/// burst of small events never cuts a reader that keeps up and a stalled one costs at most
+/// that many bytes.
 #[derive(Debug)]
 struct Live {
     tx: mpsc::UnboundedSender<Bytes>,
