@@ -32,3 +32,4 @@ pub mod jsonrpc;
 pub mod meta;
 pub mod method;
 pub mod v2025_11_25;
+pub mod v2026_07_28;

@@ -59,6 +59,19 @@ pub fn is_tasks_method(name: &str) -> bool {
     matches!(name, TASKS_GET | TASKS_RESULT | TASKS_LIST | TASKS_CANCEL)
 }
 
+/// Request (2026-07-28): what the server speaks and supports, without a session (B-1).
+pub const SERVER_DISCOVER: &str = "server/discover";
+/// Request (2026-07-28): opens the long-lived notification stream (B-7).
+pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";
+/// Notification (2026-07-28): the first message of a `subscriptions/listen` stream.
+pub const NOTIFY_SUBSCRIPTIONS_ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
+/// Request (tasks extension): answers a task's open input requests.
+pub const TASKS_UPDATE: &str = "tasks/update";
+/// Notification (tasks extension): a task's full detailed state after a change.
+pub const NOTIFY_TASKS: &str = "notifications/tasks";
+/// Request (server to client, or an input request of 2026-07-28): the client's roots.
+pub const ROOTS_LIST: &str = "roots/list";
+
 /// Notification: the server's tool list changed.
 pub const NOTIFY_TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
 /// Request: sets the minimum level of `notifications/message`.

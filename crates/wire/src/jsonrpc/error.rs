@@ -34,6 +34,12 @@ impl ErrorCode {
     /// -32021: the client did not declare a capability the request needs (the tasks extension
     /// of MCP 2026-07-28, X-2, X-9).
     pub const MISSING_CAPABILITY: Self = Self(-32021);
+    /// -32020: an HTTP header is missing, malformed, or disagrees with the body (MCP
+    /// 2026-07-28 Streamable HTTP, B-5).
+    pub const HEADER_MISMATCH: Self = Self(-32020);
+    /// -32022: the request's protocol version is not one the server speaks (MCP 2026-07-28,
+    /// B-3).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: Self = Self(-32022);
 
     /// The code as a plain integer.
     pub const fn as_i32(self) -> i32 {
@@ -151,6 +157,8 @@ mod tests {
             (ErrorCode::REQUEST_CANCELLED, -32800),
             (ErrorCode::URL_ELICITATION_REQUIRED, -32042),
             (ErrorCode::MISSING_CAPABILITY, -32021),
+            (ErrorCode::HEADER_MISMATCH, -32020),
+            (ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, -32022),
         ];
         for (code, n) in table {
             assert_eq!(code.as_i32(), n);
