@@ -58,6 +58,7 @@
 pub mod client;
 pub mod dialect;
 pub mod error;
+pub mod ext_dialect;
 pub mod peer;
 pub mod server;
 pub mod session;

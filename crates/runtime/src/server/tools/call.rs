@@ -147,7 +147,7 @@ pub(crate) fn rerun(server: &Arc<Server>, record: &TaskRecord) {
 
 /// The task outcome of a tool's answer (T-LIFE-3): `isError` results fail the task with their
 /// text as statusMessage, and `tasks/result` still returns the result itself.
-fn outcome(answer: ToolResult) -> Outcome {
+pub(super) fn outcome(answer: ToolResult) -> Outcome {
     match answer {
         Ok(result) if result.is_error() => {
             let message =

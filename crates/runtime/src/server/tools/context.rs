@@ -9,8 +9,9 @@ use mcp_tasks_wire::v2025_11_25::{
     ClientTasksCapability, CreateMessageRequestParams, CreateMessageResult, CreateTaskResult,
     ElicitRequestParams, ElicitResult, TaskMetadata,
 };
+use mcp_tasks_wire::v2026_07_28::InputRequests;
 use mcp_tasks_wire::{meta, method};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::client_task::{self, ClientPeer, Route};
@@ -310,6 +311,49 @@ impl ToolContext {
             guard.disarm();
         }
         outcome.map_err(client_task::to_error_object)
+    }
+
+    /// Asks a question that belongs to this request, under a key the tool chooses.
+    ///
+    /// The difference from [`ToolContext::ask`] shows in MCP 2026-07-28, before a call has
+    /// become a task: the question is answered within the request (multi round-trip, B-6: the
+    /// call answers `InputRequiredResult` with `inputRequests[key]`, the client retries with
+    /// the answer, and the handler runs again from the start, this time getting it), where
+    /// `ask` would make the call a task and wait in its mailbox. Use it for what a tool needs
+    /// before it starts its real work. In a task, and in 2025-11-25, it is `ask`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ToolContext::ask`].
+    pub async fn ask_in_request(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ErrorObject> {
+        let _ = key;
+        self.ask(method, params).await
+    }
+
+    /// Asks several questions at once and waits for all the answers, by key. In a 2026-07-28
+    /// request round they go out together in one `InputRequiredResult`; in a task they wait in
+    /// the mailbox together (the task shows them all in `inputRequests`); in 2025-11-25 they
+    /// are sent together.
+    ///
+    /// # Errors
+    ///
+    /// The first error of [`ToolContext::ask_in_request`].
+    pub async fn ask_all_in_request(
+        &self,
+        requests: InputRequests,
+    ) -> Result<Map<String, Value>, ErrorObject> {
+        let asks = requests.into_iter().map(|(key, q)| async move {
+            let answer = self.ask_in_request(&key, &q.method, q.params).await?;
+            Ok::<_, ErrorObject>((key, answer))
+        });
+        futures::future::try_join_all(asks)
+            .await
+            .map(|answers| answers.into_iter().collect())
     }
 
     /// Sends any request to the requestor in the context of this call and waits for its result.

@@ -11,6 +11,7 @@
 //! the Rust type would take it, then by deserializing into the handler's type.
 
 mod call;
+mod call_v2026;
 mod client_task;
 mod context;
 mod list;
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::v2025_11_25::{CallToolResult, TaskSupport, Tool, ToolExecution};
@@ -28,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub(crate) use call::{handle as call, rerun};
+pub(crate) use call_v2026::handle as call_v2026;
 pub use context::ToolContext;
 pub(crate) use list::handle as list;
 
@@ -65,6 +68,7 @@ type Handler = Arc<dyn Fn(Map<String, Value>) -> Result<Prepared, ErrorObject> +
 pub struct ToolDef {
     tool: Tool,
     resumable: bool,
+    task_after: Option<Duration>,
 }
 
 impl ToolDef {
@@ -83,6 +87,7 @@ impl ToolDef {
                 meta: None,
             },
             resumable: false,
+            task_after: None,
         }
     }
 
@@ -125,6 +130,18 @@ impl ToolDef {
         self.resumable = true;
         self
     }
+
+    /// For a tool whose `taskSupport` is optional, how long a MCP 2026-07-28 call runs as a
+    /// plain call before it becomes a task (X-2: there the server decides, not the client).
+    /// A call that finishes sooner answers its plain result; a slower one answers
+    /// `CreateTaskResult` and goes on as a task. Without this, the server's default applies
+    /// (`Server::builder(..).task_after(..)`, 1 s). A required tool is a task at once; a
+    /// forbidden one never is. 2025-11-25 clients choose for themselves, as before.
+    #[must_use]
+    pub fn task_after(mut self, after: Duration) -> Self {
+        self.task_after = Some(after);
+        self
+    }
 }
 
 /// The tools a server offers, in the order `tools/list` shows them.
@@ -139,6 +156,7 @@ struct Entry {
     tool: Tool,
     handler: Handler,
     resumable: bool,
+    task_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for Tools {
@@ -170,6 +188,7 @@ impl Tools {
         let ToolDef {
             mut tool,
             resumable,
+            task_after,
         } = def;
         tool.input_schema = schema::input_schema::<A>();
         assert!(
@@ -178,7 +197,12 @@ impl Tools {
             tool.name,
             std::any::type_name::<A>()
         );
-        self.insert(tool, handler, resumable)
+        let name = tool.name.clone();
+        let mut tools = self.insert(tool, handler, resumable);
+        if let Some(entry) = tools.tools.get_mut(&name) {
+            entry.task_after = task_after;
+        }
+        tools
     }
 
     /// Adds a tool from a raw definition, for tools known only at run time. `A` is its
@@ -240,6 +264,7 @@ impl Tools {
                 tool,
                 handler: erased,
                 resumable,
+                task_after: None,
             },
         );
         self
@@ -256,6 +281,11 @@ impl Tools {
     /// Whether `name` was added with [`Tools::add_resumable`].
     pub fn is_resumable(&self, name: &str) -> bool {
         self.tools.get(name).is_some_and(|e| e.resumable)
+    }
+
+    /// The tool's own [`ToolDef::task_after`], if it set one.
+    pub fn task_after(&self, name: &str) -> Option<Duration> {
+        self.tools.get(name).and_then(|e| e.task_after)
     }
 
     fn get(&self, name: &str) -> Option<(&Tool, &Handler)> {
