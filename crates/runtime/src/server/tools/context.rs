@@ -81,6 +81,12 @@ impl ToolContext {
         }
     }
 
+    /// What the client declared it can answer: at initialize in 2025-11-25, on this very
+    /// request in 2026-07-28 (B-2). A tool reads it to ask only questions the client can take.
+    pub fn client_capabilities(&self) -> mcp_tasks_wire::v2025_11_25::ClientCapabilities {
+        self.session.peer_info().capabilities
+    }
+
     /// Whether this run is a re-run of a resumable tool's task after the server restarted.
     pub fn is_resumed(&self) -> bool {
         self.resumed
