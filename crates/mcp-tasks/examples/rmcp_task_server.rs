@@ -19,11 +19,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-    CreateTaskResult, ElicitRequest, ElicitRequestParams, ElicitationSchema, GetTaskParams,
-    GetTaskResult, Implementation, InputRequest, InputRequests, InputRequiredResult, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CreateTaskResult, DiscoverResult, ElicitRequest, ElicitRequestParams, ElicitationSchema,
+    GetTaskParams, GetTaskResult, Implementation, InputRequest, InputRequests, InputRequiredResult,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
     UpdateTaskParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
@@ -39,10 +40,15 @@ const POLL_INTERVAL_MS: u64 = 100;
 const NAME_KEY: &str = "name";
 /// The `requestState` `greet` hands out with its question and expects back.
 const GREET_STATE: &str = "asked-name";
+/// How every `--log` line starts.
+const LOG_PREFIX: &str = "rmcp-task-server:";
 
 #[derive(Clone, Default)]
 struct TaskServer {
     tasks: TaskManager,
+    /// `--log`: one stderr line per request, so a test sees what the client sent (over stdio
+    /// the client passes this process's stderr through as its own).
+    log: bool,
 }
 
 impl ServerHandler for TaskServer {
@@ -56,11 +62,23 @@ impl ServerHandler for TaskServer {
         .with_server_info(Implementation::new("rmcp-task-server", "3.11.0"))
     }
 
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        self.note(&context, "server/discover");
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        ))
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        self.note(&context, "tools/list");
         let text = object_schema(json!({"text": {"type": "string"}}), &["text"]);
         let seconds = object_schema(json!({"seconds": {"type": "number"}}), &["seconds"]);
         let message = object_schema(json!({"message": {"type": "string"}}), &["message"]);
@@ -93,6 +111,16 @@ impl ServerHandler for TaskServer {
         let tasks = context
             .client_capabilities()
             .is_some_and(|caps| caps.supports_tasks());
+        let round = if request.request_state.is_some() {
+            " (retry with inputResponses)"
+        } else {
+            ""
+        };
+        let declared = if tasks { "tasks declared" } else { "no tasks" };
+        self.note(
+            &context,
+            &format!("tools/call {}{round}, {declared}", request.name),
+        );
         let args = request.arguments.clone().unwrap_or_default();
         match request.name.as_ref() {
             "echo" => Ok(text_result(string_arg(&args, "text")?).into()),
@@ -135,16 +163,31 @@ impl ServerHandler for TaskServer {
     async fn get_task(
         &self,
         request: GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        Ok(GetTaskResult::new(self.tasks.get_task(&request.task_id)?))
+        let task = self.tasks.get_task(&request.task_id)?;
+        let status = serde_json::to_value(task.status()).unwrap_or_default();
+        self.note(
+            &context,
+            &format!(
+                "tasks/get {}: {}",
+                request.task_id,
+                status.as_str().unwrap_or("?")
+            ),
+        );
+        Ok(GetTaskResult::new(task))
     }
 
     async fn update_task(
         &self,
         request: UpdateTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        let keys: Vec<&str> = request.input_responses.keys().map(String::as_str).collect();
+        self.note(
+            &context,
+            &format!("tasks/update {} answers {keys:?}", request.task_id),
+        );
         self.tasks
             .update_task(&request.task_id, request.input_responses)
     }
@@ -152,8 +195,9 @@ impl ServerHandler for TaskServer {
     async fn cancel_task(
         &self,
         request: CancelTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        self.note(&context, &format!("tasks/cancel {}", request.task_id));
         self.tasks.cancel_task(&request.task_id)
     }
 }
@@ -165,7 +209,21 @@ impl TaskServer {
         work: impl FnOnce(rmcp::task_manager::TaskContext) -> rmcp::task_manager::TaskFuture,
     ) -> CallToolResponse {
         let options = TaskOptions::new().with_poll_interval_ms(POLL_INTERVAL_MS);
-        CallToolResponse::Task(CreateTaskResult::new(self.tasks.spawn(options, work)))
+        let task = self.tasks.spawn(options, work);
+        if self.log {
+            eprintln!("{LOG_PREFIX} started task {}", task.task_id);
+        }
+        CallToolResponse::Task(CreateTaskResult::new(task))
+    }
+
+    /// With `--log`: `rmcp-task-server: WHAT (protocol VERSION)`.
+    fn note(&self, context: &RequestContext<RoleServer>, what: &str) {
+        if self.log {
+            let version = context
+                .protocol_version()
+                .map_or_else(|| "none".to_owned(), |v| v.as_str().to_owned());
+            eprintln!("{LOG_PREFIX} {what} (protocol {version})");
+        }
     }
 }
 
@@ -270,30 +328,43 @@ fn object_schema(properties: Value, required: &[&str]) -> JsonObject {
     }
 }
 
-/// Serves over stdio, or with `--http ADDR` over Streamable HTTP at `http://ADDR/mcp`, saying
-/// `listening on http://…/mcp` on stderr once it accepts connections.
+/// `rmcp_task_server [--log] [--http ADDR]`: serves over stdio, or with `--http` over
+/// Streamable HTTP at `http://ADDR/mcp`, saying `listening on http://…/mcp` on stderr once it
+/// accepts connections.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => serve_stdio().await,
-        [flag, addr] if flag == "--http" => serve_http(addr).await,
-        _ => anyhow::bail!("usage: rmcp_task_server [--http ADDR]"),
+    let mut server = TaskServer::default();
+    let mut http = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--log" => server.log = true,
+            "--http" => {
+                http = Some(
+                    args.next()
+                        .context("--http needs an address, e.g. 127.0.0.1:0")?,
+                )
+            }
+            other => anyhow::bail!(
+                "unexpected argument {other:?}; usage: rmcp_task_server [--log] [--http ADDR]"
+            ),
+        }
+    }
+    match http {
+        Some(addr) => serve_http(server, &addr).await,
+        None => serve_stdio(server).await,
     }
 }
 
-async fn serve_stdio() -> anyhow::Result<()> {
-    let running = TaskServer::default()
-        .serve(rmcp::transport::stdio())
-        .await?;
+async fn serve_stdio(server: TaskServer) -> anyhow::Result<()> {
+    let running = server.serve(rmcp::transport::stdio()).await?;
     running.waiting().await?;
     Ok(())
 }
 
-async fn serve_http(addr: &str) -> anyhow::Result<()> {
+async fn serve_http(server: TaskServer, addr: &str) -> anyhow::Result<()> {
     // rmcp builds a handler per session (or per stateless 2026-07-28 request): each one is a
     // clone sharing this server's task store, so `tasks/get` finds what `tools/call` started.
-    let server = TaskServer::default();
     let service: StreamableHttpService<TaskServer, LocalSessionManager> =
         StreamableHttpService::new(
             move || Ok(server.clone()),
