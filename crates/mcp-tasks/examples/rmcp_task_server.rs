@@ -16,6 +16,7 @@
 //! - `fail {message}`: a tool error (`isError: true`) at once; `fail_task {message}`: a task
 //!   that completes with such a result.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -211,7 +212,7 @@ impl TaskServer {
         let options = TaskOptions::new().with_poll_interval_ms(POLL_INTERVAL_MS);
         let task = self.tasks.spawn(options, work);
         if self.log {
-            eprintln!("{LOG_PREFIX} started task {}", task.task_id);
+            log_line(&format!("started task {}", task.task_id));
         }
         CallToolResponse::Task(CreateTaskResult::new(task))
     }
@@ -222,7 +223,7 @@ impl TaskServer {
             let version = context
                 .protocol_version()
                 .map_or_else(|| "none".to_owned(), |v| v.as_str().to_owned());
-            eprintln!("{LOG_PREFIX} {what} (protocol {version})");
+            log_line(&format!("{what} (protocol {version})"));
         }
     }
 }
@@ -294,6 +295,13 @@ fn answered_name(answer: &Value) -> &str {
             .unwrap_or("stranger"),
         _ => "stranger",
     }
+}
+
+/// One `--log` line, written whole: over stdio it shares the client's stderr, and a line written
+/// in one `write` (shorter than `PIPE_BUF`) is never cut by the client's own output.
+fn log_line(what: &str) {
+    let line = format!("{LOG_PREFIX} {what}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 fn text_result(text: impl Into<String>) -> CallToolResult {
