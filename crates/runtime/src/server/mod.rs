@@ -2,11 +2,15 @@
 //! message of a session, whatever the transport.
 
 mod builder;
+mod discover;
+pub(crate) mod era;
+mod ext_tasks;
 mod initialize;
 mod rate;
 mod router;
 pub mod tasks;
 pub mod tools;
+mod tools_list;
 
 use std::sync::Arc;
 
@@ -38,6 +42,8 @@ pub struct Server {
     info: Implementation,
     instructions: Option<String>,
     rate: Option<rate::RateLimiter>,
+    /// Routes task changes to the `subscriptions/listen` streams following them.
+    task_watch: ext_tasks::watch::TaskWatch,
 }
 
 /// What a [`Server`] is built with besides its engine and tools.
@@ -68,6 +74,7 @@ impl Server {
             info,
             instructions: options.instructions,
             rate: options.rate_limit.map(rate::RateLimiter::new),
+            task_watch: ext_tasks::watch::TaskWatch::default(),
         })
     }
 
@@ -118,6 +125,26 @@ impl Server {
         match outcome {
             Ok(result) => Response::result(id, result),
             Err(error) => Response::error(Some(id), error),
+        }
+    }
+
+    /// Answers one request of the stateless era (MCP 2026-07-28) in its own context (see
+    /// [`era`]): `sink` is the stream the request came on, where what belongs to it goes
+    /// (progress, the notifications of a `subscriptions/listen`). `None` when the request has
+    /// no answer: a `subscriptions/listen` stream that ended.
+    ///
+    /// Never fails: every problem becomes an error response.
+    pub(crate) async fn handle_stateless(
+        self: &Arc<Self>,
+        cx: &era::RequestContext,
+        request: Request,
+        sink: &Sink,
+    ) -> Option<Response> {
+        let id = request.id.clone();
+        match router::route_stateless(self, cx, request, sink).await {
+            Ok(Some(result)) => Some(Response::result(id, result)),
+            Ok(None) => None,
+            Err(error) => Some(Response::error(Some(id), error)),
         }
     }
 

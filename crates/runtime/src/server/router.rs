@@ -4,6 +4,13 @@
 //! `_meta.progressToken`, which every progress notification repeats) are held to
 //! [`MAX_ECHOED_ID_BYTES`]: a peer must not make us store and resend megabytes per message.
 //! The `tasks/*` methods exist only for sessions that negotiated 2025-11-25 (T-CAP-1).
+//!
+//! Requests of the stateless era (MCP 2026-07-28, [`super::era`]) have a table of their own,
+//! [`route_stateless`]: `server/discover`, `tools/list`, `tools/call`, the tasks extension's
+//! `tasks/get|update|cancel` and `subscriptions/listen`. What the era removed (`initialize`,
+//! `ping`, `logging/setLevel`, and the extension's dropped `tasks/result` and `tasks/list`,
+//! X-7) is -32601 there, like any method this server does not have, and every result names its
+//! kind in `resultType` (B-4).
 
 use std::sync::Arc;
 
@@ -11,7 +18,10 @@ use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, RequestId};
 use mcp_tasks_wire::method;
 use serde_json::{json, Value};
 
-use super::{initialize, tasks, tools, Server};
+use mcp_tasks_wire::v2026_07_28::{ResultType, SERVER_INFO};
+
+use super::era::RequestContext;
+use super::{discover, ext_tasks, initialize, tasks, tools, tools_list, Server};
 use crate::session::{Session, Sink};
 
 pub(super) async fn route(
@@ -60,6 +70,103 @@ pub(super) async fn route(
         )),
         other => Err(ErrorObject::method_not_found(other)),
     }
+}
+
+/// Routes one request of the stateless era. `Ok(None)` is a request that has no answer: a
+/// `subscriptions/listen` stream that ended.
+pub(super) async fn route_stateless(
+    server: &Arc<Server>,
+    cx: &RequestContext,
+    request: Request,
+    sink: &Sink,
+) -> Result<Option<Value>, ErrorObject> {
+    let Request {
+        id,
+        method: name,
+        params,
+        ..
+    } = request;
+    check_echoed_ids(&id, params.as_ref())?;
+    let mut result = match name.as_str() {
+        method::SERVER_DISCOVER => discover::handle(server)?,
+        method::TOOLS_LIST => tools_list::handle(server)?,
+        method::TOOLS_CALL => {
+            rate_limit(server, cx)?;
+            let caps = &cx.meta.client_capabilities;
+            tools::call_v2026(server, &cx.session, caps, &id, params, sink).await?
+        }
+        method::TASKS_GET | method::TASKS_UPDATE | method::TASKS_CANCEL => {
+            ext_tasks::require_extension(cx, &name)?;
+            rate_limit(server, cx)?;
+            match name.as_str() {
+                method::TASKS_GET => ext_tasks::get::handle(server, cx, params).await?,
+                method::TASKS_UPDATE => ext_tasks::update::handle(server, cx, params).await?,
+                _ => ext_tasks::cancel::handle(server, cx, params).await?,
+            }
+        }
+        method::SUBSCRIPTIONS_LISTEN => {
+            ext_tasks::listen::handle(server, cx, &id, params, sink).await?;
+            return Ok(None);
+        }
+        other => return Err(not_in_this_era(other)),
+    };
+    if result.get("resultType").is_none() {
+        ResultType::Complete.stamp(&mut result);
+    }
+    if let Value::Object(obj) = &mut result {
+        let meta = obj
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(meta) = meta {
+            meta.entry(SERVER_INFO)
+                .or_insert_with(|| serde_json::to_value(&server.info).unwrap_or(Value::Null));
+        }
+    }
+    Ok(Some(result))
+}
+
+/// Counts a task operation of a stateless request against its requestor's limit (T-SEC-3).
+fn rate_limit(server: &Server, cx: &RequestContext) -> Result<(), ErrorObject> {
+    match server.rate_limiter() {
+        Some(limiter) => limiter.check(cx.session.requestor()),
+        None => Ok(()),
+    }
+}
+
+/// -32601 for a method the stateless era does not have here, saying where it went.
+fn not_in_this_era(name: &str) -> ErrorObject {
+    let why = match name {
+        method::INITIALIZE => format!(
+            "protocol {} has no initialize: send requests with their params._meta directly \
+             (server/discover says what this server offers); to open a 2025-11-25 session \
+             instead, send initialize without the _meta protocol version",
+            mcp_tasks_wire::v2026_07_28::PROTOCOL_VERSION
+        ),
+        method::TASKS_RESULT => "tasks/result is not part of the tasks extension: tasks/get \
+                                 inlines the result of a completed task"
+            .to_owned(),
+        method::TASKS_LIST => "tasks/list is not part of the tasks extension: keep the ids of \
+                               the tasks you start"
+            .to_owned(),
+        method::PING | method::LOGGING_SET_LEVEL => format!(
+            "{name} was removed in protocol {}",
+            mcp_tasks_wire::v2026_07_28::PROTOCOL_VERSION
+        ),
+        other if other.len() > MAX_ECHOED_ID_BYTES => {
+            return ErrorObject::new(
+                mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "method not found: a method name of {} bytes (not repeated here)",
+                    other.len()
+                ),
+            )
+        }
+        other => return ErrorObject::method_not_found(other),
+    };
+    ErrorObject::new(
+        mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
+        format!("method not found: {why}"),
+    )
 }
 
 /// The most bytes an id we echo back may take: a request id, or a `progressToken` (as JSON

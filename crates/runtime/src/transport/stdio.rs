@@ -138,7 +138,7 @@ where
                     let _ = tx.send(Response::error(None, error).into());
                 }
                 Some(Input::Line(line)) => {
-                    crate::transport::dispatch(&server, &session, &line, &tx, |_| {
+                    crate::transport::dispatch(&server, &session, &line, &tx, &stopping, |_| {
                         if stopping.is_cancelled() {
                             return Err(shutting_down());
                         }
@@ -154,7 +154,7 @@ where
         // each request gets the refusal rather than no answer at all.
         while let Ok(input) = lines.try_recv() {
             if let Input::Line(line) = input {
-                crate::transport::dispatch(&server, &session, &line, &tx, |_| {
+                crate::transport::dispatch(&server, &session, &line, &tx, &stopping, |_| {
                     Err::<(), _>(shutting_down())
                 });
             }

@@ -60,6 +60,7 @@ mod auth;
 mod drain;
 mod origin;
 mod replay;
+mod stateless;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -90,6 +91,7 @@ use accept::accepts;
 use auth::Refusal;
 use replay::{EventId, Replay, Unresumable};
 
+use crate::server::era::{self, Era};
 use crate::server::Server;
 use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 
@@ -406,7 +408,7 @@ impl IntoResponse for Reject {
     }
 }
 
-/// The checks common to every method: origin, credentials, protocol version. Gives the
+/// The checks common to every method and both eras: origin and credentials. Gives the
 /// request's owner: the subject of its bearer token, or `None` without authentication.
 fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Reject> {
     state
@@ -414,10 +416,18 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Rej
         .origins
         .check(headers)
         .map_err(|why| Reject::Status(StatusCode::FORBIDDEN, why))?;
-    let owner = match &state.config.auth {
-        Some(tokens) => Some(tokens.authenticate(headers).map_err(Reject::Unauthorized)?),
-        None => None,
-    };
+    match &state.config.auth {
+        Some(tokens) => Ok(Some(
+            tokens.authenticate(headers).map_err(Reject::Unauthorized)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The protocol version check of a 2025-11-25 session's requests: `MCP-Protocol-Version`, when
+/// sent, must be a version a session speaks. (A request of the stateless era checks its header
+/// against its `_meta` instead, in [`stateless`].)
+fn session_version(headers: &HeaderMap) -> Result<(), Reject> {
     if let Some(v) = headers.get(PROTOCOL_VERSION_HEADER) {
         let ok = v
             .to_str()
@@ -433,7 +443,25 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Rej
             ));
         }
     }
-    Ok(owner)
+    Ok(())
+}
+
+/// GET and DELETE belong to 2025-11-25 sessions; the stateless era has neither (its one
+/// long-lived stream is `subscriptions/listen`), so a client of that era gets 405 (MCP
+/// 2026-07-28, "Streamable HTTP", Backward Compatibility).
+fn not_in_stateless_era(headers: &HeaderMap) -> Option<Response> {
+    if headers.contains_key(SESSION_HEADER) || !stateless::announces_stateless(headers) {
+        return None;
+    }
+    let mut response = bad_request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "protocol 2026-07-28 has no GET stream and no session to DELETE: POST each request, \
+         and subscriptions/listen for notifications",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    Some(response)
 }
 
 /// The session the request names, if it exists and belongs to `owner`: another owner's
@@ -508,6 +536,36 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
                  instance, or again once this one is back",
             ),
         );
+    }
+    let no_session = !headers.contains_key(SESSION_HEADER);
+    if let Message::Request(request) = &message {
+        // The era is each request's own (B-8): its `_meta` says, else its headers.
+        match era::of(request) {
+            Err(error) => return stateless::refuse(request.id.clone(), error),
+            Ok(Era::Stateless(meta)) => {
+                return stateless::serve(&state, &headers, owner, request.clone(), *meta).await
+            }
+            Ok(Era::Session)
+                if no_session
+                    && request.method != method::INITIALIZE
+                    && stateless::announces_stateless(&headers) =>
+            {
+                return stateless::refuse(request.id.clone(), era::missing_meta(&request.method));
+            }
+            Ok(Era::Session) => {}
+        }
+    } else if no_session && stateless::announces_stateless(&headers) {
+        // The stateless era defines no client notifications over HTTP and no client answers.
+        return match message {
+            Message::Notification(_) => StatusCode::ACCEPTED.into_response(),
+            _ => bad_request(
+                StatusCode::BAD_REQUEST,
+                "protocol 2026-07-28 has no server requests to answer over HTTP",
+            ),
+        };
+    }
+    if let Err(refused) = session_version(&headers) {
+        return refused.into_response();
     }
     if let Message::Request(request) = &message {
         if request.method == method::INITIALIZE {
@@ -655,6 +713,12 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(refused) = not_in_stateless_era(&headers) {
+        return refused;
+    }
+    if let Err(refused) = session_version(&headers) {
+        return refused.into_response();
+    }
     // The spec has GET list `text/event-stream`; a client that sends no Accept at all has not.
     let wants_sse = headers.contains_key(header::ACCEPT) && accepts(&headers, "text/event-stream");
     if !wants_sse {
@@ -745,6 +809,12 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(refused) = not_in_stateless_era(&headers) {
+        return refused;
+    }
+    if let Err(refused) = session_version(&headers) {
+        return refused.into_response();
+    }
     let (tracked, _busy) = match session_of(&state, &headers, owner.as_ref()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
