@@ -1,9 +1,16 @@
 //! MCP Streamable HTTP: one endpoint; POST carries client messages and is answered with JSON or
 //! an SSE stream, GET opens the server's standing stream, DELETE ends the session.
 //!
+//! The endpoint serves both eras, chosen per request (B-8): a POST whose request carries the
+//! MCP 2026-07-28 `_meta` version, or a `server/discover`, is served statelessly (module
+//! `stateless`: no session, the headers checked against the body, the era's status codes);
+//! everything below is about the 2025-11-25 sessions, which work exactly as before.
+//!
 //! - Sessions: `initialize` creates one and answers its id in `Mcp-Session-Id`; every later
 //!   request must carry it (missing: 400; unknown or ended: 404).
-//! - `MCP-Protocol-Version`, when sent, must be a version we speak (else 400).
+//! - `MCP-Protocol-Version`, when sent, must be a version we speak (else 400). A request
+//!   without a session that announces a version no session speaks belongs to the stateless
+//!   era, and GET or DELETE so announced get 405.
 //! - `Origin` must be loopback or listed (else 403), against DNS rebinding.
 //! - With [`HttpConfig::auth`], every request carries `Authorization: Bearer <token>` (else
 //!   401), and the token's subject owns the session and its tasks, which all of that subject's
