@@ -44,12 +44,28 @@ pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
     super::to_value(&result)
 }
 
-/// `_meta` naming the server, which every result of the era may carry.
-pub(crate) fn server_info_meta(server: &Server) -> Map<String, Value> {
+/// `_meta` naming the server.
+fn server_info_meta(server: &Server) -> Map<String, Value> {
     let mut meta = Map::new();
     meta.insert(
         SERVER_INFO.to_owned(),
         serde_json::to_value(&server.info).unwrap_or(Value::Null),
     );
     meta
+}
+
+/// Names the server in a result's `_meta`, as MCP 2026-07-28 asks of every response
+/// (`ResultMetaObject`), keeping what the result's `_meta` already holds.
+pub(crate) fn stamp_server_info(server: &Server, result: &mut Value) {
+    let Value::Object(obj) = result else {
+        return;
+    };
+    let meta = obj
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
+        for (key, value) in server_info_meta(server) {
+            meta.entry(key).or_insert(value);
+        }
+    }
 }

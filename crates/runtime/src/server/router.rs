@@ -18,7 +18,7 @@ use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, RequestId};
 use mcp_tasks_wire::method;
 use serde_json::{json, Value};
 
-use mcp_tasks_wire::v2026_07_28::{ResultType, SERVER_INFO};
+use mcp_tasks_wire::v2026_07_28::ResultType;
 
 use super::era::RequestContext;
 use super::{discover, ext_tasks, initialize, tasks, tools, tools_list, Server};
@@ -113,15 +113,7 @@ pub(super) async fn route_stateless(
     if result.get("resultType").is_none() {
         ResultType::Complete.stamp(&mut result);
     }
-    if let Value::Object(obj) = &mut result {
-        let meta = obj
-            .entry("_meta")
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Value::Object(meta) = meta {
-            meta.entry(SERVER_INFO)
-                .or_insert_with(|| serde_json::to_value(&server.info).unwrap_or(Value::Null));
-        }
-    }
+    discover::stamp_server_info(server, &mut result);
     Ok(Some(result))
 }
 
@@ -221,5 +213,128 @@ pub(super) fn notification(session: &Session, n: Notification) {
     match n.method.as_str() {
         method::INITIALIZED => tracing::debug!(session = session.id(), "client initialized"),
         other => tracing::debug!(method = other, "notification ignored"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
+    use mcp_tasks_wire::jsonrpc::{ErrorCode, Message};
+    use mcp_tasks_wire::v2025_11_25::Implementation;
+    use mcp_tasks_wire::v2026_07_28::{
+        ClientCapabilities, RequestMetaObject, PROTOCOL_VERSION, SERVER_INFO,
+    };
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::server::Tools;
+
+    fn server() -> Arc<Server> {
+        let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+        Server::new(engine, Tools::new(), Implementation::new("t", "1"))
+    }
+
+    fn context(caps: ClientCapabilities, stopping: CancellationToken) -> RequestContext {
+        let meta = RequestMetaObject {
+            protocol_version: PROTOCOL_VERSION.into(),
+            client_capabilities: caps,
+            ..RequestMetaObject::default()
+        };
+        RequestContext::new(meta, None, stopping)
+    }
+
+    async fn route(
+        server: &Arc<Server>,
+        cx: &RequestContext,
+        method: &str,
+        params: Option<Value>,
+    ) -> (Result<Option<Value>, ErrorObject>, Vec<Message>) {
+        let (sink, mut rx) = Sink::channel(16);
+        let request = Request::new(RequestId::Number(1), method, params);
+        let outcome = route_stateless(server, cx, request, &sink).await;
+        drop(sink);
+        let mut sent = Vec::new();
+        while let Some(m) = rx.recv().await {
+            sent.push(m);
+        }
+        (outcome, sent)
+    }
+
+    /// X-7, B-8: what the era removed, or never had here, is -32601 saying where it went.
+    #[tokio::test]
+    async fn removed_methods_are_not_found() {
+        let server = server();
+        let cx = context(ClientCapabilities::default(), CancellationToken::new());
+        for (method, says) in [
+            ("initialize", "initialize"),
+            ("ping", "removed"),
+            ("logging/setLevel", "removed"),
+            ("tasks/result", "tasks/get"),
+            ("tasks/list", "keep the ids"),
+            ("prompts/list", "prompts/list"),
+        ] {
+            let (outcome, _) = route(&server, &cx, method, None).await;
+            let e = outcome.unwrap_err();
+            assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND, "{method}");
+            assert!(e.message.contains(says), "{method}: {}", e.message);
+        }
+    }
+
+    /// B-4: every result names its kind, and the server in `_meta`.
+    #[tokio::test]
+    async fn every_result_names_its_kind_and_the_server() {
+        let server = server();
+        let cx = context(ClientCapabilities::default(), CancellationToken::new());
+        for method in ["server/discover", "tools/list"] {
+            let (outcome, _) = route(&server, &cx, method, None).await;
+            let result = outcome.unwrap().unwrap();
+            assert_eq!(result["resultType"], "complete", "{method}");
+            assert_eq!(result["_meta"][SERVER_INFO]["name"], "t", "{method}");
+        }
+    }
+
+    /// the tasks methods refuse a request without the extension before reading params.
+    #[tokio::test]
+    async fn tasks_methods_need_the_extension_first() {
+        let server = server();
+        let cx = context(ClientCapabilities::default(), CancellationToken::new());
+        for method in ["tasks/get", "tasks/update", "tasks/cancel"] {
+            let (outcome, _) = route(&server, &cx, method, None).await;
+            let e = outcome.unwrap_err();
+            assert_eq!(e.code, ErrorCode::MISSING_CAPABILITY, "{method}");
+        }
+        let cx = context(
+            ClientCapabilities::default().with_tasks_extension(),
+            CancellationToken::new(),
+        );
+        let (outcome, _) = route(&server, &cx, "tasks/get", None).await;
+        assert_eq!(outcome.unwrap_err().code, ErrorCode::INVALID_PARAMS);
+    }
+
+    /// B-7: a listen stream has no answer; when the server stops it is acknowledged first,
+    /// then ended with `notifications/cancelled` naming it.
+    #[tokio::test]
+    async fn a_listen_stream_has_no_answer_and_ends_when_the_server_stops() {
+        let server = server();
+        let stopping = CancellationToken::new();
+        stopping.cancel();
+        let cx = context(ClientCapabilities::default(), stopping);
+        let params = serde_json::json!({"notifications": {}});
+        let (outcome, sent) = route(&server, &cx, "subscriptions/listen", Some(params)).await;
+        assert_eq!(outcome.unwrap(), None);
+        let methods: Vec<&str> = sent
+            .iter()
+            .map(|m| match m {
+                Message::Notification(n) => n.method.as_str(),
+                _ => "not a notification",
+            })
+            .collect();
+        assert_eq!(
+            methods,
+            [
+                "notifications/subscriptions/acknowledged",
+                "notifications/cancelled"
+            ]
+        );
     }
 }
