@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use testkit::auth::{BearerSession, TokensFile};
 use testkit::http::HttpServer;
+use testkit::postgres::TempDatabase;
 use testkit::process::ServeOptions;
 use v2026::{bin, with_meta, with_tasks, with_tasks_and_elicitation, Http, Reply, HANG, PV, TASKS};
 
@@ -724,4 +725,37 @@ async fn b2_no_session_is_made_and_notifications_are_accepted() {
     assert!(reply.messages.is_empty());
     let list = client.request("tools/list", json!({}), &json!({})).await;
     assert!(list.headers.get("mcp-session-id").is_none());
+}
+
+/// X-7 across instances: two servers on one PostgreSQL database; a task created statelessly on
+/// the first is followed on a listen stream of the second, which sees it complete through the
+/// store's change feed (LISTEN/NOTIFY), and read and cancelled there by id.
+#[tokio::test]
+async fn x7_listen_follows_a_task_run_by_another_instance() {
+    let db = TempDatabase::create().await;
+    let options = ServeOptions::default().store(db.url());
+    let a = HttpServer::spawn_with(bin(), &options).await;
+    let b = HttpServer::spawn_with(bin(), &options).await;
+    let (on_a, on_b) = (Http::new(a.url()), Http::new(b.url()));
+    let id = start_task(&on_a, 300).await;
+    let mut stream = on_b
+        .listen(json!("far"), json!({"taskIds": [id]}), &with_tasks())
+        .await;
+    let ack = stream.next().await.expect("the acknowledgement");
+    assert_eq!(ack["params"]["notifications"]["taskIds"], json!([id]));
+    let done = stream
+        .until("the task's end, seen on the other instance", |m| {
+            m["method"] == "notifications/tasks" && terminal(&m["params"])
+        })
+        .await;
+    assert_eq!(done["params"]["status"], "completed");
+    assert_eq!(done["params"]["result"]["content"][0]["text"], "ok");
+
+    let long = start_task(&on_a, 60_000).await;
+    let ack = on_b
+        .request("tasks/cancel", json!({"taskId": long}), &with_tasks())
+        .await;
+    assert_ack(&ack);
+    let seen = poll(&on_a, &long, terminal).await;
+    assert_eq!(seen["status"], "cancelled");
 }
