@@ -66,12 +66,13 @@ mod accept;
 mod auth;
 mod drain;
 mod origin;
+mod param_headers;
 mod replay;
 mod stateless;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -162,6 +163,8 @@ struct HttpState {
     replay_budget: Arc<replay::Budget>,
     /// Tripped when the server stops: GET streams end and no new one opens.
     stopping: CancellationToken,
+    /// The tools' arguments mirrored into `Mcp-Param-*` headers, found on first use.
+    param_headers: OnceLock<param_headers::ParamHeaders>,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -222,6 +225,11 @@ impl Drop for Busy {
 }
 
 impl HttpState {
+    fn param_headers(&self) -> &param_headers::ParamHeaders {
+        self.param_headers
+            .get_or_init(|| param_headers::ParamHeaders::of(&self.server.tools().definitions()))
+    }
+
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
         self.sessions.lock().expect("session table mutex poisoned")
     }
@@ -343,6 +351,7 @@ fn router_with(
         replay_limits,
         replay_budget: replay::Budget::new(config_replay_cap),
         stopping: stopping.clone().unwrap_or_default(),
+        param_headers: OnceLock::new(),
     });
     if let Some(stopping) = stopping {
         let watched = Arc::downgrade(&state);

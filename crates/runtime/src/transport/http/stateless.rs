@@ -6,8 +6,9 @@
 //! - The headers mirror the body for intermediaries and must agree with it (B-5, X-8):
 //!   `MCP-Protocol-Version` equals the `_meta` version, `Mcp-Method` the method, and `Mcp-Name`
 //!   the tool name of `tools/call` (the `uri` of `resources/read`, the `taskId` of
-//!   `tasks/get|update|cancel`), decoded from the `=?base64?…?=` sentinel when so sent. Header
-//!   names are case-insensitive and values are trimmed of surrounding whitespace, but compared
+//!   `tasks/get|update|cancel`), decoded from the `=?base64?…?=` sentinel when so sent, as are
+//!   the `Mcp-Param-*` headers of the arguments a tool marks (`param_headers`). Header names
+//!   are case-insensitive and values are trimmed of surrounding whitespace, but compared
 //!   case-sensitively. A missing or disagreeing header is 400 with -32020.
 //! - A version this server does not speak statelessly is 400 with -32022 (B-3), a malformed
 //!   `_meta` 400 with -32602 (B-2), a capability the request did not declare 400 with -32021,
@@ -171,6 +172,15 @@ pub(super) async fn serve(
 ) -> Response {
     if let Err(error) = check(headers, &request, &meta) {
         return refuse(request.id, error);
+    }
+    if request.method == method::TOOLS_CALL {
+        let params = request.params.as_ref();
+        if let Some(tool) = params.and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
+            let arguments = params.and_then(|p| p.get("arguments"));
+            if let Err(error) = state.param_headers().check(headers, tool, arguments) {
+                return refuse(request.id, error);
+            }
+        }
     }
     let sse = accepts(headers, "text/event-stream");
     let json_ok = accepts(headers, "application/json");
@@ -429,6 +439,79 @@ mod tests {
                 status,
                 "{code}"
             );
+        }
+    }
+
+    /// A router whose one tool, `region`, mirrors its `region` argument into
+    /// `Mcp-Param-Region` and answers it back.
+    fn region_app() -> axum::Router {
+        #[derive(serde::Deserialize)]
+        struct Args {
+            region: String,
+        }
+        let tool = serde_json::from_value(json!({
+            "name": "region",
+            "inputSchema": {"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"}
+            }}
+        }))
+        .unwrap();
+        let tools = crate::server::Tools::new().add(tool, |a: Args, _cx| async move {
+            Ok(mcp_tasks_wire::v2025_11_25::CallToolResult::text(a.region))
+        });
+        let engine = mcp_tasks_engine::Engine::new(
+            Arc::new(mcp_tasks_engine::MemoryStore::new()),
+            mcp_tasks_engine::EngineConfig::default(),
+        );
+        let server = crate::server::Server::new(
+            engine,
+            tools,
+            mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
+        );
+        super::super::router(server, super::super::HttpConfig::default())
+    }
+
+    async fn call_region(app: &axum::Router, param: Option<&str>) -> (u16, serde_json::Value) {
+        use tower::ServiceExt;
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "region", "arguments": {"region": "us-west1"},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION,
+                      "io.modelcontextprotocol/clientCapabilities": {}}}});
+        let mut req = axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "region");
+        if let Some(v) = param {
+            req = req.header("mcp-param-region", v);
+        }
+        let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+        let response = app.clone().oneshot(req).await.unwrap();
+        let status = response.status().as_u16();
+        assert!(response
+            .headers()
+            .get(super::super::SESSION_HEADER)
+            .is_none());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// B-5: a tool's mirrored argument must come in its `Mcp-Param-*` header, equal to the
+    /// body's, through the real router; answered statelessly, without a session.
+    #[tokio::test]
+    async fn mirrored_arguments_are_checked_on_the_endpoint() {
+        let app = region_app();
+        let (status, answer) = call_region(&app, Some("us-west1")).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["result"]["content"][0]["text"], "us-west1");
+        for param in [None, Some("eu-west1")] {
+            let (status, answer) = call_region(&app, param).await;
+            assert_eq!(status, 400, "{param:?}: {answer}");
+            assert_eq!(answer["error"]["code"], -32020, "{param:?}");
+            assert_eq!(answer["id"], 5);
         }
     }
 
