@@ -14,6 +14,7 @@ mod call;
 mod call_v2026;
 mod client_task;
 mod context;
+mod directed;
 mod list;
 mod schema;
 
