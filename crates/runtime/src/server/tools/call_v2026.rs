@@ -33,13 +33,13 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::FutureExt;
-use mcp_tasks_engine::{CreateTask, RequestKind, TaskRecord};
+use mcp_tasks_engine::{CreateTask, RequestKind, Requestor, TaskRecord};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId};
 use mcp_tasks_wire::v2025_11_25::TaskSupport;
 use mcp_tasks_wire::v2026_07_28::{self as v2, InputRequests, InputRequiredResult, ResultType};
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::call::outcome;
 use super::directed::Directed;
@@ -132,12 +132,8 @@ pub(crate) async fn handle(
 
     match step {
         Step::Done(answer) if support == TaskSupport::Required => {
-            let record = create_task(server, session, &name, &raw).await?;
             stop_handler.disarm();
-            server
-                .engine()
-                .start(&record, move |_| async move { outcome(answer) });
-            created(&record)
+            become_task(server, session, name, raw, Work::Finished(answer)).await
         }
         Step::Done(answer) => {
             stop_handler.disarm();
@@ -156,24 +152,78 @@ pub(crate) async fn handle(
             crate::server::to_value(&InputRequiredResult::new(questions, Some(state)))
         }
         Step::Task => {
-            let record = create_task(server, session, &name, &raw).await?;
-            let handler_token = stop_handler.disarm();
-            let shared = directed.clone();
-            server.engine().start(&record, move |task| {
-                let link = CancelLink {
-                    handler: handler_token,
-                    task: task.cancellation().clone(),
-                };
-                shared.become_task(task);
-                async move {
-                    let _link = link;
-                    outcome(run.await)
-                }
-            });
-            created(&record)
+            let work = Work::Running {
+                run,
+                directed,
+                stop_handler,
+            };
+            become_task(server, session, name, raw, work).await
         }
         Step::Cancelled => Err(ErrorObject::internal("the call was cancelled")),
     }
+}
+
+/// What goes on as the task.
+enum Work {
+    /// The handler, still running; its token trips if it never gets to run as the task.
+    Running {
+        run: BoxFuture,
+        directed: Arc<Directed>,
+        stop_handler: DropGuard,
+    },
+    /// The handler's answer, already there.
+    Finished(ToolResult),
+}
+
+/// Creates the call's task, starts `work` as it, and answers the flat `CreateTaskResult`
+/// once the store holds the task.
+///
+/// Creating and starting run on a tokio task of their own: a client that goes away meanwhile
+/// drops this future, and a task created but never started would stay `working` until this
+/// instance stops. So once created, a task always runs.
+async fn become_task(
+    server: &Arc<Server>,
+    session: &Session,
+    name: String,
+    raw: Value,
+    work: Work,
+) -> Result<Value, ErrorObject> {
+    let server = server.clone();
+    let requestor = session.requestor().clone();
+    let started = tokio::spawn(async move {
+        let record = create_task(&server, requestor, name, raw).await?;
+        match work {
+            Work::Finished(answer) => server
+                .engine()
+                .start(&record, move |_| async move { outcome(answer) }),
+            Work::Running {
+                run,
+                directed,
+                stop_handler,
+            } => {
+                let handler = stop_handler.disarm();
+                server.engine().start(&record, move |task| {
+                    let link = CancelLink {
+                        handler,
+                        task: task.cancellation().clone(),
+                    };
+                    directed.become_task(task);
+                    async move {
+                        let _link = link;
+                        outcome(run.await)
+                    }
+                });
+            }
+        }
+        Ok::<_, ErrorObject>(record)
+    });
+    let record = started.await.map_err(|e| {
+        tracing::error!(error = %e, "creating a call's task failed unexpectedly");
+        ErrorObject::internal("internal error: the call's task could not be created")
+    })??;
+    crate::server::to_value(&v2::CreateTaskResult::from(crate::ext_dialect::task(
+        &record,
+    )))
 }
 
 /// Where a round of the handler ended.
@@ -258,11 +308,10 @@ impl Drop for CancelLink {
 /// leave out the round's answers and state: they belong to the request, not the task.
 async fn create_task(
     server: &Server,
-    session: &Session,
-    name: &str,
-    raw: &Value,
+    requestor: Requestor,
+    name: String,
+    mut params: Value,
 ) -> Result<TaskRecord, ErrorObject> {
-    let mut params = raw.clone();
     if let Value::Object(p) = &mut params {
         for key in ["inputResponses", "requestState", "task"] {
             p.remove(key);
@@ -271,22 +320,15 @@ async fn create_task(
     server
         .engine()
         .create(CreateTask {
-            requestor: session.requestor().clone(),
+            requestor,
             kind: RequestKind::ToolsCall,
-            name: Some(name.to_owned()),
+            name: Some(name),
             params,
             ttl_ms: None,
             progress_token: None,
         })
         .await
         .map_err(|e| crate::error::to_error_object(&e))
-}
-
-/// The flat `CreateTaskResult` of the extension: no `task` wrapper, `ttlMs` always there.
-fn created(record: &TaskRecord) -> Result<Value, ErrorObject> {
-    crate::server::to_value(&v2::CreateTaskResult::from(crate::ext_dialect::task(
-        record,
-    )))
 }
 
 #[cfg(test)]

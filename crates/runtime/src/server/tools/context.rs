@@ -420,7 +420,7 @@ impl ToolContext {
         params: Value,
     ) -> Result<Value, ErrorObject> {
         match &self.mode {
-            Mode::Directed(d) => ask_directed(d, Some(key), method, params).await,
+            Mode::Directed(d) => self.ask_directed(d, Some(key), method, params).await,
             Mode::Plain { .. } | Mode::Task(_) => self.ask(method, params).await,
         }
     }
@@ -470,7 +470,7 @@ impl ToolContext {
                 () = cancel.cancelled() => Err(ErrorObject::internal("the call was cancelled")),
             },
             Mode::Task(t) => ask_mailbox(t, method, params).await,
-            Mode::Directed(d) => ask_directed(d, None, method, params).await,
+            Mode::Directed(d) => self.ask_directed(d, None, method, params).await,
         }
     }
 }
@@ -488,32 +488,56 @@ async fn ask_mailbox(
     input::open_answer(answer)
 }
 
-/// A question of a MCP 2026-07-28 call: answered from this request's answers, else asked in
-/// the mailbox of the task the call is or becomes, else left open to end the round (B-6).
-async fn ask_directed(
-    d: &Directed,
-    key: Option<&str>,
+impl ToolContext {
+    /// A question of a MCP 2026-07-28 call: answered from this request's answers, else asked
+    /// in the mailbox of the task the call is or becomes, else left open to end the round
+    /// (B-6), if the client declared on this request that it can answer it.
+    async fn ask_directed(
+        &self,
+        d: &Directed,
+        key: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ErrorObject> {
+        if key.is_none() && d.promotable() {
+            let task = d.wait_task(true).await;
+            return ask_mailbox(task, method, params).await;
+        }
+        let key = key.map_or_else(|| d.next_key(), ToOwned::to_owned);
+        if let Some(answer) = d.answer(&key) {
+            return Ok(answer);
+        }
+        if let Some(task) = d.task() {
+            return ask_mailbox(task, method, params).await;
+        }
+        // A server sends only input requests the client declared it can answer.
+        if !can_answer_in_request(&self.session.peer_info().capabilities, method, &params) {
+            return Err(ErrorObject::invalid_params(format!(
+                "this tool asks {method}, which the client did not declare it can answer in \
+                 this request's _meta clientCapabilities"
+            )));
+        }
+        d.ask(&key, method, params.clone());
+        // The round ends here: the code answering the request sees the open question after
+        // this poll and drops the handler. Should the call become a task first, the question
+        // moves to its mailbox instead.
+        let task = d.wait_task(false).await;
+        d.withdraw(&key);
+        ask_mailbox(task, method, params).await
+    }
+}
+
+/// Whether a client that declared `caps` takes a `method` input request: as for a question
+/// sent on a stream ([`input::can_answer`]), and `roots/list` needs `capabilities.roots`.
+fn can_answer_in_request(
+    caps: &mcp_tasks_wire::v2025_11_25::ClientCapabilities,
     method: &str,
-    params: Value,
-) -> Result<Value, ErrorObject> {
-    if key.is_none() && d.promotable() {
-        let task = d.wait_task(true).await;
-        return ask_mailbox(task, method, params).await;
+    params: &Value,
+) -> bool {
+    match method {
+        method::ROOTS_LIST => caps.roots.is_some(),
+        _ => input::can_answer(caps, method, params),
     }
-    let key = key.map_or_else(|| d.next_key(), ToOwned::to_owned);
-    if let Some(answer) = d.answer(&key) {
-        return Ok(answer);
-    }
-    if let Some(task) = d.task() {
-        return ask_mailbox(task, method, params).await;
-    }
-    d.ask(&key, method, params.clone());
-    // The round ends here: the code answering the request sees the open question after this
-    // poll and drops the handler. Should the call become a task first, the question moves to
-    // its mailbox instead.
-    let task = d.wait_task(false).await;
-    d.withdraw(&key);
-    ask_mailbox(task, method, params).await
 }
 
 fn encode(params: &impl serde::Serialize) -> Result<Value, ErrorObject> {

@@ -532,7 +532,8 @@ async fn a_tampered_or_foreign_request_state_is_refused() {
 }
 
 /// B-6: several questions asked together go out in one round; a partial answer re-asks only
-/// what is missing, and the state carries what was answered.
+/// what is missing, and the state carries what was answered. A question the client did not
+/// declare it can answer is -32602, never an input request.
 #[tokio::test]
 async fn questions_asked_together_go_out_together() {
     let tools = Tools::new().tool(ToolDef::new("multi"), |_: NoArgs, cx: ToolContext| async move {
@@ -549,14 +550,15 @@ async fn questions_asked_together_go_out_together() {
         )))
     });
     let server = server(tools);
-    let first = call(&server, with_tasks(), json!({"name": "multi"}))
+    let caps = || json!({"elicitation": {}, "sampling": {}, "roots": {}});
+    let first = call(&server, caps(), json!({"name": "multi"}))
         .await
         .unwrap();
     let keys: Vec<&String> = first["inputRequests"].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["client_roots", "greeting", "user_name"]);
     let partial = call(
         &server,
-        with_tasks(),
+        caps(),
         json!({"name": "multi", "requestState": first["requestState"],
                "inputResponses": {"user_name": accept("Ada")}}),
     )
@@ -570,7 +572,7 @@ async fn questions_asked_together_go_out_together() {
     assert_eq!(keys, ["client_roots", "greeting"]);
     let done = call(
         &server,
-        with_tasks(),
+        caps(),
         json!({"name": "multi", "requestState": partial["requestState"],
                "inputResponses": {"greeting": {"role": "assistant", "content": {"type": "text", "text": "Hello"}, "model": "m"},
                                   "client_roots": {"roots": [{"uri": "file:///a"}]}}}),
@@ -578,6 +580,16 @@ async fn questions_asked_together_go_out_together() {
     .await
     .unwrap();
     assert_eq!(text_of(&done), "Ada 1");
+    // A client that cannot list its roots is not asked to.
+    let e = call(
+        &server,
+        json!({"elicitation": {}, "sampling": {}}),
+        json!({"name": "multi"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code.0, -32602);
+    assert!(e.message.contains("roots/list"), "{}", e.message);
 }
 
 /// B-6: three rounds; the state grows with each answer, so round 3 has step 1 from the state
