@@ -4,9 +4,13 @@
 //! MCP 2026-07-28 leaves the state opaque to the client and says it is attacker-controlled: a
 //! server that trusts it lets a client skip a question ("the user confirmed the deletion") or
 //! replay someone else's answers. So the state is encrypted and authenticated with
-//! XChaCha20-Poly1305, and its associated data binds it to what it was issued for: the tool,
-//! a digest of the arguments, the requestor (its owner, or "anonymous"), and an expiry. A state
-//! that fails any of these is refused with -32602, never half-read.
+//! XChaCha20-Poly1305, and its associated data binds it to what it was issued for: the request
+//! (`tools/call` of that tool), a digest of its arguments, the requestor (its owner, or
+//! "anonymous"), and an expiry. A state that fails any of these is refused with -32602, never
+//! half-read.
+//!
+//! Only answers travel in the state, never the handler's progress: a handler runs again from
+//! the start on each round, so what it did before its questions must be safe to repeat.
 //!
 //! The key is derived from the store's own secret (the one that signs `tasks/list` cursors),
 //! under a label of its own, so every instance on one PostgreSQL opens the states any of them
@@ -29,8 +33,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// How long a client may take to answer before its state is refused: long enough for a person
-/// to fill a form, short enough that a leaked state is soon worthless.
-pub(crate) const STATE_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// to fill a form, short enough that a leaked state is soon worthless (the spec asks for "a
+/// short expiry").
+pub(crate) const STATE_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// The longest state accepted or issued, in characters. Answers are small (a form's fields, a
 /// model's message); a state above this is a client sending junk, refused before decoding.
@@ -80,6 +85,7 @@ impl Binding {
     pub(crate) fn new(tool: &str, arguments: &Map<String, Value>, requestor: &Requestor) -> Self {
         let mut aad = Vec::with_capacity(LABEL.len() + tool.len() + 96);
         aad.extend_from_slice(LABEL);
+        put(&mut aad, b"tools/call");
         put(&mut aad, tool.as_bytes());
         let mut canonical = Vec::new();
         write_canonical(&mut canonical, &Value::Object(arguments.clone()));

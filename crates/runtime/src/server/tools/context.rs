@@ -161,10 +161,9 @@ impl ToolContext {
                 let _ = sink.send(Notification::new(method::NOTIFY_PROGRESS, Some(params)).into());
             }
             Mode::Directed(d) => {
-                if d.task().is_none() {
-                    let _ = d
-                        .sink()
-                        .send(Notification::new(method::NOTIFY_PROGRESS, Some(params)).into());
+                if let (None, Some(sink)) = (d.task(), d.sink()) {
+                    let _ =
+                        sink.send(Notification::new(method::NOTIFY_PROGRESS, Some(params)).into());
                 }
             }
             Mode::Task(t) => {
@@ -330,9 +329,14 @@ impl ToolContext {
         let route = match &self.mode {
             Mode::Plain { sink, .. } => Route::Exchange(sink.clone()),
             Mode::Task(t) => Route::Task(t.id().clone()),
-            Mode::Directed(d) => match d.task() {
-                Some(t) => Route::Task(t.id().clone()),
-                None => Route::Exchange(d.sink().clone()),
+            Mode::Directed(d) => match (d.task(), d.sink()) {
+                (Some(t), _) => Route::Task(t.id().clone()),
+                (None, Some(sink)) => Route::Exchange(sink),
+                (None, None) => {
+                    return Err(ErrorObject::internal(
+                        "the call's request stream is gone and it is no task",
+                    ))
+                }
             },
         };
         let peer = Arc::new(ClientPeer {

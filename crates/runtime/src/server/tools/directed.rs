@@ -24,7 +24,9 @@ use crate::session::Sink;
 /// The shared state of one directed call.
 #[derive(Debug)]
 pub(crate) struct Directed {
-    sink: Sink,
+    /// The request's stream; let go when the call becomes a task, since the request is then
+    /// answered and its stream must be free to end.
+    sink: Mutex<Option<Sink>>,
     token: CancellationToken,
     progress_token: Option<Value>,
     promotable: bool,
@@ -58,7 +60,7 @@ impl Directed {
         given: Map<String, Value>,
     ) -> Self {
         Self {
-            sink,
+            sink: Mutex::new(Some(sink)),
             token: CancellationToken::new(),
             progress_token,
             promotable,
@@ -75,9 +77,9 @@ impl Directed {
         self.round.lock().expect("round mutex poisoned")
     }
 
-    /// The request's stream, for progress while the call is plain.
-    pub(crate) fn sink(&self) -> &Sink {
-        &self.sink
+    /// The request's stream, while the call is plain.
+    pub(crate) fn sink(&self) -> Option<Sink> {
+        self.sink.lock().expect("sink mutex poisoned").clone()
     }
 
     /// The progress token of the request.
@@ -158,6 +160,7 @@ impl Directed {
     /// Makes the call a task: from now on its questions go to `task`'s mailbox and
     /// `tasks/cancel` cancels it. Wakes the questions waiting for it.
     pub(crate) fn become_task(&self, task: TaskContext) {
+        self.sink.lock().expect("sink mutex poisoned").take();
         if self.task.set(task).is_err() {
             tracing::error!("a call was made a task twice; the second task is ignored");
         }

@@ -804,7 +804,7 @@ async fn a_panicking_handler_is_an_internal_error_or_a_failed_task() {
 }
 
 /// Progress of a plain call goes on the request's stream; once the call is a task that stream
-/// is answered, and progress is dropped.
+/// is answered and let go (it may end while the task runs), and progress is dropped.
 #[tokio::test]
 async fn progress_goes_on_the_request_stream_until_the_call_is_a_task() {
     let release = Arc::new(Notify::new());
@@ -831,14 +831,13 @@ async fn progress_goes_on_the_request_stream_until_the_call_is_a_task() {
         .await
         .unwrap();
     let id = task_id(&v);
-    release.notify_one();
-    terminal(&server, &id).await;
+    // The task still runs, yet it holds the request's stream no more: it can end.
     let Request { sink, mut out, .. } = req;
     drop(sink);
     let mut seen = Vec::new();
     while let Some(m) = tokio::time::timeout(GUARD, out.recv())
         .await
-        .expect("the stream ends")
+        .expect("the stream ends while the task runs")
     {
         seen.push(m);
     }
@@ -847,4 +846,7 @@ async fn progress_goes_on_the_request_stream_until_the_call_is_a_task() {
     };
     assert_eq!(n.params.as_ref().unwrap()["message"], "plain");
     assert_eq!(n.params.as_ref().unwrap()["progressToken"], "p1");
+    release.notify_one();
+    let done = terminal(&server, &id).await;
+    assert_eq!(completed_text(&done), "reported");
 }
