@@ -15,7 +15,7 @@
 //! A run counts only if the suite really checked something: the checks it saved (`-o DIR`) are
 //! read back, and a scenario that did not run, or ran no check that passed, fails the test.
 
-mod node22;
+mod nodejs;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,7 +47,7 @@ fn bin() -> &'static Path {
 
 /// The suite's entry point in `tests/conformance`.
 fn cli() -> String {
-    node22::package_dir("conformance")
+    nodejs::package_dir("conformance")
         .join("node_modules/@modelcontextprotocol/conformance/dist/index.js")
         .display()
         .to_string()
@@ -77,7 +77,7 @@ struct SuiteRun {
 impl SuiteRun {
     /// Serves the fixtures on a fresh port and runs `conformance server --url URL ARGS… -o DIR`.
     async fn start(name: &str, args: &[&str], limit: Duration) -> Self {
-        let node = node22::suite_node();
+        let node = nodejs::suite_node();
         let _slot = RUNS.acquire().await.expect("the semaphore is never closed");
         let server = HttpServer::spawn(bin(), &["--fixtures", "conformance"]).await;
         let results = results_dir(name);
@@ -105,8 +105,8 @@ impl SuiteRun {
             self.run.status,
             self.run.elapsed,
             self.results.display(),
-            node22::plain(&self.run.stdout),
-            node22::plain(&self.run.stderr),
+            nodejs::plain(&self.run.stdout),
+            nodejs::plain(&self.run.stderr),
             self.server_stderr
         )
     }
@@ -178,7 +178,7 @@ async fn tasks_scenario(scenario: &str) {
         SCENARIO_LIMIT,
     )
     .await;
-    let output = node22::plain(&run.run.stdout);
+    let output = nodejs::plain(&run.run.stdout);
     assert!(
         !output.contains("SKIPPED: scenario"),
         "{}",
@@ -236,7 +236,7 @@ async fn tasks_scenario(scenario: &str) {
 /// Runs `--requirements revision` with its expected-failures file: the suite exits non-zero on
 /// an unexpected failure or a stale entry. Fails unless it ran at least `min_scenarios`.
 async fn requirements_leg(revision: &str, min_scenarios: usize) {
-    let baseline = node22::package_dir("conformance").join(format!("expected-{revision}.yaml"));
+    let baseline = nodejs::package_dir("conformance").join(format!("expected-{revision}.yaml"));
     let baseline = baseline.display().to_string();
     let run = SuiteRun::start(
         &format!("requirements-{revision}"),
@@ -244,7 +244,7 @@ async fn requirements_leg(revision: &str, min_scenarios: usize) {
         LEG_LIMIT,
     )
     .await;
-    let output = node22::plain(&run.run.stdout);
+    let output = nodejs::plain(&run.run.stdout);
     assert!(
         run.run.status.success() && output.contains("Baseline check passed"),
         "{}",

@@ -6,6 +6,8 @@
 //! `package.json` pins, running `npm ci --no-audit --no-fund` there when it does not (once per
 //! test process, under a file lock across processes), as `tests/interop.rs` does for its own.
 //! When that cannot be done (no npm, no network) the test fails saying which command to run.
+// Each test file that includes this module uses part of it.
+#![allow(dead_code)]
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
