@@ -347,3 +347,19 @@ async fn requirements_2026_07_28() {
 async fn requirements_2025_11_25() {
     requirements_leg(LEGACY, 30).await;
 }
+
+/// A fixture set name that does not exist is a usage error naming the sets there are, before
+/// anything is served.
+#[tokio::test]
+async fn an_unknown_fixture_set_is_a_usage_error() {
+    let args = ["serve", "--fixtures", "conformanc", "--store", "memory"].map(str::to_owned);
+    let run = run_to_exit(bin(), &args, Duration::from_secs(30)).await;
+    assert_eq!(run.status.code(), Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("invalid value 'conformanc' for '--fixtures <SET>'")
+            && run.stderr.contains("[possible values: conformance]"),
+        "{}",
+        run.stderr
+    );
+}
