@@ -108,6 +108,10 @@ fn assert_summary(run: &Finished, transport: &str) -> Value {
         steps["ask_name_task"]["question"]["delivery"], "task-update",
         "{summary}"
     );
+    assert_eq!(
+        steps["tool_error_task"]["kind"], "task",
+        "a question asked before the threshold makes the call a task: {summary}"
+    );
     assert_eq!(steps["cancel"]["status"], "cancelled", "{summary}");
     summary
 }
