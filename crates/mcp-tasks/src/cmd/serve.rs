@@ -38,8 +38,10 @@ pub(crate) async fn run(
         .engine_config(settings.engine.clone())
         .tools(fixtures.map_or_else(demo::tools, fixtures::tools))
         .instructions(fixtures.map_or(
-            "Demo tools of mcp-tasks. Slow tools can be called as tasks: add params.task and \
-             poll tasks/get, or block on tasks/result.",
+            "Demo tools of mcp-tasks. Slow tools run as tasks. In MCP 2026-07-28 the server \
+             makes a slow call a task when the request declares the tasks extension: poll \
+             tasks/get, answer its inputRequests with tasks/update. In 2025-11-25 add \
+             params.task to the call, then poll tasks/get or block on tasks/result.",
             fixtures::instructions,
         ))
         .rate_limit(settings.rate_limit)
