@@ -7,6 +7,12 @@
 //! not tied to an exchange). The session id from `initialize` rides on every later request, and
 //! `close` ends the session with `DELETE`.
 //!
+//! In MCP 2026-07-28 ([`Transport::stateless`]) there is no session: no session id, no
+//! standing stream, no `DELETE`. Every POST then carries `MCP-Protocol-Version`, `Mcp-Method`
+//! and, for `tools/call` and the tasks methods, `Mcp-Name` (the tool name or task id, as the
+//! Base64 sentinel when it is not plain ASCII), mirroring the body for routers (B-5, X-8). A
+//! request whose `_meta` names that version (the `server/discover` probe) is framed so too.
+//!
 //! A transport made with [`HttpTransport::with_bearer_token`] sends `Authorization: Bearer` on
 //! every request (each POST, GET and DELETE). A server that refuses the credentials (`401`)
 //! fails the request at once with [`ClientError::Transport`] saying so, and the standing stream
@@ -26,6 +32,8 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mcp_tasks_wire::jsonrpc::{self, Message, RequestId};
+use mcp_tasks_wire::v2026_07_28::{headers as era, PROTOCOL_VERSION_META};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +67,8 @@ struct Shared {
     authorization: Option<HeaderValue>,
     session: Mutex<Option<HeaderValue>>,
     version: Mutex<Option<HeaderValue>>,
+    /// The version of a stateless era, once the connection speaks one.
+    stateless: Mutex<Option<HeaderValue>>,
     inbound: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     closed: CancellationToken,
 }
@@ -119,6 +129,7 @@ impl HttpTransport {
                     authorization,
                     session: Mutex::new(None),
                     version: Mutex::new(None),
+                    stateless: Mutex::new(None),
                     inbound: Mutex::new(Some(tx)),
                     closed: CancellationToken::new(),
                 }),
@@ -167,6 +178,35 @@ impl Shared {
         h
     }
 
+    /// The headers of a stateless era for `message` (B-5, X-8), when the connection speaks one
+    /// or the message's `_meta` names its version; none otherwise.
+    fn era_headers(&self, message: &Message) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let (method, params) = match message {
+            Message::Request(r) => (&r.method, r.params.as_ref()),
+            Message::Notification(n) => (&n.method, n.params.as_ref()),
+            Message::Response(_) => return h,
+        };
+        let from_body = params
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(PROTOCOL_VERSION_META))
+            .and_then(Value::as_str)
+            .and_then(|v| HeaderValue::from_str(v).ok());
+        let Some(version) = from_body.or_else(|| lock(&self.stateless).clone()) else {
+            return h;
+        };
+        h.insert(era::MCP_PROTOCOL_VERSION, version);
+        if let Ok(m) = HeaderValue::from_str(&era::encode_value(method)) {
+            h.insert(era::MCP_METHOD, m);
+        }
+        if let Some(name) = era::name_of(method, params) {
+            if let Ok(n) = HeaderValue::from_str(&era::encode_value(&name)) {
+                h.insert(era::MCP_NAME, n);
+            }
+        }
+        h
+    }
+
     fn remember_session(&self, headers: &HeaderMap) {
         if let Some(id) = headers.get(SESSION_HEADER) {
             let mut session = lock(&self.session);
@@ -183,10 +223,12 @@ impl Shared {
         };
         let body = serde_json::to_vec(&message)
             .map_err(|e| ClientError::Transport(format!("cannot encode a message: {e}")))?;
+        let mut headers = self.headers();
+        headers.extend(self.era_headers(&message));
         let response = self
             .http
             .post(self.url.clone())
-            .headers(self.headers())
+            .headers(headers)
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json, text/event-stream")
             .body(body)
@@ -219,9 +261,13 @@ impl Shared {
         }
         let text = response.text().await.unwrap_or_default();
         // Errors the server words as JSON-RPC (400 with an error response) reach the caller as
-        // the server's own answer.
-        if let Ok(answer @ Message::Response(_)) = jsonrpc::decode(text.as_bytes()) {
-            self.deliver(Incoming::Message(answer));
+        // the server's own answer. One without an id (the server could not tell which request
+        // it refused) answers the one request this POST carried.
+        if let Ok(Message::Response(mut answer)) = jsonrpc::decode(text.as_bytes()) {
+            if answer.id.is_none() {
+                answer.id = request_id;
+            }
+            self.deliver(Incoming::Message(answer.into()));
             return Ok(());
         }
         if !status.is_success() {
@@ -516,6 +562,12 @@ impl Transport for HttpTransport {
             *lock(&self.shared.version) = Some(v);
         }
         tokio::spawn(self.shared.clone().standing());
+    }
+
+    async fn stateless(&self, protocol_version: &str) {
+        if let Ok(v) = HeaderValue::from_str(protocol_version) {
+            *lock(&self.shared.stateless) = Some(v);
+        }
     }
 
     async fn close(&self) {

@@ -40,6 +40,11 @@ pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
     /// as a header on every later request, and opens its standing stream).
     async fn initialized(&self, _protocol_version: &str) {}
 
+    /// Called when the connection speaks a stateless era (MCP 2026-07-28) with
+    /// `protocol_version`: there is no session, and HTTP frames every POST with the era's
+    /// headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, B-5). Stdio needs nothing.
+    async fn stateless(&self, _protocol_version: &str) {}
+
     /// Ends the connection politely: HTTP sends `DELETE`, stdio closes the child's stdin and
     /// waits briefly for it to exit.
     async fn close(&self);
