@@ -1,29 +1,50 @@
 //! Connecting a client command to the server it names (`--url` or `-- CMD ARGS...`), with the
-//! terminal answering the server's questions, and over HTTP with the `--token` if one is given.
+//! terminal answering the server's questions, over HTTP with the `--token` if one is given, in
+//! the era `--protocol` names or the server's discovered one.
 
 use std::process::Stdio;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
-use mcp_tasks_runtime::client::{Client, ClientBuilder, ElicitationHandler, RequestContext};
+use mcp_tasks_runtime::client::{
+    Client, ClientBuilder, ElicitationHandler, Protocol, RequestContext,
+};
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::v2025_11_25::{ElicitKind, ElicitRequestParams, ElicitResult, Implementation};
 use tokio::sync::Mutex;
 
 use super::exit::{Exit, Failure};
-use crate::cli::{AnswersArg, Target};
+use crate::cli::{AnswersArg, ProtocolVersion, Target};
 use crate::term::answers::Answers;
 use crate::term::form::{self, Answer};
 use crate::term::status::StatusLine;
 use crate::term::tty::Tty;
 
-/// Connects to the server `target` names.
+/// The eras a command may speak, the preferred first: the one `--protocol` names (then the
+/// server is not asked), else both, `favour` first (B-8).
+pub(crate) fn eras(target: &Target, favour: Protocol) -> Vec<Protocol> {
+    match target.protocol {
+        Some(ProtocolVersion::V2025_11_25) => vec![Protocol::V2025_11_25],
+        Some(ProtocolVersion::V2026_07_28) => vec![Protocol::V2026_07_28],
+        None if favour == Protocol::V2025_11_25 => {
+            vec![Protocol::V2025_11_25, Protocol::V2026_07_28]
+        }
+        None => vec![Protocol::V2026_07_28, Protocol::V2025_11_25],
+    }
+}
+
+/// Connects to the server `target` names, speaking the first of `eras` it speaks.
 ///
 /// The client answers elicitation from `questions` and hosts elicitation tasks in memory, so
-/// a server may also ask as a task (T-CAP-1, client side).
-pub(crate) async fn connect(target: &Target, questions: Questions) -> Result<Client, Failure> {
+/// a 2025-11-25 server may also ask as a task (T-CAP-1, client side).
+pub(crate) async fn connect(
+    target: &Target,
+    eras: Vec<Protocol>,
+    questions: Questions,
+) -> Result<Client, Failure> {
     let builder = ClientBuilder::new(Implementation::new("mcp-tasks", env!("CARGO_PKG_VERSION")))
+        .protocols(eras)
         .elicitation(questions)
         .host_tasks(Engine::new(
             Arc::new(MemoryStore::new()),
