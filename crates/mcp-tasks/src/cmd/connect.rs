@@ -236,3 +236,57 @@ impl ElicitationHandler for Questions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn target_of(args: &[&str]) -> Target {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Tools(t) => t.target,
+            other => panic!("not tools: {other:?}"),
+        }
+    }
+
+    /// B-8 (client side): without --protocol both eras are offered, the favoured first, for
+    /// discovery to settle; with it, only that one, and the server is not asked.
+    #[test]
+    fn protocol_flag_or_discovery() {
+        let discover = target_of(&["mcp-tasks", "tools", "--url", "http://h/mcp"]);
+        assert_eq!(
+            eras(&discover, Protocol::V2026_07_28),
+            [Protocol::V2026_07_28, Protocol::V2025_11_25]
+        );
+        assert_eq!(
+            eras(&discover, Protocol::V2025_11_25),
+            [Protocol::V2025_11_25, Protocol::V2026_07_28]
+        );
+        for (flag, only) in [
+            ("2025-11-25", Protocol::V2025_11_25),
+            ("2026-07-28", Protocol::V2026_07_28),
+        ] {
+            let forced = target_of(&["mcp-tasks", "tools", "--protocol", flag, "--url", "u"]);
+            assert_eq!(eras(&forced, Protocol::V2026_07_28), [only]);
+            assert_eq!(eras(&forced, Protocol::V2025_11_25), [only]);
+        }
+    }
+
+    /// A version the client does not speak is a clap error naming the ones it does.
+    #[test]
+    fn a_bad_protocol_is_a_clear_usage_error() {
+        let err =
+            Cli::try_parse_from(["mcp-tasks", "tools", "--protocol", "2024-11-05"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let text = err.to_string();
+        assert!(
+            text.contains("2024-11-05")
+                && text.contains("2025-11-25")
+                && text.contains("2026-07-28"),
+            "{text}"
+        );
+    }
+}
