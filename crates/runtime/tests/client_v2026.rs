@@ -902,3 +902,338 @@ mod http_headers {
         }
     }
 }
+
+mod end_to_end {
+    //! The client against this crate's own server over Streamable HTTP on loopback: one
+    //! endpoint that speaks both eras (B-8), the server deciding which calls become tasks.
+
+    use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
+    use mcp_tasks_runtime::server::{Server, ToolContext, ToolDef, Tools};
+    use mcp_tasks_runtime::transport::http::{self, HttpConfig};
+    use mcp_tasks_runtime::{CallToolResult, ElicitRequestParams, JsonSchema, TaskSupport};
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    #[derive(serde::Deserialize, JsonSchema)]
+    #[schemars(crate = "mcp_tasks_runtime::schemars")]
+    struct NoArgs {}
+
+    #[derive(serde::Deserialize, JsonSchema)]
+    #[schemars(crate = "mcp_tasks_runtime::schemars")]
+    struct Sleep {
+        ms: u64,
+    }
+
+    fn name_form() -> ElicitRequestParams {
+        ElicitRequestParams::form(
+            "Your name?",
+            json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}),
+        )
+    }
+
+    async fn greet_asked(cx: &ToolContext) -> Result<String, ErrorObject> {
+        let answer = cx.elicit(name_form()).await?;
+        Ok(answer
+            .content
+            .and_then(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| "stranger".into()))
+    }
+
+    fn tools() -> Tools {
+        let quick = Duration::from_millis(100);
+        Tools::new()
+            .tool(ToolDef::new("quick"), |_: NoArgs, _cx| async {
+                Ok(CallToolResult::text("quick"))
+            })
+            .tool(
+                ToolDef::new("sleep")
+                    .task_support(TaskSupport::Optional)
+                    .task_after(quick),
+                |a: Sleep, _cx| async move {
+                    tokio::time::sleep(Duration::from_millis(a.ms)).await;
+                    Ok(CallToolResult::text(format!("slept {}", a.ms)))
+                },
+            )
+            // Never a task: its question is asked within the request (B-6).
+            .tool(
+                ToolDef::new("ask_plain"),
+                |_: NoArgs, cx: ToolContext| async move {
+                    let name = greet_asked(&cx).await?;
+                    Ok(CallToolResult::text(format!("Hello, {name}!")))
+                },
+            )
+            // An in-request question first, then slow enough to become a task.
+            .tool(
+                ToolDef::new("ask_then_sleep")
+                    .task_support(TaskSupport::Optional)
+                    .task_after(quick),
+                |_: NoArgs, cx: ToolContext| async move {
+                    let form = serde_json::to_value(name_form()).unwrap();
+                    let answer = cx
+                        .ask_in_request("user_name", "elicitation/create", form)
+                        .await?;
+                    let name = answer["content"]["name"].as_str().unwrap_or("?").to_owned();
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    Ok(CallToolResult::text(format!("Slept on it, {name}.")))
+                },
+            )
+            .tool(
+                ToolDef::new("ask_task").task_support(TaskSupport::Required),
+                |_: NoArgs, cx: ToolContext| async move {
+                    let name = greet_asked(&cx).await?;
+                    Ok(CallToolResult::text(format!("Hello, {name}!")))
+                },
+            )
+            .tool(
+                ToolDef::new("tool_error").task_support(TaskSupport::Required),
+                |_: NoArgs, _cx| async { Ok(CallToolResult::error_text("no such file")) },
+            )
+            .tool(
+                ToolDef::new("broken").task_support(TaskSupport::Required),
+                |_: NoArgs, _cx| async {
+                    Err::<CallToolResult, _>(ErrorObject::internal("the disk is on fire"))
+                },
+            )
+            .tool(
+                ToolDef::new("forever").task_support(TaskSupport::Required),
+                |_: NoArgs, cx: ToolContext| async move {
+                    cx.cancellation().cancelled().await;
+                    Ok(CallToolResult::text("stopped"))
+                },
+            )
+    }
+
+    async fn serve() -> (String, CancellationToken) {
+        let config = EngineConfig::default().poll_interval(Duration::from_millis(20));
+        let engine = Engine::new(Arc::new(MemoryStore::new()), config);
+        let server = Server::new(engine, tools(), Implementation::new("e2e-server", "1.0.0"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let shutdown = stop.clone();
+        let router = http::router(server, HttpConfig::default());
+        tokio::spawn(
+            async move { http::serve(listener, router, shutdown.cancelled_owned()).await },
+        );
+        (url, stop)
+    }
+
+    fn text(result: &Value) -> &str {
+        result["content"][0]["text"].as_str().unwrap_or_default()
+    }
+
+    /// B-8, B-1, X-1: our server answers `server/discover` as a 2026-07-28 server declaring the
+    /// tasks extension, so the client speaks that era; told 2025-11-25, the same endpoint
+    /// opens a session.
+    #[tokio::test]
+    async fn one_endpoint_both_eras() {
+        let (url, _stop) = serve().await;
+        let modern = bounded(builder().connect_http(&url)).await.unwrap();
+        assert_eq!(modern.protocol(), Protocol::V2026_07_28);
+        let discovery = modern.discovery().unwrap();
+        assert!(discovery.has_tasks_extension());
+        assert!(discovery
+            .supported_versions
+            .iter()
+            .any(|v| v == "2025-11-25"));
+        assert_eq!(modern.server_info().unwrap().name, "e2e-server");
+        assert_eq!(bounded(modern.list_tools()).await.unwrap().len(), 8);
+        let quick = bounded(modern.call_tool("quick", json!({}))).await.unwrap();
+        assert_eq!(quick, CallToolResult::text("quick").with_meta_of(&quick));
+
+        let legacy = bounded(builder().protocol(Protocol::V2025_11_25).connect_http(&url))
+            .await
+            .unwrap();
+        assert_eq!(legacy.protocol(), Protocol::V2025_11_25);
+        let task = bounded(legacy.call_tool_as_task("sleep", json!({"ms": 10}), None))
+            .await
+            .unwrap();
+        assert_eq!(task.protocol(), Protocol::V2025_11_25);
+        assert_eq!(text(&bounded(task.result()).await.unwrap()), "slept 10");
+        modern.close().await;
+        legacy.close().await;
+    }
+
+    /// X-2 (client side): a quick call of a tool that may be a task comes back at once; a slow
+    /// one comes back as a task, which the handle follows by polling to its inlined result.
+    #[tokio::test]
+    async fn the_server_decides_and_the_handle_follows() {
+        let (url, _stop) = serve().await;
+        let client = bounded(builder().connect_http(&url)).await.unwrap();
+        let ToolCall::Finished(at_once) =
+            bounded(client.start_tool_call("sleep", json!({"ms": 1}), None))
+                .await
+                .unwrap()
+        else {
+            panic!("a quick call is answered at once")
+        };
+        assert_eq!(text(&at_once), "slept 1");
+        let ToolCall::Task(mut handle) =
+            bounded(client.start_tool_call("sleep", json!({"ms": 600}), None))
+                .await
+                .unwrap()
+        else {
+            panic!("a slow call becomes a task")
+        };
+        assert_eq!(handle.protocol(), Protocol::V2026_07_28);
+        let mut last = None;
+        let outcome = bounded(async {
+            loop {
+                match handle.next_event().await.unwrap() {
+                    TaskEvent::Status(t) => last = Some(t.status),
+                    TaskEvent::Progress(_) => {}
+                    TaskEvent::Finished(r) => break r,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(text(&outcome), "slept 600");
+        assert_eq!(last, Some(TaskStatus::Completed));
+        // the same task read later, by id, inlines its result.
+        let again = bounded(client.task(handle.id())).await.unwrap();
+        assert_eq!(
+            text(again.detailed().unwrap().result.as_ref().unwrap()),
+            "slept 600"
+        );
+        // The plain API hides all of it.
+        let plain = bounded(client.call_tool("sleep", json!({"ms": 300})))
+            .await
+            .unwrap();
+        assert_eq!(
+            plain,
+            CallToolResult::text("slept 300").with_meta_of(&plain)
+        );
+    }
+
+    /// B-6 against our server: a question of a tool that is never a task comes back as
+    /// `input_required`; the client answers with its handler and calls again with the sealed
+    /// `requestState`; an in-request question before the call becomes a task works the same
+    /// way, and the task that follows carries the answer (MRTR then task).
+    #[tokio::test]
+    async fn input_required_then_result_or_task() {
+        let (url, _stop) = serve().await;
+        let client = bounded(ada().connect_http(&url)).await.unwrap();
+        let result = bounded(client.call_tool("ask_plain", json!({})))
+            .await
+            .unwrap();
+        assert_eq!(
+            result,
+            CallToolResult::text("Hello, Ada!").with_meta_of(&result)
+        );
+        let ToolCall::Task(task) =
+            bounded(client.start_tool_call("ask_then_sleep", json!({}), None))
+                .await
+                .unwrap()
+        else {
+            panic!("slow after its question: a task")
+        };
+        assert_eq!(
+            text(&bounded(task.result()).await.unwrap()),
+            "Slept on it, Ada."
+        );
+    }
+
+    /// against our server: a task's question shows in `inputRequests`, the handler
+    /// answers it with `tasks/update`, the task completes with the answer.
+    #[tokio::test]
+    async fn a_task_question_is_answered_with_tasks_update() {
+        let (url, _stop) = serve().await;
+        let client = bounded(ada().connect_http(&url)).await.unwrap();
+        let ToolCall::Task(mut handle) =
+            bounded(client.start_tool_call("ask_task", json!({}), None))
+                .await
+                .unwrap()
+        else {
+            panic!("a required task")
+        };
+        let mut statuses = Vec::new();
+        let outcome = bounded(async {
+            loop {
+                match handle.next_event().await.unwrap() {
+                    TaskEvent::Status(t) => statuses.push(t.status),
+                    TaskEvent::Progress(_) => {}
+                    TaskEvent::Finished(r) => break r,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(text(&outcome), "Hello, Ada!");
+        assert!(
+            statuses.contains(&TaskStatus::InputRequired),
+            "{statuses:?}"
+        );
+        assert_eq!(statuses.last(), Some(&TaskStatus::Completed));
+    }
+
+    /// against our server: a tool error completes the task with `isError`; a JSON-RPC
+    /// error fails it with that error; cancel is acknowledged and the task then shows
+    /// `cancelled`, ending with -32800.
+    #[tokio::test]
+    async fn tool_errors_failures_and_cancel() {
+        let (url, _stop) = serve().await;
+        let client = bounded(builder().connect_http(&url)).await.unwrap();
+        let is_error = bounded(client.call_tool("tool_error", json!({})))
+            .await
+            .unwrap();
+        assert!(is_error.is_error());
+        let ToolCall::Task(failed) = bounded(client.start_tool_call("broken", json!({}), None))
+            .await
+            .unwrap()
+        else {
+            panic!("a task")
+        };
+        let err = bounded(failed.result()).await.unwrap_err();
+        assert!(err.rpc().unwrap().message.contains("on fire"), "{err}");
+
+        let ToolCall::Task(mut forever) =
+            bounded(client.start_tool_call("forever", json!({}), None))
+                .await
+                .unwrap()
+        else {
+            panic!("a task")
+        };
+        let after = bounded(forever.cancel()).await.unwrap().clone();
+        assert_eq!(after.status, TaskStatus::Cancelled);
+        let TaskEvent::Finished(Err(e)) = bounded(forever.next_event()).await.unwrap() else {
+            panic!("cancelled ends with an error")
+        };
+        assert_eq!(e.rpc().unwrap().code, ErrorCode::REQUEST_CANCELLED);
+    }
+
+    /// Issue 12 item 7: one store, read from both eras: a task created in 2026-07-28 is read by
+    /// id from a 2025-11-25 session (anonymous tasks are reachable by id).
+    #[tokio::test]
+    async fn a_2026_task_reads_in_2025() {
+        let (url, _stop) = serve().await;
+        let modern = bounded(builder().connect_http(&url)).await.unwrap();
+        let ToolCall::Task(task) = bounded(modern.start_tool_call("tool_error", json!({}), None))
+            .await
+            .unwrap()
+        else {
+            panic!("a task")
+        };
+        let done = bounded(task.result()).await.unwrap();
+        assert_eq!(done["isError"], true);
+        let legacy = bounded(builder().protocol(Protocol::V2025_11_25).connect_http(&url))
+            .await
+            .unwrap();
+        let seen = bounded(legacy.task(task.id())).await.unwrap();
+        // the same record reads `failed` in 2025-11-25.
+        assert_eq!(seen.task().status, TaskStatus::Failed);
+        legacy.close().await;
+    }
+
+    trait WithMeta {
+        fn with_meta_of(self, other: &CallToolResult) -> Self;
+    }
+
+    impl WithMeta for CallToolResult {
+        fn with_meta_of(mut self, other: &CallToolResult) -> Self {
+            self.meta = other.meta.clone();
+            self
+        }
+    }
+}

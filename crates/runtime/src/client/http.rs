@@ -600,7 +600,7 @@ mod tests {
     use mcp_tasks_wire::v2025_11_25::{CallToolResult, Implementation, Tool};
     use serde_json::json;
 
-    use crate::client::{ClientBuilder, ClientError};
+    use crate::client::{ClientBuilder, ClientError, Protocol, ToolCall};
     use crate::server::{Server, Tools};
     use crate::transport::http::{self, BearerTokens, HttpConfig};
 
@@ -648,8 +648,9 @@ mod tests {
         (url, stop)
     }
 
+    /// A 2025-11-25 client: these tests follow sessions (GET stream, DELETE).
     fn builder() -> ClientBuilder {
-        ClientBuilder::new(Implementation::new("t", "0"))
+        ClientBuilder::new(Implementation::new("t", "0")).protocol(Protocol::V2025_11_25)
     }
 
     /// A refused token fails the connect at once with what the server said, not a hang.
@@ -736,5 +737,46 @@ mod tests {
                 "{method} without the token: {auth:?}"
             );
         }
+    }
+
+    /// T-SEC-1 and B-2 in MCP 2026-07-28: a discovering client sends only POSTs (no session, no
+    /// GET stream, no DELETE), each with the token, and a refused token fails discovery and the
+    /// fallback alike with the server's reason.
+    #[tokio::test]
+    async fn the_token_rides_on_every_post_in_2026() {
+        let seen = Seen::default();
+        let (url, _stop) = serve(seen.clone()).await;
+        let client = ClientBuilder::new(Implementation::new("t", "0"))
+            .bearer_token(ALICE)
+            .connect_http(&url)
+            .await
+            .unwrap();
+        assert_eq!(client.protocol(), Protocol::V2026_07_28);
+        let called = tokio::time::timeout(LIMIT, client.start_tool_call("hello", json!({}), None))
+            .await
+            .unwrap()
+            .unwrap();
+        let ToolCall::Finished(result) = called else {
+            panic!("a quick call is answered at once")
+        };
+        assert_eq!(result["content"][0]["text"], "hello");
+        client.close().await;
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.len() >= 2, "{seen:?}");
+        for (method, auth) in &seen {
+            assert_eq!(method, "POST");
+            assert_eq!(auth.as_deref(), Some(format!("Bearer {ALICE}").as_str()));
+        }
+        let refused = ClientBuilder::new(Implementation::new("t", "0"))
+            .bearer_token("not-a-known-token-at-all")
+            .connect_http(&url)
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("refused the credentials (HTTP 401)"),
+            "{refused}"
+        );
     }
 }
