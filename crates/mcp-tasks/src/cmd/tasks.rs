@@ -48,6 +48,15 @@ pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
     exit
 }
 
+/// Why the command speaks 2026-07-28, for a message saying what that era lacks.
+fn why_2026(target: &crate::cli::Target) -> &'static str {
+    if target.protocol.is_some() {
+        "--protocol 2026-07-28 was given"
+    } else {
+        "this server speaks only that version"
+    }
+}
+
 async fn run_on(
     client: &Client,
     command: &TasksCommand,
@@ -57,15 +66,15 @@ async fn run_on(
 ) -> Result<Exit, Failure> {
     let modern = client.protocol() == Protocol::V2026_07_28;
     match command {
-        TasksCommand::List { .. } if modern => Err(Failure::usage(
-            "MCP 2026-07-28 has no tasks/list, and this server speaks only that (or --protocol \
-             2026-07-28 was given): keep the ids of the tasks you create (`call` prints each one) \
-             and read them with `tasks get ID`",
-        )),
-        TasksCommand::Result { id, .. } if modern => Err(Failure::usage(format!(
-            "MCP 2026-07-28 has no tasks/result, and this server speaks only that (or --protocol \
-             2026-07-28 was given): `tasks get {id} --json` shows the task with its result inlined \
-             once it is done"
+        TasksCommand::List { target, .. } if modern => Err(Failure::usage(format!(
+            "MCP 2026-07-28 has no tasks/list, and {}: keep the ids of the tasks you create \
+             (`call` prints each one) and read them with `tasks get ID`",
+            why_2026(target)
+        ))),
+        TasksCommand::Result { id, target, .. } if modern => Err(Failure::usage(format!(
+            "MCP 2026-07-28 has no tasks/result, and {}: `tasks get {id} --json` shows the task \
+             with its result inlined once it is done",
+            why_2026(target)
         ))),
         TasksCommand::List { output, target } => {
             let tasks = client.list_tasks().await?;
