@@ -560,7 +560,8 @@ fn ts_server_deps() {
 
 /// B-8 (client side) against a real 2025-11-25-only server over stdio: `server/discover` gets
 /// an error, the client initializes, and the task runs as in 2025-11-25; told 2026-07-28, the
-/// command fails against it (exit 3) instead of falling back.
+/// client neither asks nor falls back (this server happens to answer `tools/list` without a
+/// session).
 #[tokio::test]
 async fn a_2025_only_server_gets_initialize() {
     ts_server_deps();
@@ -581,10 +582,17 @@ async fn a_2025_only_server_gets_initialize() {
     assert_exit("call against the 2025-only server", &run, 0);
     assert_eq!(run.stdout.trim(), "old", "{}", show(&run));
     assert_stderr("fallback", &run, "initializing a 2025-11-25 session");
-    let forced = mcp(&[&["tools", "--protocol", "2026-07-28"][..], &ts].concat()).await;
+    let forced = mcp(&[
+        &["tools", "--protocol", "2026-07-28"][..],
+        &["--log", "mcp_tasks_runtime=debug"],
+        &ts,
+    ]
+    .concat())
+    .await;
     assert_exit(
         "--protocol 2026-07-28 against a 2025-only server",
         &forced,
-        3,
+        0,
     );
+    assert!(!forced.stderr.contains("initializing"), "{}", show(&forced));
 }
