@@ -62,7 +62,7 @@ async fn follow(
         .start_tool_call(tool, arguments, Some(60_000))
         .await?
     {
-        ToolCall::Task(task) => task,
+        ToolCall::Task(task) => *task,
         ToolCall::Finished(result) => {
             let text = result["content"][0]["text"].as_str().unwrap_or_default();
             println!("{tool}: result {text} (at once, no task)");

@@ -372,7 +372,7 @@ async fn handshake(
                     match protocol::choose(preference, &discovery) {
                         Some(Protocol::V2026_07_28) => {
                             speak_stateless(conn, meta).await;
-                            return Ok(Handshake::Discovered(discovery));
+                            return Ok(Handshake::Discovered(*discovery));
                         }
                         Some(Protocol::V2025_11_25) => "2025-11-25 is preferred".to_owned(),
                         None => {
@@ -446,8 +446,8 @@ pub struct Client {
 pub enum ToolCall {
     /// The tool's result (a `CallToolResult`, as sent), at once.
     Finished(Value),
-    /// The call became a task, to follow.
-    Task(TaskHandle),
+    /// The call became a task, to follow (boxed: a handle is large beside a result).
+    Task(Box<TaskHandle>),
 }
 
 impl Client {
@@ -621,9 +621,9 @@ impl Client {
                 .await?
                 .is_some_and(|t| t.task_support() != TaskSupport::Forbidden);
         if as_task {
-            return Ok(ToolCall::Task(
+            return Ok(ToolCall::Task(Box::new(
                 self.call_tool_as_task(name, arguments, ttl_ms).await?,
-            ));
+            )));
         }
         let params = json!({"name": name, "arguments": arguments});
         Ok(ToolCall::Finished(
@@ -641,10 +641,10 @@ impl Client {
                 Some(ResultType::Complete) => return Ok(ToolCall::Finished(answer)),
                 Some(ResultType::Task) => {
                     let created: v2::CreateTaskResult = task::decode(method::TOOLS_CALL, answer)?;
-                    return Ok(ToolCall::Task(TaskHandle::extension(
+                    return Ok(ToolCall::Task(Box::new(TaskHandle::extension(
                         self.conn.clone(),
                         &created.task,
-                    )));
+                    ))));
                 }
                 Some(ResultType::InputRequired) => {
                     let asked: InputRequiredResult = task::decode(method::TOOLS_CALL, answer)?;

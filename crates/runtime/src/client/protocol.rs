@@ -142,7 +142,7 @@ impl Discovery {
 #[derive(Debug)]
 pub(crate) enum Discovered {
     /// The server answered as a 2026-07-28 server.
-    Modern(Discovery),
+    Modern(Box<Discovery>),
     /// It did not (why, for the log): take it for a 2025-11-25 server and `initialize`.
     Legacy(String),
 }
@@ -161,7 +161,7 @@ pub(crate) fn classify(answer: Result<Value, ClientError>) -> Result<Discovered,
         Ok(raw) => {
             let discovery = Discovery::from_result(raw)?;
             if Protocol::V2026_07_28.listed_in(&discovery.supported_versions) {
-                Ok(Discovered::Modern(discovery))
+                Ok(Discovered::Modern(Box::new(discovery)))
             } else {
                 Ok(Discovered::Legacy(format!(
                     "server/discover lists {} but not {}",
