@@ -91,7 +91,7 @@ async fn call_v2026(
             print::tool_result(&value, args.output.json)
         }
         ToolCall::Task(handle) => {
-            follow_created(handle, args, status, interrupt, bad_answers).await
+            follow_created(*handle, args, status, interrupt, bad_answers).await
         }
     }
 }
