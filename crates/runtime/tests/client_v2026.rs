@@ -31,6 +31,8 @@ type Script = Box<dyn Fn(&Request) -> Answer + Send + Sync>;
 struct Fake {
     sent: Arc<Mutex<Vec<Message>>>,
     stateless: Arc<Mutex<Option<String>>>,
+    /// How many `tasks/get` the connection loses (a transport error) before delivering again.
+    lose_gets: Arc<Mutex<usize>>,
     inbound: mpsc::UnboundedSender<Incoming>,
     script: Script,
 }
@@ -44,6 +46,13 @@ impl std::fmt::Debug for Fake {
 #[async_trait]
 impl Transport for Fake {
     async fn send(&self, message: Message) -> Result<(), ClientError> {
+        if let Message::Request(r) = &message {
+            let mut lose = self.lose_gets.lock().unwrap();
+            if r.method == "tasks/get" && *lose > 0 {
+                *lose -= 1;
+                return Err(ClientError::Transport("the stream dropped".into()));
+            }
+        }
         if let Message::Request(r) = &message {
             if let Some(outcome) = (self.script)(r) {
                 let response = match outcome {
@@ -69,6 +78,7 @@ impl Transport for Fake {
 struct Seen {
     sent: Arc<Mutex<Vec<Message>>>,
     stateless: Arc<Mutex<Option<String>>>,
+    lose_gets: Arc<Mutex<usize>>,
 }
 
 impl Seen {
@@ -102,10 +112,12 @@ fn fake(script: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> (Fake, I
     let seen = Seen {
         sent: Arc::default(),
         stateless: Arc::default(),
+        lose_gets: Arc::default(),
     };
     let transport = Fake {
         sent: seen.sent.clone(),
         stateless: seen.stateless.clone(),
+        lose_gets: seen.lose_gets.clone(),
         inbound: tx,
         script: Box::new(script),
     };
@@ -674,6 +686,63 @@ async fn cancel_is_an_ack_then_the_task_shows_cancelled() {
         [seen.of("tasks/cancel")[0].clone()]
     );
     assert_eq!(seen.of("tasks/cancel")[0]["taskId"], "t-3");
+}
+
+/// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
+/// few times in a row at most; more losses end the following with the transport's error.
+#[tokio::test]
+async fn lost_polls_are_asked_again_a_few_times() {
+    let (transport, inbound, seen) = modern(
+        |_| {
+            Some(Ok({
+                let mut t = task("t-5", "working");
+                t["resultType"] = json!("task");
+                t
+            }))
+        },
+        |_| {
+            Some(Ok(detailed(
+                "t-5",
+                "completed",
+                json!({"result": text_result("done")}),
+            )))
+        },
+    );
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    let ToolCall::Task(handle) = bounded(client.start_tool_call("greet", json!({}), None))
+        .await
+        .unwrap()
+    else {
+        panic!("a task")
+    };
+    *seen.lose_gets.lock().unwrap() = 3;
+    let done = bounded(handle.result()).await.unwrap();
+    assert_eq!(done["content"][0]["text"], "done");
+
+    let ToolCall::Task(mut handle) = bounded(client.start_tool_call("greet", json!({}), None))
+        .await
+        .unwrap()
+    else {
+        panic!("a task")
+    };
+    *seen.lose_gets.lock().unwrap() = 3;
+    let outcome = bounded(async {
+        loop {
+            if let TaskEvent::Finished(r) = handle.next_event().await.unwrap() {
+                break r;
+            }
+        }
+    })
+    .await;
+    assert_eq!(outcome.unwrap()["content"][0]["text"], "done");
+
+    *seen.lose_gets.lock().unwrap() = 4;
+    let err = bounded(client.call_tool("greet", json!({})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Transport(_)), "{err}");
 }
 
 /// X-7 (client side): no `tasks/list` and no asking for a task in this era; both are refused

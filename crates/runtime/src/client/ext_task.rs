@@ -32,7 +32,13 @@ pub(super) struct Extension {
     pub(super) answering: Option<JoinHandle<Result<()>>>,
     /// Answers were just sent: read the task again without waiting out the interval.
     pub(super) poll_now: bool,
+    /// Polls in a row whose answer the connection lost.
+    pub(super) lost_polls: u32,
 }
+
+/// How many polls in a row may lose their answer (a dropped stream: the era resumes none)
+/// before following the task fails; `tasks/get` is safe to ask again.
+pub(super) const LOST_POLLS: u32 = 3;
 
 impl Extension {
     /// The task's outcome once `tasks/get` showed it terminal: the inlined result of a
@@ -162,13 +168,42 @@ async fn update(peer: &dyn Peer, id: &str, responses: InputResponses) -> Result<
     peer.call(method::TASKS_UPDATE, params).await.map(drop)
 }
 
+/// `tasks/get`, where a lost answer (up to [`LOST_POLLS`] in a row, counted in `lost`) is
+/// `Ok(None)`: poll again later.
+pub(super) async fn poll(
+    peer: &dyn Peer,
+    id: &str,
+    lost: &mut u32,
+) -> Result<Option<DetailedTask>> {
+    match get(peer, id).await {
+        Ok(detailed) => {
+            *lost = 0;
+            Ok(Some(detailed))
+        }
+        Err(ClientError::Transport(reason)) if *lost < LOST_POLLS => {
+            *lost += 1;
+            tracing::debug!(task = %id, %reason, lost = *lost, "tasks/get lost its answer; polling again");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Polls the task to its end, answering its questions inline, and returns its outcome: what
-/// [`TaskHandle::result`](super::TaskHandle::result) is in this era.
-pub(super) async fn wait(peer: Arc<dyn Peer>, id: String) -> Result<Value> {
+/// [`TaskHandle::result`](super::TaskHandle::result) is in this era. `interval` is the poll
+/// interval known so far; each answer's `pollIntervalMs` then sets it.
+pub(super) async fn wait(
+    peer: Arc<dyn Peer>,
+    id: String,
+    mut interval: std::time::Duration,
+) -> Result<Value> {
     let mut state = Extension::default();
     loop {
-        let detailed = get(peer.as_ref(), &id).await?;
-        let interval = super::task::interval_of(detailed.task.poll_interval_ms);
+        let Some(detailed) = poll(peer.as_ref(), &id, &mut state.lost_polls).await? else {
+            tokio::time::sleep(interval).await;
+            continue;
+        };
+        interval = super::task::interval_of(detailed.task.poll_interval_ms);
         state.detailed = Some(detailed);
         if let Some(outcome) = state.outcome() {
             return outcome;

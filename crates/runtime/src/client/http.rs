@@ -8,7 +8,7 @@
 //! `close` ends the session with `DELETE`.
 //!
 //! In MCP 2026-07-28 ([`Transport::stateless`]) there is no session: no session id, no
-//! standing stream, no `DELETE`. Every POST then carries `MCP-Protocol-Version`, `Mcp-Method`
+//! standing stream, no `DELETE`, and a dropped stream is not resumed (B-7): its request fails. Every POST then carries `MCP-Protocol-Version`, `Mcp-Method`
 //! and, for `tools/call` and the tasks methods, `Mcp-Name` (the tool name or task id, as the
 //! Base64 sentinel when it is not plain ASCII), mirroring the body for routers (B-5, X-8). A
 //! request whose `_meta` names that version (the `server/discover` probe) is framed so too.
@@ -308,6 +308,15 @@ impl Shared {
                 return;
             }
             let Some(id) = request_id.clone() else { return };
+            if lock(&self.stateless).is_some() {
+                self.deliver(Incoming::Lost {
+                    id,
+                    reason: "the server's stream ended before the answer, and MCP 2026-07-28 \
+                             has no stream resumption"
+                        .into(),
+                });
+                return;
+            }
             let Some(last) = cursor.last_id.clone() else {
                 self.deliver(Incoming::Lost {
                     id,

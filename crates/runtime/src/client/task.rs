@@ -268,7 +268,8 @@ impl TaskHandle {
     /// or the connection's.
     pub async fn result(&self) -> Result<Value> {
         if self.ext.is_some() {
-            return ext_task::wait(self.peer.clone(), self.id().to_owned()).await;
+            let (peer, id) = (self.peer.clone(), self.id().to_owned());
+            return ext_task::wait(peer, id, self.poll_interval()).await;
         }
         fetch_result(self.peer.clone(), self.id().to_owned()).await
     }
@@ -381,7 +382,12 @@ impl TaskHandle {
                 ext.poll_now = true;
                 continue;
             }
-            let detailed = ext_task::get(self.peer.as_ref(), self.id()).await?;
+            let (peer, id) = (self.peer.clone(), self.task.task_id.clone());
+            let Some(detailed) = ext_task::poll(peer.as_ref(), &id, &mut ext.lost_polls).await?
+            else {
+                self.last_poll = Instant::now();
+                continue;
+            };
             if self.take_detailed(detailed) {
                 return Ok(TaskEvent::Status(self.task.clone()));
             }
