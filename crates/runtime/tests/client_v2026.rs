@@ -340,6 +340,75 @@ async fn a_modern_refusal_of_discover_is_an_error() {
     assert_eq!(seen.methods(), ["server/discover"]);
 }
 
+/// B-3 (client side): -32022 for 2026-07-28 from a server that lists 2026-07-28 among its
+/// supported versions is asked again once, with a new id (discovery and any later request);
+/// -32022 listing only other versions is the server's answer.
+#[tokio::test]
+async fn a_refused_version_the_server_lists_is_retried_once() {
+    let refused = Arc::new(Mutex::new(Vec::<String>::new()));
+    let first = refused.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        let mut done = first.lock().unwrap();
+        if !done.contains(&r.method) {
+            done.push(r.method.clone());
+            return Some(Err(ErrorObject::new(
+                ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+                "retry",
+            )
+            .with_data(json!({"supported": [V2026], "requested": V2026}))));
+        }
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tools/call" => text_result("second time lucky"),
+            _ => json!({"resultType": "complete"}),
+        }))
+    });
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    assert_eq!(client.protocol(), Protocol::V2026_07_28);
+    let result = bounded(client.call_tool("greet", json!({}))).await.unwrap();
+    assert!(!result.is_error());
+    let requests = seen.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| r.method.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "server/discover",
+            "server/discover",
+            "tools/call",
+            "tools/call"
+        ]
+    );
+    assert_ne!(requests[0].id, requests[1].id, "a new id for the retry");
+
+    let (transport, inbound, seen) = modern(
+        |_| {
+            Some(Err(ErrorObject::new(
+                ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+                "no",
+            )
+            .with_data(
+                json!({"supported": ["2099-01-01"], "requested": V2026}),
+            )))
+        },
+        never,
+    );
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    let err = bounded(client.call_tool("greet", json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.rpc().unwrap().code,
+        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+    );
+    assert_eq!(seen.of("tools/call").len(), 1);
+}
+
 /// `protocol` skips discovery: 2025-11-25 initializes at once, 2026-07-28 sends nothing until
 /// asked; a preference decides among what the server lists.
 #[tokio::test]
@@ -824,6 +893,13 @@ mod http_headers {
         let id = &msg["id"];
         match msg["method"].as_str() {
             Some("server/discover") => json_answer(id, discover_result()),
+            Some("tools/list") => json_answer(
+                id,
+                json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "public", "tools": [
+                    {"name": "greet", "inputSchema": {"type": "object"}},
+                    {"name": "grüßen", "inputSchema": {"type": "object"}}
+                ]}),
+            ),
             Some("tools/call") => {
                 let mut t = task(
                     &format!("tâche-{}", msg["params"]["name"].as_str().unwrap()),
@@ -910,6 +986,69 @@ mod http_headers {
         assert!(names.contains(&("tools/call".into(), Some(b64("grüßen")))));
         assert!(names.contains(&("tasks/cancel".into(), Some(b64("tâche-greet")))));
         assert!(names.contains(&("tasks/get".into(), Some(b64("tâche-grüßen")))));
+    }
+
+    fn mirroring_answer(msg: &Value) -> axum::response::Response {
+        let id = &msg["id"];
+        match msg["method"].as_str() {
+            Some("server/discover") => json_answer(id, discover_result()),
+            Some("tools/list") => json_answer(
+                id,
+                json!({"resultType": "complete", "ttlMs": 0, "cacheScope": "public", "tools": [
+                    {"name": "query", "inputSchema": {"type": "object", "properties": {
+                        "region": {"type": "string", "x-mcp-header": "Region"},
+                        "limit": {"type": "integer", "x-mcp-header": "Limit"},
+                        "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
+                        "text": {"type": "string"}
+                    }}},
+                    {"name": "broken", "inputSchema": {"type": "object", "properties": {
+                        "ratio": {"type": "number", "x-mcp-header": "Ratio"}
+                    }}}
+                ]}),
+            ),
+            Some("tools/call") => json_answer(id, text_result("ok")),
+            _ => json_answer(id, json!({"resultType": "complete"})),
+        }
+    }
+
+    /// B-5: the arguments a tool marks with `x-mcp-header` ride in `Mcp-Param-*` headers of its
+    /// calls (converted, the Base64 sentinel for non-ASCII, none for an absent value); a tool
+    /// whose marks are invalid is left out of the listed tools.
+    #[tokio::test]
+    async fn marked_arguments_ride_in_mcp_param_headers() {
+        let log = Log::default();
+        let url = serve(log.clone(), mirroring_answer).await;
+        let client = bounded(builder().connect_http(&url)).await.unwrap();
+        bounded(client.call_tool(
+            "query",
+            json!({"region": "Zürich", "limit": 5, "verbose": true, "text": "x"}),
+        ))
+        .await
+        .unwrap();
+        bounded(client.call_tool("query", json!({"limit": 7})))
+            .await
+            .unwrap();
+        let listed = bounded(client.list_tools()).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["query"]
+        );
+        let log = log.lock().unwrap().clone();
+        let calls: Vec<_> = log
+            .iter()
+            .filter(|(_, rpc, _)| rpc.as_deref() == Some("tools/call"))
+            .map(|(_, _, h)| h.clone())
+            .collect();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            header(&calls[0], "mcp-param-region"),
+            Some(mcp_tasks_wire::v2026_07_28::headers::encode_value("Zürich").as_str())
+        );
+        assert_eq!(header(&calls[0], "mcp-param-limit"), Some("5"));
+        assert_eq!(header(&calls[0], "mcp-param-verbose"), Some("true"));
+        assert!(calls[0].get("mcp-param-text").is_none());
+        assert_eq!(header(&calls[1], "mcp-param-limit"), Some("7"));
+        assert!(calls[1].get("mcp-param-region").is_none());
     }
 
     fn legacy_answer(msg: &Value) -> axum::response::Response {

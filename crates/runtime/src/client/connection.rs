@@ -129,6 +129,23 @@ impl Connection {
         if let Some(meta) = framing {
             protocol::frame(&mut params, &meta);
         }
+        let answer = self.send_once(method, params.clone(), announce).await;
+        // A 2026-07-28 server that refuses the version it lists as supported is retried once,
+        // with a new id, as the versioning page asks of a client ("select a mutually supported
+        // version and retry"; this client has one).
+        match answer {
+            Err(e) if protocol::retry_version(&params, &e) => {
+                tracing::debug!(
+                    method,
+                    "-32022 for a version the server lists; asking again"
+                );
+                self.send_once(method, params, announce).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once(&self, method: &str, params: Value, announce: bool) -> Result<Value> {
         // A task-augmented request is never cancelled with notifications/cancelled (T-CAN-3):
         // the task it may have created is cancelled with tasks/cancel or left to its ttl.
         let augmented = params.get("task").is_some_and(|t| !t.is_null());

@@ -10,8 +10,10 @@
 //! In MCP 2026-07-28 ([`Transport::stateless`]) there is no session: no session id, no
 //! standing stream, no `DELETE`, and a dropped stream is not resumed (B-7): its request fails. Every POST then carries `MCP-Protocol-Version`, `Mcp-Method`
 //! and, for `tools/call` and the tasks methods, `Mcp-Name` (the tool name or task id, as the
-//! Base64 sentinel when it is not plain ASCII), mirroring the body for routers (B-5, X-8). A
-//! request whose `_meta` names that version (the `server/discover` probe) is framed so too.
+//! Base64 sentinel when it is not plain ASCII), mirroring the body for routers (B-5, X-8), and a
+//! `tools/call` carries the `Mcp-Param-*` headers of the arguments its tool marks (see
+//! `param_headers`). A request whose `_meta` names that version (the `server/discover` probe)
+//! is framed so too.
 //!
 //! A transport made with [`HttpTransport::with_bearer_token`] sends `Authorization: Bearer` on
 //! every request (each POST, GET and DELETE). A server that refuses the credentials (`401`)
@@ -38,6 +40,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ClientError, Result};
+use super::param_headers::Mirrors;
 use super::transport::{Inbound, Incoming, Transport};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -69,6 +72,8 @@ struct Shared {
     version: Mutex<Option<HeaderValue>>,
     /// The version of a stateless era, once the connection speaks one.
     stateless: Mutex<Option<HeaderValue>>,
+    /// The arguments each listed tool mirrors into `Mcp-Param-*` headers.
+    mirrors: Mutex<Mirrors>,
     inbound: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     closed: CancellationToken,
 }
@@ -130,6 +135,7 @@ impl HttpTransport {
                     session: Mutex::new(None),
                     version: Mutex::new(None),
                     stateless: Mutex::new(None),
+                    mirrors: Mutex::new(Mirrors::default()),
                     inbound: Mutex::new(Some(tx)),
                     closed: CancellationToken::new(),
                 }),
@@ -202,6 +208,17 @@ impl Shared {
         if let Some(name) = era::name_of(method, params) {
             if let Ok(n) = HeaderValue::from_str(&era::encode_value(&name)) {
                 h.insert(era::MCP_NAME, n);
+            }
+            if method == "tools/call" {
+                let arguments = params.and_then(|p| p.get("arguments"));
+                for (header, value) in lock(&self.mirrors).headers(&name, arguments) {
+                    if let (Ok(k), Ok(v)) = (
+                        http::HeaderName::from_bytes(header.as_bytes()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        h.insert(k, v);
+                    }
+                }
             }
         }
         h
@@ -577,6 +594,14 @@ impl Transport for HttpTransport {
         if let Ok(v) = HeaderValue::from_str(protocol_version) {
             *lock(&self.shared.stateless) = Some(v);
         }
+    }
+
+    fn mirrors_arguments(&self) -> bool {
+        true
+    }
+
+    fn tools_listed(&self, tools: &[mcp_tasks_wire::v2025_11_25::Tool]) {
+        lock(&self.shared.mirrors).learn(tools);
     }
 
     async fn close(&self) {

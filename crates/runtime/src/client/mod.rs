@@ -63,6 +63,7 @@ pub mod handler;
 mod hosted;
 mod http;
 mod input;
+mod param_headers;
 mod protocol;
 mod stdio;
 mod task;
@@ -531,12 +532,25 @@ impl Client {
     /// # Errors
     ///
     /// The server's error answer, or the connection's.
+    ///
+    /// In 2026-07-28 a tool whose `x-mcp-header` annotations are invalid is left out, with a
+    /// warning, as the spec requires of clients (B-5).
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
-        let tools = self
+        let mut tools = self
             .all_pages(method::TOOLS_LIST, |page: ListToolsResult| {
                 (page.tools, page.next_cursor)
             })
             .await?;
+        if self.protocol() == Protocol::V2026_07_28 {
+            tools.retain(|tool| match param_headers::mirrored(tool) {
+                Ok(_) => true,
+                Err(why) => {
+                    tracing::warn!(tool = %tool.name, %why, "left out a tool with an invalid x-mcp-header");
+                    false
+                }
+            });
+            self.conn.transport().tools_listed(&tools);
+        }
         *self.tools.lock().await = Some(tools.clone());
         Ok(tools)
     }
@@ -634,6 +648,10 @@ impl Client {
     /// A 2026-07-28 `tools/call`: answers `input_required` rounds until the server answers
     /// the result or a task (B-6, X-2).
     async fn call_v2026(&self, name: &str, arguments: Value) -> Result<ToolCall> {
+        if self.conn.transport().mirrors_arguments() {
+            // Its Mcp-Param-* headers come from its definition (B-5).
+            self.tool(name).await?;
+        }
         let mut params = json!({"name": name, "arguments": arguments});
         for _ in 0..MAX_INPUT_ROUNDS {
             let answer = self.request(method::TOOLS_CALL, params.clone()).await?;

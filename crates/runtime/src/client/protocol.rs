@@ -189,6 +189,25 @@ pub(crate) fn choose(preference: &[Protocol], discovery: &Discovery) -> Option<P
         .find(|p| p.listed_in(&discovery.supported_versions))
 }
 
+/// Whether a request with `params` that got `error` should be sent again: it speaks
+/// 2026-07-28, and the error is -32022 listing 2026-07-28 among the supported versions.
+pub(crate) fn retry_version(params: &Value, error: &ClientError) -> bool {
+    let speaks_2026 = params
+        .get("_meta")
+        .and_then(|m| m.get(v2::PROTOCOL_VERSION_META))
+        .and_then(Value::as_str)
+        == Some(v2::PROTOCOL_VERSION);
+    let lists_2026 = error.rpc().is_some_and(|e| {
+        e.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+            && e.data
+                .as_ref()
+                .and_then(|d| d.get("supported"))
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().any(|v| v == v2::PROTOCOL_VERSION))
+    });
+    speaks_2026 && lists_2026
+}
+
 /// The `_meta` a 2026-07-28 request carries (B-2, X-1): the version, this client's
 /// capabilities, with the tasks extension declared as exactly `{}`, and who it is.
 pub(crate) fn request_meta(
