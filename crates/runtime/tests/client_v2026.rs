@@ -107,6 +107,20 @@ impl Seen {
     }
 }
 
+impl Seen {
+    /// Every message the client sent, checked against the MCP 2026-07-28 and tasks extension
+    /// schemas (requests with their params: `_meta`, `inputResponses`, `tasks/update`…).
+    #[track_caller]
+    fn assert_schema_valid(&self) {
+        let sent = self.sent.lock().unwrap().clone();
+        assert!(!sent.is_empty());
+        for message in sent {
+            let value = serde_json::to_value(&message).unwrap();
+            testkit::schema::assert_valid_message(testkit::schema::Spec::ExtTasks, &value);
+        }
+    }
+}
+
 fn fake(script: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> (Fake, Inbound, Seen) {
     let (tx, rx) = mpsc::unbounded_channel();
     let seen = Seen {
@@ -254,6 +268,7 @@ async fn discovery_picks_2026_and_every_request_carries_the_era_meta() {
             json!({"name": "test-client", "version": "1.0.0"})
         );
     }
+    seen.assert_schema_valid();
     // No notification either: no notifications/initialized in this era.
     assert!(seen
         .sent
@@ -524,6 +539,7 @@ async fn input_required_rounds_are_answered_and_retried() {
             json!({})
         );
     }
+    seen.assert_schema_valid();
 }
 
 /// B-6: a server that never has enough is given up on after a bounded number of rounds.
@@ -658,6 +674,7 @@ async fn a_task_is_followed_and_its_questions_answered_with_tasks_update() {
         HashMap::from([("a".to_owned(), 1), ("b".to_owned(), 1)])
     );
     assert!(seen.of("tasks/get").len() > 3, "polled while answering");
+    seen.assert_schema_valid();
     // No ttl is asked for in this era: the server chooses.
     assert!(seen.of("tools/call")[0].get("task").is_none());
     assert!(matches!(
@@ -755,6 +772,7 @@ async fn cancel_is_an_ack_then_the_task_shows_cancelled() {
         [seen.of("tasks/cancel")[0].clone()]
     );
     assert_eq!(seen.of("tasks/cancel")[0]["taskId"], "t-3");
+    seen.assert_schema_valid();
 }
 
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
