@@ -2,20 +2,27 @@
 //! their questions and fetches their results, over stdio (a spawned server) or Streamable HTTP.
 //!
 //! ```no_run
-//! use mcp_tasks_runtime::client::{handler_fn, ClientBuilder, TaskEvent};
+//! use mcp_tasks_runtime::client::{handler_fn, ClientBuilder, TaskEvent, ToolCall};
 //! use mcp_tasks_wire::v2025_11_25::{ElicitResult, Implementation};
 //! use serde_json::json;
 //!
 //! # #[tokio::main] async fn main() -> Result<(), mcp_tasks_runtime::client::ClientError> {
 //! let client = ClientBuilder::new(Implementation::new("my-app", "1.0.0"))
-//!     // Questions a task asks while we follow it land here (T-RES-4).
+//!     // Questions a call or a task asks land here, in either era (T-RES-4, B-6, X-5).
 //!     .elicitation(handler_fn(|_request, _cx| async {
 //!         let name = json!({"name": "Ada"});
 //!         Ok(ElicitResult::accept(name.as_object().cloned().unwrap_or_default()))
 //!     }))
 //!     .connect_http("http://127.0.0.1:8080/mcp")
 //!     .await?;
-//! let mut task = client.call_tool_as_task("ask_name", json!({}), None).await?;
+//! // A task when the tool may be one (2025-11-25) or the server makes it one (2026-07-28).
+//! let mut task = match client.start_tool_call("ask_name", json!({}), None).await? {
+//!     ToolCall::Task(task) => task,
+//!     ToolCall::Finished(result) => {
+//!         println!("{result}");
+//!         return Ok(());
+//!     }
+//! };
 //! loop {
 //!     match task.next_event().await? {
 //!         TaskEvent::Status(t) => eprintln!("{:?} {}", t.status, t.status_message.unwrap_or_default()),
