@@ -231,6 +231,14 @@ pub(crate) enum TasksCommand {
     },
 }
 
+/// A set of fixture tools that `serve --fixtures` offers instead of the demo tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FixtureSet {
+    /// The tools the official MCP conformance suite (`@modelcontextprotocol/conformance`)
+    /// calls in its server scenarios.
+    Conformance,
+}
+
 /// SQLite's durability mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,6 +254,11 @@ pub(crate) struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line override it.
     #[arg(long, env = "MCP_TASKS_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+
+    /// Serve this set of fixture tools instead of the demo tools, for a test suite that calls
+    /// tools by name. [default: the demo tools]
+    #[arg(long, value_enum, value_name = "SET")]
+    pub(crate) fixtures: Option<FixtureSet>,
 
     /// Serve Streamable HTTP on this address (for example 127.0.0.1:8080; port 0 picks a free
     /// one) instead of stdio. The endpoint is /mcp. [default: stdio]
