@@ -1,4 +1,6 @@
-//! A client that calls the `durable_server` example's tools as tasks and prints what happens.
+//! A client that calls the `durable_server` example's tools, follows the tasks they become, and
+//! prints what happens. It speaks whichever era the server does (MCP 2026-07-28, where the
+//! server decides what becomes a task, or 2025-11-25, where the client asks for one).
 //!
 //! ```text
 //! cargo run --example task_client                                  # spawns durable_server over stdio
@@ -8,7 +10,7 @@
 //! It answers the server's question (an elicitation) with the name in `$NAME`, or "Ada".
 #![allow(clippy::print_stdout, reason = "an example whose output is the point")]
 
-use mcp_tasks_runtime::client::{handler_fn, Client, ClientBuilder, TaskEvent};
+use mcp_tasks_runtime::client::{handler_fn, Client, ClientBuilder, TaskEvent, ToolCall};
 use mcp_tasks_runtime::{ElicitResult, Implementation};
 use serde_json::{json, Value};
 use tokio::process::Command;
@@ -49,16 +51,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Calls `tool` as a task and prints each status, progress step and the result.
+/// Calls `tool` (as a task when the tool may be one) and prints each status, progress step and
+/// the result.
 async fn follow(
     client: &Client,
     tool: &str,
     arguments: Value,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut task = client
-        .call_tool_as_task(tool, arguments, Some(60_000))
-        .await?;
-    println!("{tool}: task {} created", task.id());
+    let mut task = match client
+        .start_tool_call(tool, arguments, Some(60_000))
+        .await?
+    {
+        ToolCall::Task(task) => *task,
+        ToolCall::Finished(result) => {
+            let text = result["content"][0]["text"].as_str().unwrap_or_default();
+            println!("{tool}: result {text} (at once, no task)");
+            return Ok(());
+        }
+    };
+    println!("{tool}: task {} created ({})", task.id(), client.protocol());
     loop {
         match task.next_event().await? {
             TaskEvent::Status(t) => println!("{tool}: status {}", t.status.as_str()),

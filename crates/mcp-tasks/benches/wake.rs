@@ -20,7 +20,7 @@
 #![allow(clippy::print_stdout)]
 
 use jiff::Timestamp;
-use mcp_tasks_runtime::client::{Client, ClientBuilder};
+use mcp_tasks_runtime::client::{Client, ClientBuilder, Protocol};
 use mcp_tasks_wire::v2025_11_25::Implementation;
 use serde_json::json;
 use testkit::auth::TokensFile;
@@ -81,7 +81,9 @@ async fn main() {
 }
 
 async fn connect(url: &str) -> Client {
+    // The wake measured is that of a 2025-11-25 tasks/result exchange.
     ClientBuilder::new(Implementation::new("wake-bench", "0"))
+        .protocol(Protocol::V2025_11_25)
         .bearer_token(TOKEN)
         .connect_http(url)
         .await

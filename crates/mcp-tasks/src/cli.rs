@@ -78,6 +78,13 @@ can see a --token in the process list, so prefer the environment:
   export MCP_TASKS_TOKEN=\"$(cat ~/.config/mcp-tasks/token)\"
   mcp-tasks tasks list --url http://127.0.0.1:8080/mcp
 
+The client speaks MCP 2026-07-28 (with the tasks extension) and MCP 2025-11-25. It asks the
+server with server/discover and speaks 2026-07-28 to a server that answers as one, else it opens
+a 2025-11-25 session with initialize; --protocol skips the question. In 2026-07-28 the server
+decides which call becomes a task (with or without --task, and its ttl: --ttl is not sent), and
+there is no tasks/list or tasks/result: `tasks list` and `tasks result` use 2025-11-25 when the
+server speaks it too, and `tasks get ID --json` shows a 2026-07-28 task with its result inlined.
+
 Exit status: 0 success; 1 the tool reported an error (isError, or the task failed with it);
 2 bad command line or --answers file; 3 protocol or connection error (including a JSON-RPC
 error answer, and a token the server refused); 4 the task was cancelled; 130 interrupted by
@@ -94,6 +101,11 @@ pub(crate) struct Target {
     #[arg(last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
 
+    /// Speak this MCP version without asking the server first (server/discover).
+    /// [default: discovered: 2026-07-28 when the server speaks it, else 2025-11-25]
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub(crate) protocol: Option<ProtocolVersion>,
+
     /// Bearer token sent with every request to --url, for a server started with
     /// --auth-tokens; its subject owns this command's session and tasks. Prefer the
     /// environment variable: a flag shows in the process list.
@@ -104,6 +116,17 @@ pub(crate) struct Target {
         hide_env_values = true
     )]
     pub(crate) token: Option<String>,
+}
+
+/// An MCP version a client command speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProtocolVersion {
+    /// Sessions opened with initialize; tasks asked for with --task.
+    #[value(name = "2025-11-25")]
+    V2025_11_25,
+    /// Stateless requests with the tasks extension; the server decides what becomes a task.
+    #[value(name = "2026-07-28")]
+    V2026_07_28,
 }
 
 /// How results are printed.
@@ -133,12 +156,14 @@ pub(crate) struct CallArgs {
     pub(crate) arguments: Option<String>,
 
     /// Call the tool as a task: the server answers at once, and the command follows the task
-    /// (status, progress, questions) until its result. Ctrl-C then cancels the task.
+    /// (status, progress, questions) until its result. Ctrl-C then cancels the task. In MCP
+    /// 2026-07-28 the server decides, with or without this flag, and the command follows
+    /// whatever task it makes.
     #[arg(long)]
     pub(crate) task: bool,
 
     /// Time to live of the task in milliseconds, counted from its creation (the server may
-    /// lower it). Needs --task.
+    /// lower it). Needs --task. Not sent in MCP 2026-07-28, where the server chooses it.
     #[arg(long, value_name = "MS", requires = "task")]
     pub(crate) ttl: Option<u64>,
 
@@ -206,6 +231,14 @@ pub(crate) enum TasksCommand {
     },
 }
 
+/// A set of fixture tools that `serve --fixtures` offers instead of the demo tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FixtureSet {
+    /// The tools the official MCP conformance suite (`@modelcontextprotocol/conformance`)
+    /// calls in its server scenarios.
+    Conformance,
+}
+
 /// SQLite's durability mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -221,6 +254,11 @@ pub(crate) struct ServeArgs {
     /// Read settings from this TOML file; flags given on the command line override it.
     #[arg(long, env = "MCP_TASKS_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+
+    /// Serve this set of fixture tools instead of the demo tools, for a test suite that calls
+    /// tools by name. [default: the demo tools]
+    #[arg(long, value_enum, value_name = "SET")]
+    pub(crate) fixtures: Option<FixtureSet>,
 
     /// Serve Streamable HTTP on this address (for example 127.0.0.1:8080; port 0 picks a free
     /// one) instead of stdio. The endpoint is /mcp. [default: stdio]

@@ -23,9 +23,12 @@ pub(crate) fn tools() -> Tools {
         .tool(
             def(
                 "slow_echo",
-                "Waits delay_ms (default 1000), then returns the text. May run as a task.",
+                "Waits delay_ms (default 1000), then returns the text. May run as a task; in \
+                 MCP 2026-07-28 it answers plainly when done within 500 ms, else becomes one.",
             )
-            .task_support(Optional),
+            .task_support(Optional)
+            // Below the default delay, so a default call shows a 2026-07-28 call becoming a task.
+            .task_after(Duration::from_millis(500)),
             slow_echo,
         )
         .tool(

@@ -4,6 +4,7 @@ mod cli;
 mod cmd;
 mod config;
 mod demo;
+mod fixtures;
 mod output;
 mod term;
 
@@ -41,8 +42,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match (cli.command, settings) {
-        (cli::Command::Serve(_), Some(settings)) => {
-            match runtime.block_on(cmd::serve::run(settings)) {
+        (cli::Command::Serve(args), Some(settings)) => {
+            match runtime.block_on(cmd::serve::run(settings, args.fixtures)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     output::error(&format!("{e:#}"));

@@ -254,8 +254,15 @@ fn assert_exit(what: &str, f: &Finished, code: i32) {
     assert_eq!(f.status.code(), Some(code), "{what}\n{}", show(f));
 }
 
+/// `mcp-tasks ARGS…`; a client command speaks MCP 2025-11-25 (`--protocol`, added before any
+/// `--`), the era these tests prove: `mcp-tasks serve` speaks 2026-07-28 too.
 async fn mcp(args: &[&str], env: &[(&str, &str)]) -> Finished {
-    run_with_env(bin(), args, env, LIMIT).await
+    let mut all = args.to_vec();
+    if matches!(args.first(), Some(&("call" | "tools" | "tasks"))) {
+        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+        all.splice(at..at, ["--protocol", "2025-11-25"]);
+    }
+    run_with_env(bin(), &all, env, LIMIT).await
 }
 
 /// T-SEC-1 from the terminal: a task created by `call --task --token` is found by a later

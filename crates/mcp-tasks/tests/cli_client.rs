@@ -33,12 +33,26 @@ const LINE_LIMIT: Duration = Duration::from_secs(20);
 // ---------------------------------------------------------------------------------------------
 // Running the client
 
-/// `mcp-tasks ARGS…` with stdin closed, to its exit (bounded by [`LIMIT`]).
+/// A client command's arguments with `--protocol 2025-11-25` added before any `--`: these tests
+/// prove the MCP 2025-11-25 client, and `mcp-tasks serve` speaks 2026-07-28 too, which the
+/// client would otherwise discover and prefer (`cli_v2026.rs` tests that era). Other commands
+/// (`serve`, `--version`) are left as they are.
+fn in_2025(args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    if matches!(args.first(), Some(&("call" | "tools" | "tasks"))) {
+        let at = all.iter().position(|a| a == "--").unwrap_or(all.len());
+        all.splice(at..at, ["--protocol".to_owned(), "2025-11-25".to_owned()]);
+    }
+    all
+}
+
+/// `mcp-tasks ARGS…` with stdin closed, to its exit (bounded by [`LIMIT`]), speaking
+/// 2025-11-25 ([`in_2025`]).
 ///
 /// The arguments are copied before the returned future starts, so it borrows nothing (several
 /// can be joined).
 fn mcp(args: &[&str]) -> impl std::future::Future<Output = Finished> {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let args = in_2025(args);
     async move { run_to_exit(bin(), &args, LIMIT).await }
 }
 
@@ -140,7 +154,7 @@ impl Running {
     /// terminal, so that everything it shows is on those pipes.
     fn start(args: &[&str]) -> Self {
         let mut child = without_terminal(bin())
-            .args(args)
+            .args(in_2025(args))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -506,6 +520,8 @@ async fn call_ask_name_interactively_in_a_terminal() {
         "call",
         "ask_name",
         "--task",
+        "--protocol",
+        "2025-11-25",
         "--url",
         server.url(),
     ]);
@@ -529,7 +545,7 @@ fn ask_name_redirected(server: &HttpServer, scratch: &Scratch) -> (Terminal, Str
     let out = scratch.file("out", "");
     let err = scratch.file("err", "");
     let command = format!(
-        "{} call ask_name --task --url {} > {} 2> {}",
+        "{} call ask_name --task --protocol 2025-11-25 --url {} > {} 2> {}",
         sh_quote(&bin().display().to_string()),
         sh_quote(server.url()),
         sh_quote(&out),

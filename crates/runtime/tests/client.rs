@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore, TaskStatus as EngineStatus};
 use mcp_tasks_runtime::client::{
-    handler_fn, sampling_fn, ClientBuilder, ClientError, Inbound, Incoming, Peer, TaskEvent,
-    TaskHandle, Transport,
+    handler_fn, sampling_fn, ClientBuilder, ClientError, Inbound, Incoming, Peer, Protocol,
+    TaskEvent, TaskHandle, Transport,
 };
 use mcp_tasks_runtime::server::{Server, ToolContext, ToolResult, Tools};
 use mcp_tasks_runtime::transport::http::{self, HttpConfig};
@@ -120,8 +120,10 @@ async fn serve(config: EngineConfig) -> (String, CancellationToken) {
     (format!("http://{addr}/mcp"), stop)
 }
 
+/// A client of MCP 2025-11-25, the era these tests prove: the server speaks 2026-07-28 too,
+/// which the client would otherwise discover and prefer (`client_v2026.rs` tests that era).
 fn builder() -> ClientBuilder {
-    ClientBuilder::new(Implementation::new("test-client", "1.0.0"))
+    ClientBuilder::new(Implementation::new("test-client", "1.0.0")).protocol(Protocol::V2025_11_25)
 }
 
 /// Follows a task to its result: the statuses seen on the way, and the result.

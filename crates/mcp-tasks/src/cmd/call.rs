@@ -1,11 +1,17 @@
 //! `mcp-tasks call TOOL [JSON] [--task]`: calls a tool, plainly or as a task it then follows.
+//!
+//! In MCP 2025-11-25 `--task` asks for a task. In MCP 2026-07-28 the server decides: the
+//! command answers the questions a call comes back with (B-6) and follows the task the call
+//! becomes, if it does, exactly as a 2025-11-25 task: same status line, same questions, same
+//! Ctrl-C and exit statuses.
 
 use std::io::Read as _;
 use std::sync::Arc;
 
+use mcp_tasks_runtime::client::{Client, Protocol, TaskHandle, ToolCall};
 use serde_json::{Map, Value};
 
-use super::connect::{connect, BadAnswers, Questions};
+use super::connect::{connect, eras, BadAnswers, Questions};
 use super::exit::{Exit, Failure};
 use super::follow::{follow, Followed, Interrupt};
 use super::print;
@@ -20,8 +26,23 @@ pub(crate) async fn run(args: CallArgs) -> Result<Exit, Failure> {
     let status = Arc::new(StatusLine::following(tty.as_ref()));
     let questions = Questions::new(&args.answers, status.clone(), tty)?;
     let bad_answers = questions.bad_answers();
-    let client = connect(&args.target, questions).await?;
-    let exit = if args.task {
+    let client = connect(
+        &args.target,
+        eras(&args.target, Protocol::V2026_07_28),
+        questions,
+    )
+    .await?;
+    let exit = if client.protocol() == Protocol::V2026_07_28 {
+        call_v2026(
+            &client,
+            &args,
+            arguments,
+            &status,
+            &mut interrupt,
+            &bad_answers,
+        )
+        .await
+    } else if args.task {
         call_as_task(
             &client,
             &args,
@@ -39,8 +60,44 @@ pub(crate) async fn run(args: CallArgs) -> Result<Exit, Failure> {
     exit
 }
 
+/// A call in MCP 2026-07-28: the result at once, or the task the server made of the call,
+/// followed to its end.
+async fn call_v2026(
+    client: &Client,
+    args: &CallArgs,
+    arguments: Value,
+    status: &StatusLine,
+    interrupt: &mut Interrupt,
+    bad_answers: &BadAnswers,
+) -> Result<Exit, Failure> {
+    if args.ttl.is_some() {
+        status.note("--ttl is not sent: in MCP 2026-07-28 the server chooses a task's ttl");
+    }
+    interrupt.arm();
+    let started = tokio::select! {
+        r = client.start_tool_call(&args.tool, arguments, None) => r?,
+        () = interrupt.recv() => {
+            // Dropping the call tells the server with notifications/cancelled.
+            status.note(&format!("interrupted: the call to {} was abandoned", args.tool));
+            status.finish();
+            return Ok(Exit::Interrupted);
+        }
+    };
+    match started {
+        ToolCall::Finished(value) => {
+            interrupt.disarm();
+            status.finish();
+            bad_answers.check()?;
+            print::tool_result(&value, args.output.json)
+        }
+        ToolCall::Task(handle) => {
+            follow_created(*handle, args, status, interrupt, bad_answers).await
+        }
+    }
+}
+
 async fn call_as_task(
-    client: &mcp_tasks_runtime::client::Client,
+    client: &Client,
     args: &CallArgs,
     arguments: Value,
     status: &StatusLine,
@@ -51,6 +108,17 @@ async fn call_as_task(
     let handle = client
         .call_tool_as_task(&args.tool, arguments, args.ttl)
         .await?;
+    follow_created(handle, args, status, interrupt, bad_answers).await
+}
+
+/// Follows a task the call just created until its result, and prints it.
+async fn follow_created(
+    handle: TaskHandle,
+    args: &CallArgs,
+    status: &StatusLine,
+    interrupt: &mut Interrupt,
+    bad_answers: &BadAnswers,
+) -> Result<Exit, Failure> {
     status.task_created(handle.id(), handle.task().ttl);
     status.status(
         handle.task().status.as_str(),
@@ -69,7 +137,7 @@ async fn call_as_task(
 }
 
 async fn call_plain(
-    client: &mcp_tasks_runtime::client::Client,
+    client: &Client,
     args: &CallArgs,
     arguments: Value,
     status: &StatusLine,

@@ -1,29 +1,50 @@
 //! Connecting a client command to the server it names (`--url` or `-- CMD ARGS...`), with the
-//! terminal answering the server's questions, and over HTTP with the `--token` if one is given.
+//! terminal answering the server's questions, over HTTP with the `--token` if one is given, in
+//! the era `--protocol` names or the server's discovered one.
 
 use std::process::Stdio;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
-use mcp_tasks_runtime::client::{Client, ClientBuilder, ElicitationHandler, RequestContext};
+use mcp_tasks_runtime::client::{
+    Client, ClientBuilder, ElicitationHandler, Protocol, RequestContext,
+};
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::v2025_11_25::{ElicitKind, ElicitRequestParams, ElicitResult, Implementation};
 use tokio::sync::Mutex;
 
 use super::exit::{Exit, Failure};
-use crate::cli::{AnswersArg, Target};
+use crate::cli::{AnswersArg, ProtocolVersion, Target};
 use crate::term::answers::Answers;
 use crate::term::form::{self, Answer};
 use crate::term::status::StatusLine;
 use crate::term::tty::Tty;
 
-/// Connects to the server `target` names.
+/// The eras a command may speak, the preferred first: the one `--protocol` names (then the
+/// server is not asked), else both, `favour` first (B-8).
+pub(crate) fn eras(target: &Target, favour: Protocol) -> Vec<Protocol> {
+    match target.protocol {
+        Some(ProtocolVersion::V2025_11_25) => vec![Protocol::V2025_11_25],
+        Some(ProtocolVersion::V2026_07_28) => vec![Protocol::V2026_07_28],
+        None if favour == Protocol::V2025_11_25 => {
+            vec![Protocol::V2025_11_25, Protocol::V2026_07_28]
+        }
+        None => vec![Protocol::V2026_07_28, Protocol::V2025_11_25],
+    }
+}
+
+/// Connects to the server `target` names, speaking the first of `eras` it speaks.
 ///
 /// The client answers elicitation from `questions` and hosts elicitation tasks in memory, so
-/// a server may also ask as a task (T-CAP-1, client side).
-pub(crate) async fn connect(target: &Target, questions: Questions) -> Result<Client, Failure> {
+/// a 2025-11-25 server may also ask as a task (T-CAP-1, client side).
+pub(crate) async fn connect(
+    target: &Target,
+    eras: Vec<Protocol>,
+    questions: Questions,
+) -> Result<Client, Failure> {
     let builder = ClientBuilder::new(Implementation::new("mcp-tasks", env!("CARGO_PKG_VERSION")))
+        .protocols(eras)
         .elicitation(questions)
         .host_tasks(Engine::new(
             Arc::new(MemoryStore::new()),
@@ -213,5 +234,59 @@ impl ElicitationHandler for Questions {
                 Ok(Answer::Cancel.into())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn target_of(args: &[&str]) -> Target {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Tools(t) => t.target,
+            other => panic!("not tools: {other:?}"),
+        }
+    }
+
+    /// B-8 (client side): without --protocol both eras are offered, the favoured first, for
+    /// discovery to settle; with it, only that one, and the server is not asked.
+    #[test]
+    fn protocol_flag_or_discovery() {
+        let discover = target_of(&["mcp-tasks", "tools", "--url", "http://h/mcp"]);
+        assert_eq!(
+            eras(&discover, Protocol::V2026_07_28),
+            [Protocol::V2026_07_28, Protocol::V2025_11_25]
+        );
+        assert_eq!(
+            eras(&discover, Protocol::V2025_11_25),
+            [Protocol::V2025_11_25, Protocol::V2026_07_28]
+        );
+        for (flag, only) in [
+            ("2025-11-25", Protocol::V2025_11_25),
+            ("2026-07-28", Protocol::V2026_07_28),
+        ] {
+            let forced = target_of(&["mcp-tasks", "tools", "--protocol", flag, "--url", "u"]);
+            assert_eq!(eras(&forced, Protocol::V2026_07_28), [only]);
+            assert_eq!(eras(&forced, Protocol::V2025_11_25), [only]);
+        }
+    }
+
+    /// A version the client does not speak is a clap error naming the ones it does.
+    #[test]
+    fn a_bad_protocol_is_a_clear_usage_error() {
+        let err =
+            Cli::try_parse_from(["mcp-tasks", "tools", "--protocol", "2024-11-05"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        let text = err.to_string();
+        assert!(
+            text.contains("2024-11-05")
+                && text.contains("2025-11-25")
+                && text.contains("2026-07-28"),
+            "{text}"
+        );
     }
 }

@@ -60,14 +60,20 @@ pub(crate) fn tool_result(value: &Value, as_json: bool) -> Result<Exit, Failure>
     })
 }
 
-/// One line per tool: name, whether it may be a task, description.
-pub(crate) fn tools(tools: &[Tool]) -> Result<(), Failure> {
+/// One line per tool: name, whether it may be a task, description. When `server_decides`
+/// (MCP 2026-07-28, X-2) a tool that declares no `execution.taskSupport` shows `server`: the
+/// server chooses per call.
+pub(crate) fn tools(tools: &[Tool], server_decides: bool) -> Result<(), Failure> {
     let width = tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
     for tool in tools {
-        let support = serde_json::to_value(tool.task_support())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let support = if server_decides && tool.execution.is_none() {
+            "server".to_owned()
+        } else {
+            serde_json::to_value(tool.task_support())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
         let description = tool
             .description
             .as_deref()

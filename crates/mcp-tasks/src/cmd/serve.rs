@@ -1,4 +1,4 @@
-//! `mcp-tasks serve`: the demo tools as tasks, on stdio or Streamable HTTP.
+//! `mcp-tasks serve`: the demo tools (or a fixture set) as tasks, on stdio or Streamable HTTP.
 
 use anyhow::Context as _;
 use mcp_tasks_engine::{OpenOptions, PostgresOptions, SqliteOptions, StoreUrl};
@@ -6,12 +6,17 @@ use mcp_tasks_runtime::server::{ctrl_c_or_sigterm, BuildError, Server};
 use mcp_tasks_runtime::transport::http;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::FixtureSet;
 use crate::config::{AuthSettings, ServeSettings, StoreSettings};
-use crate::{demo, output};
+use crate::{demo, fixtures, output};
 
 /// Maps the settings onto the library's [`Server::builder`], which owns the lifecycle
 /// (recovery, sweeper, leases, shutdown); this adds only the lines a person reads on stderr.
-pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+/// `fixtures` replaces the demo tools with a fixture set.
+pub(crate) async fn run(
+    settings: ServeSettings,
+    fixtures: Option<FixtureSet>,
+) -> anyhow::Result<()> {
     // Registered before the store opens (which may take a while on PostgreSQL), so a SIGTERM
     // from then on stops the server gracefully, and one during start-up stops the start.
     let stop = CancellationToken::new();
@@ -31,11 +36,14 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .store(url)
         .open_options(open)
         .engine_config(settings.engine.clone())
-        .tools(demo::tools())
-        .instructions(
-            "Demo tools of mcp-tasks. Slow tools can be called as tasks: add params.task and \
-             poll tasks/get, or block on tasks/result.",
-        )
+        .tools(fixtures.map_or_else(demo::tools, fixtures::tools))
+        .instructions(fixtures.map_or(
+            "Demo tools of mcp-tasks. Slow tools run as tasks. In MCP 2026-07-28 the server \
+             makes a slow call a task when the request declares the tasks extension: poll \
+             tasks/get, answer its inputRequests with tasks/update. In 2025-11-25 add \
+             params.task to the call, then poll tasks/get or block on tasks/result.",
+            fixtures::instructions,
+        ))
         .rate_limit(settings.rate_limit)
         .max_line_bytes(settings.max_body_bytes)
         .http_config(http::HttpConfig {
@@ -66,6 +74,12 @@ pub(crate) async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             settings.engine.lease_ttl.as_millis()
         ),
     });
+    if let Some(set) = fixtures {
+        output::info(&format!(
+            "serving the {} fixture tools instead of the demo tools",
+            fixtures::name(set)
+        ));
+    }
     let recovered = ready.recovered();
     if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len(), shared) {
         output::info(&line);

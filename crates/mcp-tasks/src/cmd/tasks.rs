@@ -1,11 +1,15 @@
 //! `mcp-tasks tasks list|get|result|cancel`: a server's tasks, by id or as listed.
+//!
+//! `get` and `cancel` work in both eras. MCP 2026-07-28 has no `tasks/list` and no
+//! `tasks/result` (X-7), so `list` and `result` prefer 2025-11-25 when the server speaks both,
+//! and say what to do instead when it speaks only 2026-07-28.
 
 use std::sync::Arc;
 
-use mcp_tasks_runtime::client::Client;
+use mcp_tasks_runtime::client::{Client, Protocol};
 use serde_json::json;
 
-use super::connect::{connect, BadAnswers, Questions};
+use super::connect::{connect, eras, BadAnswers, Questions};
 use super::exit::{Exit, Failure};
 use super::follow::{follow, Followed, Interrupt};
 use super::print;
@@ -32,11 +36,25 @@ pub(crate) async fn run(command: TasksCommand) -> Result<Exit, Failure> {
     let none = AnswersArg { answers: None };
     let questions = Questions::new(answers.unwrap_or(&none), status.clone(), tty)?;
     let bad_answers = questions.bad_answers();
-    let client = connect(target, questions).await?;
+    // list and result exist only in 2025-11-25: ask for it first when the server speaks both.
+    let favour = match &command {
+        TasksCommand::List { .. } | TasksCommand::Result { .. } => Protocol::V2025_11_25,
+        TasksCommand::Get { .. } | TasksCommand::Cancel { .. } => Protocol::V2026_07_28,
+    };
+    let client = connect(target, eras(target, favour), questions).await?;
     let exit = run_on(&client, &command, &status, &mut interrupt, &bad_answers).await;
     client.close().await;
     bad_answers.check()?;
     exit
+}
+
+/// Why the command speaks 2026-07-28, for a message saying what that era lacks.
+fn why_2026(target: &crate::cli::Target) -> &'static str {
+    if target.protocol.is_some() {
+        "--protocol 2026-07-28 was given"
+    } else {
+        "this server speaks only that version"
+    }
 }
 
 async fn run_on(
@@ -46,7 +64,18 @@ async fn run_on(
     interrupt: &mut Interrupt,
     bad_answers: &BadAnswers,
 ) -> Result<Exit, Failure> {
+    let modern = client.protocol() == Protocol::V2026_07_28;
     match command {
+        TasksCommand::List { target, .. } if modern => Err(Failure::usage(format!(
+            "MCP 2026-07-28 has no tasks/list, and {}: keep the ids of the tasks you create \
+             (`call` prints each one) and read them with `tasks get ID`",
+            why_2026(target)
+        ))),
+        TasksCommand::Result { id, target, .. } if modern => Err(Failure::usage(format!(
+            "MCP 2026-07-28 has no tasks/result, and {}: `tasks get {id} --json` shows the task \
+             with its result inlined once it is done",
+            why_2026(target)
+        ))),
         TasksCommand::List { output, target } => {
             let tasks = client.list_tasks().await?;
             if output.json {
@@ -66,7 +95,12 @@ async fn run_on(
         TasksCommand::Get { id, output, .. } => {
             let handle = client.task(id).await?;
             if output.json {
-                print::json(&json!(handle.task()))?;
+                // 2026-07-28: the DetailedTask as sent, with its inlined result, error or
+                // questions (X-3).
+                match handle.detailed() {
+                    Some(detailed) => print::json(&json!(detailed))?,
+                    None => print::json(&json!(handle.task()))?,
+                }
             } else {
                 print::tasks(std::slice::from_ref(handle.task()))?;
             }
@@ -93,7 +127,10 @@ async fn run_on(
             let mut handle = client.task(id).await?;
             let task = handle.cancel().await?.clone();
             if output.json {
-                print::json(&json!(task))?;
+                match handle.detailed() {
+                    Some(detailed) => print::json(&json!(detailed))?,
+                    None => print::json(&json!(task))?,
+                }
             } else {
                 print::tasks(std::slice::from_ref(&task))?;
             }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::connect::{connect, Questions};
+use mcp_tasks_runtime::client::Protocol;
+
+use super::connect::{connect, eras, Questions};
 use super::exit::{Exit, Failure};
 use super::print;
 use crate::cli::{AnswersArg, ToolsArgs};
@@ -11,14 +13,20 @@ use crate::term::status::StatusLine;
 pub(crate) async fn run(args: ToolsArgs) -> Result<Exit, Failure> {
     let status = Arc::new(StatusLine::new(false));
     let questions = Questions::new(&AnswersArg { answers: None }, status, None)?;
-    let client = connect(&args.target, questions).await?;
+    let client = connect(
+        &args.target,
+        eras(&args.target, Protocol::V2026_07_28),
+        questions,
+    )
+    .await?;
     let listed = client.list_tools().await;
+    let decides = client.protocol() == Protocol::V2026_07_28;
     client.close().await;
     let tools = listed?;
     if args.output.json {
         print::json(&serde_json::json!({ "tools": tools }))?;
     } else {
-        print::tools(&tools)?;
+        print::tools(&tools, decides)?;
     }
     Ok(Exit::Success)
 }

@@ -1,9 +1,9 @@
 //! One connection to a server: the client's configuration of the shared JSON-RPC
 //! [`peer`](crate::peer) (ids, pending requests, cancellation), plus what only a client has:
 //! the transport, the status and progress broadcasts, the handlers of the server's requests,
-//! and the engine of client-hosted tasks.
+//! the engine of client-hosted tasks, and, in MCP 2026-07-28, the `_meta` every request carries.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject, Notification, Request, RequestId, Response};
@@ -11,14 +11,17 @@ use mcp_tasks_wire::v2025_11_25::{
     CreateMessageRequestParams, ElicitRequestParams, ProgressNotificationParams, Task,
     TaskStatusNotificationParams,
 };
+use mcp_tasks_wire::v2026_07_28::{InputRequest, InputRequests, InputResponses};
 use mcp_tasks_wire::{meta, method};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ClientError, Result};
 use super::handler::{ElicitationHandler, RequestContext, SamplingHandler};
 use super::hosted::Host;
+use super::input::Answerer;
+use super::protocol;
 use super::task::Peer;
 use super::transport::{Inbound, Incoming, Transport};
 use crate::peer::{self as rpc, Failure, Received};
@@ -40,8 +43,11 @@ pub(crate) struct Connection {
     peer: rpc::Peer,
     status: broadcast::Sender<Task>,
     progress: broadcast::Sender<ProgressNotificationParams>,
-    handlers: Handlers,
+    answerer: Answerer,
     host: Option<Host>,
+    /// The `_meta` of an MCP 2026-07-28 request, put on every request once the connection
+    /// speaks that era (B-2); `None` in a 2025-11-25 session.
+    framing: RwLock<Option<Arc<Map<String, Value>>>>,
 }
 
 impl Connection {
@@ -49,7 +55,7 @@ impl Connection {
     pub(crate) fn start(
         transport: Arc<dyn Transport>,
         inbound: Inbound,
-        handlers: Handlers,
+        answerer: Answerer,
         host: Option<Host>,
     ) -> Arc<Self> {
         let conn = Arc::new(Self {
@@ -57,8 +63,9 @@ impl Connection {
             peer: rpc::Peer::new(),
             status: broadcast::channel(EVENT_BUFFER).0,
             progress: broadcast::channel(EVENT_BUFFER).0,
-            handlers,
+            answerer,
             host,
+            framing: RwLock::new(None),
         });
         tokio::spawn(conn.clone().dispatch(inbound));
         conn
@@ -84,16 +91,67 @@ impl Connection {
         self.progress.subscribe()
     }
 
+    /// From now on every request carries `meta` in its `_meta` (MCP 2026-07-28, B-2); `None`
+    /// goes back to plain requests (discovery found a 2025-11-25 server).
+    pub(crate) fn set_framing(&self, meta: Option<Map<String, Value>>) {
+        *self.framing.write().unwrap_or_else(PoisonError::into_inner) = meta.map(Arc::new);
+    }
+
+    /// Answers the input requests of a 2026-07-28 result or task with the client's handlers.
+    pub(crate) async fn answer_inputs(
+        &self,
+        requests: &InputRequests,
+        task: Option<&str>,
+    ) -> Result<InputResponses> {
+        self.answerer.answer_all(requests, task).await
+    }
+
     /// Sends a request and waits for its answer.
     ///
     /// Dropping the future forgets the request (a late answer is ignored) and, unless it was
     /// task-augmented, tells the server with `notifications/cancelled` (best effort).
     pub(crate) async fn request(&self, method: &str, params: Value) -> Result<Value> {
+        self.send_request(method, params, true).await
+    }
+
+    /// [`Connection::request`] whose abandonment is not announced: a probe sent before the
+    /// session exists (`server/discover`) must leave a server that ignored it undisturbed.
+    pub(crate) async fn request_quietly(&self, method: &str, params: Value) -> Result<Value> {
+        self.send_request(method, params, false).await
+    }
+
+    async fn send_request(&self, method: &str, mut params: Value, announce: bool) -> Result<Value> {
+        let framing = self
+            .framing
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(meta) = framing {
+            protocol::frame(&mut params, &meta);
+        }
+        let answer = self.send_once(method, params.clone(), announce).await;
+        // A 2026-07-28 server that refuses the version it lists as supported is retried once,
+        // with a new id, as the versioning page asks of a client ("select a mutually supported
+        // version and retry"; this client has one).
+        match answer {
+            Err(e) if protocol::retry_version(&params, &e) => {
+                tracing::debug!(
+                    method,
+                    "-32022 for a version the server lists; asking again"
+                );
+                self.send_once(method, params, announce).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once(&self, method: &str, params: Value, announce: bool) -> Result<Value> {
         // A task-augmented request is never cancelled with notifications/cancelled (T-CAN-3):
         // the task it may have created is cancelled with tasks/cancel or left to its ttl.
         let augmented = params.get("task").is_some_and(|t| !t.is_null());
         let on_abandon: Option<Box<dyn FnOnce(RequestId) + Send>> =
-            (method != method::INITIALIZE && !augmented).then(|| self.cancel_on_abandon());
+            (announce && method != method::INITIALIZE && !augmented)
+                .then(|| self.cancel_on_abandon());
         let mut outgoing = self.peer.outgoing(on_abandon);
         let closed = || ClientError::Closed {
             method: method.into(),
@@ -237,7 +295,7 @@ impl Connection {
         match name {
             method::PING => Ok(json!({})),
             method::ELICITATION_CREATE => {
-                let Some(handler) = self.handlers.elicitation.clone() else {
+                let Some(handler) = self.answerer.handlers.elicitation.clone() else {
                     return Err(ErrorObject::method_not_found(name));
                 };
                 let p: ElicitRequestParams = params_as(params.clone())?;
@@ -253,7 +311,7 @@ impl Connection {
                 to_value(&result)
             }
             method::SAMPLING_CREATE_MESSAGE => {
-                let Some(handler) = self.handlers.sampling.clone() else {
+                let Some(handler) = self.answerer.handlers.sampling.clone() else {
                     return Err(ErrorObject::method_not_found(name));
                 };
                 let p: CreateMessageRequestParams = params_as(params.clone())?;
@@ -297,5 +355,9 @@ impl Peer for Connection {
 
     fn progress_updates(&self) -> Option<broadcast::Receiver<ProgressNotificationParams>> {
         Some(self.subscribe_progress())
+    }
+
+    async fn answer_input(&self, request: &InputRequest, task: Option<&str>) -> Result<Value> {
+        self.answerer.answer(request, task).await
     }
 }

@@ -7,6 +7,14 @@
 //! not tied to an exchange). The session id from `initialize` rides on every later request, and
 //! `close` ends the session with `DELETE`.
 //!
+//! In MCP 2026-07-28 ([`Transport::stateless`]) there is no session: no session id, no
+//! standing stream, no `DELETE`, and a dropped stream is not resumed (B-7): its request fails. Every POST then carries `MCP-Protocol-Version`, `Mcp-Method`
+//! and, for `tools/call` and the tasks methods, `Mcp-Name` (the tool name or task id, as the
+//! Base64 sentinel when it is not plain ASCII), mirroring the body for routers (B-5, X-8), and a
+//! `tools/call` carries the `Mcp-Param-*` headers of the arguments its tool marks (see
+//! `param_headers`). A request whose `_meta` names that version (the `server/discover` probe)
+//! is framed so too.
+//!
 //! A transport made with [`HttpTransport::with_bearer_token`] sends `Authorization: Bearer` on
 //! every request (each POST, GET and DELETE). A server that refuses the credentials (`401`)
 //! fails the request at once with [`ClientError::Transport`] saying so, and the standing stream
@@ -26,10 +34,13 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mcp_tasks_wire::jsonrpc::{self, Message, RequestId};
+use mcp_tasks_wire::v2026_07_28::{headers as era, PROTOCOL_VERSION_META};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ClientError, Result};
+use super::param_headers::Mirrors;
 use super::transport::{Inbound, Incoming, Transport};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -59,6 +70,10 @@ struct Shared {
     authorization: Option<HeaderValue>,
     session: Mutex<Option<HeaderValue>>,
     version: Mutex<Option<HeaderValue>>,
+    /// The version of a stateless era, once the connection speaks one.
+    stateless: Mutex<Option<HeaderValue>>,
+    /// The arguments each listed tool mirrors into `Mcp-Param-*` headers.
+    mirrors: Mutex<Mirrors>,
     inbound: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     closed: CancellationToken,
 }
@@ -119,6 +134,8 @@ impl HttpTransport {
                     authorization,
                     session: Mutex::new(None),
                     version: Mutex::new(None),
+                    stateless: Mutex::new(None),
+                    mirrors: Mutex::new(Mirrors::default()),
                     inbound: Mutex::new(Some(tx)),
                     closed: CancellationToken::new(),
                 }),
@@ -167,6 +184,46 @@ impl Shared {
         h
     }
 
+    /// The headers of a stateless era for `message` (B-5, X-8), when the connection speaks one
+    /// or the message's `_meta` names its version; none otherwise.
+    fn era_headers(&self, message: &Message) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let (method, params) = match message {
+            Message::Request(r) => (&r.method, r.params.as_ref()),
+            Message::Notification(n) => (&n.method, n.params.as_ref()),
+            Message::Response(_) => return h,
+        };
+        let from_body = params
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(PROTOCOL_VERSION_META))
+            .and_then(Value::as_str)
+            .and_then(|v| HeaderValue::from_str(v).ok());
+        let Some(version) = from_body.or_else(|| lock(&self.stateless).clone()) else {
+            return h;
+        };
+        h.insert(era::MCP_PROTOCOL_VERSION, version);
+        if let Ok(m) = HeaderValue::from_str(&era::encode_value(method)) {
+            h.insert(era::MCP_METHOD, m);
+        }
+        if let Some(name) = era::name_of(method, params) {
+            if let Ok(n) = HeaderValue::from_str(&era::encode_value(&name)) {
+                h.insert(era::MCP_NAME, n);
+            }
+            if method == "tools/call" {
+                let arguments = params.and_then(|p| p.get("arguments"));
+                for (header, value) in lock(&self.mirrors).headers(&name, arguments) {
+                    if let (Ok(k), Ok(v)) = (
+                        http::HeaderName::from_bytes(header.as_bytes()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        h.insert(k, v);
+                    }
+                }
+            }
+        }
+        h
+    }
+
     fn remember_session(&self, headers: &HeaderMap) {
         if let Some(id) = headers.get(SESSION_HEADER) {
             let mut session = lock(&self.session);
@@ -183,10 +240,12 @@ impl Shared {
         };
         let body = serde_json::to_vec(&message)
             .map_err(|e| ClientError::Transport(format!("cannot encode a message: {e}")))?;
+        let mut headers = self.headers();
+        headers.extend(self.era_headers(&message));
         let response = self
             .http
             .post(self.url.clone())
-            .headers(self.headers())
+            .headers(headers)
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json, text/event-stream")
             .body(body)
@@ -219,9 +278,13 @@ impl Shared {
         }
         let text = response.text().await.unwrap_or_default();
         // Errors the server words as JSON-RPC (400 with an error response) reach the caller as
-        // the server's own answer.
-        if let Ok(answer @ Message::Response(_)) = jsonrpc::decode(text.as_bytes()) {
-            self.deliver(Incoming::Message(answer));
+        // the server's own answer. One without an id (the server could not tell which request
+        // it refused) answers the one request this POST carried.
+        if let Ok(Message::Response(mut answer)) = jsonrpc::decode(text.as_bytes()) {
+            if answer.id.is_none() {
+                answer.id = request_id;
+            }
+            self.deliver(Incoming::Message(answer.into()));
             return Ok(());
         }
         if !status.is_success() {
@@ -262,6 +325,15 @@ impl Shared {
                 return;
             }
             let Some(id) = request_id.clone() else { return };
+            if lock(&self.stateless).is_some() {
+                self.deliver(Incoming::Lost {
+                    id,
+                    reason: "the server's stream ended before the answer, and MCP 2026-07-28 \
+                             has no stream resumption"
+                        .into(),
+                });
+                return;
+            }
             let Some(last) = cursor.last_id.clone() else {
                 self.deliver(Incoming::Lost {
                     id,
@@ -518,6 +590,20 @@ impl Transport for HttpTransport {
         tokio::spawn(self.shared.clone().standing());
     }
 
+    async fn stateless(&self, protocol_version: &str) {
+        if let Ok(v) = HeaderValue::from_str(protocol_version) {
+            *lock(&self.shared.stateless) = Some(v);
+        }
+    }
+
+    fn mirrors_arguments(&self) -> bool {
+        true
+    }
+
+    fn tools_listed(&self, tools: &[mcp_tasks_wire::v2025_11_25::Tool]) {
+        lock(&self.shared.mirrors).learn(tools);
+    }
+
     async fn close(&self) {
         self.shared.closed.cancel();
         let headers = self.shared.headers();
@@ -548,7 +634,7 @@ mod tests {
     use mcp_tasks_wire::v2025_11_25::{CallToolResult, Implementation, Tool};
     use serde_json::json;
 
-    use crate::client::{ClientBuilder, ClientError};
+    use crate::client::{ClientBuilder, ClientError, Protocol, ToolCall};
     use crate::server::{Server, Tools};
     use crate::transport::http::{self, BearerTokens, HttpConfig};
 
@@ -596,8 +682,9 @@ mod tests {
         (url, stop)
     }
 
+    /// A 2025-11-25 client: these tests follow sessions (GET stream, DELETE).
     fn builder() -> ClientBuilder {
-        ClientBuilder::new(Implementation::new("t", "0"))
+        ClientBuilder::new(Implementation::new("t", "0")).protocol(Protocol::V2025_11_25)
     }
 
     /// A refused token fails the connect at once with what the server said, not a hang.
@@ -684,5 +771,46 @@ mod tests {
                 "{method} without the token: {auth:?}"
             );
         }
+    }
+
+    /// T-SEC-1 and B-2 in MCP 2026-07-28: a discovering client sends only POSTs (no session, no
+    /// GET stream, no DELETE), each with the token, and a refused token fails discovery and the
+    /// fallback alike with the server's reason.
+    #[tokio::test]
+    async fn the_token_rides_on_every_post_in_2026() {
+        let seen = Seen::default();
+        let (url, _stop) = serve(seen.clone()).await;
+        let client = ClientBuilder::new(Implementation::new("t", "0"))
+            .bearer_token(ALICE)
+            .connect_http(&url)
+            .await
+            .unwrap();
+        assert_eq!(client.protocol(), Protocol::V2026_07_28);
+        let called = tokio::time::timeout(LIMIT, client.start_tool_call("hello", json!({}), None))
+            .await
+            .unwrap()
+            .unwrap();
+        let ToolCall::Finished(result) = called else {
+            panic!("a quick call is answered at once")
+        };
+        assert_eq!(result["content"][0]["text"], "hello");
+        client.close().await;
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.len() >= 2, "{seen:?}");
+        for (method, auth) in &seen {
+            assert_eq!(method, "POST");
+            assert_eq!(auth.as_deref(), Some(format!("Bearer {ALICE}").as_str()));
+        }
+        let refused = ClientBuilder::new(Implementation::new("t", "0"))
+            .bearer_token("not-a-known-token-at-all")
+            .connect_http(&url)
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("refused the credentials (HTTP 401)"),
+            "{refused}"
+        );
     }
 }

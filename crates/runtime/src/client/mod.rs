@@ -2,20 +2,27 @@
 //! their questions and fetches their results, over stdio (a spawned server) or Streamable HTTP.
 //!
 //! ```no_run
-//! use mcp_tasks_runtime::client::{handler_fn, ClientBuilder, TaskEvent};
+//! use mcp_tasks_runtime::client::{handler_fn, ClientBuilder, TaskEvent, ToolCall};
 //! use mcp_tasks_wire::v2025_11_25::{ElicitResult, Implementation};
 //! use serde_json::json;
 //!
 //! # #[tokio::main] async fn main() -> Result<(), mcp_tasks_runtime::client::ClientError> {
 //! let client = ClientBuilder::new(Implementation::new("my-app", "1.0.0"))
-//!     // Questions a task asks while we follow it land here (T-RES-4).
+//!     // Questions a call or a task asks land here, in either era (T-RES-4, B-6, X-5).
 //!     .elicitation(handler_fn(|_request, _cx| async {
 //!         let name = json!({"name": "Ada"});
 //!         Ok(ElicitResult::accept(name.as_object().cloned().unwrap_or_default()))
 //!     }))
 //!     .connect_http("http://127.0.0.1:8080/mcp")
 //!     .await?;
-//! let mut task = client.call_tool_as_task("ask_name", json!({}), None).await?;
+//! // A task when the tool may be one (2025-11-25) or the server makes it one (2026-07-28).
+//! let mut task = match client.start_tool_call("ask_name", json!({}), None).await? {
+//!     ToolCall::Task(task) => task,
+//!     ToolCall::Finished(result) => {
+//!         println!("{result}");
+//!         return Ok(());
+//!     }
+//! };
 //! loop {
 //!     match task.next_event().await? {
 //!         TaskEvent::Status(t) => eprintln!("{:?} {}", t.status, t.status_message.unwrap_or_default()),
@@ -34,12 +41,37 @@
 //! `sampling` when it has those handlers, and `capabilities.tasks` when it hosts tasks
 //! ([`ClientBuilder::host_tasks`]). It only ever sends a task-augmented request the server
 //! declared (T-CAP-3), for a tool whose `execution.taskSupport` allows one (T-CAP-5).
+//!
+//! # Two eras
+//!
+//! The client speaks MCP 2025-11-25 (a session opened with `initialize`) and MCP 2026-07-28
+//! with the tasks extension (stateless: every request carries the version, the client's
+//! capabilities and the extension in its `_meta`). Unless told which
+//! ([`ClientBuilder::protocol`]), it asks `server/discover` and speaks 2026-07-28 to a server
+//! that answers as one, else `initialize`s (B-8). [`Client::protocol`] says which it chose.
+//!
+//! Most of the API reads the same in both: [`Client::call_tool`] returns the tool's result
+//! (following a task or answering questions on the way if the server makes it so),
+//! [`Client::start_tool_call`] returns the result or the [`TaskHandle`] of the task the call
+//! became, [`Client::task`] finds a task by id. What differs:
+//!
+//! - In 2026-07-28 the *server* decides whether a call becomes a task (X-2), and its ttl:
+//!   [`Client::call_tool_as_task`], which asks for a task, is a 2025-11-25 method.
+//! - A 2026-07-28 call may first answer `input_required` (B-6): the client answers its
+//!   questions with the same handlers and sends the call again, round after round.
+//! - 2026-07-28 has no `tasks/list` and no `tasks/result` (X-7): [`Client::list_tasks`] is
+//!   [`ClientError::Unsupported`] there, and a [`TaskHandle`] reads the result from `tasks/get`.
+//! - The client hosts no tasks in 2026-07-28: the server asks its questions inside results.
 
 mod connection;
 mod error;
+mod ext_task;
 pub mod handler;
 mod hosted;
 mod http;
+mod input;
+mod param_headers;
+mod protocol;
 mod stdio;
 mod task;
 mod transport;
@@ -52,8 +84,9 @@ use mcp_tasks_wire::v2025_11_25::{
     CallToolResult, ClientCapabilities, ClientTaskElicitationRequests, ClientTaskRequests,
     ClientTaskSamplingRequests, ClientTasksCapability, CreateTaskResult, ElicitationCapability,
     Empty, Implementation, InitializeRequestParams, InitializeResult, ListTasksResult,
-    ListToolsResult, SamplingCapability, Task, TaskSupport, Tool,
+    ListToolsResult, RootsCapability, SamplingCapability, Task, TaskSupport, Tool,
 };
+use mcp_tasks_wire::v2026_07_28::{self as v2, InputRequiredResult, ResultType};
 use serde_json::{json, Value};
 use tokio::process::Command;
 use tokio::sync::Mutex;
@@ -62,9 +95,17 @@ use connection::{Connection, Handlers};
 pub use error::{ClientError, Result};
 pub use handler::{handler_fn, sampling_fn, ElicitationHandler, RequestContext, SamplingHandler};
 pub use http::HttpTransport;
+pub use input::Root;
+pub use protocol::{Discovery, Protocol};
 pub use stdio::StdioTransport;
-pub use task::{Peer, TaskEvent, TaskHandle, DEFAULT_POLL_INTERVAL, MIN_POLL_INTERVAL};
+pub use task::{
+    Peer, TaskEvent, TaskHandle, CANCEL_SETTLE, DEFAULT_POLL_INTERVAL, MIN_POLL_INTERVAL,
+};
 pub use transport::{Inbound, Incoming, Transport};
+
+/// How many times in a row a 2026-07-28 call may answer `input_required` before the client
+/// gives up on it (a server that never has enough would otherwise ask forever).
+pub const MAX_INPUT_ROUNDS: usize = 16;
 
 /// Sets up a [`Client`]: who it is, how it answers the server, whether it hosts tasks.
 #[derive(Debug)]
@@ -73,6 +114,8 @@ pub struct ClientBuilder {
     handlers: Handlers,
     host: Option<Engine>,
     bearer_token: Option<BearerToken>,
+    protocols: Vec<Protocol>,
+    roots: Option<Vec<Root>>,
 }
 
 /// A bearer token, kept out of `Debug` output.
@@ -92,7 +135,37 @@ impl ClientBuilder {
             handlers: Handlers::default(),
             host: None,
             bearer_token: None,
+            protocols: vec![Protocol::V2026_07_28, Protocol::V2025_11_25],
+            roots: None,
         }
+    }
+
+    /// Speaks `protocol` without asking the server first: 2025-11-25 `initialize`s at once;
+    /// 2026-07-28 sends no `server/discover` and no `initialize`, only the requests asked for.
+    pub fn protocol(self, protocol: Protocol) -> Self {
+        self.protocols([protocol])
+    }
+
+    /// The eras the client may speak, the one it prefers first. With more than one, connecting
+    /// asks `server/discover` and speaks the first the server lists; a server that does not
+    /// answer it as a 2026-07-28 server is `initialize`d (B-8). The default prefers 2026-07-28.
+    /// An empty list makes connecting fail.
+    pub fn protocols(mut self, preference: impl IntoIterator<Item = Protocol>) -> Self {
+        self.protocols = Vec::new();
+        for p in preference {
+            if !self.protocols.contains(&p) {
+                self.protocols.push(p);
+            }
+        }
+        self
+    }
+
+    /// The roots the client offers: the answer to a 2026-07-28 `roots/list` input request, and
+    /// declared as the `roots` capability there. Without it the client declares no roots and
+    /// answers such a request with an empty list.
+    pub fn roots(mut self, roots: Vec<Root>) -> Self {
+        self.roots = Some(roots);
+        self
     }
 
     /// Sends `Authorization: Bearer <token>` with every HTTP request, so a server with bearer
@@ -157,47 +230,73 @@ impl ClientBuilder {
         self.connect(transport, inbound).await
     }
 
-    /// Initializes a session over any transport.
+    /// Connects over any transport: discovers the server's era, or speaks the one given
+    /// ([`ClientBuilder::protocol`]), and initializes a 2025-11-25 session.
     ///
     /// # Errors
     ///
-    /// The transport's error, the server's error answer to `initialize`, or a protocol
-    /// version this client does not speak.
+    /// The transport's error, the server's error answer to `initialize`, a protocol version
+    /// this client does not speak, or no era in common with the server.
     pub async fn connect(self, transport: impl Transport, inbound: Inbound) -> Result<Client> {
         let transport: Arc<dyn Transport> = Arc::new(transport);
         let capabilities = self.capabilities();
+        let meta = protocol::request_meta(&self.info, self.capabilities_v2026());
+        let preference = self.protocols.clone();
+        let answerer = input::Answerer {
+            handlers: self.handlers,
+            roots: self.roots.map(Arc::new),
+        };
         let host = self.host.map(|engine| {
             hosted::Host::new(
                 engine,
                 hosted::Hosting {
-                    elicitation: self.handlers.elicitation.is_some(),
-                    sampling: self.handlers.sampling.is_some(),
+                    elicitation: answerer.handlers.elicitation.is_some(),
+                    sampling: answerer.handlers.sampling.is_some(),
                 },
                 self.info.clone(),
                 transport.clone(),
             )
         });
-        let conn = Connection::start(transport.clone(), inbound, self.handlers, host);
+        let conn = Connection::start(transport.clone(), inbound, answerer, host);
         let params = InitializeRequestParams {
             protocol_version: method::LATEST_PROTOCOL_VERSION.into(),
             capabilities,
             client_info: self.info,
         };
-        match initialize(&conn, params).await {
-            Ok(init) => {
-                transport.initialized(&init.protocol_version).await;
-                Ok(Client {
-                    conn,
-                    init,
-                    tools: Mutex::new(None),
-                })
-            }
+        match handshake(&conn, &preference, meta, params).await {
+            Ok(handshake) => Ok(Client {
+                conn,
+                handshake,
+                tools: Mutex::new(None),
+            }),
             Err(e) => {
                 // Nothing may outlive a failed connect: the child, the session, the dispatcher.
                 transport.close().await;
                 conn.closed().cancel();
                 Err(e)
             }
+        }
+    }
+
+    /// What a 2026-07-28 request declares (before the tasks extension is added): what the
+    /// handlers and roots can answer. The client hosts no tasks in that era.
+    fn capabilities_v2026(&self) -> v2::ClientCapabilities {
+        v2::ClientCapabilities {
+            elicitation: self
+                .handlers
+                .elicitation
+                .is_some()
+                .then_some(ElicitationCapability {
+                    form: Some(Empty {}),
+                    url: None,
+                }),
+            sampling: self
+                .handlers
+                .sampling
+                .is_some()
+                .then(SamplingCapability::default),
+            roots: self.roots.as_ref().map(|_| RootsCapability::default()),
+            ..v2::ClientCapabilities::default()
         }
     }
 
@@ -227,6 +326,98 @@ impl ClientBuilder {
     }
 }
 
+/// How the connection came to speak its era.
+#[derive(Debug)]
+enum Handshake {
+    /// A 2025-11-25 session: what the server said at initialize.
+    Initialized(InitializeResult),
+    /// 2026-07-28, after `server/discover`.
+    Discovered(Discovery),
+    /// 2026-07-28 as told ([`ClientBuilder::protocol`]), without asking.
+    Assumed,
+}
+
+/// Settles the era (B-8): the only one given, or `server/discover` then the first preferred
+/// era the server lists; `initialize` for 2025-11-25, framing for 2026-07-28.
+async fn handshake(
+    conn: &Connection,
+    preference: &[Protocol],
+    meta: serde_json::Map<String, Value>,
+    params: InitializeRequestParams,
+) -> Result<Handshake> {
+    match preference {
+        [] => Err(ClientError::Unsupported(
+            "no protocol version to speak: give the client at least one".into(),
+        )),
+        [Protocol::V2025_11_25] => Ok(Handshake::Initialized(initialize(conn, params).await?)),
+        [Protocol::V2026_07_28] => {
+            speak_stateless(conn, meta).await;
+            Ok(Handshake::Assumed)
+        }
+        _ => {
+            let probe = serde_json::json!({ "_meta": meta.clone() });
+            let answer = tokio::time::timeout(
+                protocol::DISCOVER_TIMEOUT,
+                conn.request_quietly(method::SERVER_DISCOVER, probe),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(ClientError::Transport(format!(
+                    "no answer to server/discover within {:?}",
+                    protocol::DISCOVER_TIMEOUT
+                )))
+            });
+            if matches!(answer, Err(ClientError::Closed { .. })) {
+                return Err(ClientError::Transport(
+                    "the server closed the connection when asked server/discover; a server that \
+                     only speaks MCP 2025-11-25 may not take it before initialize: connect with \
+                     protocol 2025-11-25"
+                        .into(),
+                ));
+            }
+            let reason = match protocol::classify(answer)? {
+                protocol::Discovered::Modern(discovery) => {
+                    match protocol::choose(preference, &discovery) {
+                        Some(Protocol::V2026_07_28) => {
+                            speak_stateless(conn, meta).await;
+                            return Ok(Handshake::Discovered(*discovery));
+                        }
+                        Some(Protocol::V2025_11_25) => "2025-11-25 is preferred".to_owned(),
+                        None => {
+                            return Err(ClientError::Unsupported(format!(
+                                "the server speaks MCP {}, none of which this client was told \
+                                 to speak ({})",
+                                discovery.supported_versions.join(", "),
+                                preference
+                                    .iter()
+                                    .map(|p| p.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )))
+                        }
+                    }
+                }
+                protocol::Discovered::Legacy(reason) => reason,
+            };
+            if !preference.contains(&Protocol::V2025_11_25) {
+                return Err(ClientError::Unsupported(format!(
+                    "the server does not speak MCP 2026-07-28 ({reason}), and 2025-11-25 is not \
+                     one this client was told to speak"
+                )));
+            }
+            tracing::debug!(%reason, "initializing a 2025-11-25 session");
+            Ok(Handshake::Initialized(initialize(conn, params).await?))
+        }
+    }
+}
+
+/// From now on the connection speaks 2026-07-28: every request carries `meta` (B-2), and the
+/// transport frames each message for the era (HTTP: its headers, B-5).
+async fn speak_stateless(conn: &Connection, meta: serde_json::Map<String, Value>) {
+    conn.set_framing(Some(meta));
+    conn.transport().stateless(v2::PROTOCOL_VERSION).await;
+}
+
 async fn initialize(
     conn: &Connection,
     params: InitializeRequestParams,
@@ -243,24 +434,69 @@ async fn initialize(
         )));
     }
     conn.notify(method::INITIALIZED, None).await?;
+    conn.transport().initialized(&init.protocol_version).await;
     Ok(init)
 }
 
-/// An initialized session with one server.
+/// A connection to one server: a 2025-11-25 session, or a client of a 2026-07-28 server.
 ///
 /// Dropping it without [`Client::close`] still ends the connection (a spawned server is
 /// killed), but without the polite `DELETE` of the HTTP session.
 #[derive(Debug)]
 pub struct Client {
     conn: Arc<Connection>,
-    init: InitializeResult,
+    handshake: Handshake,
     tools: Mutex<Option<Vec<Tool>>>,
 }
 
+/// How a `tools/call` came back, from [`Client::start_tool_call`].
+#[derive(Debug)]
+pub enum ToolCall {
+    /// The tool's result (a `CallToolResult`, as sent), at once.
+    Finished(Value),
+    /// The call became a task, to follow (boxed: a handle is large beside a result).
+    Task(Box<TaskHandle>),
+}
+
 impl Client {
-    /// What the server said at initialize: its name, version, capabilities.
-    pub fn server(&self) -> &InitializeResult {
-        &self.init
+    /// The era this connection speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self.handshake {
+            Handshake::Initialized(_) => Protocol::V2025_11_25,
+            Handshake::Discovered(_) | Handshake::Assumed => Protocol::V2026_07_28,
+        }
+    }
+
+    /// What the server said at initialize: its name, version, capabilities (2025-11-25 only).
+    pub fn server(&self) -> Option<&InitializeResult> {
+        match &self.handshake {
+            Handshake::Initialized(init) => Some(init),
+            _ => None,
+        }
+    }
+
+    /// What the server said to `server/discover` (2026-07-28, when the client asked).
+    pub fn discovery(&self) -> Option<&Discovery> {
+        match &self.handshake {
+            Handshake::Discovered(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Who the server says it is, when it said.
+    pub fn server_info(&self) -> Option<&Implementation> {
+        match &self.handshake {
+            Handshake::Initialized(init) => Some(&init.server_info),
+            Handshake::Discovered(d) => d.server_info.as_ref(),
+            Handshake::Assumed => None,
+        }
+    }
+
+    fn server_name(&self) -> String {
+        self.server_info().map_or_else(
+            || "the server".to_owned(),
+            |i| format!("the server {}", i.name),
+        )
     }
 
     /// The connection, as a [`Peer`] for [`TaskHandle`]s of tasks created elsewhere.
@@ -273,15 +509,22 @@ impl Client {
         self.conn.host().map(hosted::Host::engine)
     }
 
-    /// Whether the server's capabilities let a `tools/call` be a task (T-CAP-3).
+    /// Whether a `tools/call` may become a task: in 2025-11-25 the server's capabilities
+    /// let the client ask for one (T-CAP-3); in 2026-07-28 the server declared the tasks
+    /// extension (X-1), or was not asked (then only the calls can tell).
     pub fn server_runs_tool_tasks(&self) -> bool {
-        self.init
-            .capabilities
-            .tasks
-            .is_some_and(|t| t.tools_call_supported())
+        match &self.handshake {
+            Handshake::Initialized(init) => init
+                .capabilities
+                .tasks
+                .is_some_and(|t| t.tools_call_supported()),
+            Handshake::Discovered(d) => d.has_tasks_extension(),
+            Handshake::Assumed => true,
+        }
     }
 
-    /// Sends any request and returns its raw result.
+    /// Sends any request and returns its raw result (in 2026-07-28 with the era's `_meta`
+    /// added to its params).
     ///
     /// # Errors
     ///
@@ -296,12 +539,25 @@ impl Client {
     /// # Errors
     ///
     /// The server's error answer, or the connection's.
+    ///
+    /// In 2026-07-28 a tool whose `x-mcp-header` annotations are invalid is left out, with a
+    /// warning, as the spec requires of clients (B-5).
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
-        let tools = self
+        let mut tools = self
             .all_pages(method::TOOLS_LIST, |page: ListToolsResult| {
                 (page.tools, page.next_cursor)
             })
             .await?;
+        if self.protocol() == Protocol::V2026_07_28 {
+            tools.retain(|tool| match param_headers::mirrored(tool) {
+                Ok(_) => true,
+                Err(why) => {
+                    tracing::warn!(tool = %tool.name, %why, "left out a tool with an invalid x-mcp-header");
+                    false
+                }
+            });
+            self.conn.transport().tools_listed(&tools);
+        }
         *self.tools.lock().await = Some(tools.clone());
         Ok(tools)
     }
@@ -324,13 +580,24 @@ impl Client {
             .find(|t| t.name == name))
     }
 
-    /// Calls a tool and waits for its result, without a task.
+    /// Calls a tool and waits for its result.
+    ///
+    /// In 2025-11-25 the call is plain, never a task. In 2026-07-28 the server may answer
+    /// `input_required` (the client answers and calls again, B-6) or make the call a task,
+    /// which the client then follows to its end, answering its questions (X-2, X-5).
     ///
     /// # Errors
     ///
-    /// [`ClientError::Unsupported`] when the tool requires a task (T-CAP-5); the server's
-    /// error answer, or the connection's.
+    /// [`ClientError::Unsupported`] when the tool requires a task (T-CAP-5, 2025-11-25); the
+    /// server's error answer (in 2026-07-28 also that of the task), or the connection's.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<CallToolResult> {
+        if self.protocol() == Protocol::V2026_07_28 {
+            let value = match self.call_v2026(name, arguments).await? {
+                ToolCall::Finished(value) => value,
+                ToolCall::Task(task) => task.wait().await?,
+            };
+            return task::decode(method::TOOLS_CALL, value);
+        }
         if let Some(tool) = self.tool(name).await? {
             if tool.task_support() == TaskSupport::Required {
                 return Err(ClientError::Unsupported(format!(
@@ -346,6 +613,95 @@ impl Client {
         )
     }
 
+    /// Calls a tool and returns its result or, when the call becomes a task, the task's
+    /// handle, in either era.
+    ///
+    /// In 2025-11-25 the client asks for a task when the server runs tool tasks (T-CAP-3) and
+    /// the tool allows one (T-CAP-5), with `ttl_ms` as the time to live asked for, and calls
+    /// plainly otherwise. In 2026-07-28 the server decides (X-2) and chooses the ttl, so
+    /// `ttl_ms` is not sent; questions before the server decides are answered with the
+    /// client's handlers, round after round (B-6).
+    ///
+    /// # Errors
+    ///
+    /// The server's error answer, or the connection's; in 2026-07-28 also
+    /// [`ClientError::Protocol`] after [`MAX_INPUT_ROUNDS`] rounds of questions, and the
+    /// handlers' errors.
+    pub async fn start_tool_call(
+        &self,
+        name: &str,
+        arguments: Value,
+        ttl_ms: Option<u64>,
+    ) -> Result<ToolCall> {
+        if self.protocol() == Protocol::V2026_07_28 {
+            return self.call_v2026(name, arguments).await;
+        }
+        let as_task = self.server_runs_tool_tasks()
+            && self
+                .tool(name)
+                .await?
+                .is_some_and(|t| t.task_support() != TaskSupport::Forbidden);
+        if as_task {
+            return Ok(ToolCall::Task(Box::new(
+                self.call_tool_as_task(name, arguments, ttl_ms).await?,
+            )));
+        }
+        let params = json!({"name": name, "arguments": arguments});
+        Ok(ToolCall::Finished(
+            self.request(method::TOOLS_CALL, params).await?,
+        ))
+    }
+
+    /// A 2026-07-28 `tools/call`: answers `input_required` rounds until the server answers
+    /// the result or a task (B-6, X-2).
+    async fn call_v2026(&self, name: &str, arguments: Value) -> Result<ToolCall> {
+        if self.conn.transport().mirrors_arguments() {
+            // Its Mcp-Param-* headers come from its definition (B-5).
+            self.tool(name).await?;
+        }
+        let mut params = json!({"name": name, "arguments": arguments});
+        for _ in 0..MAX_INPUT_ROUNDS {
+            let answer = self.request(method::TOOLS_CALL, params.clone()).await?;
+            match ResultType::of(&answer) {
+                Some(ResultType::Complete) => return Ok(ToolCall::Finished(answer)),
+                Some(ResultType::Task) => {
+                    let created: v2::CreateTaskResult = task::decode(method::TOOLS_CALL, answer)?;
+                    return Ok(ToolCall::Task(Box::new(TaskHandle::extension(
+                        self.conn.clone(),
+                        &created.task,
+                    ))));
+                }
+                Some(ResultType::InputRequired) => {
+                    let asked: InputRequiredResult = task::decode(method::TOOLS_CALL, answer)?;
+                    let requests = asked.input_requests.unwrap_or_default();
+                    let responses = self.conn.answer_inputs(&requests, None).await?;
+                    params["inputResponses"] = Value::Object(responses);
+                    match asked.request_state {
+                        Some(state) => params["requestState"] = Value::String(state),
+                        None => {
+                            if let Some(p) = params.as_object_mut() {
+                                p.remove("requestState");
+                            }
+                        }
+                    }
+                }
+                None => {
+                    return Err(ClientError::protocol(
+                        method::TOOLS_CALL,
+                        format!("unknown resultType {}", answer["resultType"]),
+                    ))
+                }
+            }
+        }
+        Err(ClientError::protocol(
+            method::TOOLS_CALL,
+            format!(
+                "the server still asked for input after {MAX_INPUT_ROUNDS} rounds of answers; \
+                 giving up on the call"
+            ),
+        ))
+    }
+
     /// Calls a tool as a task: the server answers at once with the task, and the handle
     /// follows it. `ttl_ms` asks for a time to live (the server may lower it). The call
     /// carries a progress token, so the handle also sees the task's progress.
@@ -354,17 +710,25 @@ impl Client {
     ///
     /// [`ClientError::Unsupported`] when the server did not declare task-augmented
     /// `tools/call` (T-CAP-3) or the tool does not allow a task (T-CAP-5, also when it is
-    /// unknown); the server's error answer, or the connection's.
+    /// unknown), and in 2026-07-28, where the server decides (use
+    /// [`Client::start_tool_call`]); the server's error answer, or the connection's.
     pub async fn call_tool_as_task(
         &self,
         name: &str,
         arguments: Value,
         ttl_ms: Option<u64>,
     ) -> Result<TaskHandle> {
+        if self.protocol() == Protocol::V2026_07_28 {
+            return Err(ClientError::Unsupported(
+                "in MCP 2026-07-28 the server decides whether a call becomes a task; \
+                 start_tool_call returns the result or the task"
+                    .into(),
+            ));
+        }
         if !self.server_runs_tool_tasks() {
             return Err(ClientError::Unsupported(format!(
-                "the server {} does not run tools as tasks (no capabilities.tasks.requests.tools.call)",
-                self.init.server_info.name
+                "{} does not run tools as tasks (no capabilities.tasks.requests.tools.call)",
+                self.server_name()
             )));
         }
         let Some(tool) = self.tool(name).await? else {
@@ -407,7 +771,10 @@ impl Client {
     ///
     /// The server's -32602 for an unknown or expired task, or the connection's error.
     pub async fn task(&self, task_id: &str) -> Result<TaskHandle> {
-        TaskHandle::attach(self.conn.clone(), task_id).await
+        match self.protocol() {
+            Protocol::V2025_11_25 => TaskHandle::attach(self.conn.clone(), task_id).await,
+            Protocol::V2026_07_28 => TaskHandle::attach_extension(self.conn.clone(), task_id).await,
+        }
     }
 
     /// Every task the server shows this requestor, following `tasks/list` cursors.
@@ -415,12 +782,20 @@ impl Client {
     /// # Errors
     ///
     /// The server's error answer, or the connection's; [`ClientError::Unsupported`] when
-    /// the server did not declare `tasks.list`.
+    /// the server did not declare `tasks.list`, and in 2026-07-28, which has no `tasks/list`
+    /// (X-7).
     pub async fn list_tasks(&self) -> Result<Vec<Task>> {
-        if self.init.capabilities.tasks.and_then(|t| t.list).is_none() {
+        let Handshake::Initialized(init) = &self.handshake else {
+            return Err(ClientError::Unsupported(
+                "MCP 2026-07-28 has no tasks/list: a client keeps the ids of the tasks it \
+                 created"
+                    .into(),
+            ));
+        };
+        if init.capabilities.tasks.and_then(|t| t.list).is_none() {
             return Err(ClientError::Unsupported(format!(
-                "the server {} does not list tasks (no capabilities.tasks.list)",
-                self.init.server_info.name
+                "{} does not list tasks (no capabilities.tasks.list)",
+                self.server_name()
             )));
         }
         self.all_pages(method::TASKS_LIST, |page: ListTasksResult| {
@@ -452,7 +827,8 @@ impl Client {
         }
     }
 
-    /// Ends the session (`DELETE` over HTTP; closes the child's stdin over stdio).
+    /// Ends the connection: `DELETE` of a 2025-11-25 HTTP session (a 2026-07-28 client has
+    /// none); closes the child's stdin over stdio.
     pub async fn close(self) {
         self.conn.transport().close().await;
         self.conn.closed().cancel();

@@ -8,7 +8,27 @@
 //! the receiver sends them, wake the handle sooner, but it never depends on them (T-NOTE-1).
 //! When polling sees `input_required` the handle opens `tasks/result` at once, because that
 //! exchange is where the receiver delivers the task's questions (T-RES-4).
+//!
+//! # Both eras
+//!
+//! The handle hides which era the task belongs to where it can: [`TaskHandle::task`],
+//! [`TaskHandle::next_event`], [`TaskHandle::result`], [`TaskHandle::cancel`] work alike. What
+//! differs underneath, for a task of the MCP 2026-07-28 tasks extension
+//! ([`TaskHandle::extension`], [`TaskHandle::attach_extension`]):
+//!
+//! | | 2025-11-25 | 2026-07-28 |
+//! |---|---|---|
+//! | the result | `tasks/result`, held open | inlined by `tasks/get` once terminal |
+//! | questions | requests on the `tasks/result` exchange | `inputRequests` of `tasks/get`, answered with `tasks/update` |
+//! | a tool's `isError` result | status `failed` | status `completed` (X-4) |
+//! | `cancel` | answers the cancelled task | an acknowledgement; the handle then reads the task until it shows the end, for up to 5 s |
+//! | wakes | polling, and `notifications/tasks/status` | polling only |
+//! | progress | `notifications/progress` | none |
+//!
+//! In both, a task that failed with a JSON-RPC error ends with that error, and a cancelled
+//! task with -32800.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -16,12 +36,15 @@ use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2025_11_25::{
     CancelTaskResult, GetTaskResult, ProgressNotificationParams, Task, TaskStatus,
 };
+use mcp_tasks_wire::v2026_07_28::{self as v2, DetailedTask, InputRequest};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::error::{ClientError, Result};
+use super::ext_task::{self, Extension};
+use super::protocol::Protocol;
 
 /// The interval used when the receiver suggests none.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -30,6 +53,9 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// How often `tasks/result` is asked again when the connection lost its answer.
 const RESULT_RETRIES: u32 = 3;
+/// How long [`TaskHandle::cancel`] of a 2026-07-28 task reads the task after the
+/// acknowledgement, waiting for it to show `cancelled` (or another end).
+pub const CANCEL_SETTLE: Duration = Duration::from_secs(5);
 
 /// Something that takes requests: a client's connection to its server, or a server's session
 /// with its client.
@@ -47,6 +73,20 @@ pub trait Peer: Send + Sync + std::fmt::Debug + 'static {
     fn progress_updates(&self) -> Option<broadcast::Receiver<ProgressNotificationParams>> {
         None
     }
+
+    /// Answers one question of a 2026-07-28 task (an entry of its `inputRequests`, X-5), as
+    /// the user or model would; `task` is the task that asks.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Unsupported`] by default: a peer that answers nothing.
+    async fn answer_input(&self, request: &InputRequest, task: Option<&str>) -> Result<Value> {
+        let _ = task;
+        Err(ClientError::Unsupported(format!(
+            "this peer answers no input requests (the task asks {})",
+            request.method
+        )))
+    }
 }
 
 enum Wake {
@@ -63,7 +103,8 @@ pub enum TaskEvent {
     Status(Task),
     /// The receiver reported progress on the task's progress token.
     Progress(ProgressNotificationParams),
-    /// `tasks/result` answered: the underlying request's result, or its error. Last event.
+    /// The task ended: the underlying request's result, or its error (from `tasks/result` in
+    /// 2025-11-25, inlined by `tasks/get` in 2026-07-28). Last event.
     Finished(std::result::Result<Value, ClientError>),
 }
 
@@ -71,19 +112,21 @@ pub enum TaskEvent {
 /// [`TaskHandle::attach`].
 #[derive(Debug)]
 pub struct TaskHandle {
-    peer: std::sync::Arc<dyn Peer>,
+    peer: Arc<dyn Peer>,
     task: Task,
     last_poll: Instant,
     status: Option<broadcast::Receiver<Task>>,
     progress: Option<(Value, broadcast::Receiver<ProgressNotificationParams>)>,
     result: Option<JoinHandle<Result<Value>>>,
     finished: bool,
+    /// `Some` for a task of the 2026-07-28 tasks extension.
+    ext: Option<Extension>,
 }
 
 impl TaskHandle {
     /// A handle for `task`, as its receiver just reported it (a `CreateTaskResult` or a
     /// `tasks/get`). `progress_token` is the token the creating request carried, if any.
-    pub fn new(peer: std::sync::Arc<dyn Peer>, task: Task, progress_token: Option<Value>) -> Self {
+    pub fn new(peer: Arc<dyn Peer>, task: Task, progress_token: Option<Value>) -> Self {
         let status = peer.status_updates();
         let progress = progress_token.and_then(|t| peer.progress_updates().map(|rx| (t, rx)));
         Self {
@@ -94,6 +137,22 @@ impl TaskHandle {
             progress,
             result: None,
             finished: false,
+            ext: None,
+        }
+    }
+
+    /// A handle for a task of the MCP 2026-07-28 tasks extension, as its `CreateTaskResult`
+    /// showed it. It learns of changes by polling `tasks/get` only.
+    pub fn extension(peer: Arc<dyn Peer>, task: &v2::Task) -> Self {
+        Self {
+            peer,
+            task: ext_task::legacy_view(task),
+            last_poll: Instant::now(),
+            status: None,
+            progress: None,
+            result: None,
+            finished: false,
+            ext: Some(Extension::default()),
         }
     }
 
@@ -102,9 +161,32 @@ impl TaskHandle {
     /// # Errors
     ///
     /// The receiver's error (-32602 for an unknown or expired task), or the connection's.
-    pub async fn attach(peer: std::sync::Arc<dyn Peer>, task_id: &str) -> Result<Self> {
+    pub async fn attach(peer: Arc<dyn Peer>, task_id: &str) -> Result<Self> {
         let task = get(peer.as_ref(), task_id).await?;
         Ok(Self::new(peer, task, None))
+    }
+
+    /// [`TaskHandle::attach`] for a task of the MCP 2026-07-28 tasks extension.
+    ///
+    /// # Errors
+    ///
+    /// The receiver's error (-32602 for an unknown or expired task), or the connection's.
+    pub async fn attach_extension(peer: Arc<dyn Peer>, task_id: &str) -> Result<Self> {
+        let detailed = ext_task::get(peer.as_ref(), task_id).await?;
+        let mut handle = Self::extension(peer, &detailed.task);
+        if let Some(ext) = handle.ext.as_mut() {
+            ext.detailed = Some(detailed);
+        }
+        Ok(handle)
+    }
+
+    /// The era of the task: how the handle reads it.
+    pub fn protocol(&self) -> Protocol {
+        if self.ext.is_some() {
+            Protocol::V2026_07_28
+        } else {
+            Protocol::V2025_11_25
+        }
     }
 
     /// The task's id.
@@ -112,18 +194,21 @@ impl TaskHandle {
         &self.task.task_id
     }
 
-    /// The task as last seen.
+    /// The task as last seen (in the 2025-11-25 shape, whatever its era).
     pub fn task(&self) -> &Task {
         &self.task
+    }
+
+    /// The last `tasks/get` answer of a 2026-07-28 task, as sent (with its inlined result,
+    /// error or questions); `None` in 2025-11-25, and before the first poll.
+    pub fn detailed(&self) -> Option<&DetailedTask> {
+        self.ext.as_ref().and_then(|e| e.detailed.as_ref())
     }
 
     /// How long to wait between polls: the receiver's hint, never below
     /// [`MIN_POLL_INTERVAL`].
     pub fn poll_interval(&self) -> Duration {
-        self.task
-            .poll_interval
-            .map_or(DEFAULT_POLL_INTERVAL, Duration::from_millis)
-            .max(MIN_POLL_INTERVAL)
+        interval_of(self.task.poll_interval)
     }
 
     /// Reads the task now with `tasks/get`, whenever the last poll was.
@@ -132,6 +217,11 @@ impl TaskHandle {
     ///
     /// The receiver's error, or the connection's.
     pub async fn refresh(&mut self) -> Result<&Task> {
+        if self.ext.is_some() {
+            let detailed = ext_task::get(self.peer.as_ref(), self.id()).await?;
+            self.take_detailed(detailed);
+            return Ok(&self.task);
+        }
         let task = get(self.peer.as_ref(), self.id()).await?;
         self.last_poll = Instant::now();
         self.task = task;
@@ -140,11 +230,26 @@ impl TaskHandle {
 
     /// Cancels the task with `tasks/cancel` and returns it as the receiver left it.
     ///
+    /// In 2026-07-28 the receiver only acknowledges; the handle then reads the task
+    /// until it is terminal, for up to [`CANCEL_SETTLE`], and returns what it saw last.
+    ///
     /// # Errors
     ///
-    /// -32602 from the receiver when the task is already terminal (T-CAN-2), or the
-    /// connection's error.
+    /// -32602 from the receiver when the task is already terminal (T-CAN-2, 2025-11-25 only:
+    /// the extension acknowledges that too), or the connection's error.
     pub async fn cancel(&mut self) -> Result<&Task> {
+        if self.ext.is_some() {
+            ext_task::cancel(self.peer.as_ref(), self.id()).await?;
+            let deadline = Instant::now() + CANCEL_SETTLE;
+            loop {
+                self.refresh().await?;
+                let now = Instant::now();
+                if self.task.status.is_terminal() || now >= deadline {
+                    return Ok(&self.task);
+                }
+                tokio::time::sleep(self.poll_interval().min(deadline - now)).await;
+            }
+        }
         let value = self
             .peer
             .call(method::TASKS_CANCEL, json!({"taskId": self.id()}))
@@ -162,6 +267,10 @@ impl TaskHandle {
     /// Exactly the error the underlying request would have answered ([`ClientError::Rpc`]),
     /// or the connection's.
     pub async fn result(&self) -> Result<Value> {
+        if self.ext.is_some() {
+            let (peer, id) = (self.peer.clone(), self.id().to_owned());
+            return ext_task::wait(peer, id, self.poll_interval()).await;
+        }
         fetch_result(self.peer.clone(), self.id().to_owned()).await
     }
 
@@ -191,6 +300,9 @@ impl TaskHandle {
             return Err(ClientError::Closed {
                 method: method::TASKS_RESULT.into(),
             });
+        }
+        if self.ext.is_some() {
+            return self.next_extension_event().await;
         }
         loop {
             if self.result.is_none()
@@ -238,6 +350,67 @@ impl TaskHandle {
         }
     }
 
+    /// [`TaskHandle::next_event`] of a 2026-07-28 task: polls `tasks/get`, answers new
+    /// questions in the background (polling goes on meanwhile), and ends with the inlined
+    /// outcome.
+    async fn next_extension_event(&mut self) -> Result<TaskEvent> {
+        loop {
+            let ext = self.ext.as_mut().expect("an extension handle");
+            if let Some(outcome) = ext.outcome() {
+                ext.stop();
+                self.finished = true;
+                return Ok(TaskEvent::Finished(outcome));
+            }
+            // A terminal status without its outcome (as a CreateTaskResult shows it) is read
+            // at once; so is the task right after answers were sent.
+            let next_poll = if self.task.status.is_terminal() || ext.poll_now {
+                Instant::now()
+            } else {
+                self.last_poll + interval_of(self.task.poll_interval)
+            };
+            let answering = &mut ext.answering;
+            let answered = tokio::select! {
+                biased;
+                joined = async { answering.as_mut().expect("checked").await }, if answering.is_some() => Some(joined),
+                () = tokio::time::sleep_until(next_poll.into()) => None,
+            };
+            if let Some(joined) = answered {
+                ext.answering = None;
+                joined.map_err(|e| {
+                    ClientError::Transport(format!("answering the task's questions stopped: {e}"))
+                })??;
+                ext.poll_now = true;
+                continue;
+            }
+            let (peer, id) = (self.peer.clone(), self.task.task_id.clone());
+            let Some(detailed) = ext_task::poll(peer.as_ref(), &id, &mut ext.lost_polls).await?
+            else {
+                self.last_poll = Instant::now();
+                continue;
+            };
+            if self.take_detailed(detailed) {
+                return Ok(TaskEvent::Status(self.task.clone()));
+            }
+        }
+    }
+
+    /// Takes a `tasks/get` answer of a 2026-07-28 task and starts answering its new questions;
+    /// true when the status or message changed. A terminal task never goes back (T-LIFE-2).
+    fn take_detailed(&mut self, detailed: DetailedTask) -> bool {
+        self.last_poll = Instant::now();
+        let view = ext_task::legacy_view(&detailed.task);
+        if self.task.status.is_terminal() && !view.status.is_terminal() {
+            return false;
+        }
+        let changed = self.accept(view);
+        if let Some(ext) = self.ext.as_mut() {
+            ext.poll_now = false;
+            ext.detailed = Some(detailed);
+            ext.answer_new(&self.peer);
+        }
+        changed
+    }
+
     /// Follows the task to its end and returns its result, ignoring the events on the way.
     ///
     /// # Errors
@@ -269,7 +442,18 @@ impl Drop for TaskHandle {
         if let Some(result) = self.result.take() {
             result.abort();
         }
+        if let Some(ext) = self.ext.as_mut() {
+            ext.stop();
+        }
     }
+}
+
+/// The interval to poll at for a receiver's hint in milliseconds: [`DEFAULT_POLL_INTERVAL`]
+/// without one, never below [`MIN_POLL_INTERVAL`].
+pub(super) fn interval_of(hint_ms: Option<u64>) -> Duration {
+    hint_ms
+        .map_or(DEFAULT_POLL_INTERVAL, Duration::from_millis)
+        .max(MIN_POLL_INTERVAL)
 }
 
 async fn get(peer: &dyn Peer, id: &str) -> Result<Task> {
@@ -277,7 +461,7 @@ async fn get(peer: &dyn Peer, id: &str) -> Result<Task> {
     Ok(decode::<GetTaskResult>(method::TASKS_GET, value)?.task)
 }
 
-async fn fetch_result(peer: std::sync::Arc<dyn Peer>, id: String) -> Result<Value> {
+async fn fetch_result(peer: Arc<dyn Peer>, id: String) -> Result<Value> {
     let mut attempt = 0;
     loop {
         match peer.call(method::TASKS_RESULT, json!({"taskId": id})).await {

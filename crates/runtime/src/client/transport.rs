@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use mcp_tasks_wire::jsonrpc::{Message, RequestId};
+use mcp_tasks_wire::v2025_11_25::Tool;
 use tokio::sync::mpsc;
 
 use super::error::Result;
@@ -39,6 +40,20 @@ pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
     /// Called once initialize succeeded, with the negotiated protocol version (HTTP sends it
     /// as a header on every later request, and opens its standing stream).
     async fn initialized(&self, _protocol_version: &str) {}
+
+    /// Called when the connection speaks a stateless era (MCP 2026-07-28) with
+    /// `protocol_version`: there is no session, and HTTP frames every POST with the era's
+    /// headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, B-5). Stdio needs nothing.
+    async fn stateless(&self, _protocol_version: &str) {}
+
+    /// Whether a 2026-07-28 `tools/call` needs the tool's definition first: HTTP mirrors the
+    /// arguments a tool marks with `x-mcp-header` into `Mcp-Param-*` headers (B-5).
+    fn mirrors_arguments(&self) -> bool {
+        false
+    }
+
+    /// The tools the server listed, for [`Transport::mirrors_arguments`].
+    fn tools_listed(&self, _tools: &[Tool]) {}
 
     /// Ends the connection politely: HTTP sends `DELETE`, stdio closes the child's stdin and
     /// waits briefly for it to exit.

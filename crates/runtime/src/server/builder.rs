@@ -191,6 +191,15 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a MCP 2026-07-28 call of a tool whose task support is optional runs as a
+    /// plain call before the server makes it a task and answers `CreateTaskResult`;
+    /// [`DEFAULT_TASK_AFTER`](super::DEFAULT_TASK_AFTER), 1 s, unless set. A tool's own
+    /// [`ToolDef::task_after`] wins.
+    pub fn task_after(mut self, after: Duration) -> Self {
+        self.options.task_after = Some(after);
+        self
+    }
+
     /// A per-requestor limit on task operations (T-SEC-3); `None`, the default, is unlimited.
     pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.options.rate_limit = limit;

@@ -2,13 +2,19 @@
 //! message of a session, whatever the transport.
 
 mod builder;
+mod discover;
+pub(crate) mod era;
+mod ext_tasks;
 mod initialize;
+pub(crate) mod mrtr;
 mod rate;
 mod router;
 pub mod tasks;
 pub mod tools;
+mod tools_list;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use mcp_tasks_engine::{Engine, Recovered, RequestKind};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, Response};
@@ -38,7 +44,16 @@ pub struct Server {
     info: Implementation,
     instructions: Option<String>,
     rate: Option<rate::RateLimiter>,
+    /// Routes task changes to the `subscriptions/listen` streams following them.
+    task_watch: ext_tasks::watch::TaskWatch,
+    task_after: Duration,
+    /// Derived from the store's secret on first use (see [`mrtr`]).
+    state_key: OnceLock<mrtr::StateKey>,
 }
+
+/// How long a MCP 2026-07-28 call of a tool whose task support is optional runs before it
+/// becomes a task, unless the tool or [`ServerOptions::task_after`] says otherwise.
+pub const DEFAULT_TASK_AFTER: Duration = Duration::from_secs(1);
 
 /// What a [`Server`] is built with besides its engine and tools.
 #[derive(Clone, Debug, Default)]
@@ -47,6 +62,10 @@ pub struct ServerOptions {
     pub instructions: Option<String>,
     /// A per-requestor limit on task operations (T-SEC-3); `None` is unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// How long a MCP 2026-07-28 call of a tool with optional task support runs as a plain
+    /// call before the server makes it a task; `None` is [`DEFAULT_TASK_AFTER`]. A tool
+    /// overrides it with [`ToolDef::task_after`].
+    pub task_after: Option<Duration>,
 }
 
 impl Server {
@@ -68,6 +87,9 @@ impl Server {
             info,
             instructions: options.instructions,
             rate: options.rate_limit.map(rate::RateLimiter::new),
+            task_watch: ext_tasks::watch::TaskWatch::default(),
+            task_after: options.task_after.unwrap_or(DEFAULT_TASK_AFTER),
+            state_key: OnceLock::new(),
         })
     }
 
@@ -85,6 +107,7 @@ impl Server {
             ServerOptions {
                 instructions: Some(instructions.into()),
                 rate_limit: None,
+                task_after: None,
             },
         )
     }
@@ -97,6 +120,19 @@ impl Server {
     /// The tools.
     pub fn tools(&self) -> &Tools {
         &self.tools
+    }
+
+    /// How long a call of `tool` in MCP 2026-07-28 runs before it becomes a task, when its
+    /// task support is optional: the tool's own [`ToolDef::task_after`], else the server's.
+    pub fn task_after(&self, tool: &str) -> Duration {
+        self.tools.task_after(tool).unwrap_or(self.task_after)
+    }
+
+    /// The key that seals `requestState` (B-6), derived from the store's secret so every
+    /// instance on a shared store opens what another sealed.
+    pub(crate) fn state_key(&self) -> &mrtr::StateKey {
+        self.state_key
+            .get_or_init(|| mrtr::StateKey::derive(self.engine.store().cursor_key()))
     }
 
     pub(crate) fn rate_limiter(&self) -> Option<&rate::RateLimiter> {
@@ -118,6 +154,26 @@ impl Server {
         match outcome {
             Ok(result) => Response::result(id, result),
             Err(error) => Response::error(Some(id), error),
+        }
+    }
+
+    /// Answers one request of the stateless era (MCP 2026-07-28) in its own context (see
+    /// [`era`]): `sink` is the stream the request came on, where what belongs to it goes
+    /// (progress, the notifications of a `subscriptions/listen`). `None` when the request has
+    /// no answer: a `subscriptions/listen` stream that ended.
+    ///
+    /// Never fails: every problem becomes an error response.
+    pub(crate) async fn handle_stateless(
+        self: &Arc<Self>,
+        cx: &era::RequestContext,
+        request: Request,
+        sink: &Sink,
+    ) -> Option<Response> {
+        let id = request.id.clone();
+        match router::route_stateless(self, cx, request, sink).await {
+            Ok(Some(result)) => Some(Response::result(id, result)),
+            Ok(None) => None,
+            Err(error) => Some(Response::error(Some(id), error)),
         }
     }
 

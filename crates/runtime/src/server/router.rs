@@ -4,6 +4,13 @@
 //! `_meta.progressToken`, which every progress notification repeats) are held to
 //! [`MAX_ECHOED_ID_BYTES`]: a peer must not make us store and resend megabytes per message.
 //! The `tasks/*` methods exist only for sessions that negotiated 2025-11-25 (T-CAP-1).
+//!
+//! Requests of the stateless era (MCP 2026-07-28, [`super::era`]) have a table of their own,
+//! [`route_stateless`]: `server/discover`, `tools/list`, `tools/call`, the tasks extension's
+//! `tasks/get|update|cancel` and `subscriptions/listen`. What the era removed (`initialize`,
+//! `ping`, `logging/setLevel`, and the extension's dropped `tasks/result` and `tasks/list`,
+//! X-7) is -32601 there, like any method this server does not have, and every result names its
+//! kind in `resultType` (B-4).
 
 use std::sync::Arc;
 
@@ -11,7 +18,10 @@ use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, RequestId};
 use mcp_tasks_wire::method;
 use serde_json::{json, Value};
 
-use super::{initialize, tasks, tools, Server};
+use mcp_tasks_wire::v2026_07_28::ResultType;
+
+use super::era::RequestContext;
+use super::{discover, ext_tasks, initialize, tasks, tools, tools_list, Server};
 use crate::session::{Session, Sink};
 
 pub(super) async fn route(
@@ -60,6 +70,95 @@ pub(super) async fn route(
         )),
         other => Err(ErrorObject::method_not_found(other)),
     }
+}
+
+/// Routes one request of the stateless era. `Ok(None)` is a request that has no answer: a
+/// `subscriptions/listen` stream that ended.
+pub(super) async fn route_stateless(
+    server: &Arc<Server>,
+    cx: &RequestContext,
+    request: Request,
+    sink: &Sink,
+) -> Result<Option<Value>, ErrorObject> {
+    let Request {
+        id,
+        method: name,
+        params,
+        ..
+    } = request;
+    check_echoed_ids(&id, params.as_ref())?;
+    let mut result = match name.as_str() {
+        method::SERVER_DISCOVER => discover::handle(server)?,
+        method::TOOLS_LIST => tools_list::handle(server)?,
+        method::TOOLS_CALL => {
+            rate_limit(server, cx)?;
+            let caps = &cx.meta.client_capabilities;
+            tools::call_v2026(server, &cx.session, caps, &id, params, sink).await?
+        }
+        method::TASKS_GET | method::TASKS_UPDATE | method::TASKS_CANCEL => {
+            ext_tasks::require_extension(cx, &name)?;
+            rate_limit(server, cx)?;
+            match name.as_str() {
+                method::TASKS_GET => ext_tasks::get::handle(server, cx, params).await?,
+                method::TASKS_UPDATE => ext_tasks::update::handle(server, cx, params).await?,
+                _ => ext_tasks::cancel::handle(server, cx, params).await?,
+            }
+        }
+        method::SUBSCRIPTIONS_LISTEN => {
+            ext_tasks::listen::handle(server, cx, &id, params, sink).await?;
+            return Ok(None);
+        }
+        other => return Err(not_in_this_era(other)),
+    };
+    if result.get("resultType").is_none() {
+        ResultType::Complete.stamp(&mut result);
+    }
+    discover::stamp_server_info(server, &mut result);
+    Ok(Some(result))
+}
+
+/// Counts a task operation of a stateless request against its requestor's limit (T-SEC-3).
+fn rate_limit(server: &Server, cx: &RequestContext) -> Result<(), ErrorObject> {
+    match server.rate_limiter() {
+        Some(limiter) => limiter.check(cx.session.requestor()),
+        None => Ok(()),
+    }
+}
+
+/// -32601 for a method the stateless era does not have here, saying where it went.
+fn not_in_this_era(name: &str) -> ErrorObject {
+    let why = match name {
+        method::INITIALIZE => format!(
+            "protocol {} has no initialize: send requests with their params._meta directly \
+             (server/discover says what this server offers); to open a 2025-11-25 session \
+             instead, send initialize without the _meta protocol version",
+            mcp_tasks_wire::v2026_07_28::PROTOCOL_VERSION
+        ),
+        method::TASKS_RESULT => "tasks/result is not part of the tasks extension: tasks/get \
+                                 inlines the result of a completed task"
+            .to_owned(),
+        method::TASKS_LIST => "tasks/list is not part of the tasks extension: keep the ids of \
+                               the tasks you start"
+            .to_owned(),
+        method::PING | method::LOGGING_SET_LEVEL => format!(
+            "{name} was removed in protocol {}",
+            mcp_tasks_wire::v2026_07_28::PROTOCOL_VERSION
+        ),
+        other if other.len() > MAX_ECHOED_ID_BYTES => {
+            return ErrorObject::new(
+                mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "method not found: a method name of {} bytes (not repeated here)",
+                    other.len()
+                ),
+            )
+        }
+        other => return ErrorObject::method_not_found(other),
+    };
+    ErrorObject::new(
+        mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
+        format!("method not found: {why}"),
+    )
 }
 
 /// The most bytes an id we echo back may take: a request id, or a `progressToken` (as JSON
@@ -114,5 +213,128 @@ pub(super) fn notification(session: &Session, n: Notification) {
     match n.method.as_str() {
         method::INITIALIZED => tracing::debug!(session = session.id(), "client initialized"),
         other => tracing::debug!(method = other, "notification ignored"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
+    use mcp_tasks_wire::jsonrpc::{ErrorCode, Message};
+    use mcp_tasks_wire::v2025_11_25::Implementation;
+    use mcp_tasks_wire::v2026_07_28::{
+        ClientCapabilities, RequestMetaObject, PROTOCOL_VERSION, SERVER_INFO,
+    };
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::server::Tools;
+
+    fn server() -> Arc<Server> {
+        let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+        Server::new(engine, Tools::new(), Implementation::new("t", "1"))
+    }
+
+    fn context(caps: ClientCapabilities, stopping: CancellationToken) -> RequestContext {
+        let meta = RequestMetaObject {
+            protocol_version: PROTOCOL_VERSION.into(),
+            client_capabilities: caps,
+            ..RequestMetaObject::default()
+        };
+        RequestContext::new(meta, None, stopping)
+    }
+
+    async fn route(
+        server: &Arc<Server>,
+        cx: &RequestContext,
+        method: &str,
+        params: Option<Value>,
+    ) -> (Result<Option<Value>, ErrorObject>, Vec<Message>) {
+        let (sink, mut rx) = Sink::channel(16);
+        let request = Request::new(RequestId::Number(1), method, params);
+        let outcome = route_stateless(server, cx, request, &sink).await;
+        drop(sink);
+        let mut sent = Vec::new();
+        while let Some(m) = rx.recv().await {
+            sent.push(m);
+        }
+        (outcome, sent)
+    }
+
+    /// X-7, B-8: what the era removed, or never had here, is -32601 saying where it went.
+    #[tokio::test]
+    async fn removed_methods_are_not_found() {
+        let server = server();
+        let cx = context(ClientCapabilities::default(), CancellationToken::new());
+        for (method, says) in [
+            ("initialize", "initialize"),
+            ("ping", "removed"),
+            ("logging/setLevel", "removed"),
+            ("tasks/result", "tasks/get"),
+            ("tasks/list", "keep the ids"),
+            ("prompts/list", "prompts/list"),
+        ] {
+            let (outcome, _) = route(&server, &cx, method, None).await;
+            let e = outcome.unwrap_err();
+            assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND, "{method}");
+            assert!(e.message.contains(says), "{method}: {}", e.message);
+        }
+    }
+
+    /// B-4: every result names its kind, and the server in `_meta`.
+    #[tokio::test]
+    async fn every_result_names_its_kind_and_the_server() {
+        let server = server();
+        let cx = context(ClientCapabilities::default(), CancellationToken::new());
+        for method in ["server/discover", "tools/list"] {
+            let (outcome, _) = route(&server, &cx, method, None).await;
+            let result = outcome.unwrap().unwrap();
+            assert_eq!(result["resultType"], "complete", "{method}");
+            assert_eq!(result["_meta"][SERVER_INFO]["name"], "t", "{method}");
+        }
+    }
+
+    /// X-9: the tasks methods refuse a request without the extension before reading params.
+    #[tokio::test]
+    async fn tasks_methods_need_the_extension_first() {
+        let server = server();
+        let cx = context(ClientCapabilities::default(), CancellationToken::new());
+        for method in ["tasks/get", "tasks/update", "tasks/cancel"] {
+            let (outcome, _) = route(&server, &cx, method, None).await;
+            let e = outcome.unwrap_err();
+            assert_eq!(e.code, ErrorCode::MISSING_CAPABILITY, "{method}");
+        }
+        let cx = context(
+            ClientCapabilities::default().with_tasks_extension(),
+            CancellationToken::new(),
+        );
+        let (outcome, _) = route(&server, &cx, "tasks/get", None).await;
+        assert_eq!(outcome.unwrap_err().code, ErrorCode::INVALID_PARAMS);
+    }
+
+    /// B-7: a listen stream has no answer; when the server stops it is acknowledged first,
+    /// then ended with `notifications/cancelled` naming it.
+    #[tokio::test]
+    async fn a_listen_stream_has_no_answer_and_ends_when_the_server_stops() {
+        let server = server();
+        let stopping = CancellationToken::new();
+        stopping.cancel();
+        let cx = context(ClientCapabilities::default(), stopping);
+        let params = serde_json::json!({"notifications": {}});
+        let (outcome, sent) = route(&server, &cx, "subscriptions/listen", Some(params)).await;
+        assert_eq!(outcome.unwrap(), None);
+        let methods: Vec<&str> = sent
+            .iter()
+            .map(|m| match m {
+                Message::Notification(n) => n.method.as_str(),
+                _ => "not a notification",
+            })
+            .collect();
+        assert_eq!(
+            methods,
+            [
+                "notifications/subscriptions/acknowledged",
+                "notifications/cancelled"
+            ]
+        );
     }
 }

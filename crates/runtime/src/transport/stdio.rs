@@ -2,6 +2,9 @@
 //!
 //! One connection is one session. Requests are served concurrently, so a client can keep
 //! `tasks/result` open while it polls `tasks/get` and answers an elicitation on the same pipe.
+//! A request carrying the MCP 2026-07-28 `_meta` is served statelessly beside that session, in
+//! a context of its own (B-8), so both eras may share one pipe; the notifications of its
+//! `subscriptions/listen` streams go to stdout among the rest, each tagged with its stream.
 //! At most [`MAX_IN_FLIGHT`] requests run at once; one more is answered at once with an
 //! error. Stdin is never left unread for want of room: the client's answers to our own
 //! requests (an elicitation a running call waits for) come on it too.
@@ -138,7 +141,7 @@ where
                     let _ = tx.send(Response::error(None, error).into());
                 }
                 Some(Input::Line(line)) => {
-                    crate::transport::dispatch(&server, &session, &line, &tx, |_| {
+                    crate::transport::dispatch(&server, &session, &line, &tx, &stopping, |_| {
                         if stopping.is_cancelled() {
                             return Err(shutting_down());
                         }
@@ -154,7 +157,7 @@ where
         // each request gets the refusal rather than no answer at all.
         while let Ok(input) = lines.try_recv() {
             if let Input::Line(line) = input {
-                crate::transport::dispatch(&server, &session, &line, &tx, |_| {
+                crate::transport::dispatch(&server, &session, &line, &tx, &stopping, |_| {
                     Err::<(), _>(shutting_down())
                 });
             }

@@ -13,7 +13,7 @@ use mcp_tasks_engine::TaskId;
 
 /// The task a `tasks/*` request names. An id longer than any this server makes is refused
 /// before it is looked up, so its error does not echo it (issue 11: echoed ids are bounded).
-fn task_id(raw: String) -> Result<TaskId, mcp_tasks_wire::jsonrpc::ErrorObject> {
+pub(crate) fn task_id(raw: String) -> Result<TaskId, mcp_tasks_wire::jsonrpc::ErrorObject> {
     if raw.is_empty() {
         return Err(mcp_tasks_wire::jsonrpc::ErrorObject::invalid_params(
             "taskId must not be empty",

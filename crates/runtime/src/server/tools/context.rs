@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::client_task::{self, ClientPeer, Route};
+use super::directed::Directed;
 use crate::client::TaskHandle;
 
 /// How long a cancelled call waits for the client to confirm it cancelled its own task.
@@ -26,8 +27,17 @@ use crate::session::{Session, Sink};
 ///
 /// The same handler runs for a plain call and for a task: in a task, questions go through the
 /// task's mailbox (the task shows `input_required` until answered, T-RES-4) and progress keeps
-/// the request's token for the task's whole life (T-PROG-1); in a plain call they go straight
-/// to the caller's stream.
+/// the request's token for the task's whole life (T-PROG-1); in a plain MCP 2025-11-25 call
+/// they go straight to the caller's stream.
+///
+/// In MCP 2026-07-28 the server decides whether a call becomes a task (X-2), and a call may
+/// become one while its handler runs: the handler is not restarted, its context switches to
+/// task mode (see [`ToolContext::ask`] for where questions go, [`ToolDef::task_after`] for
+/// when a call becomes a task). Before that, questions are answered within the request
+/// (multi round-trip, [`ToolContext::ask_in_request`]), which runs the handler again from the
+/// start with the answers.
+///
+/// [`ToolDef::task_after`]: super::ToolDef::task_after
 #[derive(Debug)]
 pub struct ToolContext {
     session: Arc<Session>,
@@ -40,11 +50,16 @@ pub struct ToolContext {
 
 #[derive(Debug)]
 enum Mode {
+    /// A MCP 2025-11-25 call without a task: questions go on the request's stream.
     Plain {
         sink: Sink,
         cancel: CancellationToken,
     },
+    /// A task from its start (either era): questions wait in its mailbox.
     Task(TaskContext),
+    /// A MCP 2026-07-28 call the server directs: answered within the request (multi
+    /// round-trip) until it becomes a task, if it does.
+    Directed(Arc<Directed>),
 }
 
 impl ToolContext {
@@ -67,6 +82,16 @@ impl ToolContext {
             session,
             progress_token: task.progress_token().cloned(),
             mode: Mode::Task(task),
+            resumed: false,
+        }
+    }
+
+    /// The context of a MCP 2026-07-28 call, sharing `directed` with the code that answers it.
+    pub(crate) fn directed(session: Arc<Session>, directed: Arc<Directed>) -> Self {
+        Self {
+            session,
+            progress_token: directed.progress_token().cloned(),
+            mode: Mode::Directed(directed),
             resumed: false,
         }
     }
@@ -96,21 +121,27 @@ impl ToolContext {
     pub fn task_id(&self) -> Option<&TaskId> {
         match &self.mode {
             Mode::Task(t) => Some(t.id()),
+            Mode::Directed(d) => d.task().map(TaskContext::id),
             Mode::Plain { .. } => None,
         }
     }
 
     /// Tripped when the caller cancels (`tasks/cancel`, or `notifications/cancelled` for a plain
-    /// call). A task's work is also aborted at its next `.await`.
+    /// call). A task's work is also aborted at its next `.await`. A MCP 2026-07-28 call that
+    /// became a task keeps the same token, tripped by `tasks/cancel` from then on.
     pub fn cancellation(&self) -> &CancellationToken {
         match &self.mode {
             Mode::Task(t) => t.cancellation(),
             Mode::Plain { cancel, .. } => cancel,
+            Mode::Directed(d) => d.cancellation(),
         }
     }
 
     /// Reports progress, when the caller gave a progress token; otherwise does nothing.
-    /// Nothing is sent once the call is cancelled or the task is over (T-PROG-1).
+    /// Nothing is sent once the call is cancelled or the task is over (T-PROG-1). A MCP
+    /// 2026-07-28 call reports on the request's stream while it is plain; once it became a
+    /// task that stream is answered and gone, so its progress is dropped (`tasks/get` and the
+    /// status message tell how it goes).
     pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
         let Some(token) = &self.progress_token else {
             return;
@@ -129,6 +160,12 @@ impl ToolContext {
             Mode::Plain { sink, .. } => {
                 let _ = sink.send(Notification::new(method::NOTIFY_PROGRESS, Some(params)).into());
             }
+            Mode::Directed(d) => {
+                if let (None, Some(sink)) = (d.task(), d.sink()) {
+                    let _ =
+                        sink.send(Notification::new(method::NOTIFY_PROGRESS, Some(params)).into());
+                }
+            }
             Mode::Task(t) => {
                 meta::with_related_task(&mut params, t.id().as_str());
                 self.session.send_for_task(
@@ -145,12 +182,17 @@ impl ToolContext {
     ///
     /// -32603 when the store fails; a task that already ended is not an error.
     pub async fn set_status_message(&self, message: impl Into<String>) -> Result<(), ErrorObject> {
-        match &self.mode {
-            Mode::Plain { .. } => Ok(()),
-            Mode::Task(t) => match t.set_message(message).await {
-                Ok(()) | Err(mcp_tasks_engine::Error::Conflict { .. }) => Ok(()),
-                Err(e) => Err(crate::error::to_error_object(&e)),
-            },
+        let task = match &self.mode {
+            Mode::Plain { .. } => None,
+            Mode::Task(t) => Some(t),
+            Mode::Directed(d) => d.task(),
+        };
+        let Some(task) = task else {
+            return Ok(());
+        };
+        match task.set_message(message).await {
+            Ok(()) | Err(mcp_tasks_engine::Error::Conflict { .. }) => Ok(()),
+            Err(e) => Err(crate::error::to_error_object(&e)),
         }
     }
 
@@ -171,7 +213,8 @@ impl ToolContext {
             return Err(ErrorObject::invalid_params(
                 "this tool asks the user a question, but the client did not declare the \
                  elicitation capability for its mode (capabilities.elicitation.form, or .url \
-                 for URL mode) at initialize",
+                 for URL mode) at initialize, or in this request's _meta clientCapabilities \
+                 in MCP 2026-07-28",
             ));
         }
         let answer = self.ask(method::ELICITATION_CREATE, params).await?;
@@ -191,7 +234,8 @@ impl ToolContext {
         if self.session.peer_info().capabilities.sampling.is_none() && !self.resumed {
             return Err(ErrorObject::invalid_params(
                 "this tool asks the client's model, but the client did not declare the \
-                 sampling capability at initialize",
+                 sampling capability at initialize, or in this request's _meta \
+                 clientCapabilities in MCP 2026-07-28",
             ));
         }
         let answer = self
@@ -285,6 +329,15 @@ impl ToolContext {
         let route = match &self.mode {
             Mode::Plain { sink, .. } => Route::Exchange(sink.clone()),
             Mode::Task(t) => Route::Task(t.id().clone()),
+            Mode::Directed(d) => match (d.task(), d.sink()) {
+                (Some(t), _) => Route::Task(t.id().clone()),
+                (None, Some(sink)) => Route::Exchange(sink),
+                (None, None) => {
+                    return Err(ErrorObject::internal(
+                        "the call's request stream is gone and it is no task",
+                    ))
+                }
+            },
         };
         let peer = Arc::new(ClientPeer {
             session: self.session.clone(),
@@ -319,14 +372,47 @@ impl ToolContext {
         outcome.map_err(client_task::to_error_object)
     }
 
-    /// Asks a question that belongs to this request, under a key the tool chooses.
+    /// Asks a question that belongs to this request, under a key the tool chooses, and
+    /// returns the client's answer (the result of `method`).
     ///
     /// The difference from [`ToolContext::ask`] shows in MCP 2026-07-28, before a call has
-    /// become a task: the question is answered within the request (multi round-trip, B-6: the
-    /// call answers `InputRequiredResult` with `inputRequests[key]`, the client retries with
-    /// the answer, and the handler runs again from the start, this time getting it), where
-    /// `ask` would make the call a task and wait in its mailbox. Use it for what a tool needs
-    /// before it starts its real work. In a task, and in 2025-11-25, it is `ask`.
+    /// become a task: the question is answered within the request (multi round-trip, B-6).
+    /// If this request's `inputResponses` (or the answers its `requestState` carries from
+    /// earlier rounds) hold `key`, this returns that answer at once. If not, this round ends:
+    /// the handler is dropped where it waits, and the call answers `InputRequiredResult` with
+    /// `inputRequests[key]` and every other question asked and not answered in the round; the
+    /// client retries the same call with the answers, and **the handler runs again from the
+    /// start**, this time getting them. So a handler that asks in-request questions must be
+    /// deterministic up to its questions: ask the same questions under the same keys, and do
+    /// nothing before them that must not happen twice. Use it for what a tool needs before it
+    /// starts its real work; a question asked once the call is a task (or in MCP 2025-11-25)
+    /// is [`ToolContext::ask`].
+    ///
+    /// ```
+    /// use mcp_tasks_runtime::server::{ToolContext, ToolDef, Tools};
+    /// use mcp_tasks_runtime::{CallToolResult, JsonSchema, TaskSupport};
+    /// use serde_json::json;
+    ///
+    /// #[derive(serde::Deserialize, JsonSchema)]
+    /// #[schemars(crate = "mcp_tasks_runtime::schemars")]
+    /// struct NoArgs {}
+    ///
+    /// // Asks for a name within the request, then works long enough to become a task.
+    /// let tools = Tools::new().tool(
+    ///     ToolDef::new("greet_slowly").task_support(TaskSupport::Optional),
+    ///     |_: NoArgs, cx: ToolContext| async move {
+    ///         let form = json!({
+    ///             "message": "What is your name?",
+    ///             "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}
+    ///         });
+    ///         let answer = cx.ask_in_request("user_name", "elicitation/create", form).await?;
+    ///         let name = answer["content"]["name"].as_str().unwrap_or("stranger").to_owned();
+    ///         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    ///         Ok(CallToolResult::text(format!("Hello, {name}!")))
+    ///     },
+    /// );
+    /// # let _ = tools;
+    /// ```
     ///
     /// # Errors
     ///
@@ -337,14 +423,16 @@ impl ToolContext {
         method: &str,
         params: Value,
     ) -> Result<Value, ErrorObject> {
-        let _ = key;
-        self.ask(method, params).await
+        match &self.mode {
+            Mode::Directed(d) => self.ask_directed(d, Some(key), method, params).await,
+            Mode::Plain { .. } | Mode::Task(_) => self.ask(method, params).await,
+        }
     }
 
-    /// Asks several questions at once and waits for all the answers, by key. In a 2026-07-28
-    /// request round they go out together in one `InputRequiredResult`; in a task they wait in
-    /// the mailbox together (the task shows them all in `inputRequests`); in 2025-11-25 they
-    /// are sent together.
+    /// Asks several questions at once and waits for all the answers, by key. In a MCP
+    /// 2026-07-28 request round they go out together in one `InputRequiredResult` (only those
+    /// not answered yet); in a task they wait in the mailbox together (the task shows them all
+    /// in `inputRequests`); in MCP 2025-11-25 they are sent together.
     ///
     /// # Errors
     ///
@@ -364,6 +452,18 @@ impl ToolContext {
 
     /// Sends any request to the requestor in the context of this call and waits for its result.
     ///
+    /// Where the question goes depends on the call:
+    ///
+    /// | call | the question |
+    /// |---|---|
+    /// | a task (either era) | waits in the task's mailbox: `tasks/get` shows it, `tasks/result` (2025-11-25) or `tasks/update` (2026-07-28) answers it |
+    /// | MCP 2025-11-25, plain | is sent on the request's stream |
+    /// | MCP 2026-07-28, may become a task | makes the call a task at once, then waits in its mailbox |
+    /// | MCP 2026-07-28, cannot become a task | is answered within the request, as [`ToolContext::ask_in_request`] under the key `q1`, `q2`, … in the order asked |
+    ///
+    /// A MCP 2026-07-28 call may become a task when the tool's task support is not forbidden
+    /// and the client declared the tasks extension on the request.
+    ///
     /// # Errors
     ///
     /// As [`ToolContext::elicit`], without the capability check.
@@ -373,14 +473,74 @@ impl ToolContext {
                 r = self.session.request(sink, method, params) => r,
                 () = cancel.cancelled() => Err(ErrorObject::internal("the call was cancelled")),
             },
-            Mode::Task(t) => {
-                let answer = t
-                    .request_input(method, params)
-                    .await
-                    .map_err(|e| crate::error::to_error_object(&e))?;
-                input::open_answer(answer)
-            }
+            Mode::Task(t) => ask_mailbox(t, method, params).await,
+            Mode::Directed(d) => self.ask_directed(d, None, method, params).await,
         }
+    }
+}
+
+/// Asks in a task's mailbox and waits for the answer (T-RES-4, X-5).
+async fn ask_mailbox(
+    task: &TaskContext,
+    method: &str,
+    params: Value,
+) -> Result<Value, ErrorObject> {
+    let answer = task
+        .request_input(method, params)
+        .await
+        .map_err(|e| crate::error::to_error_object(&e))?;
+    input::open_answer(answer)
+}
+
+impl ToolContext {
+    /// A question of a MCP 2026-07-28 call: answered from this request's answers, else asked
+    /// in the mailbox of the task the call is or becomes, else left open to end the round
+    /// (B-6), if the client declared on this request that it can answer it.
+    async fn ask_directed(
+        &self,
+        d: &Directed,
+        key: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ErrorObject> {
+        if key.is_none() && d.promotable() {
+            let task = d.wait_task(true).await;
+            return ask_mailbox(task, method, params).await;
+        }
+        let key = key.map_or_else(|| d.next_key(), ToOwned::to_owned);
+        if let Some(answer) = d.answer(&key) {
+            return Ok(answer);
+        }
+        if let Some(task) = d.task() {
+            return ask_mailbox(task, method, params).await;
+        }
+        // A server sends only input requests the client declared it can answer.
+        if !can_answer_in_request(&self.session.peer_info().capabilities, method, &params) {
+            return Err(ErrorObject::invalid_params(format!(
+                "this tool asks {method}, which the client did not declare it can answer in \
+                 this request's _meta clientCapabilities"
+            )));
+        }
+        d.ask(&key, method, params.clone());
+        // The round ends here: the code answering the request sees the open question after
+        // this poll and drops the handler. Should the call become a task first, the question
+        // moves to its mailbox instead.
+        let task = d.wait_task(false).await;
+        d.withdraw(&key);
+        ask_mailbox(task, method, params).await
+    }
+}
+
+/// Whether a client that declared `caps` takes a `method` input request: as for a question
+/// sent on a stream ([`input::can_answer`]), and `roots/list` needs `capabilities.roots`.
+fn can_answer_in_request(
+    caps: &mcp_tasks_wire::v2025_11_25::ClientCapabilities,
+    method: &str,
+    params: &Value,
+) -> bool {
+    match method {
+        method::ROOTS_LIST => caps.roots.is_some(),
+        _ => input::can_answer(caps, method, params),
     }
 }
 

@@ -14,6 +14,7 @@ mod call;
 mod call_v2026;
 mod client_task;
 mod context;
+mod directed;
 mod list;
 mod schema;
 
@@ -133,10 +134,32 @@ impl ToolDef {
 
     /// For a tool whose `taskSupport` is optional, how long a MCP 2026-07-28 call runs as a
     /// plain call before it becomes a task (X-2: there the server decides, not the client).
-    /// A call that finishes sooner answers its plain result; a slower one answers
-    /// `CreateTaskResult` and goes on as a task. Without this, the server's default applies
-    /// (`Server::builder(..).task_after(..)`, 1 s). A required tool is a task at once; a
-    /// forbidden one never is. 2025-11-25 clients choose for themselves, as before.
+    /// Without this, the server's default applies (`Server::builder(..).task_after(..)`, 1 s).
+    ///
+    /// A call that finishes sooner answers its plain result. A slower one answers
+    /// `CreateTaskResult` (once the task is in the store, X-10) and its handler goes on as the
+    /// task, not restarted: from then on its questions wait in the task's mailbox and
+    /// `tasks/cancel` trips its [`ToolContext::cancellation`]. A question asked with
+    /// [`ToolContext::ask`] (or `elicit`, `create_message`) before the threshold makes the call
+    /// a task at once; one asked with [`ToolContext::ask_in_request`] is answered within the
+    /// request instead. Only a client that declared the tasks extension on the request gets a
+    /// task; for any other the call runs plain to the end.
+    ///
+    /// A required tool is a task as soon as its handler first waits on something other than
+    /// an in-request question (so it can gather what it needs within the request first); a
+    /// forbidden one never is. MCP 2025-11-25 clients choose for themselves, as before.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcp_tasks_runtime::server::ToolDef;
+    /// use mcp_tasks_runtime::TaskSupport;
+    ///
+    /// // Answers plainly within 200 ms, else becomes a task.
+    /// let def = ToolDef::new("search")
+    ///     .task_support(TaskSupport::Optional)
+    ///     .task_after(Duration::from_millis(200));
+    /// # let _ = def;
+    /// ```
     #[must_use]
     pub fn task_after(mut self, after: Duration) -> Self {
         self.task_after = Some(after);

@@ -1,9 +1,16 @@
 //! MCP Streamable HTTP: one endpoint; POST carries client messages and is answered with JSON or
 //! an SSE stream, GET opens the server's standing stream, DELETE ends the session.
 //!
+//! The endpoint serves both eras, chosen per request (B-8): a POST whose request carries the
+//! MCP 2026-07-28 `_meta` version, or a `server/discover`, is served statelessly (module
+//! `stateless`: no session, the headers checked against the body, the era's status codes);
+//! everything below is about the 2025-11-25 sessions, which work exactly as before.
+//!
 //! - Sessions: `initialize` creates one and answers its id in `Mcp-Session-Id`; every later
 //!   request must carry it (missing: 400; unknown or ended: 404).
-//! - `MCP-Protocol-Version`, when sent, must be a version we speak (else 400).
+//! - `MCP-Protocol-Version`, when sent, must be a version we speak (else 400). A request
+//!   without a session that announces a version no session speaks belongs to the stateless
+//!   era, and GET or DELETE so announced get 405.
 //! - `Origin` must be loopback or listed (else 403), against DNS rebinding.
 //! - With [`HttpConfig::auth`], every request carries `Authorization: Bearer <token>` (else
 //!   401), and the token's subject owns the session and its tasks, which all of that subject's
@@ -59,11 +66,13 @@ mod accept;
 mod auth;
 mod drain;
 mod origin;
+mod param_headers;
 mod replay;
+mod stateless;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -90,6 +99,7 @@ use accept::accepts;
 use auth::Refusal;
 use replay::{EventId, Replay, Unresumable};
 
+use crate::server::era::{self, Era};
 use crate::server::Server;
 use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 
@@ -153,6 +163,8 @@ struct HttpState {
     replay_budget: Arc<replay::Budget>,
     /// Tripped when the server stops: GET streams end and no new one opens.
     stopping: CancellationToken,
+    /// The tools' arguments mirrored into `Mcp-Param-*` headers, found on first use.
+    param_headers: OnceLock<param_headers::ParamHeaders>,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -213,6 +225,11 @@ impl Drop for Busy {
 }
 
 impl HttpState {
+    fn param_headers(&self) -> &param_headers::ParamHeaders {
+        self.param_headers
+            .get_or_init(|| param_headers::ParamHeaders::of(&self.server.tools().definitions()))
+    }
+
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
         self.sessions.lock().expect("session table mutex poisoned")
     }
@@ -334,6 +351,7 @@ fn router_with(
         replay_limits,
         replay_budget: replay::Budget::new(config_replay_cap),
         stopping: stopping.clone().unwrap_or_default(),
+        param_headers: OnceLock::new(),
     });
     if let Some(stopping) = stopping {
         let watched = Arc::downgrade(&state);
@@ -406,7 +424,7 @@ impl IntoResponse for Reject {
     }
 }
 
-/// The checks common to every method: origin, credentials, protocol version. Gives the
+/// The checks common to every method and both eras: origin and credentials. Gives the
 /// request's owner: the subject of its bearer token, or `None` without authentication.
 fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Reject> {
     state
@@ -414,10 +432,18 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Rej
         .origins
         .check(headers)
         .map_err(|why| Reject::Status(StatusCode::FORBIDDEN, why))?;
-    let owner = match &state.config.auth {
-        Some(tokens) => Some(tokens.authenticate(headers).map_err(Reject::Unauthorized)?),
-        None => None,
-    };
+    match &state.config.auth {
+        Some(tokens) => Ok(Some(
+            tokens.authenticate(headers).map_err(Reject::Unauthorized)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The protocol version check of a 2025-11-25 session's requests: `MCP-Protocol-Version`, when
+/// sent, must be a version a session speaks. (A request of the stateless era checks its header
+/// against its `_meta` instead, in [`stateless`].)
+fn session_version(headers: &HeaderMap) -> Result<(), Reject> {
     if let Some(v) = headers.get(PROTOCOL_VERSION_HEADER) {
         let ok = v
             .to_str()
@@ -433,7 +459,25 @@ fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Rej
             ));
         }
     }
-    Ok(owner)
+    Ok(())
+}
+
+/// GET and DELETE belong to 2025-11-25 sessions; the stateless era has neither (its one
+/// long-lived stream is `subscriptions/listen`), so a client of that era gets 405 (MCP
+/// 2026-07-28, "Streamable HTTP", Backward Compatibility).
+fn not_in_stateless_era(headers: &HeaderMap) -> Option<Response> {
+    if headers.contains_key(SESSION_HEADER) || !stateless::announces_stateless(headers) {
+        return None;
+    }
+    let mut response = bad_request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "protocol 2026-07-28 has no GET stream and no session to DELETE: POST each request, \
+         and subscriptions/listen for notifications",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    Some(response)
 }
 
 /// The session the request names, if it exists and belongs to `owner`: another owner's
@@ -508,6 +552,36 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
                  instance, or again once this one is back",
             ),
         );
+    }
+    let no_session = !headers.contains_key(SESSION_HEADER);
+    if let Message::Request(request) = &message {
+        // The era is each request's own (B-8): its `_meta` says, else its headers.
+        match era::of(request) {
+            Err(error) => return stateless::refuse(request.id.clone(), error),
+            Ok(Era::Stateless(meta)) => {
+                return stateless::serve(&state, &headers, owner, request.clone(), *meta).await
+            }
+            Ok(Era::Session)
+                if no_session
+                    && request.method != method::INITIALIZE
+                    && stateless::announces_stateless(&headers) =>
+            {
+                return stateless::refuse(request.id.clone(), era::missing_meta(&request.method));
+            }
+            Ok(Era::Session) => {}
+        }
+    } else if no_session && stateless::announces_stateless(&headers) {
+        // The stateless era defines no client notifications over HTTP and no client answers.
+        return match message {
+            Message::Notification(_) => StatusCode::ACCEPTED.into_response(),
+            _ => bad_request(
+                StatusCode::BAD_REQUEST,
+                "protocol 2026-07-28 has no server requests to answer over HTTP",
+            ),
+        };
+    }
+    if let Err(refused) = session_version(&headers) {
+        return refused.into_response();
     }
     if let Message::Request(request) = &message {
         if request.method == method::INITIALIZE {
@@ -655,6 +729,12 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(refused) = not_in_stateless_era(&headers) {
+        return refused;
+    }
+    if let Err(refused) = session_version(&headers) {
+        return refused.into_response();
+    }
     // The spec has GET list `text/event-stream`; a client that sends no Accept at all has not.
     let wants_sse = headers.contains_key(header::ACCEPT) && accepts(&headers, "text/event-stream");
     if !wants_sse {
@@ -745,6 +825,12 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(refused) = not_in_stateless_era(&headers) {
+        return refused;
+    }
+    if let Err(refused) = session_version(&headers) {
+        return refused.into_response();
+    }
     let (tracked, _busy) = match session_of(&state, &headers, owner.as_ref()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),

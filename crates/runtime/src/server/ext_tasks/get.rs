@@ -1,0 +1,29 @@
+//! `tasks/get` in the tasks extension: the task with its result, error or open questions
+//! inlined, as a result of kind `complete`.
+//!
+//! An unknown, expired or other owner's task is -32602, alike (T-SEC-1).
+
+use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
+use mcp_tasks_wire::v2026_07_28::{ResultType, TaskIdParams};
+use serde_json::Value;
+
+use crate::error::to_error_object;
+use crate::server::era::RequestContext;
+use crate::server::Server;
+
+pub(crate) async fn handle(
+    server: &Server,
+    cx: &RequestContext,
+    params: Option<Value>,
+) -> Result<Value, ErrorObject> {
+    let p: TaskIdParams = params_as(params)?;
+    let id = crate::server::tasks::task_id(p.task_id)?;
+    let record = server
+        .engine()
+        .get(cx.session.requestor(), &id)
+        .await
+        .map_err(|e| to_error_object(&e))?;
+    let mut detailed = crate::ext_dialect::detailed(&record);
+    detailed.result_type = Some(ResultType::Complete);
+    crate::server::to_value(&detailed)
+}

@@ -1,0 +1,531 @@
+//! Requests of the stateless era (MCP 2026-07-28) on the same endpoint as the 2025-11-25
+//! sessions (B-8): no `Mcp-Session-Id`, no GET stream, no resumption; each POST is one request
+//! and its answer.
+//!
+//! MCP 2026-07-28, "Streamable HTTP":
+//! - The headers mirror the body for intermediaries and must agree with it (B-5, X-8):
+//!   `MCP-Protocol-Version` equals the `_meta` version, `Mcp-Method` the method, and `Mcp-Name`
+//!   the tool name of `tools/call` (the `uri` of `resources/read`, the `taskId` of
+//!   `tasks/get|update|cancel`), decoded from the `=?base64?…?=` sentinel when so sent, as are
+//!   the `Mcp-Param-*` headers of the arguments a tool marks (`param_headers`). Header names
+//!   are case-insensitive and values are trimmed of surrounding whitespace, but compared
+//!   case-sensitively. A missing or disagreeing header is 400 with -32020.
+//! - A version this server does not speak statelessly is 400 with -32022 (B-3), a malformed
+//!   `_meta` 400 with -32602 (B-2), a capability the request did not declare 400 with -32021,
+//!   and an unknown method 404 with -32601. A JSON-RPC error body comes with every status, so a
+//!   client always learns which case it hit; the official requester reads one on 2xx and 400.
+//! - The answer is one JSON body, or an SSE stream when the request sends something before its
+//!   answer (the progress of a `tools/call`, the notifications of `subscriptions/listen`) and
+//!   the client takes `text/event-stream`. Whether to stream is decided by what comes first: an
+//!   answer that is ready before anything else goes as JSON, with the HTTP status its error
+//!   calls for, which a stream, already `200`, could no longer carry.
+//! - Closing the connection cancels the request: its context closes, which stops a plain
+//!   call's work and ends a `subscriptions/listen`. A graceful shutdown ends the listen
+//!   streams, so they do not hold it open.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use mcp_tasks_engine::Owner;
+use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject, Message, Request, RequestId};
+use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
+use mcp_tasks_wire::v2026_07_28::headers::{decode_value, has_name, name_of, MCP_METHOD, MCP_NAME};
+use mcp_tasks_wire::v2026_07_28::{header_mismatch, RequestMetaObject, PROTOCOL_VERSION};
+
+use super::accept::accepts;
+use super::{HttpState, PROTOCOL_VERSION_HEADER};
+use crate::server::era::{self, RequestContext};
+use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
+
+/// Whether a request without a session announces the stateless era in its headers: an
+/// `MCP-Protocol-Version` that is not one of the 2025 versions (which a 2025-11-25 client sends
+/// only with the session `initialize` gave it).
+pub(super) fn announces_stateless(headers: &HeaderMap) -> bool {
+    headers.get(PROTOCOL_VERSION_HEADER).is_some_and(|v| {
+        !v.to_str()
+            .is_ok_and(|v| SUPPORTED_PROTOCOL_VERSIONS.contains(&v))
+    })
+}
+
+/// The HTTP status of an error of this era (see the module docs).
+fn status_of(error: &ErrorObject) -> StatusCode {
+    match error.code {
+        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        ErrorCode::PARSE_ERROR
+        | ErrorCode::INVALID_REQUEST
+        | ErrorCode::INVALID_PARAMS
+        | ErrorCode::HEADER_MISMATCH
+        | ErrorCode::MISSING_CAPABILITY
+        | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The JSON answer to request `id`, with the status its outcome calls for.
+fn json(id: Option<RequestId>, outcome: Result<serde_json::Value, ErrorObject>) -> Response {
+    let status = match &outcome {
+        Ok(_) => StatusCode::OK,
+        Err(e) => status_of(e),
+    };
+    let response = mcp_tasks_wire::jsonrpc::Response { id, outcome };
+    let body = serde_json::to_vec(&Message::Response(response)).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Refuses request `id` with `error`, before it runs.
+pub(super) fn refuse(id: RequestId, error: ErrorObject) -> Response {
+    json(Some(id), Err(error))
+}
+
+/// The value of header `name`, trimmed; `Err` when it is not text.
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ErrorObject> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|v| Some(v.trim_matches([' ', '\t'])))
+            .map_err(|_| header_mismatch(format!("the {name} header is not visible ASCII text"))),
+    }
+}
+
+/// Checks the headers against the body (B-5, X-8) and the version (B-3), in the order the
+/// spec's errors are told apart: the version header first (missing or not the `_meta` one is
+/// -32020, a version this server does not speak -32022), then `Mcp-Method`, then `Mcp-Name`.
+fn check(
+    headers: &HeaderMap,
+    request: &Request,
+    meta: &RequestMetaObject,
+) -> Result<(), ErrorObject> {
+    match header_text(headers, PROTOCOL_VERSION_HEADER)? {
+        None => {
+            return Err(header_mismatch(format!(
+                "missing MCP-Protocol-Version header; send the version of params._meta \
+                 (\"{PROTOCOL_VERSION}\")"
+            )))
+        }
+        Some(v) if v != meta.protocol_version => {
+            return Err(header_mismatch(format!(
+                "the MCP-Protocol-Version header {v:?} does not match params._meta's version \
+                 {:?}; send the same version in both",
+                meta.protocol_version
+            )))
+        }
+        Some(_) => {}
+    }
+    era::check_version(meta)?;
+    match header_text(headers, MCP_METHOD)? {
+        None => {
+            return Err(header_mismatch(format!(
+                "missing Mcp-Method header; send Mcp-Method: {}",
+                request.method
+            )))
+        }
+        Some(v) if v != request.method => {
+            return Err(header_mismatch(format!(
+                "the Mcp-Method header {v:?} does not match the body's method {:?}",
+                request.method
+            )))
+        }
+        Some(_) => {}
+    }
+    if !has_name(&request.method) {
+        return Ok(());
+    }
+    let Some(body) = name_of(&request.method, request.params.as_ref()) else {
+        // Nothing to mirror: the params' own check says what is missing.
+        return Ok(());
+    };
+    let Some(raw) = header_text(headers, MCP_NAME)? else {
+        return Err(header_mismatch(format!(
+            "missing Mcp-Name header; {} needs Mcp-Name: {body:?} (the =?base64?…?= form when \
+             it is not plain ASCII)",
+            request.method
+        )));
+    };
+    let sent = decode_value(raw)
+        .map_err(|why| header_mismatch(format!("the Mcp-Name header is malformed: {why}")))?;
+    if sent != body {
+        return Err(header_mismatch(format!(
+            "the Mcp-Name header {sent:?} does not match the body's {body:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Serves one request of the stateless era for `owner` (the bearer token's subject, if any).
+pub(super) async fn serve(
+    state: &Arc<HttpState>,
+    headers: &HeaderMap,
+    owner: Option<Owner>,
+    request: Request,
+    meta: RequestMetaObject,
+) -> Response {
+    if let Err(error) = check(headers, &request, &meta) {
+        return refuse(request.id, error);
+    }
+    if request.method == method::TOOLS_CALL {
+        let params = request.params.as_ref();
+        if let Some(tool) = params.and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
+            let arguments = params.and_then(|p| p.get("arguments"));
+            if let Err(error) = state.param_headers().check(headers, tool, arguments) {
+                return refuse(request.id, error);
+            }
+        }
+    }
+    let sse = accepts(headers, "text/event-stream");
+    let json_ok = accepts(headers, "application/json");
+    if request.method == method::SUBSCRIPTIONS_LISTEN && !sse {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            refuse(
+                request.id,
+                ErrorObject::invalid_request(
+                    "subscriptions/listen is answered with an SSE stream; send Accept: \
+                     text/event-stream",
+                ),
+            ),
+        )
+            .into_response();
+    }
+    let id = request.id.clone();
+    let cx = RequestContext::new(meta, owner, state.stopping.clone());
+    let session = cx.session.clone();
+    // Until the answer is on its way, losing the client cancels the request.
+    let mut cancel = CancelOnDrop(Some(session.clone()));
+    let (tx, mut rx) = Sink::channel(DEFAULT_QUEUE);
+    let server = state.server.clone();
+    tokio::spawn(async move {
+        if let Some(answer) = server.handle_stateless(&cx, request, &tx).await {
+            let _ = tx.send(answer.into());
+        }
+    });
+    loop {
+        let Some(first) = rx.recv().await else {
+            cancel.disarm();
+            return json(
+                Some(id),
+                Err(ErrorObject::internal(
+                    "internal error: the request ended without an answer; the server's log says why",
+                )),
+            );
+        };
+        match first {
+            Message::Response(r) if r.id.as_ref() == Some(&id) && (json_ok || !sse) => {
+                cancel.disarm();
+                return json(r.id, r.outcome);
+            }
+            first if sse => return stream(first, rx, id, cancel),
+            // A client that takes no stream gets the answer alone.
+            _ => {}
+        }
+    }
+}
+
+/// The SSE answer: `first`, then what the request sends, until its answer (or, for a stream
+/// with no answer, until it ends).
+fn stream(first: Message, rx: Outbound, id: RequestId, cancel: CancelOnDrop) -> Response {
+    let events = futures::stream::unfold(
+        (Some(first), rx, Some(cancel), false),
+        move |(next, mut rx, mut cancel, done)| {
+            let id = id.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let message = match next {
+                    Some(m) => m,
+                    None => rx.recv().await?,
+                };
+                let last = matches!(&message, Message::Response(r) if r.id.as_ref() == Some(&id));
+                if last {
+                    if let Some(c) = cancel.as_mut() {
+                        c.disarm();
+                    }
+                }
+                let data = serde_json::to_string(&message).unwrap_or_default();
+                let event = Event::default().data(data);
+                Some((
+                    Ok::<_, std::convert::Infallible>(event),
+                    (None, rx, cancel, last),
+                ))
+            }
+        },
+    );
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    // Reverse proxies must pass each event on at once (MCP 2026-07-28, "Receiving Messages").
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Closes a request's context when dropped armed: the client went before the answer.
+#[derive(Debug)]
+struct CancelOnDrop(Option<Arc<Session>>);
+
+impl CancelOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            tracing::debug!("the client of a stateless request went before its answer; cancelled");
+            session.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn meta() -> RequestMetaObject {
+        RequestMetaObject {
+            protocol_version: PROTOCOL_VERSION.into(),
+            ..RequestMetaObject::default()
+        }
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn call(name: &str) -> Request {
+        Request::new(
+            RequestId::Number(1),
+            "tools/call",
+            Some(json!({"name": name, "arguments": {}})),
+        )
+    }
+
+    fn code(r: Result<(), ErrorObject>) -> Option<i32> {
+        r.err().map(|e| e.code.0)
+    }
+
+    /// B-5: the headers must be there and agree with the body; names are case-insensitive,
+    /// values trimmed and compared case-sensitively, `Mcp-Name` decoded from Base64.
+    #[test]
+    fn headers_must_mirror_the_body() {
+        let m = meta();
+        let ok = [
+            ("MCP-Protocol-Version", PROTOCOL_VERSION),
+            ("mcp-method", "tools/call"),
+            ("MCP-NAME", "  greet\t"),
+        ];
+        assert_eq!(code(check(&headers(&ok), &call("greet"), &m)), None);
+        let b64 = [
+            ("mcp-protocol-version", PROTOCOL_VERSION),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?5pel5pys?="),
+        ];
+        assert_eq!(code(check(&headers(&b64), &call("日本"), &m)), None);
+        let cases: [&[(&str, &str)]; 6] = [
+            &[("mcp-method", "tools/call"), ("mcp-name", "greet")],
+            &[
+                ("mcp-protocol-version", "2025-11-25"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "greet"),
+            ],
+            &[
+                ("mcp-protocol-version", PROTOCOL_VERSION),
+                ("mcp-name", "greet"),
+            ],
+            &[
+                ("mcp-protocol-version", PROTOCOL_VERSION),
+                ("mcp-method", "TOOLS/CALL"),
+                ("mcp-name", "greet"),
+            ],
+            &[
+                ("mcp-protocol-version", PROTOCOL_VERSION),
+                ("mcp-method", "tools/call"),
+            ],
+            &[
+                ("mcp-protocol-version", PROTOCOL_VERSION),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "other"),
+            ],
+        ];
+        for case in cases {
+            assert_eq!(
+                code(check(&headers(case), &call("greet"), &m)),
+                Some(-32020),
+                "{case:?}"
+            );
+        }
+    }
+
+    /// X-8: the tasks methods mirror their task id; methods without a name need none.
+    #[test]
+    fn tasks_methods_mirror_the_task_id() {
+        let m = meta();
+        let get = Request::new(
+            RequestId::Number(2),
+            "tasks/get",
+            Some(json!({"taskId": "t-1"})),
+        );
+        let base = [
+            ("mcp-protocol-version", PROTOCOL_VERSION),
+            ("mcp-method", "tasks/get"),
+        ];
+        assert_eq!(code(check(&headers(&base), &get, &m)), Some(-32020));
+        let mut named = base.to_vec();
+        named.push(("mcp-name", "t-1"));
+        assert_eq!(code(check(&headers(&named), &get, &m)), None);
+        let list = Request::new(RequestId::Number(3), "tools/list", Some(json!({})));
+        let h = [
+            ("mcp-protocol-version", PROTOCOL_VERSION),
+            ("mcp-method", "tools/list"),
+        ];
+        assert_eq!(code(check(&headers(&h), &list, &m)), None);
+    }
+
+    /// B-3, B-5: a header and `_meta` that disagree is -32020; agreeing on a version this server
+    /// does not speak is -32022.
+    #[test]
+    fn version_mismatch_and_unsupported_version_are_told_apart() {
+        let mut m = meta();
+        m.protocol_version = "v999.0.0".into();
+        let h = [
+            ("mcp-protocol-version", PROTOCOL_VERSION),
+            ("mcp-method", "tools/list"),
+        ];
+        let list = Request::new(RequestId::Number(1), "tools/list", None);
+        assert_eq!(code(check(&headers(&h), &list, &m)), Some(-32020));
+        let h = [
+            ("mcp-protocol-version", "v999.0.0"),
+            ("mcp-method", "tools/list"),
+        ];
+        assert_eq!(code(check(&headers(&h), &list, &m)), Some(-32022));
+    }
+
+    /// B-5: the HTTP status of each error of the era.
+    #[test]
+    fn errors_get_their_status() {
+        let table = [
+            (ErrorCode::METHOD_NOT_FOUND, 404),
+            (ErrorCode::INVALID_PARAMS, 400),
+            (ErrorCode::HEADER_MISMATCH, 400),
+            (ErrorCode::MISSING_CAPABILITY, 400),
+            (ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, 400),
+            (ErrorCode::INTERNAL_ERROR, 200),
+        ];
+        for (code, status) in table {
+            assert_eq!(
+                status_of(&ErrorObject::new(code, "x")).as_u16(),
+                status,
+                "{code}"
+            );
+        }
+    }
+
+    /// A router whose one tool, `region`, mirrors its `region` argument into
+    /// `Mcp-Param-Region` and answers it back.
+    fn region_app() -> axum::Router {
+        #[derive(serde::Deserialize)]
+        struct Args {
+            region: String,
+        }
+        let tool = serde_json::from_value(json!({
+            "name": "region",
+            "inputSchema": {"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"}
+            }}
+        }))
+        .unwrap();
+        let tools = crate::server::Tools::new().add(tool, |a: Args, _cx| async move {
+            Ok(mcp_tasks_wire::v2025_11_25::CallToolResult::text(a.region))
+        });
+        let engine = mcp_tasks_engine::Engine::new(
+            Arc::new(mcp_tasks_engine::MemoryStore::new()),
+            mcp_tasks_engine::EngineConfig::default(),
+        );
+        let server = crate::server::Server::new(
+            engine,
+            tools,
+            mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
+        );
+        super::super::router(server, super::super::HttpConfig::default())
+    }
+
+    async fn call_region(app: &axum::Router, param: Option<&str>) -> (u16, serde_json::Value) {
+        use tower::ServiceExt;
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "region", "arguments": {"region": "us-west1"},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION,
+                      "io.modelcontextprotocol/clientCapabilities": {}}}});
+        let mut req = axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "region");
+        if let Some(v) = param {
+            req = req.header("mcp-param-region", v);
+        }
+        let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+        let response = app.clone().oneshot(req).await.unwrap();
+        let status = response.status().as_u16();
+        assert!(response
+            .headers()
+            .get(super::super::SESSION_HEADER)
+            .is_none());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// B-5: a tool's mirrored argument must come in its `Mcp-Param-*` header, equal to the
+    /// body's, through the real router; answered statelessly, without a session.
+    #[tokio::test]
+    async fn mirrored_arguments_are_checked_on_the_endpoint() {
+        let app = region_app();
+        let (status, answer) = call_region(&app, Some("us-west1")).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["result"]["content"][0]["text"], "us-west1");
+        for param in [None, Some("eu-west1")] {
+            let (status, answer) = call_region(&app, param).await;
+            assert_eq!(status, 400, "{param:?}: {answer}");
+            assert_eq!(answer["error"]["code"], -32020, "{param:?}");
+            assert_eq!(answer["id"], 5);
+        }
+    }
+
+    /// B-8: only a version header that no 2025 session sends announces the stateless era.
+    #[test]
+    fn a_2025_version_header_does_not_announce_the_stateless_era() {
+        assert!(announces_stateless(&headers(&[(
+            "mcp-protocol-version",
+            PROTOCOL_VERSION
+        )])));
+        assert!(!announces_stateless(&headers(&[(
+            "mcp-protocol-version",
+            "2025-11-25"
+        )])));
+        assert!(!announces_stateless(&HeaderMap::new()));
+    }
+}
