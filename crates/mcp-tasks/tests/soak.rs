@@ -36,6 +36,9 @@ const EXPIRING_WHILE_WORKING: usize = 8;
 const LONG_DELAY_MS: u64 = 5_000;
 /// The ttl every task asks for (the server's minimum).
 const TTL_MS: u64 = 1000;
+/// The ttl of the tasks whose results are fetched and checked: long enough that no load delays
+/// the fetch past it, short enough to be swept well before [`EMPTY_DEADLINE`].
+const CHECKED_TTL_MS: u64 = 5000;
 /// How long a round may wait for the sweeper to empty the store.
 const EMPTY_DEADLINE: Duration = Duration::from_secs(20);
 /// Tasks per round whose result is fetched before they expire.
@@ -205,9 +208,18 @@ async fn run_round(
             let session = &sessions[i % SESSIONS];
             async move {
                 let text = format!("r{round_no} t{i}");
-                let id = create(session, json!({ "text": text, "delay_ms": i % 20 })).await;
-                // Some results are fetched (blocking until done) and checked before they expire.
-                if i % (bulk / RESULTS_CHECKED) == 0 {
+                let arguments = json!({ "text": text, "delay_ms": i % 20 });
+                // Some results are fetched (blocking until done) and checked before they
+                // expire. Those live longer, so a loaded machine (64 requests in flight on two
+                // cores) cannot expire one between its creation and the fetch; they still end
+                // well within the round's deadline for an empty store.
+                let checked = i % (bulk / RESULTS_CHECKED) == 0;
+                let id = if checked {
+                    create_with_ttl(session, arguments, CHECKED_TTL_MS).await
+                } else {
+                    create(session, arguments).await
+                };
+                if checked {
                     let result = task_result_on(session, &id).await.unwrap_or_else(|e| {
                         panic!("tasks/result of {id} ({text}) before its ttl: {e}")
                     });
@@ -284,17 +296,22 @@ async fn run_round(
 
 /// Creates a `slow_echo` task with the test's ttl; returns its id.
 async fn create(session: &HttpSession, arguments: Value) -> String {
+    create_with_ttl(session, arguments, TTL_MS).await
+}
+
+/// Creates a `slow_echo` task with `ttl_ms`; returns its id.
+async fn create_with_ttl(session: &HttpSession, arguments: Value, ttl_ms: u64) -> String {
     let result = session
         .request(
             "tools/call",
-            task_call("slow_echo", arguments, json!({ "ttl": TTL_MS })),
+            task_call("slow_echo", arguments, json!({ "ttl": ttl_ms })),
         )
         .await
         .unwrap_or_else(|e| panic!("creating a slow_echo task failed: {e}"));
     let task = check_create_result(&result);
     assert_eq!(
-        task["ttl"], TTL_MS,
-        "T-TTL-1: a ttl of {TTL_MS} ms is granted as asked: {task}"
+        task["ttl"], ttl_ms,
+        "T-TTL-1: a ttl of {ttl_ms} ms is granted as asked: {task}"
     );
     task_id(&task)
 }
