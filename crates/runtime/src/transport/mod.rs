@@ -59,11 +59,10 @@ pub(crate) fn dispatch<G>(
                     }
                 };
                 if let Some(meta) = meta {
-                    let cx = RequestContext::new(
-                        *meta,
-                        session.requestor().owner.clone(),
-                        stopping.clone(),
-                    );
+                    // Limited and counted as the connection's requestor, not afresh per
+                    // request.
+                    let cx =
+                        RequestContext::new(*meta, session.requestor().clone(), stopping.clone());
                     stateless(server, session, cx, request, sink, admitted);
                     return;
                 }

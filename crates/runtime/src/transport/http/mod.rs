@@ -71,17 +71,18 @@ mod replay;
 mod stateless;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use axum::Router;
+use axum::{Extension, Router};
 use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
@@ -383,9 +384,13 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address keys the limits of its stateless requests (`stateless`).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 fn rpc_error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Response {
@@ -513,7 +518,12 @@ fn session_of(
     Ok((tracked, busy))
 }
 
-async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post(
+    State(state): State<Arc<HttpState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let owner = match precheck(&state, &headers) {
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
@@ -559,7 +569,9 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
         match era::of(request) {
             Err(error) => return stateless::refuse(request.id.clone(), error),
             Ok(Era::Stateless(meta)) => {
-                return stateless::serve(&state, &headers, owner, request.clone(), *meta).await
+                let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+                return stateless::serve(&state, &headers, owner, peer, request.clone(), *meta)
+                    .await;
             }
             Ok(Era::Session)
                 if no_session

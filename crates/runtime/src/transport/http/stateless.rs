@@ -23,12 +23,13 @@
 //!   call's work and ends a `subscriptions/listen`. A graceful shutdown ends the listen
 //!   streams, so they do not hold it open.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use mcp_tasks_engine::Owner;
+use mcp_tasks_engine::{Owner, Requestor};
 use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use mcp_tasks_wire::v2026_07_28::headers::{decode_value, has_name, name_of, MCP_METHOD, MCP_NAME};
@@ -162,11 +163,13 @@ fn check(
     Ok(())
 }
 
-/// Serves one request of the stateless era for `owner` (the bearer token's subject, if any).
+/// Serves one request of the stateless era for `owner` (the bearer token's subject, if any)
+/// from the peer at `peer`, when known.
 pub(super) async fn serve(
     state: &Arc<HttpState>,
     headers: &HeaderMap,
     owner: Option<Owner>,
+    peer: Option<IpAddr>,
     request: Request,
     meta: RequestMetaObject,
 ) -> Response {
@@ -198,7 +201,12 @@ pub(super) async fn serve(
             .into_response();
     }
     let id = request.id.clone();
-    let cx = RequestContext::new(meta, owner, state.stopping.clone());
+    // Limited and counted as the caller (its owner, else its address), not afresh per request.
+    let requestor = Requestor {
+        owner,
+        session: Some(era::stateless_key(peer)),
+    };
+    let cx = RequestContext::new(meta, requestor, state.stopping.clone());
     let session = cx.session.clone();
     // Until the answer is on its way, losing the client cancels the request.
     let mut cancel = CancelOnDrop(Some(session.clone()));
