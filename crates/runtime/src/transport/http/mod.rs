@@ -38,7 +38,8 @@
 //!   [`HttpConfig::session_idle_timeout`] with no request or open stream, and at most
 //!   [`HttpConfig::max_sessions`] exist at once (a new one beyond is refused with 503), so a
 //!   long-running server does not accumulate them. Their tasks live on: tasks belong to the
-//!   store, not to sessions.
+//!   store, not to sessions. Requests of the stateless era, which have no session, are
+//!   bounded the same way: at most [`HttpConfig::max_stateless_requests`] at once.
 //!
 //! # Resumable streams
 //!
@@ -124,6 +125,9 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// The most sessions at once.
     pub max_sessions: usize,
+    /// The most requests of MCP 2026-07-28 served at once, `subscriptions/listen` streams
+    /// included; one more is refused with 503. They have no session to count them by.
+    pub max_stateless_requests: usize,
     /// The bearer tokens every request must carry, whose subjects own the sessions they open
     /// and those sessions' tasks (T-SEC-1); `None` serves anonymous sessions.
     pub auth: Option<BearerTokens>,
@@ -145,6 +149,7 @@ impl Default for HttpConfig {
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            max_stateless_requests: 10_000,
             auth: None,
             max_replay_bytes: MAX_SERVER_REPLAY_BYTES,
             replay_stream_bytes: MAX_STREAM_REPLAY_BYTES,
@@ -166,6 +171,8 @@ struct HttpState {
     stopping: CancellationToken,
     /// The tools' arguments mirrored into `Mcp-Param-*` headers, found on first use.
     param_headers: OnceLock<param_headers::ParamHeaders>,
+    /// The requests of MCP 2026-07-28 being served.
+    stateless: stateless::InFlight,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -353,6 +360,7 @@ fn router_with(
         replay_budget: replay::Budget::new(config_replay_cap),
         stopping: stopping.clone().unwrap_or_default(),
         param_headers: OnceLock::new(),
+        stateless: stateless::InFlight::default(),
     });
     if let Some(stopping) = stopping {
         let watched = Arc::downgrade(&state);

@@ -19,11 +19,15 @@
 //!   the client takes `text/event-stream`. Whether to stream is decided by what comes first: an
 //!   answer that is ready before anything else goes as JSON, with the HTTP status its error
 //!   calls for, which a stream, already `200`, could no longer carry.
+//! - At most [`HttpConfig::max_stateless_requests`](super::HttpConfig) are served at once,
+//!   a `subscriptions/listen` stream counting until it ends; one more is refused with 503 and
+//!   a JSON-RPC error, before it runs.
 //! - Closing the connection cancels the request: its context closes, which stops a plain
 //!   call's work and ends a `subscriptions/listen`. A graceful shutdown ends the listen
 //!   streams, so they do not hold it open.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -200,6 +204,21 @@ pub(super) async fn serve(
         )
             .into_response();
     }
+    let Some(admitted) = state.stateless.admit(state.config.max_stateless_requests) else {
+        let max = state.config.max_stateless_requests;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            refuse(
+                request.id,
+                ErrorObject::internal(format!(
+                    "this server is serving {max} requests of protocol {PROTOCOL_VERSION} \
+                     (subscriptions/listen streams included), the most it allows at once; \
+                     retry later, or close listen streams you no longer read"
+                )),
+            ),
+        )
+            .into_response();
+    };
     let id = request.id.clone();
     // Limited and counted as the caller (its owner, else its address), not afresh per request.
     let requestor = Requestor {
@@ -216,6 +235,8 @@ pub(super) async fn serve(
         if let Some(answer) = server.handle_stateless(&cx, request, &tx).await {
             let _ = tx.send(answer.into());
         }
+        // Counted until its work ends, however its client went.
+        drop(admitted);
     });
     loop {
         let Some(first) = rx.recv().await else {
@@ -277,6 +298,29 @@ fn stream(first: Message, rx: Outbound, id: RequestId, cancel: CancelOnDrop) -> 
         .headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
+}
+
+/// The requests of this era being served, which have no session to count them by.
+#[derive(Debug, Default)]
+pub(super) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Admits one more request while fewer than `max` are served; it counts until dropped.
+    fn admit(&self, max: usize) -> Option<Admitted> {
+        let before = self.0.fetch_add(1, Ordering::AcqRel);
+        let admitted = Admitted(self.0.clone());
+        (before < max).then_some(admitted)
+    }
+}
+
+/// One request counted in [`InFlight`], until dropped.
+#[derive(Debug)]
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Closes a request's context when dropped armed: the client went before the answer.
@@ -453,6 +497,10 @@ mod tests {
     /// A router whose one tool, `region`, mirrors its `region` argument into
     /// `Mcp-Param-Region` and answers it back.
     fn region_app() -> axum::Router {
+        region_app_with(super::super::HttpConfig::default())
+    }
+
+    fn region_app_with(config: super::super::HttpConfig) -> axum::Router {
         #[derive(serde::Deserialize)]
         struct Args {
             region: String,
@@ -476,7 +524,7 @@ mod tests {
             tools,
             mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
         );
-        super::super::router(server, super::super::HttpConfig::default())
+        super::super::router(server, config)
     }
 
     async fn call_region(app: &axum::Router, param: Option<&str>) -> (u16, serde_json::Value) {
@@ -521,6 +569,78 @@ mod tests {
             assert_eq!(answer["error"]["code"], -32020, "{param:?}");
             assert_eq!(answer["id"], 5);
         }
+    }
+
+    /// A POST of request `id` of this era, with its headers.
+    fn post(
+        method: &str,
+        params: serde_json::Value,
+        id: i64,
+    ) -> axum::http::Request<axum::body::Body> {
+        let mut params = params;
+        params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION,
+                                 "io.modelcontextprotocol/clientCapabilities": {}});
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .header("mcp-method", method)
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    /// B-7: at most `max_stateless_requests` are served at once, a listen stream holding its
+    /// slot until it ends; one more is 503 with a JSON-RPC error naming the limit.
+    #[tokio::test]
+    async fn stateless_requests_are_bounded() {
+        use tower::ServiceExt;
+        let app = region_app_with(super::super::HttpConfig {
+            max_stateless_requests: 1,
+            ..super::super::HttpConfig::default()
+        });
+        let listen = app
+            .clone()
+            .oneshot(post(
+                "subscriptions/listen",
+                json!({"notifications": {}}),
+                1,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(listen.status(), StatusCode::OK);
+        let refused = app
+            .clone()
+            .oneshot(post("tools/list", json!({}), 2))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bytes = axum::body::to_bytes(refused.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(answer["id"], 2);
+        assert_eq!(answer["error"]["code"], -32603);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 requests"),
+            "{answer}"
+        );
+        // The client of the listen stream goes: the stream ends and frees its slot.
+        drop(listen);
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let r = app.clone().oneshot(post("tools/list", json!({}), 3)).await;
+                if r.unwrap().status() == StatusCode::OK {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the ended stream's slot is free again");
     }
 
     /// B-8: only a version header that no 2025 session sends announces the stateless era.
