@@ -241,7 +241,9 @@ enum Step {
 /// Polls the handler until it finishes, ends its round with open questions, must become a
 /// task (a question for the mailbox, or `threshold` elapsed), or the request is cancelled.
 /// After every poll the handler's questions are read before the clock, so what a handler asks
-/// in a poll decides that poll's outcome whatever the time.
+/// in a poll decides that poll's outcome whatever the time. Besides the handler, the timer and
+/// the cancellation, a question wakes it wherever it was asked ([`Directed::register`]): a
+/// handler may ask from a task it spawned.
 async fn drive(
     run: &mut BoxFuture,
     directed: &Directed,
@@ -253,6 +255,8 @@ async fn drive(
     let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
     std::future::poll_fn(|cx| {
+        // Before anything is read: a question asked from a task the handler spawned wakes us.
+        directed.register(cx.waker());
         if let Poll::Ready(answer) = run.as_mut().poll(cx) {
             return Poll::Ready(Step::Done(answer));
         }
