@@ -33,8 +33,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::FutureExt;
-use mcp_tasks_engine::{CreateTask, RequestKind, Requestor, TaskRecord};
-use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId};
+use mcp_tasks_engine::{CreateTask, RequestKind, Requestor, TaskId, TaskRecord};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId, Response};
 use mcp_tasks_wire::v2025_11_25::TaskSupport;
 use mcp_tasks_wire::v2026_07_28::{self as v2, InputRequests, InputRequiredResult, ResultType};
 use serde_json::{json, Map, Value};
@@ -224,6 +224,35 @@ async fn become_task(
     crate::server::to_value(&v2::CreateTaskResult::from(crate::ext_dialect::task(
         &record,
     )))
+}
+
+/// The task a stateless answer made: its id, when the answer is a `CreateTaskResult`.
+pub(crate) fn created_task(answer: &Response) -> Option<TaskId> {
+    let result = answer.outcome.as_ref().ok()?;
+    if ResultType::of(result) != Some(ResultType::Task) {
+        return None;
+    }
+    result.get("taskId")?.as_str().map(TaskId::from)
+}
+
+/// Cancels task `id`, made by a call whose answer never reached its client: the request was
+/// cancelled, or its client went, after the task was made and before the answer was taken.
+/// Nobody else knows the id, so the task would run unseen, holding a slot of the caller's
+/// cap on live tasks (T-TTL-2) until its ttl.
+pub(crate) async fn cancel_unheard(server: &Server, requestor: &Requestor, id: &TaskId) {
+    let why = "the request that made this task was cancelled before its answer reached the client";
+    match server
+        .engine()
+        .cancel(requestor, id, Some(why.to_owned()))
+        .await
+    {
+        Ok(_) | Err(mcp_tasks_engine::Error::Conflict { .. }) => {
+            tracing::debug!(task = %id, "{why}; the task was cancelled");
+        }
+        Err(e) => {
+            tracing::warn!(task = %id, error = %e, "{why}, and cancelling the task failed");
+        }
+    }
 }
 
 /// Where a round of the handler ended.

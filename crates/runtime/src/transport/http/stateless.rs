@@ -23,7 +23,8 @@
 //!   a `subscriptions/listen` stream counting until it ends; one more is refused with 503 and
 //!   a JSON-RPC error, before it runs.
 //! - Closing the connection cancels the request: its context closes, which stops a plain
-//!   call's work and ends a `subscriptions/listen`. A graceful shutdown ends the listen
+//!   call's work and ends a `subscriptions/listen`; a call that became a task meanwhile has
+//!   its task cancelled, since the client never learns its id. A graceful shutdown ends the listen
 //!   streams, so they do not hold it open.
 
 use std::net::IpAddr;
@@ -38,10 +39,12 @@ use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject, Message, Request, RequestI
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use mcp_tasks_wire::v2026_07_28::headers::{decode_value, has_name, name_of, MCP_METHOD, MCP_NAME};
 use mcp_tasks_wire::v2026_07_28::{header_mismatch, RequestMetaObject, PROTOCOL_VERSION};
+use tokio_util::sync::CancellationToken;
 
 use super::accept::accepts;
 use super::{HttpState, PROTOCOL_VERSION_HEADER};
 use crate::server::era::{self, RequestContext};
+use crate::server::tools;
 use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 
 /// Whether a request without a session announces the stateless era in its headers: an
@@ -228,12 +231,25 @@ pub(super) async fn serve(
     let cx = RequestContext::new(meta, requestor, state.stopping.clone());
     let session = cx.session.clone();
     // Until the answer is on its way, losing the client cancels the request.
-    let mut cancel = CancelOnDrop(Some(session.clone()));
+    let mut cancel = CancelOnDrop::new(session.clone());
+    let taken = cancel.taken.clone();
     let (tx, mut rx) = Sink::channel(DEFAULT_QUEUE);
     let server = state.server.clone();
     tokio::spawn(async move {
         if let Some(answer) = server.handle_stateless(&cx, request, &tx).await {
+            let made = tools::created_task(&answer);
             let _ = tx.send(answer.into());
+            if let Some(task) = made {
+                // Either the answer is taken for the client, or the client went before and
+                // never learns of the task.
+                tokio::select! {
+                    biased;
+                    () = taken.cancelled() => {}
+                    () = cx.session.closed().cancelled() => {
+                        tools::cancel_unheard(&server, cx.session.requestor(), &task).await;
+                    }
+                }
+            }
         }
         // Counted until its work ends, however its client went.
         drop(admitted);
@@ -324,18 +340,32 @@ impl Drop for Admitted {
 }
 
 /// Closes a request's context when dropped armed: the client went before the answer.
+/// Disarmed, it trips `taken` instead: the answer was taken for the client. Exactly one of
+/// the two happens.
 #[derive(Debug)]
-struct CancelOnDrop(Option<Arc<Session>>);
+struct CancelOnDrop {
+    session: Option<Arc<Session>>,
+    taken: CancellationToken,
+}
 
 impl CancelOnDrop {
+    fn new(session: Arc<Session>) -> Self {
+        Self {
+            session: Some(session),
+            taken: CancellationToken::new(),
+        }
+    }
+
     fn disarm(&mut self) {
-        self.0 = None;
+        if self.session.take().is_some() {
+            self.taken.cancel();
+        }
     }
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some(session) = self.0.take() {
+        if let Some(session) = self.session.take() {
             tracing::debug!("the client of a stateless request went before its answer; cancelled");
             session.close();
         }
