@@ -575,6 +575,11 @@ async fn post(
     if let Message::Request(request) = &message {
         // The era is each request's own (B-8): its `_meta` says, else its headers.
         match era::of(request) {
+            // A missing version header is told before a malformed `_meta` (the spec digest's
+            // order, the conformance suite's).
+            Err(_) if !headers.contains_key(PROTOCOL_VERSION_HEADER) => {
+                return stateless::refuse(request.id.clone(), stateless::missing_version_header())
+            }
             Err(error) => return stateless::refuse(request.id.clone(), error),
             Ok(Era::Stateless(meta)) => {
                 let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());

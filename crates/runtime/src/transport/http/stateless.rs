@@ -14,6 +14,9 @@
 //!   `_meta` 400 with -32602 (B-2), a capability the request did not declare 400 with -32021,
 //!   and an unknown method 404 with -32601. A JSON-RPC error body comes with every status, so a
 //!   client always learns which case it hit; the official requester reads one on 2xx and 400.
+//!   They are told apart in the conformance suite's order: a missing `MCP-Protocol-Version`,
+//!   then a malformed `_meta`, then the headers against the body, then the version, then the
+//!   method, then the capabilities.
 //! - The answer is one JSON body, or an SSE stream when the request sends something before its
 //!   answer (the progress of a `tools/call`, the notifications of `subscriptions/listen`) and
 //!   the client takes `text/event-stream`. Whether to stream is decided by what comes first: an
@@ -42,6 +45,7 @@ use mcp_tasks_wire::v2026_07_28::{header_mismatch, RequestMetaObject, PROTOCOL_V
 use tokio_util::sync::CancellationToken;
 
 use super::accept::accepts;
+use super::param_headers::ParamHeaders;
 use super::{HttpState, PROTOCOL_VERSION_HEADER};
 use crate::server::era::{self, RequestContext};
 use crate::server::tools;
@@ -106,21 +110,43 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>
     }
 }
 
-/// Checks the headers against the body (B-5, X-8) and the version (B-3), in the order the
-/// spec's errors are told apart: the version header first (missing or not the `_meta` one is
-/// -32020, a version this server does not speak -32022), then `Mcp-Method`, then `Mcp-Name`.
+/// -32020 for a request of this era without `MCP-Protocol-Version`.
+pub(super) fn missing_version_header() -> ErrorObject {
+    header_mismatch(format!(
+        "missing MCP-Protocol-Version header; send the version of params._meta \
+         (\"{PROTOCOL_VERSION}\")"
+    ))
+}
+
+/// Checks the headers against the body (B-5, X-8), then the version (B-3), in the order the
+/// spec's errors are told apart (the conformance suite's own order): the version header
+/// (missing or not the `_meta` one is -32020), `Mcp-Method`, `Mcp-Name`, the `Mcp-Param-*` of
+/// a `tools/call` (each -32020), and only then whether this server speaks the version the
+/// header and `_meta` agree on (-32022).
 fn check(
+    headers: &HeaderMap,
+    request: &Request,
+    meta: &RequestMetaObject,
+    params: &ParamHeaders,
+) -> Result<(), ErrorObject> {
+    check_headers(headers, request, meta)?;
+    if request.method == method::TOOLS_CALL {
+        let p = request.params.as_ref();
+        if let Some(tool) = p.and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
+            params.check(headers, tool, p.and_then(|p| p.get("arguments")))?;
+        }
+    }
+    era::check_version(meta)
+}
+
+/// The standard headers' half of [`check`]: `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`.
+fn check_headers(
     headers: &HeaderMap,
     request: &Request,
     meta: &RequestMetaObject,
 ) -> Result<(), ErrorObject> {
     match header_text(headers, PROTOCOL_VERSION_HEADER)? {
-        None => {
-            return Err(header_mismatch(format!(
-                "missing MCP-Protocol-Version header; send the version of params._meta \
-                 (\"{PROTOCOL_VERSION}\")"
-            )))
-        }
+        None => return Err(missing_version_header()),
         Some(v) if v != meta.protocol_version => {
             return Err(header_mismatch(format!(
                 "the MCP-Protocol-Version header {v:?} does not match params._meta's version \
@@ -130,7 +156,6 @@ fn check(
         }
         Some(_) => {}
     }
-    era::check_version(meta)?;
     match header_text(headers, MCP_METHOD)? {
         None => {
             return Err(header_mismatch(format!(
@@ -180,17 +205,8 @@ pub(super) async fn serve(
     request: Request,
     meta: RequestMetaObject,
 ) -> Response {
-    if let Err(error) = check(headers, &request, &meta) {
+    if let Err(error) = check(headers, &request, &meta, state.param_headers()) {
         return refuse(request.id, error);
-    }
-    if request.method == method::TOOLS_CALL {
-        let params = request.params.as_ref();
-        if let Some(tool) = params.and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
-            let arguments = params.and_then(|p| p.get("arguments"));
-            if let Err(error) = state.param_headers().check(headers, tool, arguments) {
-                return refuse(request.id, error);
-            }
-        }
     }
     let sse = accepts(headers, "text/event-stream");
     let json_ok = accepts(headers, "application/json");
@@ -404,6 +420,10 @@ mod tests {
         )
     }
 
+    fn none() -> ParamHeaders {
+        ParamHeaders::default()
+    }
+
     fn code(r: Result<(), ErrorObject>) -> Option<i32> {
         r.err().map(|e| e.code.0)
     }
@@ -418,13 +438,19 @@ mod tests {
             ("mcp-method", "tools/call"),
             ("MCP-NAME", "  greet\t"),
         ];
-        assert_eq!(code(check(&headers(&ok), &call("greet"), &m)), None);
+        assert_eq!(
+            code(check(&headers(&ok), &call("greet"), &m, &none())),
+            None
+        );
         let b64 = [
             ("mcp-protocol-version", PROTOCOL_VERSION),
             ("mcp-method", "tools/call"),
             ("mcp-name", "=?base64?5pel5pys?="),
         ];
-        assert_eq!(code(check(&headers(&b64), &call("日本"), &m)), None);
+        assert_eq!(
+            code(check(&headers(&b64), &call("日本"), &m, &none())),
+            None
+        );
         let cases: [&[(&str, &str)]; 6] = [
             &[("mcp-method", "tools/call"), ("mcp-name", "greet")],
             &[
@@ -453,7 +479,7 @@ mod tests {
         ];
         for case in cases {
             assert_eq!(
-                code(check(&headers(case), &call("greet"), &m)),
+                code(check(&headers(case), &call("greet"), &m, &none())),
                 Some(-32020),
                 "{case:?}"
             );
@@ -473,16 +499,19 @@ mod tests {
             ("mcp-protocol-version", PROTOCOL_VERSION),
             ("mcp-method", "tasks/get"),
         ];
-        assert_eq!(code(check(&headers(&base), &get, &m)), Some(-32020));
+        assert_eq!(
+            code(check(&headers(&base), &get, &m, &none())),
+            Some(-32020)
+        );
         let mut named = base.to_vec();
         named.push(("mcp-name", "t-1"));
-        assert_eq!(code(check(&headers(&named), &get, &m)), None);
+        assert_eq!(code(check(&headers(&named), &get, &m, &none())), None);
         let list = Request::new(RequestId::Number(3), "tools/list", Some(json!({})));
         let h = [
             ("mcp-protocol-version", PROTOCOL_VERSION),
             ("mcp-method", "tools/list"),
         ];
-        assert_eq!(code(check(&headers(&h), &list, &m)), None);
+        assert_eq!(code(check(&headers(&h), &list, &m, &none())), None);
     }
 
     /// B-3, B-5: a header and `_meta` that disagree is -32020; agreeing on a version this server
@@ -496,12 +525,51 @@ mod tests {
             ("mcp-method", "tools/list"),
         ];
         let list = Request::new(RequestId::Number(1), "tools/list", None);
-        assert_eq!(code(check(&headers(&h), &list, &m)), Some(-32020));
+        assert_eq!(code(check(&headers(&h), &list, &m, &none())), Some(-32020));
         let h = [
             ("mcp-protocol-version", "v999.0.0"),
             ("mcp-method", "tools/list"),
         ];
-        assert_eq!(code(check(&headers(&h), &list, &m)), Some(-32022));
+        assert_eq!(code(check(&headers(&h), &list, &m, &none())), Some(-32022));
+    }
+
+    /// B-3, B-5: the headers are checked before the version (the spec digest's order): with
+    /// an unspoken version that the header and `_meta` agree on, a missing `Mcp-Method`,
+    /// `Mcp-Name` or `Mcp-Param-*` is still -32020, not -32022.
+    #[test]
+    fn headers_are_checked_before_the_version() {
+        let mut m = meta();
+        m.protocol_version = "v999.0.0".into();
+        let v = ("mcp-protocol-version", "v999.0.0");
+        let list = Request::new(RequestId::Number(1), "tools/list", None);
+        assert_eq!(
+            code(check(&headers(&[v]), &list, &m, &none())),
+            Some(-32020)
+        );
+        let method = ("mcp-method", "tools/call");
+        let nameless = headers(&[v, method]);
+        assert_eq!(
+            code(check(&nameless, &call("greet"), &m, &none())),
+            Some(-32020)
+        );
+        let tool = serde_json::from_value(json!({"name": "greet", "inputSchema": {
+            "type": "object",
+            "properties": {"who": {"type": "string", "x-mcp-header": "Who"}}
+        }}))
+        .unwrap();
+        let mirrored = ParamHeaders::of(&[tool]);
+        let with_who = Request::new(
+            RequestId::Number(2),
+            "tools/call",
+            Some(json!({"name": "greet", "arguments": {"who": "Ada"}})),
+        );
+        let named = headers(&[v, method, ("mcp-name", "greet")]);
+        assert_eq!(code(check(&named, &with_who, &m, &mirrored)), Some(-32020));
+        let complete = headers(&[v, method, ("mcp-name", "greet"), ("mcp-param-who", "Ada")]);
+        assert_eq!(
+            code(check(&complete, &with_who, &m, &mirrored)),
+            Some(-32022)
+        );
     }
 
     /// B-5: the HTTP status of each error of the era.
@@ -618,6 +686,42 @@ mod tests {
             .header("mcp-method", method)
             .body(axum::body::Body::from(body.to_string()))
             .unwrap()
+    }
+
+    /// B-2, B-5: without `MCP-Protocol-Version`, a request whose `_meta` is missing or
+    /// malformed is -32020 for the header; with the header, -32602 for the `_meta`.
+    #[tokio::test]
+    async fn a_missing_version_header_is_told_before_a_malformed_meta() {
+        use tower::ServiceExt;
+        let app = region_app();
+        let metas = [
+            json!({}),
+            json!({"_meta": {"io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION}}),
+        ];
+        for (params, version) in metas
+            .iter()
+            .flat_map(|p| [(p, None), (p, Some(PROTOCOL_VERSION))])
+        {
+            let body = json!({"jsonrpc": "2.0", "id": 4, "method": "server/discover",
+                              "params": params});
+            let mut req = axum::http::Request::post("/mcp")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json, text/event-stream")
+                .header("mcp-method", "server/discover");
+            if let Some(v) = version {
+                req = req.header("mcp-protocol-version", v);
+            }
+            let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+            let response = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let expected = if version.is_some() { -32602 } else { -32020 };
+            assert_eq!(answer["error"]["code"], expected, "{params} {version:?}");
+            assert_eq!(answer["id"], 4);
+        }
     }
 
     /// B-7: at most `max_stateless_requests` are served at once, a listen stream holding its
