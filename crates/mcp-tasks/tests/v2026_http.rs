@@ -173,6 +173,11 @@ async fn b3_unsupported_versions_get_32022() {
         for v in data["supported"].as_array().unwrap() {
             assert!(supported.as_array().unwrap().contains(v), "{v} in {data}");
         }
+        assert_eq!(
+            data["supported"],
+            json!([PV]),
+            "B-3: only what _meta may name"
+        );
     }
 }
 

@@ -68,9 +68,9 @@ pub(crate) fn missing_meta(method: &str) -> ErrorObject {
     ))
 }
 
-/// Refuses a version this server does not serve statelessly with -32022, naming what it
-/// speaks (B-3). The 2025 versions it also lists are spoken through `initialize`, not in
-/// `_meta`, and the message says so.
+/// Refuses a version this server does not serve statelessly with -32022, listing the versions
+/// a request may name instead (B-3). The message adds that the 2025 versions are spoken
+/// through `initialize`, not in `_meta`.
 ///
 /// # Errors
 ///
@@ -81,8 +81,7 @@ pub(crate) fn check_version(meta: &RequestMetaObject) -> Result<(), ErrorObject>
     }
     let mut error = unsupported_version(&meta.protocol_version);
     error.message = format!(
-        "{}; {PROTOCOL_VERSION} is spoken per request (params._meta), the older versions \
-         through initialize",
+        "{} (params._meta); the 2025 versions are spoken through initialize instead",
         error.message
     );
     Err(error)
@@ -175,7 +174,8 @@ mod tests {
     }
 
     /// B-3: only 2026-07-28 is spoken statelessly; any other version, a 2025 one included, is
-    /// -32022 listing what is spoken and echoing what was asked.
+    /// -32022 listing only what a request may name (not the 2025 versions a retry would be
+    /// refused again with) and echoing what was asked.
     #[test]
     fn other_versions_are_refused_with_what_is_spoken() {
         let ok = RequestMetaObject::from_params(Some(&json!({"_meta": meta(PROTOCOL_VERSION)})))
@@ -190,7 +190,7 @@ mod tests {
             assert_eq!(e.code, ErrorCode::UNSUPPORTED_PROTOCOL_VERSION);
             let data = e.data.unwrap();
             assert_eq!(data["requested"], version);
-            assert_eq!(data["supported"][0], PROTOCOL_VERSION);
+            assert_eq!(data["supported"], json!([PROTOCOL_VERSION]));
         }
     }
 
