@@ -10,7 +10,7 @@
 //! | optional | no | plain to the end |
 //! | optional | yes | plain if it ends within [`task_after`](super::ToolDef::task_after), else a task |
 //! | required | no | -32021, naming the extension |
-//! | required | yes | a task as soon as its handler first waits on something else than an in-request question |
+//! | required | yes | a task as soon as its handler first waits on something else than an in-request question (one that fails before it ever waits answers its error) |
 //!
 //! A call becomes a task without restarting its handler: the task is created in the store
 //! (so `tasks/get` finds it before the client hears of it, X-10), the `CreateTaskResult`
@@ -131,9 +131,11 @@ pub(crate) async fn handle(
     session.untrack_inflight(id);
 
     match step {
-        Step::Done(answer) if support == TaskSupport::Required => {
+        // A required tool is a task even when it finishes at once, but a call that failed
+        // before it ever waited is an error like any other: no task is made for it.
+        Step::Done(Ok(result)) if support == TaskSupport::Required => {
             stop_handler.disarm();
-            become_task(server, session, name, raw, Work::Finished(answer)).await
+            become_task(server, session, name, raw, Work::Finished(Ok(result))).await
         }
         Step::Done(answer) => {
             stop_handler.disarm();

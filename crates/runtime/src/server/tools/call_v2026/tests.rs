@@ -300,6 +300,43 @@ async fn a_required_tool_is_always_a_task() {
     assert_eq!(completed_text(&done), "at once");
 }
 
+/// a required tool whose handler fails before it ever waits answers its error (or
+/// -32603 for a panic) directly, and no task is made.
+#[tokio::test]
+async fn a_required_tool_failing_at_once_answers_its_error() {
+    let tools = Tools::new()
+        .tool(
+            ToolDef::new("refuses").task_support(TaskSupport::Required),
+            |_: NoArgs, _cx| async { Err(ErrorObject::invalid_params("no such path")) },
+        )
+        .tool(
+            ToolDef::new("panics").task_support(TaskSupport::Required),
+            |_: NoArgs, _cx| async { panic!("at once") },
+        );
+    let server = server(tools);
+    let caller = request(None, with_tasks());
+    let e = caller
+        .call(&server, json!({"name": "refuses"}))
+        .await
+        .unwrap_err();
+    assert_eq!((e.code.0, e.message.as_str()), (-32602, "no such path"));
+    let e = caller
+        .call(&server, json!({"name": "panics"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.0, -32603);
+    let listed = server
+        .engine()
+        .list(caller.session.requestor(), None)
+        .await
+        .unwrap();
+    assert!(
+        listed.tasks.is_empty(),
+        "no task was made: {:?}",
+        listed.tasks
+    );
+}
+
 /// A tool that asks for a name with `elicit` (not in-request) and greets.
 fn asks_by_elicit(support: TaskSupport, starts: Arc<AtomicUsize>) -> Tools {
     Tools::new().tool(
