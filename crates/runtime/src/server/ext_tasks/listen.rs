@@ -57,7 +57,9 @@ pub(crate) async fn handle(
     let p: SubscriptionsListenParams = params_as(params)?;
     let tasks_asked = p.notifications.task_ids.is_some();
     let asked = p.notifications.task_ids.unwrap_or_default();
-    if !asked.is_empty() {
+    // Asked for at all, even empty: an empty filter agreed to would be echoed back as the
+    // extension's, to a request that did not declare it.
+    if tasks_asked {
         super::require_extension(cx, "notifications/tasks (the taskIds filter)")?;
     }
     if asked.len() > MAX_TASK_IDS {
