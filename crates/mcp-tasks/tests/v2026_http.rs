@@ -173,6 +173,11 @@ async fn b3_unsupported_versions_get_32022() {
         for v in data["supported"].as_array().unwrap() {
             assert!(supported.as_array().unwrap().contains(v), "{v} in {data}");
         }
+        assert_eq!(
+            data["supported"],
+            json!([PV]),
+            "B-3: only what _meta may name"
+        );
     }
 }
 
@@ -377,16 +382,19 @@ async fn b7_x7_listen_acknowledges_then_streams_the_followed_tasks() {
 }
 
 /// following tasks on the listen stream needs the tasks extension on that request
-/// (-32021); a stream that asks for nothing this server sends is acknowledged with nothing.
+/// (-32021), even with an empty `taskIds`; a stream that asks for nothing this server sends
+/// is acknowledged with nothing.
 #[tokio::test]
 async fn x7_listening_to_tasks_needs_the_extension() {
     let (_server, client) = server().await;
-    let params = json!({"notifications": {"taskIds": ["t"]}});
-    let reply = client
-        .request("subscriptions/listen", params, &json!({}))
-        .await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.code(), -32021);
+    for ids in [json!(["t"]), json!([])] {
+        let params = json!({"notifications": {"taskIds": ids}});
+        let reply = client
+            .request("subscriptions/listen", params, &json!({}))
+            .await;
+        assert_eq!(reply.status, 400, "{ids}");
+        assert_eq!(reply.code(), -32021, "{ids}");
+    }
     let mut stream = client
         .listen(json!(42), json!({"promptsListChanged": true}), &json!({}))
         .await;

@@ -27,6 +27,11 @@
 //! logged once per stream) instead of queued. A chatty tool reporting progress faster than the
 //! client reads then slows nobody down and cuts nothing: the other half of the queue stays for
 //! answers and requests, and only those, meeting a truly full queue, cut the stream.
+//!
+//! Some notifications cannot be polled for again: the acknowledgement and the task updates of
+//! a `subscriptions/listen` stream. Those go through [`Sink::send_waiting`], which waits for
+//! the reader to make room below the reserve instead of dropping them, so they still leave
+//! the reserve to answers and slow down only the stream that sends them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -38,7 +43,7 @@ use mcp_tasks_wire::jsonrpc::{
 use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2025_11_25::CancelledNotificationParams;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// How many messages a stream toward a client may hold before its reader counts as stalled.
@@ -54,6 +59,8 @@ pub struct Sink {
     tx: mpsc::Sender<Message>,
     cut: CancellationToken,
     dropped: Arc<Dropped>,
+    /// Woken each time the reader takes a message: room for [`Sink::send_waiting`].
+    room: Arc<Notify>,
 }
 
 /// The notifications one stream dropped for want of room, shared by its clones.
@@ -83,13 +90,15 @@ impl Sink {
     pub fn channel(capacity: usize) -> (Self, Outbound) {
         let (tx, rx) = mpsc::channel(capacity);
         let cut = CancellationToken::new();
+        let room = Arc::new(Notify::new());
         (
             Self {
                 tx,
                 cut: cut.clone(),
                 dropped: Arc::default(),
+                room: room.clone(),
             },
-            Outbound { rx, cut },
+            Outbound { rx, cut, room },
         )
     }
 
@@ -132,6 +141,44 @@ impl Sink {
                 );
                 self.cut.cancel();
                 Err(SendError::Stalled(queued))
+            }
+        }
+    }
+
+    /// Queues `message` once the queue has more free slots than [`Sink::reserve`], waiting for
+    /// the reader to make room rather than dropping it: for notifications the client cannot
+    /// get again by polling (see the [module docs](self#bounded-outbound-queues)). It never
+    /// cuts the stream.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] when the reader is gone or the stream was cut, before or while
+    /// waiting.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it completes, it queued nothing.
+    pub async fn send_waiting(&self, message: Message) -> Result<(), SendError> {
+        let mut message = message;
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            // Registered before looking, so a message taken in between still wakes us.
+            room.as_mut().enable();
+            if self.is_closed() {
+                return Err(SendError::Closed);
+            }
+            if self.tx.capacity() > self.reserve() {
+                match self.tx.try_send(message) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Err(SendError::Closed),
+                    // Other senders took the room first: wait for the reader again.
+                    Err(mpsc::error::TrySendError::Full(back)) => message = back,
+                }
+            }
+            tokio::select! {
+                () = room => {}
+                () = self.closed() => return Err(SendError::Closed),
             }
         }
     }
@@ -192,6 +239,7 @@ impl Sink {
 pub struct Outbound {
     rx: mpsc::Receiver<Message>,
     cut: CancellationToken,
+    room: Arc<Notify>,
 }
 
 impl Outbound {
@@ -202,11 +250,15 @@ impl Outbound {
     ///
     /// Cancel safe, like [`mpsc::Receiver::recv`].
     pub async fn recv(&mut self) -> Option<Message> {
-        tokio::select! {
+        let message = tokio::select! {
             biased;
             () = self.cut.cancelled() => None,
             m = self.rx.recv() => m,
+        };
+        if message.is_some() {
+            self.room.notify_waiters();
         }
+        message
     }
 }
 
@@ -521,6 +573,45 @@ mod tests {
             1,
             "room again once the reader reads"
         );
+    }
+
+    /// `subscriptions/listen` (B-7, X-7): a notification that must not be lost waits for the
+    /// reader instead of being dropped, never takes the reserve, and every one arrives in
+    /// order; a stream that closes ends the wait.
+    #[tokio::test]
+    async fn waiting_sends_lose_nothing_and_keep_the_reserve() {
+        let (sink, mut out) = Sink::channel(4);
+        let sender = sink.clone();
+        let sending = tokio::spawn(async move {
+            for n in 0..300 {
+                sender.send_waiting(note(n)).await.unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 300 {
+            // The reserve stays free for answers whatever the waiting sender does.
+            assert!(sink.tx.capacity() >= sink.reserve());
+            let Some(Message::Notification(n)) = out.recv().await else {
+                panic!("only the notifications were sent");
+            };
+            got.push(n.params.unwrap()["n"].as_u64().unwrap());
+        }
+        sending.await.unwrap();
+        assert_eq!(got, (0..300).collect::<Vec<u64>>());
+        assert_eq!(sink.dropped_notifications(), 0);
+
+        let (sink, out) = Sink::channel(2);
+        sink.send_waiting(note(0)).await.unwrap();
+        let blocked = tokio::spawn({
+            let sink = sink.clone();
+            async move { sink.send_waiting(note(1)).await }
+        });
+        drop(out);
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), blocked)
+            .await
+            .expect("a closed stream ends the wait")
+            .unwrap();
+        assert_eq!(ended, Err(SendError::Closed));
     }
 
     /// A reader that keeps up is never cut, however many messages pass.

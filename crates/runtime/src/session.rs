@@ -53,12 +53,20 @@ impl Session {
     /// [`Session::new`].
     pub fn with_owner(id: impl Into<String>, owner: Option<Owner>) -> Self {
         let id = id.into();
+        let requestor = Requestor {
+            owner,
+            session: Some(id.clone()),
+        };
+        Self::with_requestor(id, requestor)
+    }
+
+    /// A new session `id` speaking for `requestor`, whose `session` need not be `id`: a
+    /// request of MCP 2026-07-28 gets a session of its own, but is limited and counted as the
+    /// caller it comes from (its connection, or the stateless callers of an HTTP peer).
+    pub(crate) fn with_requestor(id: impl Into<String>, requestor: Requestor) -> Self {
         Self {
-            requestor: Requestor {
-                owner,
-                session: Some(id.clone()),
-            },
-            id,
+            requestor,
+            id: id.into(),
             info: Mutex::new(PeerInfo::default()),
             peer: Peer::new(),
             standing: Mutex::new(None),

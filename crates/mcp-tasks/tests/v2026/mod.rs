@@ -400,8 +400,14 @@ pub(crate) struct StdioServer {
 
 impl StdioServer {
     pub(crate) fn spawn() -> Self {
+        Self::spawn_with(&[])
+    }
+
+    /// As [`StdioServer::spawn`], with `extra` arguments to `serve`.
+    pub(crate) fn spawn_with(extra: &[&str]) -> Self {
         let mut child = Command::new(bin())
             .args(["serve", "--store", "memory"])
+            .args(extra)
             .env_remove("MCP_TASKS_CONFIG")
             .env_remove("MCP_TASKS_STORE")
             .env_remove("MCP_TASKS_AUTH_TOKENS")

@@ -14,10 +14,16 @@
 //! ones"). Tasks it creates belong to that owner, so the same caller reaches them from either
 //! era; without auth they are anonymous and reachable by their unguessable id alone, exactly
 //! like anonymous 2025-11-25 tasks (T-SEC-1).
+//!
+//! The session is the request's, but the requestor it speaks for is the caller's: the rate
+//! limit and the cap on live tasks (T-SEC-3, T-TTL-2) key on the owner, else on the
+//! requestor's session, and a fresh key per request would give every request a fresh
+//! allowance (and the limiter a new entry each). So the transport names the caller: on stdio
+//! the connection's session, on HTTP without auth the peer's address ([`stateless_key`]).
 
 use std::sync::Arc;
 
-use mcp_tasks_engine::Owner;
+use mcp_tasks_engine::Requestor;
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Request};
 use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2026_07_28::{
@@ -62,9 +68,9 @@ pub(crate) fn missing_meta(method: &str) -> ErrorObject {
     ))
 }
 
-/// Refuses a version this server does not serve statelessly with -32022, naming what it
-/// speaks (B-3). The 2025 versions it also lists are spoken through `initialize`, not in
-/// `_meta`, and the message says so.
+/// Refuses a version this server does not serve statelessly with -32022, listing the versions
+/// a request may name instead (B-3). The message adds that the 2025 versions are spoken
+/// through `initialize`, not in `_meta`.
 ///
 /// # Errors
 ///
@@ -75,8 +81,7 @@ pub(crate) fn check_version(meta: &RequestMetaObject) -> Result<(), ErrorObject>
     }
     let mut error = unsupported_version(&meta.protocol_version);
     error.message = format!(
-        "{}; {PROTOCOL_VERSION} is spoken per request (params._meta), the older versions \
-         through initialize",
+        "{} (params._meta); the 2025 versions are spoken through initialize instead",
         error.message
     );
     Err(error)
@@ -96,14 +101,15 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    /// The context of a request of `owner` (the caller's auth context, if any) described by
-    /// `meta`.
+    /// The context of a request of `requestor` (the caller: its auth context, if any, and the
+    /// key it is limited and counted by) described by `meta`.
     pub(crate) fn new(
         meta: RequestMetaObject,
-        owner: Option<Owner>,
+        requestor: Requestor,
         stopping: CancellationToken,
     ) -> Self {
-        let session = Session::with_owner(format!("request-{}", uuid::Uuid::new_v4()), owner);
+        let id = format!("request-{}", uuid::Uuid::new_v4());
+        let session = Session::with_requestor(id, requestor);
         session.set_peer_info(PeerInfo {
             protocol_version: Some(PROTOCOL_VERSION.to_owned()),
             capabilities: meta.client_capabilities.as_v2025(),
@@ -116,8 +122,19 @@ impl RequestContext {
     }
 }
 
+/// The requestor session of the stateless requests an HTTP peer at `peer` sends: one per
+/// address, or one for every peer when the address is not known (a router served without
+/// connection info).
+pub(crate) fn stateless_key(peer: Option<std::net::IpAddr>) -> String {
+    match peer {
+        Some(ip) => format!("stateless-http-{ip}"),
+        None => "stateless-http".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use mcp_tasks_engine::Owner;
     use mcp_tasks_wire::jsonrpc::{ErrorCode, RequestId};
     use serde_json::{json, Value};
 
@@ -157,7 +174,8 @@ mod tests {
     }
 
     /// B-3: only 2026-07-28 is spoken statelessly; any other version, a 2025 one included, is
-    /// -32022 listing what is spoken and echoing what was asked.
+    /// -32022 listing only what a request may name (not the 2025 versions a retry would be
+    /// refused again with) and echoing what was asked.
     #[test]
     fn other_versions_are_refused_with_what_is_spoken() {
         let ok = RequestMetaObject::from_params(Some(&json!({"_meta": meta(PROTOCOL_VERSION)})))
@@ -172,25 +190,43 @@ mod tests {
             assert_eq!(e.code, ErrorCode::UNSUPPORTED_PROTOCOL_VERSION);
             let data = e.data.unwrap();
             assert_eq!(data["requested"], version);
-            assert_eq!(data["supported"][0], PROTOCOL_VERSION);
+            assert_eq!(data["supported"], json!([PROTOCOL_VERSION]));
         }
     }
 
-    /// B-2: the request's session holds this request's capabilities and the caller's owner,
-    /// and a fresh id of its own.
+    /// T-SEC-3: stateless HTTP callers are told apart by their address when it is known.
+    #[test]
+    fn stateless_http_callers_are_keyed_by_address() {
+        let a = stateless_key(Some("10.0.0.1".parse().unwrap()));
+        let b = stateless_key(Some("10.0.0.2".parse().unwrap()));
+        assert_ne!(a, b);
+        assert_eq!(a, stateless_key(Some("10.0.0.1".parse().unwrap())));
+        assert_ne!(stateless_key(None), a);
+    }
+
+    /// B-2, T-SEC-3: the request's session holds this request's capabilities and a fresh id
+    /// of its own, but speaks for the caller: its owner, and the key the caller is limited by,
+    /// the same for every request of that caller.
     #[test]
     fn the_context_holds_this_requests_capabilities() {
         let m = RequestMetaObject::from_params(Some(&json!({"_meta": meta(PROTOCOL_VERSION)})))
             .unwrap()
             .unwrap();
-        let a = RequestContext::new(
+        let alice = Requestor {
+            owner: Some(Owner::new("alice")),
+            session: Some(stateless_key(None)),
+        };
+        let a = RequestContext::new(m.clone(), alice.clone(), CancellationToken::new());
+        let b = RequestContext::new(
             m.clone(),
-            Some(Owner::new("alice")),
+            Requestor::anonymous("stdio-1"),
             CancellationToken::new(),
         );
-        let b = RequestContext::new(m, None, CancellationToken::new());
+        let c = RequestContext::new(m, Requestor::anonymous("stdio-1"), CancellationToken::new());
         assert_ne!(a.session.id(), b.session.id());
-        assert_eq!(a.session.requestor().owner, Some(Owner::new("alice")));
+        assert_ne!(b.session.id(), c.session.id());
+        assert_eq!(a.session.requestor(), &alice);
+        assert_eq!(b.session.requestor(), c.session.requestor());
         assert_eq!(b.session.requestor().owner, None);
         let info = a.session.peer_info();
         assert_eq!(info.protocol_version.as_deref(), Some(PROTOCOL_VERSION));

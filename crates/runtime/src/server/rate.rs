@@ -1,8 +1,11 @@
 //! Rate limits on task operations, per requestor (T-SEC-3).
 //!
 //! A generic cell rate limiter (the `governor` crate) keyed by the requestor: its auth owner,
-//! or without one, its session. Only task operations count: `tools/call` with `params.task`
-//! and `tasks/*`; `initialize`, `ping` and `tools/list` are never limited.
+//! or without one, its session. A request of MCP 2026-07-28 has a session of its own but
+//! speaks for its caller's requestor (its connection, or its HTTP peer, `era`), so it is
+//! limited as that caller. Only task operations count: `tools/call` with `params.task` (in
+//! MCP 2026-07-28, every `tools/call`) and `tasks/*`; `initialize`, `ping` and `tools/list`
+//! are never limited.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -218,7 +218,7 @@ pub(super) fn notification(session: &Session, n: Notification) {
 
 #[cfg(test)]
 mod tests {
-    use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};
+    use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore, Requestor};
     use mcp_tasks_wire::jsonrpc::{ErrorCode, Message};
     use mcp_tasks_wire::v2025_11_25::Implementation;
     use mcp_tasks_wire::v2026_07_28::{
@@ -240,7 +240,7 @@ mod tests {
             client_capabilities: caps,
             ..RequestMetaObject::default()
         };
-        RequestContext::new(meta, None, stopping)
+        RequestContext::new(meta, Requestor::anonymous("conn"), stopping)
     }
 
     async fn route(

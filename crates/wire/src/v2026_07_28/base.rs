@@ -16,9 +16,15 @@ use crate::v2025_11_25::{
 /// The protocol version of this era.
 pub const PROTOCOL_VERSION: &str = "2026-07-28";
 
-/// Every version the server speaks, newest first, as `server/discover` and `-32022` list them:
-/// this era statelessly, and the 2025 versions through `initialize` (B-8).
+/// Every version the server speaks, newest first, as `server/discover` lists them: this era
+/// statelessly, and the 2025 versions through `initialize` (B-8).
 pub const SUPPORTED_VERSIONS: &[&str] = &["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// The versions a request may name in its `_meta`, as `-32022` lists them (B-3): a client told
+/// to "select a mutually supported version from the `supported` list and retry" must find
+/// there only versions that such a retry can use. The 2025 versions are reached through
+/// `initialize` instead.
+pub const STATELESS_VERSIONS: &[&str] = &[PROTOCOL_VERSION];
 
 /// `_meta` key of a request: the protocol version it speaks (B-2).
 pub const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
@@ -281,11 +287,11 @@ pub fn unsupported_version(requested: &str) -> ErrorObject {
     ErrorObject::new(
         ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
         format!(
-            "unsupported protocol version {requested:?}; this server speaks {}",
-            SUPPORTED_VERSIONS.join(", ")
+            "unsupported protocol version {requested:?}; this server speaks {} per request",
+            STATELESS_VERSIONS.join(", ")
         ),
     )
-    .with_data(json!({"supported": SUPPORTED_VERSIONS, "requested": requested}))
+    .with_data(json!({"supported": STATELESS_VERSIONS, "requested": requested}))
 }
 
 /// `-32021`: the request needs a capability the client did not declare on it; `required` is a
@@ -351,14 +357,15 @@ mod tests {
         }
     }
 
-    /// B-3: -32022 names what was asked and what is spoken.
+    /// B-3: -32022 names what was asked and what is spoken per request, only that: a 2025
+    /// version in `_meta` would be refused again.
     #[test]
     fn unsupported_version_carries_supported_and_requested() {
         let e = unsupported_version("1999-01-01");
         assert_eq!(e.code.0, -32022);
         let data = e.data.unwrap();
         assert_eq!(data["requested"], "1999-01-01");
-        assert_eq!(data["supported"][0], PROTOCOL_VERSION);
+        assert_eq!(data["supported"], json!([PROTOCOL_VERSION]));
     }
 
     /// B-4: absent `resultType` reads as complete; stamping sets it.

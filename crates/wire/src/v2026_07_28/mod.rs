@@ -35,7 +35,7 @@ pub use base::{
     header_mismatch, missing_capability, unsupported_version, CacheScope, ClientCapabilities,
     DiscoverResult, RequestMetaObject, ResultType, ServerCapabilities, CLIENT_CAPABILITIES,
     CLIENT_INFO, LOG_LEVEL, PROTOCOL_VERSION, PROTOCOL_VERSION_META, SERVER_INFO,
-    SUPPORTED_VERSIONS,
+    STATELESS_VERSIONS, SUPPORTED_VERSIONS,
 };
 pub use mrtr::{InputRequest, InputRequests, InputRequiredResult, InputResponses};
 pub use subscriptions::{

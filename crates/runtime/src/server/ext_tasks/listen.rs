@@ -14,6 +14,9 @@
 //! - each followed task gets its current state right after the acknowledgement, so a client
 //!   that subscribes after a change has not missed it, and then the full `DetailedTask` (what
 //!   `tasks/get` would answer) each time it changes, until it ends or goes;
+//! - nothing on the stream is dropped: the client cannot ask for a missed acknowledgement or
+//!   task state again, so a client that reads slower than they come slows its own stream
+//!   (the sends wait for room, [`Sink::send_waiting`]) instead of losing them;
 //! - the stream has no answer: it ends when the client goes (the HTTP stream closes, or on
 //!   stdio `notifications/cancelled` names the request) or when the server stops, which says
 //!   so with `notifications/cancelled` naming the request before the stream ends.
@@ -54,7 +57,9 @@ pub(crate) async fn handle(
     let p: SubscriptionsListenParams = params_as(params)?;
     let tasks_asked = p.notifications.task_ids.is_some();
     let asked = p.notifications.task_ids.unwrap_or_default();
-    if !asked.is_empty() {
+    // Asked for at all, even empty: an empty filter agreed to would be echoed back as the
+    // extension's, to a request that did not declare it.
+    if tasks_asked {
         super::require_extension(cx, "notifications/tasks (the taskIds filter)")?;
     }
     if asked.len() > MAX_TASK_IDS {
@@ -96,14 +101,22 @@ pub(crate) async fn handle(
         meta: Some(tagged(&subscription)),
     };
     let ack = crate::server::to_value(&ack)?;
-    if send(sink, method::NOTIFY_SUBSCRIPTIONS_ACKNOWLEDGED, ack).is_err() {
-        return Ok(());
+    let sending = Stream {
+        cx,
+        sink,
+        subscription: &subscription,
+    };
+    if let Err(halt) = sending
+        .send(method::NOTIFY_SUBSCRIPTIONS_ACKNOWLEDGED, ack)
+        .await
+    {
+        return sending.end(halt, id).await;
     }
 
     let mut sent: HashMap<TaskId, Value> = HashMap::new();
     for record in current {
-        if notify(sink, &subscription, &record, &mut sent, &mut watching).is_err() {
-            return Ok(());
+        if let Err(halt) = sending.notify(&record, &mut sent, &mut watching).await {
+            return sending.end(halt, id).await;
         }
     }
     loop {
@@ -111,30 +124,21 @@ pub(crate) async fn handle(
             changed = watching.changed() => changed,
             () = cx.session.closed().cancelled() => return Ok(()),
             () = sink.closed() => return Ok(()),
-            () = cx.stopping.cancelled() => {
-                let params = json!({
-                    "requestId": id,
-                    "reason": "the server is shutting down; listen again once it is back, or \
-                               on another instance",
-                    "_meta": tagged(&subscription),
-                });
-                let _ = send(sink, method::NOTIFY_CANCELLED, params);
-                return Ok(());
-            }
+            () = cx.stopping.cancelled() => return sending.end(Halt::Stopping, id).await,
         };
-        for id in changed {
-            match engine.get(requestor, &id).await {
+        for task in changed {
+            match engine.get(requestor, &task).await {
                 Ok(record) => {
-                    if notify(sink, &subscription, &record, &mut sent, &mut watching).is_err() {
-                        return Ok(());
+                    if let Err(halt) = sending.notify(&record, &mut sent, &mut watching).await {
+                        return sending.end(halt, id).await;
                     }
                 }
                 Err(Error::NotFound { .. } | Error::Expired { .. }) => {
-                    sent.remove(&id);
-                    watching.forget(&id);
+                    sent.remove(&task);
+                    watching.forget(&task);
                 }
                 Err(e) => {
-                    tracing::warn!(task = %id, error = %e, "cannot read a followed task; \
+                    tracing::warn!(task = %task, error = %e, "cannot read a followed task; \
                                    its next change is tried again");
                 }
             }
@@ -149,32 +153,84 @@ fn tagged(subscription: &Value) -> Map<String, Value> {
     meta
 }
 
-fn send(sink: &Sink, method: &str, params: Value) -> Result<(), crate::session::SendError> {
-    sink.send(Notification::new(method, Some(params)).into())
+/// Why the stream stopped sending.
+enum Halt {
+    /// The client went: the connection closed, or it cancelled the listen request.
+    Gone,
+    /// The server is stopping.
+    Stopping,
 }
 
-/// Sends the task's state unless it is what was sent last; stops following it once it ended.
-fn notify(
-    sink: &Sink,
-    subscription: &Value,
-    record: &TaskRecord,
-    sent: &mut HashMap<TaskId, Value>,
-    watching: &mut super::watch::Watching,
-) -> Result<(), crate::session::SendError> {
-    let detailed = crate::ext_dialect::detailed(record);
-    let Ok(mut params) = serde_json::to_value(&detailed) else {
-        return Ok(());
-    };
-    if sent.get(&record.id) == Some(&params) {
-        return Ok(());
+/// The sending side of one listen stream.
+struct Stream<'a> {
+    cx: &'a RequestContext,
+    sink: &'a Sink,
+    subscription: &'a Value,
+}
+
+impl Stream<'_> {
+    /// Sends a notification of the stream, waiting while the client reads slower than they
+    /// come rather than dropping it: a client that misses the acknowledgement or a task's
+    /// last state has no way to ask for it on the stream again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is sent when dropped before it completes.
+    async fn send(&self, method: &str, params: Value) -> Result<(), Halt> {
+        let message = Notification::new(method, Some(params)).into();
+        tokio::select! {
+            biased;
+            sent = self.sink.send_waiting(message) => sent.map_err(|_| Halt::Gone),
+            () = self.cx.session.closed().cancelled() => Err(Halt::Gone),
+            () = self.cx.stopping.cancelled() => Err(Halt::Stopping),
+        }
     }
-    sent.insert(record.id.clone(), params.clone());
-    if let Value::Object(obj) = &mut params {
-        obj.insert("_meta".to_owned(), Value::Object(tagged(subscription)));
+
+    /// Sends the task's state unless it is what was sent last; stops following it once it
+    /// ended. A state is recorded as sent only once it was.
+    async fn notify(
+        &self,
+        record: &TaskRecord,
+        sent: &mut HashMap<TaskId, Value>,
+        watching: &mut super::watch::Watching,
+    ) -> Result<(), Halt> {
+        let detailed = crate::ext_dialect::detailed(record);
+        let Ok(state) = serde_json::to_value(&detailed) else {
+            return Ok(());
+        };
+        if sent.get(&record.id) == Some(&state) {
+            return Ok(());
+        }
+        let mut params = state.clone();
+        if let Value::Object(obj) = &mut params {
+            obj.insert("_meta".to_owned(), Value::Object(tagged(self.subscription)));
+        }
+        self.send(method::NOTIFY_TASKS, params).await?;
+        if record.status().is_terminal() {
+            sent.remove(&record.id);
+            watching.forget(&record.id);
+        } else {
+            sent.insert(record.id.clone(), state);
+        }
+        Ok(())
     }
-    if record.status().is_terminal() {
-        sent.remove(&record.id);
-        watching.forget(&record.id);
+
+    /// Ends the stream of request `id`: silently when the client went; when the server stops,
+    /// with `notifications/cancelled` naming the request, sent unless the client goes first.
+    async fn end(&self, halt: Halt, id: &RequestId) -> Result<(), ErrorObject> {
+        if let Halt::Stopping = halt {
+            let params = json!({
+                "requestId": id,
+                "reason": "the server is shutting down; listen again once it is back, or on \
+                           another instance",
+                "_meta": tagged(self.subscription),
+            });
+            let message = Notification::new(method::NOTIFY_CANCELLED, Some(params)).into();
+            tokio::select! {
+                _ = self.sink.send_waiting(message) => {}
+                () = self.cx.session.closed().cancelled() => {}
+            }
+        }
+        Ok(())
     }
-    send(sink, method::NOTIFY_TASKS, params)
 }

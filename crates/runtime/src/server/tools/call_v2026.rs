@@ -10,7 +10,7 @@
 //! | optional | no | plain to the end |
 //! | optional | yes | plain if it ends within [`task_after`](super::ToolDef::task_after), else a task |
 //! | required | no | -32021, naming the extension |
-//! | required | yes | a task as soon as its handler first waits on something else than an in-request question |
+//! | required | yes | a task as soon as its handler first waits on something else than an in-request question (one that fails before it ever waits answers its error) |
 //!
 //! A call becomes a task without restarting its handler: the task is created in the store
 //! (so `tasks/get` finds it before the client hears of it, X-10), the `CreateTaskResult`
@@ -33,8 +33,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::FutureExt;
-use mcp_tasks_engine::{CreateTask, RequestKind, Requestor, TaskRecord};
-use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId};
+use mcp_tasks_engine::{CreateTask, RequestKind, Requestor, TaskId, TaskRecord};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId, Response};
 use mcp_tasks_wire::v2025_11_25::TaskSupport;
 use mcp_tasks_wire::v2026_07_28::{self as v2, InputRequests, InputRequiredResult, ResultType};
 use serde_json::{json, Map, Value};
@@ -131,9 +131,11 @@ pub(crate) async fn handle(
     session.untrack_inflight(id);
 
     match step {
-        Step::Done(answer) if support == TaskSupport::Required => {
+        // A required tool is a task even when it finishes at once, but a call that failed
+        // before it ever waited is an error like any other: no task is made for it.
+        Step::Done(Ok(result)) if support == TaskSupport::Required => {
             stop_handler.disarm();
-            become_task(server, session, name, raw, Work::Finished(answer)).await
+            become_task(server, session, name, raw, Work::Finished(Ok(result))).await
         }
         Step::Done(answer) => {
             stop_handler.disarm();
@@ -226,6 +228,35 @@ async fn become_task(
     )))
 }
 
+/// The task a stateless answer made: its id, when the answer is a `CreateTaskResult`.
+pub(crate) fn created_task(answer: &Response) -> Option<TaskId> {
+    let result = answer.outcome.as_ref().ok()?;
+    if ResultType::of(result) != Some(ResultType::Task) {
+        return None;
+    }
+    result.get("taskId")?.as_str().map(TaskId::from)
+}
+
+/// Cancels task `id`, made by a call whose answer never reached its client: the request was
+/// cancelled, or its client went, after the task was made and before the answer was taken.
+/// Nobody else knows the id, so the task would run unseen, holding a slot of the caller's
+/// cap on live tasks (T-TTL-2) until its ttl.
+pub(crate) async fn cancel_unheard(server: &Server, requestor: &Requestor, id: &TaskId) {
+    let why = "the request that made this task was cancelled before its answer reached the client";
+    match server
+        .engine()
+        .cancel(requestor, id, Some(why.to_owned()))
+        .await
+    {
+        Ok(_) | Err(mcp_tasks_engine::Error::Conflict { .. }) => {
+            tracing::debug!(task = %id, "{why}; the task was cancelled");
+        }
+        Err(e) => {
+            tracing::warn!(task = %id, error = %e, "{why}, and cancelling the task failed");
+        }
+    }
+}
+
 /// Where a round of the handler ended.
 enum Step {
     /// It finished.
@@ -241,7 +272,9 @@ enum Step {
 /// Polls the handler until it finishes, ends its round with open questions, must become a
 /// task (a question for the mailbox, or `threshold` elapsed), or the request is cancelled.
 /// After every poll the handler's questions are read before the clock, so what a handler asks
-/// in a poll decides that poll's outcome whatever the time.
+/// in a poll decides that poll's outcome whatever the time. Besides the handler, the timer and
+/// the cancellation, a question wakes it wherever it was asked ([`Directed::register`]): a
+/// handler may ask from a task it spawned.
 async fn drive(
     run: &mut BoxFuture,
     directed: &Directed,
@@ -253,6 +286,8 @@ async fn drive(
     let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
     std::future::poll_fn(|cx| {
+        // Before anything is read: a question asked from a task the handler spawned wakes us.
+        directed.register(cx.waker());
         if let Poll::Ready(answer) = run.as_mut().poll(cx) {
             return Poll::Ready(Step::Done(answer));
         }

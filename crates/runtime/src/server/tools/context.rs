@@ -504,7 +504,7 @@ impl ToolContext {
         params: Value,
     ) -> Result<Value, ErrorObject> {
         if key.is_none() && d.promotable() {
-            let task = d.wait_task(true).await;
+            let task = task_of(d, true).await?;
             return ask_mailbox(task, method, params).await;
         }
         let key = key.map_or_else(|| d.next_key(), ToOwned::to_owned);
@@ -525,9 +525,23 @@ impl ToolContext {
         // The round ends here: the code answering the request sees the open question after
         // this poll and drops the handler. Should the call become a task first, the question
         // moves to its mailbox instead.
-        let task = d.wait_task(false).await;
+        let task = task_of(d, false).await?;
         d.withdraw(&key);
         ask_mailbox(task, method, params).await
+    }
+}
+
+/// The task a directed call is or becomes (asking for it at once with `now`), or -32603 once
+/// the call ended otherwise: its round ended, or it was cancelled. A handler's own future is
+/// dropped then, but a question it asks from a task it spawned would wait for ever.
+async fn task_of(d: &Directed, now: bool) -> Result<&TaskContext, ErrorObject> {
+    tokio::select! {
+        biased;
+        task = d.wait_task(now) => Ok(task),
+        () = d.cancellation().cancelled() => Err(ErrorObject::internal(
+            "the call ended before this question could be asked: its round ended or it was \
+             cancelled",
+        )),
     }
 }
 

@@ -12,7 +12,9 @@
 //! [`ToolContext`]: super::ToolContext
 
 use std::sync::{Mutex, OnceLock};
+use std::task::Waker;
 
+use futures::task::AtomicWaker;
 use mcp_tasks_engine::TaskContext;
 use mcp_tasks_wire::v2026_07_28::{InputRequest, InputRequests};
 use serde_json::{Map, Value};
@@ -33,6 +35,9 @@ pub(crate) struct Directed {
     task: OnceLock<TaskContext>,
     promoted: Notify,
     round: Mutex<Round>,
+    /// The code answering the request, woken when the handler asks something: a handler may
+    /// ask from a task it spawned, whose wake-ups never reach the handler's own future.
+    answering: AtomicWaker,
 }
 
 /// What the handler did in this round.
@@ -70,7 +75,15 @@ impl Directed {
                 given,
                 ..Round::default()
             }),
+            answering: AtomicWaker::new(),
         }
+    }
+
+    /// Registers the code answering the request, to be woken when the handler asks a
+    /// question or for a task. Register before reading [`Directed::open_questions`] and
+    /// [`Directed::wants_task`], so a question asked in between still wakes it.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.answering.register(waker);
     }
 
     fn round(&self) -> std::sync::MutexGuard<'_, Round> {
@@ -129,6 +142,7 @@ impl Directed {
                 params,
             },
         );
+        self.answering.wake();
     }
 
     /// Forgets an open question, asked again in the task's mailbox instead.
@@ -152,6 +166,7 @@ impl Directed {
             }
             if now {
                 self.round().wants_task = true;
+                self.answering.wake();
             }
             promoted.await;
         }

@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub(crate) use call::{handle as call, rerun};
-pub(crate) use call_v2026::handle as call_v2026;
+pub(crate) use call_v2026::{cancel_unheard, created_task, handle as call_v2026};
 pub use context::ToolContext;
 pub(crate) use list::handle as list;
 

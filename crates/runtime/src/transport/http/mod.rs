@@ -38,7 +38,8 @@
 //!   [`HttpConfig::session_idle_timeout`] with no request or open stream, and at most
 //!   [`HttpConfig::max_sessions`] exist at once (a new one beyond is refused with 503), so a
 //!   long-running server does not accumulate them. Their tasks live on: tasks belong to the
-//!   store, not to sessions.
+//!   store, not to sessions. Requests of the stateless era, which have no session, are
+//!   bounded the same way: at most [`HttpConfig::max_stateless_requests`] at once.
 //!
 //! # Resumable streams
 //!
@@ -71,17 +72,18 @@ mod replay;
 mod stateless;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use axum::Router;
+use axum::{Extension, Router};
 use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
@@ -123,6 +125,9 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// The most sessions at once.
     pub max_sessions: usize,
+    /// The most requests of MCP 2026-07-28 served at once, `subscriptions/listen` streams
+    /// included; one more is refused with 503. They have no session to count them by.
+    pub max_stateless_requests: usize,
     /// The bearer tokens every request must carry, whose subjects own the sessions they open
     /// and those sessions' tasks (T-SEC-1); `None` serves anonymous sessions.
     pub auth: Option<BearerTokens>,
@@ -144,6 +149,7 @@ impl Default for HttpConfig {
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            max_stateless_requests: 10_000,
             auth: None,
             max_replay_bytes: MAX_SERVER_REPLAY_BYTES,
             replay_stream_bytes: MAX_STREAM_REPLAY_BYTES,
@@ -165,6 +171,8 @@ struct HttpState {
     stopping: CancellationToken,
     /// The tools' arguments mirrored into `Mcp-Param-*` headers, found on first use.
     param_headers: OnceLock<param_headers::ParamHeaders>,
+    /// The requests of MCP 2026-07-28 being served.
+    stateless: stateless::InFlight,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -352,6 +360,7 @@ fn router_with(
         replay_budget: replay::Budget::new(config_replay_cap),
         stopping: stopping.clone().unwrap_or_default(),
         param_headers: OnceLock::new(),
+        stateless: stateless::InFlight::default(),
     });
     if let Some(stopping) = stopping {
         let watched = Arc::downgrade(&state);
@@ -383,9 +392,13 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address keys the limits of its stateless requests (`stateless`).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 fn rpc_error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Response {
@@ -513,7 +526,12 @@ fn session_of(
     Ok((tracked, busy))
 }
 
-async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post(
+    State(state): State<Arc<HttpState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let owner = match precheck(&state, &headers) {
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
@@ -557,9 +575,16 @@ async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Byt
     if let Message::Request(request) = &message {
         // The era is each request's own (B-8): its `_meta` says, else its headers.
         match era::of(request) {
+            // A missing version header is told before a malformed `_meta` (the spec digest's
+            // order, the conformance suite's).
+            Err(_) if !headers.contains_key(PROTOCOL_VERSION_HEADER) => {
+                return stateless::refuse(request.id.clone(), stateless::missing_version_header())
+            }
             Err(error) => return stateless::refuse(request.id.clone(), error),
             Ok(Era::Stateless(meta)) => {
-                return stateless::serve(&state, &headers, owner, request.clone(), *meta).await
+                let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+                return stateless::serve(&state, &headers, owner, peer, request.clone(), *meta)
+                    .await;
             }
             Ok(Era::Session)
                 if no_session

@@ -14,29 +14,41 @@
 //!   `_meta` 400 with -32602 (B-2), a capability the request did not declare 400 with -32021,
 //!   and an unknown method 404 with -32601. A JSON-RPC error body comes with every status, so a
 //!   client always learns which case it hit; the official requester reads one on 2xx and 400.
+//!   They are told apart in the conformance suite's order: a missing `MCP-Protocol-Version`,
+//!   then a malformed `_meta`, then the headers against the body, then the version, then the
+//!   method, then the capabilities.
 //! - The answer is one JSON body, or an SSE stream when the request sends something before its
 //!   answer (the progress of a `tools/call`, the notifications of `subscriptions/listen`) and
 //!   the client takes `text/event-stream`. Whether to stream is decided by what comes first: an
 //!   answer that is ready before anything else goes as JSON, with the HTTP status its error
 //!   calls for, which a stream, already `200`, could no longer carry.
+//! - At most [`HttpConfig::max_stateless_requests`](super::HttpConfig) are served at once,
+//!   a `subscriptions/listen` stream counting until it ends; one more is refused with 503 and
+//!   a JSON-RPC error, before it runs.
 //! - Closing the connection cancels the request: its context closes, which stops a plain
-//!   call's work and ends a `subscriptions/listen`. A graceful shutdown ends the listen
+//!   call's work and ends a `subscriptions/listen`; a call that became a task meanwhile has
+//!   its task cancelled, since the client never learns its id. A graceful shutdown ends the listen
 //!   streams, so they do not hold it open.
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use mcp_tasks_engine::Owner;
+use mcp_tasks_engine::{Owner, Requestor};
 use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject, Message, Request, RequestId};
 use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use mcp_tasks_wire::v2026_07_28::headers::{decode_value, has_name, name_of, MCP_METHOD, MCP_NAME};
 use mcp_tasks_wire::v2026_07_28::{header_mismatch, RequestMetaObject, PROTOCOL_VERSION};
+use tokio_util::sync::CancellationToken;
 
 use super::accept::accepts;
+use super::param_headers::ParamHeaders;
 use super::{HttpState, PROTOCOL_VERSION_HEADER};
 use crate::server::era::{self, RequestContext};
+use crate::server::tools;
 use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 
 /// Whether a request without a session announces the stateless era in its headers: an
@@ -98,21 +110,43 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>
     }
 }
 
-/// Checks the headers against the body (B-5, X-8) and the version (B-3), in the order the
-/// spec's errors are told apart: the version header first (missing or not the `_meta` one is
-/// -32020, a version this server does not speak -32022), then `Mcp-Method`, then `Mcp-Name`.
+/// -32020 for a request of this era without `MCP-Protocol-Version`.
+pub(super) fn missing_version_header() -> ErrorObject {
+    header_mismatch(format!(
+        "missing MCP-Protocol-Version header; send the version of params._meta \
+         (\"{PROTOCOL_VERSION}\")"
+    ))
+}
+
+/// Checks the headers against the body (B-5, X-8), then the version (B-3), in the order the
+/// spec's errors are told apart (the conformance suite's own order): the version header
+/// (missing or not the `_meta` one is -32020), `Mcp-Method`, `Mcp-Name`, the `Mcp-Param-*` of
+/// a `tools/call` (each -32020), and only then whether this server speaks the version the
+/// header and `_meta` agree on (-32022).
 fn check(
+    headers: &HeaderMap,
+    request: &Request,
+    meta: &RequestMetaObject,
+    params: &ParamHeaders,
+) -> Result<(), ErrorObject> {
+    check_headers(headers, request, meta)?;
+    if request.method == method::TOOLS_CALL {
+        let p = request.params.as_ref();
+        if let Some(tool) = p.and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
+            params.check(headers, tool, p.and_then(|p| p.get("arguments")))?;
+        }
+    }
+    era::check_version(meta)
+}
+
+/// The standard headers' half of [`check`]: `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`.
+fn check_headers(
     headers: &HeaderMap,
     request: &Request,
     meta: &RequestMetaObject,
 ) -> Result<(), ErrorObject> {
     match header_text(headers, PROTOCOL_VERSION_HEADER)? {
-        None => {
-            return Err(header_mismatch(format!(
-                "missing MCP-Protocol-Version header; send the version of params._meta \
-                 (\"{PROTOCOL_VERSION}\")"
-            )))
-        }
+        None => return Err(missing_version_header()),
         Some(v) if v != meta.protocol_version => {
             return Err(header_mismatch(format!(
                 "the MCP-Protocol-Version header {v:?} does not match params._meta's version \
@@ -122,7 +156,6 @@ fn check(
         }
         Some(_) => {}
     }
-    era::check_version(meta)?;
     match header_text(headers, MCP_METHOD)? {
         None => {
             return Err(header_mismatch(format!(
@@ -162,25 +195,18 @@ fn check(
     Ok(())
 }
 
-/// Serves one request of the stateless era for `owner` (the bearer token's subject, if any).
+/// Serves one request of the stateless era for `owner` (the bearer token's subject, if any)
+/// from the peer at `peer`, when known.
 pub(super) async fn serve(
     state: &Arc<HttpState>,
     headers: &HeaderMap,
     owner: Option<Owner>,
+    peer: Option<IpAddr>,
     request: Request,
     meta: RequestMetaObject,
 ) -> Response {
-    if let Err(error) = check(headers, &request, &meta) {
+    if let Err(error) = check(headers, &request, &meta, state.param_headers()) {
         return refuse(request.id, error);
-    }
-    if request.method == method::TOOLS_CALL {
-        let params = request.params.as_ref();
-        if let Some(tool) = params.and_then(|p| p.get("name")).and_then(|n| n.as_str()) {
-            let arguments = params.and_then(|p| p.get("arguments"));
-            if let Err(error) = state.param_headers().check(headers, tool, arguments) {
-                return refuse(request.id, error);
-            }
-        }
     }
     let sse = accepts(headers, "text/event-stream");
     let json_ok = accepts(headers, "application/json");
@@ -197,17 +223,52 @@ pub(super) async fn serve(
         )
             .into_response();
     }
+    let Some(admitted) = state.stateless.admit(state.config.max_stateless_requests) else {
+        let max = state.config.max_stateless_requests;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            refuse(
+                request.id,
+                ErrorObject::internal(format!(
+                    "this server is serving {max} requests of protocol {PROTOCOL_VERSION} \
+                     (subscriptions/listen streams included), the most it allows at once; \
+                     retry later, or close listen streams you no longer read"
+                )),
+            ),
+        )
+            .into_response();
+    };
     let id = request.id.clone();
-    let cx = RequestContext::new(meta, owner, state.stopping.clone());
+    // Limited and counted as the caller (its owner, else its address), not afresh per request.
+    let requestor = Requestor {
+        owner,
+        session: Some(era::stateless_key(peer)),
+    };
+    let cx = RequestContext::new(meta, requestor, state.stopping.clone());
     let session = cx.session.clone();
     // Until the answer is on its way, losing the client cancels the request.
-    let mut cancel = CancelOnDrop(Some(session.clone()));
+    let mut cancel = CancelOnDrop::new(session.clone());
+    let taken = cancel.taken.clone();
     let (tx, mut rx) = Sink::channel(DEFAULT_QUEUE);
     let server = state.server.clone();
     tokio::spawn(async move {
         if let Some(answer) = server.handle_stateless(&cx, request, &tx).await {
+            let made = tools::created_task(&answer);
             let _ = tx.send(answer.into());
+            if let Some(task) = made {
+                // Either the answer is taken for the client, or the client went before and
+                // never learns of the task.
+                tokio::select! {
+                    biased;
+                    () = taken.cancelled() => {}
+                    () = cx.session.closed().cancelled() => {
+                        tools::cancel_unheard(&server, cx.session.requestor(), &task).await;
+                    }
+                }
+            }
         }
+        // Counted until its work ends, however its client went.
+        drop(admitted);
     });
     loop {
         let Some(first) = rx.recv().await else {
@@ -271,19 +332,56 @@ fn stream(first: Message, rx: Outbound, id: RequestId, cancel: CancelOnDrop) -> 
     response
 }
 
-/// Closes a request's context when dropped armed: the client went before the answer.
+/// The requests of this era being served, which have no session to count them by.
+#[derive(Debug, Default)]
+pub(super) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Admits one more request while fewer than `max` are served; it counts until dropped.
+    fn admit(&self, max: usize) -> Option<Admitted> {
+        let before = self.0.fetch_add(1, Ordering::AcqRel);
+        let admitted = Admitted(self.0.clone());
+        (before < max).then_some(admitted)
+    }
+}
+
+/// One request counted in [`InFlight`], until dropped.
 #[derive(Debug)]
-struct CancelOnDrop(Option<Arc<Session>>);
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Closes a request's context when dropped armed: the client went before the answer.
+/// Disarmed, it trips `taken` instead: the answer was taken for the client. Exactly one of
+/// the two happens.
+#[derive(Debug)]
+struct CancelOnDrop {
+    session: Option<Arc<Session>>,
+    taken: CancellationToken,
+}
 
 impl CancelOnDrop {
+    fn new(session: Arc<Session>) -> Self {
+        Self {
+            session: Some(session),
+            taken: CancellationToken::new(),
+        }
+    }
+
     fn disarm(&mut self) {
-        self.0 = None;
+        if self.session.take().is_some() {
+            self.taken.cancel();
+        }
     }
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some(session) = self.0.take() {
+        if let Some(session) = self.session.take() {
             tracing::debug!("the client of a stateless request went before its answer; cancelled");
             session.close();
         }
@@ -322,6 +420,10 @@ mod tests {
         )
     }
 
+    fn none() -> ParamHeaders {
+        ParamHeaders::default()
+    }
+
     fn code(r: Result<(), ErrorObject>) -> Option<i32> {
         r.err().map(|e| e.code.0)
     }
@@ -336,13 +438,19 @@ mod tests {
             ("mcp-method", "tools/call"),
             ("MCP-NAME", "  greet\t"),
         ];
-        assert_eq!(code(check(&headers(&ok), &call("greet"), &m)), None);
+        assert_eq!(
+            code(check(&headers(&ok), &call("greet"), &m, &none())),
+            None
+        );
         let b64 = [
             ("mcp-protocol-version", PROTOCOL_VERSION),
             ("mcp-method", "tools/call"),
             ("mcp-name", "=?base64?5pel5pys?="),
         ];
-        assert_eq!(code(check(&headers(&b64), &call("日本"), &m)), None);
+        assert_eq!(
+            code(check(&headers(&b64), &call("日本"), &m, &none())),
+            None
+        );
         let cases: [&[(&str, &str)]; 6] = [
             &[("mcp-method", "tools/call"), ("mcp-name", "greet")],
             &[
@@ -371,7 +479,7 @@ mod tests {
         ];
         for case in cases {
             assert_eq!(
-                code(check(&headers(case), &call("greet"), &m)),
+                code(check(&headers(case), &call("greet"), &m, &none())),
                 Some(-32020),
                 "{case:?}"
             );
@@ -391,16 +499,19 @@ mod tests {
             ("mcp-protocol-version", PROTOCOL_VERSION),
             ("mcp-method", "tasks/get"),
         ];
-        assert_eq!(code(check(&headers(&base), &get, &m)), Some(-32020));
+        assert_eq!(
+            code(check(&headers(&base), &get, &m, &none())),
+            Some(-32020)
+        );
         let mut named = base.to_vec();
         named.push(("mcp-name", "t-1"));
-        assert_eq!(code(check(&headers(&named), &get, &m)), None);
+        assert_eq!(code(check(&headers(&named), &get, &m, &none())), None);
         let list = Request::new(RequestId::Number(3), "tools/list", Some(json!({})));
         let h = [
             ("mcp-protocol-version", PROTOCOL_VERSION),
             ("mcp-method", "tools/list"),
         ];
-        assert_eq!(code(check(&headers(&h), &list, &m)), None);
+        assert_eq!(code(check(&headers(&h), &list, &m, &none())), None);
     }
 
     /// B-3, B-5: a header and `_meta` that disagree is -32020; agreeing on a version this server
@@ -414,12 +525,51 @@ mod tests {
             ("mcp-method", "tools/list"),
         ];
         let list = Request::new(RequestId::Number(1), "tools/list", None);
-        assert_eq!(code(check(&headers(&h), &list, &m)), Some(-32020));
+        assert_eq!(code(check(&headers(&h), &list, &m, &none())), Some(-32020));
         let h = [
             ("mcp-protocol-version", "v999.0.0"),
             ("mcp-method", "tools/list"),
         ];
-        assert_eq!(code(check(&headers(&h), &list, &m)), Some(-32022));
+        assert_eq!(code(check(&headers(&h), &list, &m, &none())), Some(-32022));
+    }
+
+    /// B-3, B-5: the headers are checked before the version (the spec digest's order): with
+    /// an unspoken version that the header and `_meta` agree on, a missing `Mcp-Method`,
+    /// `Mcp-Name` or `Mcp-Param-*` is still -32020, not -32022.
+    #[test]
+    fn headers_are_checked_before_the_version() {
+        let mut m = meta();
+        m.protocol_version = "v999.0.0".into();
+        let v = ("mcp-protocol-version", "v999.0.0");
+        let list = Request::new(RequestId::Number(1), "tools/list", None);
+        assert_eq!(
+            code(check(&headers(&[v]), &list, &m, &none())),
+            Some(-32020)
+        );
+        let method = ("mcp-method", "tools/call");
+        let nameless = headers(&[v, method]);
+        assert_eq!(
+            code(check(&nameless, &call("greet"), &m, &none())),
+            Some(-32020)
+        );
+        let tool = serde_json::from_value(json!({"name": "greet", "inputSchema": {
+            "type": "object",
+            "properties": {"who": {"type": "string", "x-mcp-header": "Who"}}
+        }}))
+        .unwrap();
+        let mirrored = ParamHeaders::of(&[tool]);
+        let with_who = Request::new(
+            RequestId::Number(2),
+            "tools/call",
+            Some(json!({"name": "greet", "arguments": {"who": "Ada"}})),
+        );
+        let named = headers(&[v, method, ("mcp-name", "greet")]);
+        assert_eq!(code(check(&named, &with_who, &m, &mirrored)), Some(-32020));
+        let complete = headers(&[v, method, ("mcp-name", "greet"), ("mcp-param-who", "Ada")]);
+        assert_eq!(
+            code(check(&complete, &with_who, &m, &mirrored)),
+            Some(-32022)
+        );
     }
 
     /// B-5: the HTTP status of each error of the era.
@@ -445,6 +595,10 @@ mod tests {
     /// A router whose one tool, `region`, mirrors its `region` argument into
     /// `Mcp-Param-Region` and answers it back.
     fn region_app() -> axum::Router {
+        region_app_with(super::super::HttpConfig::default())
+    }
+
+    fn region_app_with(config: super::super::HttpConfig) -> axum::Router {
         #[derive(serde::Deserialize)]
         struct Args {
             region: String,
@@ -468,7 +622,7 @@ mod tests {
             tools,
             mcp_tasks_wire::v2025_11_25::Implementation::new("t", "0"),
         );
-        super::super::router(server, super::super::HttpConfig::default())
+        super::super::router(server, config)
     }
 
     async fn call_region(app: &axum::Router, param: Option<&str>) -> (u16, serde_json::Value) {
@@ -513,6 +667,114 @@ mod tests {
             assert_eq!(answer["error"]["code"], -32020, "{param:?}");
             assert_eq!(answer["id"], 5);
         }
+    }
+
+    /// A POST of request `id` of this era, with its headers.
+    fn post(
+        method: &str,
+        params: serde_json::Value,
+        id: i64,
+    ) -> axum::http::Request<axum::body::Body> {
+        let mut params = params;
+        params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION,
+                                 "io.modelcontextprotocol/clientCapabilities": {}});
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        axum::http::Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .header("mcp-method", method)
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    /// B-2, B-5: without `MCP-Protocol-Version`, a request whose `_meta` is missing or
+    /// malformed is -32020 for the header; with the header, -32602 for the `_meta`.
+    #[tokio::test]
+    async fn a_missing_version_header_is_told_before_a_malformed_meta() {
+        use tower::ServiceExt;
+        let app = region_app();
+        let metas = [
+            json!({}),
+            json!({"_meta": {"io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION}}),
+        ];
+        for (params, version) in metas
+            .iter()
+            .flat_map(|p| [(p, None), (p, Some(PROTOCOL_VERSION))])
+        {
+            let body = json!({"jsonrpc": "2.0", "id": 4, "method": "server/discover",
+                              "params": params});
+            let mut req = axum::http::Request::post("/mcp")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, "application/json, text/event-stream")
+                .header("mcp-method", "server/discover");
+            if let Some(v) = version {
+                req = req.header("mcp-protocol-version", v);
+            }
+            let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+            let response = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let expected = if version.is_some() { -32602 } else { -32020 };
+            assert_eq!(answer["error"]["code"], expected, "{params} {version:?}");
+            assert_eq!(answer["id"], 4);
+        }
+    }
+
+    /// B-7: at most `max_stateless_requests` are served at once, a listen stream holding its
+    /// slot until it ends; one more is 503 with a JSON-RPC error naming the limit.
+    #[tokio::test]
+    async fn stateless_requests_are_bounded() {
+        use tower::ServiceExt;
+        let app = region_app_with(super::super::HttpConfig {
+            max_stateless_requests: 1,
+            ..super::super::HttpConfig::default()
+        });
+        let listen = app
+            .clone()
+            .oneshot(post(
+                "subscriptions/listen",
+                json!({"notifications": {}}),
+                1,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(listen.status(), StatusCode::OK);
+        let refused = app
+            .clone()
+            .oneshot(post("tools/list", json!({}), 2))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bytes = axum::body::to_bytes(refused.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(answer["id"], 2);
+        assert_eq!(answer["error"]["code"], -32603);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 requests"),
+            "{answer}"
+        );
+        // The client of the listen stream goes: the stream ends and frees its slot.
+        drop(listen);
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let r = app.clone().oneshot(post("tools/list", json!({}), 3)).await;
+                if r.unwrap().status() == StatusCode::OK {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the ended stream's slot is free again");
     }
 
     /// B-8: only a version header that no 2025 session sends announces the stateless era.

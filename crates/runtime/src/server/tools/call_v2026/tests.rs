@@ -300,6 +300,43 @@ async fn a_required_tool_is_always_a_task() {
     assert_eq!(completed_text(&done), "at once");
 }
 
+/// a required tool whose handler fails before it ever waits answers its error (or
+/// -32603 for a panic) directly, and no task is made.
+#[tokio::test]
+async fn a_required_tool_failing_at_once_answers_its_error() {
+    let tools = Tools::new()
+        .tool(
+            ToolDef::new("refuses").task_support(TaskSupport::Required),
+            |_: NoArgs, _cx| async { Err(ErrorObject::invalid_params("no such path")) },
+        )
+        .tool(
+            ToolDef::new("panics").task_support(TaskSupport::Required),
+            |_: NoArgs, _cx| async { panic!("at once") },
+        );
+    let server = server(tools);
+    let caller = request(None, with_tasks());
+    let e = caller
+        .call(&server, json!({"name": "refuses"}))
+        .await
+        .unwrap_err();
+    assert_eq!((e.code.0, e.message.as_str()), (-32602, "no such path"));
+    let e = caller
+        .call(&server, json!({"name": "panics"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.0, -32603);
+    let listed = server
+        .engine()
+        .list(caller.session.requestor(), None)
+        .await
+        .unwrap();
+    assert!(
+        listed.tasks.is_empty(),
+        "no task was made: {:?}",
+        listed.tasks
+    );
+}
+
 /// A tool that asks for a name with `elicit` (not in-request) and greets.
 fn asks_by_elicit(support: TaskSupport, starts: Arc<AtomicUsize>) -> Tools {
     Tools::new().tool(
@@ -351,6 +388,82 @@ async fn a_question_before_the_threshold_makes_the_call_a_task_at_once() {
     let done = terminal(&server, &id).await;
     assert_eq!(completed_text(&done), "Hello, \"Ada\"!");
     assert_eq!(starts.load(Ordering::SeqCst), 1);
+}
+
+/// A tool whose handler asks for a name (`elicit`) from a task it spawned, and greets; the
+/// spawned task reports whether its question got an answer on `answered`.
+fn asks_from_a_spawned_task(
+    support: TaskSupport,
+    answered: tokio::sync::mpsc::UnboundedSender<bool>,
+) -> Tools {
+    Tools::new().tool(
+        ToolDef::new("spawned")
+            .task_support(support)
+            .task_after(Duration::from_secs(3600)),
+        move |_: NoArgs, cx: ToolContext| {
+            let answered = answered.clone();
+            async move {
+                let asking = tokio::spawn(async move {
+                    let params: ElicitRequestParams =
+                        serde_json::from_value(form("Your name?")).unwrap();
+                    let answer = cx.elicit(params).await;
+                    let _ = answered.send(answer.is_ok());
+                    answer
+                });
+                let answer = asking.await.expect("the asking task ends")?;
+                let name = answer.content.as_ref().and_then(|c| c.get("name")).cloned();
+                Ok(CallToolResult::text(format!(
+                    "Hello, {}!",
+                    name.unwrap_or_default()
+                )))
+            }
+        },
+    )
+}
+
+/// B-6, X-2: a question asked from a task the handler spawned counts as one asked inline: it
+/// ends the round of a call that cannot become a task (and the spawned question then ends
+/// too, rather than wait for ever), and makes one that may a task at once (long before its
+/// threshold), whose mailbox then holds it.
+#[tokio::test]
+async fn a_question_asked_from_a_spawned_task_is_seen() {
+    let (answered, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    let plain = server(asks_from_a_spawned_task(
+        TaskSupport::Forbidden,
+        answered.clone(),
+    ));
+    let v = call(&plain, with_tasks(), json!({"name": "spawned"}))
+        .await
+        .unwrap();
+    assert_eq!(v["resultType"], "input_required", "{v}");
+    assert_eq!(v["inputRequests"]["q1"]["method"], "elicitation/create");
+    let outcome = tokio::time::timeout(GUARD, outcomes.recv()).await;
+    assert_eq!(outcome.expect("the spawned question ends"), Some(false));
+
+    let promotable = server(asks_from_a_spawned_task(TaskSupport::Optional, answered));
+    let v = call(&promotable, with_tasks(), json!({"name": "spawned"}))
+        .await
+        .unwrap();
+    assert_eq!(v["resultType"], "task", "{v}");
+    let id = task_id(&v);
+    let waiting = wait_for(&promotable, &id, |r| {
+        r.status() == TaskStatus::InputRequired
+    })
+    .await;
+    let question = waiting.pending_inputs().next().unwrap().clone();
+    promotable
+        .engine()
+        .answer_input(
+            &anyone(),
+            &id,
+            &question.key,
+            close_answer(&Ok(accept("Ada"))),
+        )
+        .await
+        .unwrap();
+    let done = terminal(&promotable, &id).await;
+    assert_eq!(completed_text(&done), "Hello, \"Ada\"!");
+    assert_eq!(outcomes.recv().await, Some(true));
 }
 
 /// B-6: a call that cannot become a task (no extension on this request) asks `elicit` within
