@@ -351,8 +351,9 @@ pub(crate) struct ServeArgs {
           help_heading = "Tasks")]
     pub(crate) page_size: Option<u64>,
 
-    /// Unfinished tasks one requestor may have (per auth owner, else per session), or
-    /// `unlimited`. [default: 1000]
+    /// Unfinished tasks one requestor may have, or `unlimited`: per auth owner; without auth
+    /// per 2025-11-25 session, per stdio connection, and for MCP 2026-07-28 over HTTP per
+    /// client address. [default: 1000]
     #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
           help_heading = "Limits")]
     pub(crate) max_active_tasks: Option<OrUnlimited>,
@@ -391,6 +392,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
           help_heading = "Transport")]
     pub(crate) max_sessions: Option<u64>,
+
+    /// MCP 2026-07-28 requests served at once over HTTP (they have no session to count by),
+    /// `subscriptions/listen` streams included; one more is refused with 503. [default: 10000]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_stateless_requests: Option<u64>,
 
     /// Log an audit event (target `mcp_tasks::audit`, level info) for each create, status
     /// change, result, cancel, expiry and recovery, whatever the --log level. [default: off]

@@ -223,6 +223,8 @@ struct HttpSection {
     session_idle_timeout_secs: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_sessions: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_stateless_requests: Option<u64>,
     auth_tokens: Option<PathBuf>,
 }
 
@@ -266,6 +268,7 @@ mod defaults {
     pub(super) const RATE_PER_SECOND: u64 = 1000;
     pub(super) const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
     pub(super) const MAX_SESSIONS: u64 = 10_000;
+    pub(super) const MAX_STATELESS_REQUESTS: u64 = 10_000;
     pub(super) const PG_POOL_SIZE: u64 = 16;
     pub(super) const LEASE_TTL_MS: u64 = 15_000;
 }
@@ -314,6 +317,7 @@ pub(crate) struct ServeSettings {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) session_idle_timeout: Duration,
     pub(crate) max_sessions: usize,
+    pub(crate) max_stateless_requests: usize,
     /// `None` serves anonymous sessions.
     pub(crate) auth: Option<AuthSettings>,
 }
@@ -517,6 +521,11 @@ fn merge(
                 .or(file.http.max_sessions)
                 .unwrap_or(defaults::MAX_SESSIONS),
         ),
+        max_stateless_requests: to_usize(
+            args.max_stateless_requests
+                .or(file.http.max_stateless_requests)
+                .unwrap_or(defaults::MAX_STATELESS_REQUESTS),
+        ),
         auth,
     })
 }
@@ -703,12 +712,14 @@ mod tests {
         assert_eq!((rate.per_second.get(), rate.burst.get()), (1000, 2000));
         assert_eq!(d.session_idle_timeout, Duration::from_secs(1800));
         assert_eq!(d.max_sessions, 10_000);
+        assert_eq!(d.max_stateless_requests, 10_000);
 
-        let text = "[limits]\nrate_per_second = 5\n[http]\nmax_sessions = 3\nsession_idle_timeout_secs = 60";
+        let text = "[limits]\nrate_per_second = 5\n[http]\nmax_sessions = 3\nmax_stateless_requests = 4\nsession_idle_timeout_secs = 60";
         let f = settings(&[], text).unwrap();
         let rate = f.rate_limit.unwrap();
         assert_eq!((rate.per_second.get(), rate.burst.get()), (5, 10));
         assert_eq!(f.max_sessions, 3);
+        assert_eq!(f.max_stateless_requests, 4);
         assert_eq!(f.session_idle_timeout, Duration::from_secs(60));
 
         let flags = settings(&["--rate-limit", "unlimited"], text).unwrap();
@@ -717,6 +728,7 @@ mod tests {
         assert_eq!(burst.rate_limit.unwrap().burst.get(), 7);
         assert!(FileConfig::parse("[limits]\nrate_per_second = 0").is_err());
         assert!(FileConfig::parse("[http]\nmax_sessions = 0").is_err());
+        assert!(FileConfig::parse("[http]\nmax_stateless_requests = 0").is_err());
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub(crate) async fn run(
             origins: http::OriginPolicy::new(settings.allowed_origins.clone()),
             session_idle_timeout: settings.session_idle_timeout,
             max_sessions: settings.max_sessions,
+            max_stateless_requests: settings.max_stateless_requests,
             auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
             ..http::HttpConfig::default()
         })
