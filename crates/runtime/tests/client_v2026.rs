@@ -1217,7 +1217,10 @@ mod end_to_end {
             )
             .tool(
                 ToolDef::new("broken").task_support(TaskSupport::Required),
+                // It waits before failing: a required tool that fails before it ever waits is
+                // answered its error, with no task.
                 |_: NoArgs, _cx| async {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     Err::<CallToolResult, _>(ErrorObject::internal("the disk is on fire"))
                 },
             )
