@@ -370,7 +370,7 @@ async fn requirements_2026_07_28() {
 }
 
 /// B-8: the same endpoint still passes the 2025-11-25 requirements (stateful `initialize`
-/// wire), except resources, prompts, completion and logging, which it does not offer
+/// wire), except resources, prompts and completion, which it does not offer
 /// (`tests/conformance/expected-2025-11-25.yaml`); so do the suite's session-lifecycle and
 /// 2020-12 tool schema scenarios, which it runs there unscored. (Its unscored
 /// `server-sse-polling` needs a `test_reconnection` tool that closes its POST stream mid-call,

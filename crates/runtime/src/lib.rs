@@ -68,7 +68,8 @@ pub use mcp_tasks_engine as engine;
 pub use mcp_tasks_engine::{EngineConfig, StoreUrl};
 pub use mcp_tasks_wire as wire;
 pub use mcp_tasks_wire::v2025_11_25::{
-    CallToolResult, ElicitAction, ElicitRequestParams, ElicitResult, Implementation, TaskSupport,
+    CallToolResult, ElicitAction, ElicitRequestParams, ElicitResult, Implementation, LoggingLevel,
+    TaskSupport,
 };
 pub use schemars::{self, JsonSchema};
 pub use server::{Server, ServerBuilder, ToolContext, ToolDef, ToolResult, Tools};

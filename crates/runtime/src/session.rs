@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use mcp_tasks_engine::{Owner, Requestor, TaskId};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Response};
-use mcp_tasks_wire::v2025_11_25::ClientCapabilities;
+use mcp_tasks_wire::v2025_11_25::{ClientCapabilities, LoggingLevel};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +36,7 @@ pub struct Session {
     id: String,
     requestor: Requestor,
     info: Mutex<PeerInfo>,
+    log_level: Mutex<Option<LoggingLevel>>,
     peer: Peer,
     standing: Mutex<Option<Sink>>,
     task_sinks: Mutex<HashMap<TaskId, Vec<Sink>>>,
@@ -68,6 +69,7 @@ impl Session {
             requestor,
             id: id.into(),
             info: Mutex::new(PeerInfo::default()),
+            log_level: Mutex::new(Some(LoggingLevel::Debug)),
             peer: Peer::new(),
             standing: Mutex::new(None),
             task_sinks: Mutex::new(HashMap::new()),
@@ -92,6 +94,28 @@ impl Session {
 
     pub(crate) fn set_peer_info(&self, info: PeerInfo) {
         *lock(&self.info) = info;
+    }
+
+    /// The least severe log level the peer takes (`notifications/message`); `None` takes no
+    /// log messages.
+    ///
+    /// A new session takes every level: MCP 2025-11-25 ("Logging") sets no level before the
+    /// client's first `logging/setLevel`, and the reference SDKs send every message until one
+    /// comes. A request of MCP 2026-07-28 gets the level of its own `_meta`, and without one no
+    /// log message at all.
+    pub fn log_level(&self) -> Option<LoggingLevel> {
+        *lock(&self.log_level)
+    }
+
+    /// Sets the least severe log level the peer takes; `None` for none.
+    pub(crate) fn set_log_level(&self, level: Option<LoggingLevel>) {
+        *lock(&self.log_level) = level;
+    }
+
+    /// Whether the peer takes a log message of `level`: one at or above its level ("the
+    /// server should send all logs at this level and higher", `SetLevelRequest`).
+    pub fn takes_log(&self, level: LoggingLevel) -> bool {
+        self.log_level().is_some_and(|least| level >= least)
     }
 
     /// Tripped when the session ends.
@@ -268,5 +292,24 @@ impl Drop for TaskStreamGuard {
                 sinks.remove(&self.id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new session takes every level; a set level lets through itself and what is more
+    /// severe; `None` lets nothing through.
+    #[test]
+    fn the_log_level_filters_by_severity() {
+        let session = Session::new("s");
+        assert!(session.takes_log(LoggingLevel::Debug));
+        session.set_log_level(Some(LoggingLevel::Warning));
+        assert!(!session.takes_log(LoggingLevel::Info));
+        assert!(session.takes_log(LoggingLevel::Warning));
+        assert!(session.takes_log(LoggingLevel::Emergency));
+        session.set_log_level(None);
+        assert!(!session.takes_log(LoggingLevel::Emergency));
     }
 }

@@ -5,7 +5,9 @@
 //! the tasks extension is declared under `capabilities.extensions` with its one accepted
 //! value, `{}` (the official requester treats any other value as no support), never as the
 //! 2025-11-25 `capabilities.tasks`. Who the server is goes in `serverInfo` and, as the spec
-//! asks of every response, in `_meta["io.modelcontextprotocol/serverInfo"]`.
+//! asks of every response, in `_meta["io.modelcontextprotocol/serverInfo"]`. `logging` is
+//! declared because tools may log: a request that asks with its `_meta` logLevel gets their
+//! `notifications/message` on its response stream.
 
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::v2025_11_25::ToolsCapability;
@@ -31,7 +33,7 @@ pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
             tools: Some(ToolsCapability {
                 list_changed: Some(false),
             }),
-            logging: None,
+            logging: Some(Map::new()),
             extensions: Some(extensions),
         },
         server_info: server.info.clone(),

@@ -114,6 +114,7 @@ impl RequestContext {
             protocol_version: Some(PROTOCOL_VERSION.to_owned()),
             capabilities: meta.client_capabilities.as_v2025(),
         });
+        session.set_log_level(meta.log_level);
         Self {
             meta,
             session: Arc::new(session),

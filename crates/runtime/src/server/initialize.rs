@@ -1,5 +1,9 @@
 //! `initialize`: version negotiation and capabilities (T-CAP-1, T-CAP-2, T-LIST-3).
 //!
+//! `logging` is declared for every version: tools log through
+//! [`ToolContext::log`](super::ToolContext::log), and MCP 2025-11-25 ("Logging") requires the
+//! capability of a server that emits `notifications/message`.
+//!
 //! Tasks are a utility of MCP 2025-11-25: a session that negotiated an older version gets no
 //! `capabilities.tasks`, and the router answers its `tasks/*` requests as unknown methods.
 
@@ -45,6 +49,7 @@ pub(super) fn handle(
 /// exhaustive (T-CAP-2). Without `tasks` (an older protocol version) the capability is absent.
 fn capabilities(tasks: bool) -> ServerCapabilities {
     ServerCapabilities {
+        logging: Some(Empty {}),
         tools: Some(ToolsCapability {
             list_changed: Some(false),
         }),

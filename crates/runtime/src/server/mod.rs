@@ -6,6 +6,7 @@ mod discover;
 pub(crate) mod era;
 mod ext_tasks;
 mod initialize;
+mod logging;
 pub(crate) mod mrtr;
 mod rate;
 mod router;

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use mcp_tasks_wire::v2026_07_28::ResultType;
 
 use super::era::RequestContext;
-use super::{discover, ext_tasks, initialize, tasks, tools, tools_list, Server};
+use super::{discover, ext_tasks, initialize, logging, tasks, tools, tools_list, Server};
 use crate::session::{Session, Sink};
 
 pub(super) async fn route(
@@ -55,6 +55,7 @@ pub(super) async fn route(
     match name.as_str() {
         method::INITIALIZE => initialize::handle(server, session, params),
         method::PING => Ok(json!({})),
+        method::LOGGING_SET_LEVEL => logging::set_level(session, params),
         method::TOOLS_LIST => tools::list(server, session),
         method::TOOLS_CALL => tools::call(server, session, &id, params, sink).await,
         method::TASKS_GET => tasks::get::handle(server, session, params).await,

@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use crate::jsonrpc::{ErrorCode, ErrorObject};
 use crate::v2025_11_25::{
-    ElicitationCapability, Implementation, RootsCapability, SamplingCapability, ToolsCapability,
+    ElicitationCapability, Implementation, LoggingLevel, RootsCapability, SamplingCapability,
+    ToolsCapability,
 };
 
 /// The protocol version of this era.
@@ -46,8 +47,8 @@ pub struct RequestMetaObject {
     pub client_capabilities: ClientCapabilities,
     /// Who the client says it is.
     pub client_info: Option<Implementation>,
-    /// The log level asked for, as sent.
-    pub log_level: Option<String>,
+    /// The least severe log level the request wants; `None`, no log messages at all.
+    pub log_level: Option<LoggingLevel>,
 }
 
 impl RequestMetaObject {
@@ -100,14 +101,16 @@ impl RequestMetaObject {
                 ))
             })?),
         };
+        // An unknown level is refused rather than read as "none": the client asked for logs.
         let log_level = match meta.get(LOG_LEVEL) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                return Err(ErrorObject::invalid_params(format!(
-                    "params._meta[\"{LOG_LEVEL}\"] must be a logging level such as \"info\""
-                )))
-            }
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| {
+                ErrorObject::invalid_params(format!(
+                    "params._meta[\"{LOG_LEVEL}\"] is {v}, not a logging level: send one of \
+                     \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\", \
+                     \"alert\", \"emergency\", or leave it out for no log messages"
+                ))
+            })?),
         };
         Ok(Some(Self {
             protocol_version: version.to_owned(),
@@ -134,8 +137,11 @@ impl RequestMetaObject {
                 serde_json::to_value(info).unwrap_or(Value::Null),
             );
         }
-        if let Some(level) = &self.log_level {
-            meta.insert(LOG_LEVEL.into(), Value::String(level.clone()));
+        if let Some(level) = self.log_level {
+            meta.insert(
+                LOG_LEVEL.into(),
+                serde_json::to_value(level).unwrap_or(Value::Null),
+            );
         }
         meta
     }
@@ -329,10 +335,11 @@ mod tests {
         assert!(m.client_capabilities.has_tasks_extension());
         assert!(m.client_capabilities.elicitation.is_some());
         assert_eq!(m.client_info.unwrap().name, "c");
-        assert_eq!(m.log_level.as_deref(), Some("info"));
+        assert_eq!(m.log_level, Some(LoggingLevel::Info));
         let back = RequestMetaObject {
             protocol_version: PROTOCOL_VERSION.into(),
             client_capabilities: ClientCapabilities::default().with_tasks_extension(),
+            log_level: Some(LoggingLevel::Warning),
             ..Default::default()
         };
         let again = meta(Value::Object(back.to_meta())).unwrap().unwrap();
@@ -340,7 +347,7 @@ mod tests {
     }
 
     /// B-2, B-8: no version in `_meta` is not this era; a version with bad or missing
-    /// capabilities is -32602.
+    /// capabilities, or a log level that is not one of the eight, is -32602.
     #[test]
     fn request_meta_without_version_is_another_era_and_bad_meta_is_invalid_params() {
         assert_eq!(RequestMetaObject::from_params(None).unwrap(), None);
@@ -351,6 +358,8 @@ mod tests {
             json!({PROTOCOL_VERSION_META: "2026-07-28", CLIENT_CAPABILITIES: []}),
             json!({PROTOCOL_VERSION_META: "2026-07-28", CLIENT_CAPABILITIES: {"extensions": 3}}),
             json!({PROTOCOL_VERSION_META: "2026-07-28", CLIENT_CAPABILITIES: {}, LOG_LEVEL: 1}),
+            json!({PROTOCOL_VERSION_META: "2026-07-28", CLIENT_CAPABILITIES: {}, LOG_LEVEL: "verbose"}),
+            json!({PROTOCOL_VERSION_META: "2026-07-28", CLIENT_CAPABILITIES: {}, LOG_LEVEL: "INFO"}),
         ] {
             let e = meta(bad.clone()).unwrap_err();
             assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{bad}");

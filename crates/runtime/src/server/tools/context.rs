@@ -1,13 +1,14 @@
-//! [`ToolContext`]: what a tool's handler can do besides compute: report progress, ask the
-//! requestor, notice cancellation.
+//! [`ToolContext`]: what a tool's handler can do besides compute: report progress, log, ask
+//! the requestor, notice cancellation.
 
 use std::sync::Arc;
 
 use mcp_tasks_engine::{TaskContext, TaskId};
-use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Notification};
 use mcp_tasks_wire::v2025_11_25::{
     ClientTasksCapability, CreateMessageRequestParams, CreateMessageResult, CreateTaskResult,
-    ElicitRequestParams, ElicitResult, TaskMetadata,
+    ElicitRequestParams, ElicitResult, LoggingLevel, LoggingMessageNotificationParams,
+    TaskMetadata,
 };
 use mcp_tasks_wire::v2026_07_28::InputRequests;
 use mcp_tasks_wire::{meta, method};
@@ -172,6 +173,49 @@ impl ToolContext {
                     t.id(),
                     Notification::new(method::NOTIFY_PROGRESS, Some(params)).into(),
                 );
+            }
+        }
+    }
+
+    /// Sends a log message (`notifications/message`) to the requestor when it takes `level`;
+    /// otherwise does nothing. `logger` names the part of the tool that speaks; `data` is a
+    /// string or any JSON value. Log lines reach the client, so they must not hold secrets or
+    /// personal data (MCP "Logging", "Security").
+    ///
+    /// | call | the level the requestor takes | the message goes |
+    /// |---|---|---|
+    /// | MCP 2025-11-25, plain | the session's `logging/setLevel`; every level before one | on the request's stream |
+    /// | MCP 2025-11-25, a task | as above | on a `tasks/result` stream open for the task, else the session's standing stream, with the related-task `_meta` |
+    /// | MCP 2026-07-28 | this request's `_meta["io.modelcontextprotocol/logLevel"]`; none without it | on the request's stream while the call is plain; dropped once it became a task (that stream is answered and gone) |
+    ///
+    /// Nothing is sent once the call is cancelled or the task is over, as for
+    /// [`ToolContext::progress`]. A task re-run after a restart has no requestor to log to.
+    pub fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
+        if !self.session.takes_log(level) || self.cancellation().is_cancelled() {
+            return;
+        }
+        let mut params = LoggingMessageNotificationParams {
+            level,
+            logger: logger.map(str::to_owned),
+            data,
+            meta: None,
+        };
+        let message = |params: &LoggingMessageNotificationParams| -> Message {
+            let params = serde_json::to_value(params).expect("log params are plain JSON");
+            Notification::new(method::NOTIFY_MESSAGE, Some(params)).into()
+        };
+        match &self.mode {
+            Mode::Plain { sink, .. } => {
+                let _ = sink.send(message(&params));
+            }
+            Mode::Directed(d) => {
+                if let (None, Some(sink)) = (d.task(), d.sink()) {
+                    let _ = sink.send(message(&params));
+                }
+            }
+            Mode::Task(t) => {
+                params.meta = Some(meta::related_task(t.id().as_str()));
+                self.session.send_for_task(t.id(), message(&params));
             }
         }
     }
@@ -567,4 +611,77 @@ fn decode<T: serde::de::DeserializeOwned>(answer: Value, what: &str) -> Result<T
     serde_json::from_value(answer).map_err(|e| {
         ErrorObject::invalid_params(format!("the client's answer is not a {what}: {e}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_tasks_wire::jsonrpc::Message;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::session::Outbound;
+
+    /// The params of every `notifications/message` the stream carried, once its senders are
+    /// gone.
+    async fn logged(mut out: Outbound) -> Vec<Value> {
+        let mut params = Vec::new();
+        while let Some(message) = out.recv().await {
+            if let Message::Notification(n) = message {
+                assert_eq!(n.method, method::NOTIFY_MESSAGE);
+                params.push(n.params.unwrap_or_default());
+            }
+        }
+        params
+    }
+
+    /// MCP 2025-11-25 "Logging": a plain call logs on its request's stream every level until
+    /// `logging/setLevel`, then only that level and above; nothing once it is cancelled.
+    #[tokio::test]
+    async fn a_plain_call_logs_at_or_above_the_sessions_level() {
+        let session = Arc::new(Session::new("s"));
+        let (sink, out) = Sink::channel(8);
+        let cancel = CancellationToken::new();
+        let cx = ToolContext::plain(session.clone(), sink, cancel.clone(), None);
+        cx.log(LoggingLevel::Debug, None, json!("before any setLevel"));
+        session.set_log_level(Some(LoggingLevel::Warning));
+        cx.log(LoggingLevel::Info, None, json!("below the level"));
+        cx.log(
+            LoggingLevel::Error,
+            Some("db"),
+            json!({"host": "localhost"}),
+        );
+        cancel.cancel();
+        cx.log(LoggingLevel::Emergency, None, json!("after the cancel"));
+        drop(cx);
+        assert_eq!(
+            logged(out).await,
+            [
+                json!({"level": "debug", "data": "before any setLevel"}),
+                json!({"level": "error", "logger": "db", "data": {"host": "localhost"}}),
+            ]
+        );
+    }
+
+    /// MCP 2026-07-28 "Logging": a request without `_meta` logLevel gets no log message at
+    /// all; one with a level gets that level and above on its stream.
+    #[tokio::test]
+    async fn a_stateless_call_logs_only_what_its_request_asked_for() {
+        for (asked, expected) in [
+            (None, vec![]),
+            (
+                Some(LoggingLevel::Info),
+                vec![json!({"level": "info", "data": "working"})],
+            ),
+        ] {
+            let session = Arc::new(Session::new("request"));
+            session.set_log_level(asked);
+            let (sink, out) = Sink::channel(8);
+            let directed = Arc::new(Directed::new(sink, None, false, Map::new()));
+            let cx = ToolContext::directed(session, directed);
+            cx.log(LoggingLevel::Debug, None, json!("detail"));
+            cx.log(LoggingLevel::Info, None, json!("working"));
+            drop(cx);
+            assert_eq!(logged(out).await, expected, "{asked:?}");
+        }
+    }
 }
