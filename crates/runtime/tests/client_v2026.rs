@@ -312,29 +312,71 @@ async fn an_error_to_discover_falls_back_to_initialize() {
     }
 }
 
-/// B-8: a server that never answers `server/discover` (a 2025-11-25 server may ignore a
-/// request before initialize) is `initialize`d once the probe times out.
+/// B-8: a server that never answers `server/discover` is not taken for a 2025-11-25 server:
+/// connecting fails once the probe times out, saying how to connect to one, and the abandoned
+/// probe is not announced with notifications/cancelled.
 #[tokio::test(start_paused = true)]
-async fn silence_to_discover_falls_back_to_initialize() {
+async fn silence_to_discover_is_a_connect_error() {
     let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
         "initialize" => Some(Ok(initialize_result())),
         _ => None,
     });
-    let client = builder().connect(transport, inbound).await.unwrap();
-    assert_eq!(client.protocol(), Protocol::V2025_11_25);
-    assert_eq!(seen.methods(), ["server/discover", "initialize"]);
-    // The abandoned probe is not announced with notifications/cancelled before initialize.
-    let notes: Vec<_> = seen
+    let err = builder().connect(transport, inbound).await.unwrap_err();
+    assert!(matches!(err, ClientError::Transport(_)), "{err}");
+    assert!(err.to_string().contains("protocol 2025-11-25"), "{err}");
+    assert_eq!(seen.methods(), ["server/discover"]);
+    assert!(seen
         .sent
         .lock()
         .unwrap()
         .iter()
-        .filter_map(|m| match m {
-            Message::Notification(n) => Some(n.method.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(notes, ["notifications/initialized"]);
+        .all(|m| matches!(m, Message::Request(_))));
+}
+
+/// B-8: a server failing to answer `server/discover` (-32603, as at its stateless limit or
+/// shutting down) is reported; `initialize` would silently downgrade the connection. An answer
+/// that is no `DiscoverResult` at all is a 2025-11-25 server's, and falls back.
+#[tokio::test]
+async fn a_failing_discover_is_a_connect_error_and_a_foreign_answer_falls_back() {
+    let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
+        "server/discover" => Some(Err(ErrorObject::internal("at the limit"))),
+        _ => Some(Ok(initialize_result())),
+    });
+    let err = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap_err();
+    assert_eq!(err.rpc().unwrap().code, ErrorCode::INTERNAL_ERROR);
+    assert_eq!(seen.methods(), ["server/discover"]);
+
+    let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
+        "server/discover" => Some(Ok(json!({}))),
+        _ => Some(Ok(initialize_result())),
+    });
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    assert_eq!(client.protocol(), Protocol::V2025_11_25);
+    assert_eq!(seen.methods(), ["server/discover", "initialize"]);
+}
+
+/// B-3, B-8: -32022 to `server/discover` naming only versions this client does not speak is
+/// an error that names them, not an `initialize`.
+#[tokio::test]
+async fn a_version_refusal_naming_nothing_usable_is_a_connect_error() {
+    let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
+        "server/discover" => Some(Err(ErrorObject::new(
+            ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+            "no",
+        )
+        .with_data(json!({"supported": ["2027-03-01"], "requested": V2026})))),
+        _ => Some(Ok(initialize_result())),
+    });
+    let err = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("2027-03-01"), "{err}");
+    assert_eq!(seen.methods(), ["server/discover"]);
 }
 
 /// B-8: -32020 and -32021 to `server/discover` come from a 2026-07-28 server refusing the
@@ -1099,6 +1141,44 @@ mod http_headers {
                 (StatusCode::BAD_REQUEST, "missing Mcp-Session-Id").into_response()
             }
             _ => legacy_answer(msg),
+        }
+    }
+
+    fn unavailable(msg: &Value) -> axum::response::Response {
+        match msg["method"].as_str() {
+            Some("server/discover") => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"jsonrpc": "2.0", "id": msg["id"],
+                    "error": {"code": -32603, "message": "too many requests at once"}})),
+            )
+                .into_response(),
+            _ => legacy_answer(msg),
+        }
+    }
+
+    fn plain_503(msg: &Value) -> axum::response::Response {
+        match msg["method"].as_str() {
+            Some("server/discover") => {
+                (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+            }
+            _ => legacy_answer(msg),
+        }
+    }
+
+    /// B-8 over HTTP: a server answering `server/discover` with HTTP 503 (with -32603, or
+    /// plain) is failing, not old: connecting fails instead of opening a 2025-11-25 session.
+    #[tokio::test]
+    async fn an_unavailable_server_is_a_connect_error_over_http() {
+        for answer in [unavailable as fn(&Value) -> _, plain_503] {
+            let log = Log::default();
+            let url = serve(log.clone(), answer).await;
+            let err = bounded(builder().connect_http(&url)).await.unwrap_err();
+            assert!(
+                err.to_string().contains("too many") || err.to_string().contains("503"),
+                "{err}"
+            );
+            let log = log.lock().unwrap().clone();
+            assert_eq!(log.len(), 1, "only server/discover was sent");
         }
     }
 

@@ -288,10 +288,10 @@ impl Shared {
             return Ok(());
         }
         if !status.is_success() {
-            return Err(ClientError::Transport(format!(
-                "the server refused the POST with HTTP {status}: {}",
-                text.trim()
-            )));
+            return Err(ClientError::Http {
+                status: status.as_u16(),
+                detail: text.trim().to_owned(),
+            });
         }
         if request_id.is_some() {
             return Err(ClientError::Transport(format!(

@@ -363,7 +363,8 @@ async fn handshake(
             .await
             .unwrap_or_else(|_| {
                 Err(ClientError::Transport(format!(
-                    "no answer to server/discover within {:?}",
+                    "no answer to server/discover within {:?}; a server that only speaks MCP \
+                     2025-11-25 may ignore it: connect with protocol 2025-11-25",
                     protocol::DISCOVER_TIMEOUT
                 )))
             });
