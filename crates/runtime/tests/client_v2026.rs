@@ -817,6 +817,66 @@ async fn cancel_is_an_ack_then_the_task_shows_cancelled() {
     seen.assert_schema_valid();
 }
 
+/// X-6, X-5 (client side): cancelling a task that waits for input stops answering it: the
+/// settle loop and later polls see its questions, but no handler is asked and no
+/// `tasks/update` is sent to the task being cancelled.
+#[tokio::test]
+async fn cancel_answers_no_question_of_the_task_it_cancels() {
+    let gets_after_cancel = Arc::new(Mutex::new(None::<usize>));
+    let counter = gets_after_cancel.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tasks/cancel" => {
+                *counter.lock().unwrap() = Some(0);
+                json!({"resultType": "complete"})
+            }
+            "tasks/update" => json!({"resultType": "complete"}),
+            "tasks/get" => {
+                let mut after = counter.lock().unwrap();
+                match after.as_mut() {
+                    Some(n) if *n >= 3 => detailed("t-9", "cancelled", json!({})),
+                    Some(n) => {
+                        *n += 1;
+                        detailed(
+                            "t-9",
+                            "input_required",
+                            json!({"inputRequests": {"q": form()}}),
+                        )
+                    }
+                    None => detailed("t-9", "working", json!({})),
+                }
+            }
+            other => return Some(Err(ErrorObject::method_not_found(other))),
+        }))
+    });
+    let asked = Arc::new(Mutex::new(0));
+    let count = asked.clone();
+    let client = bounded(
+        builder()
+            .elicitation(handler_fn(move |_request, _cx| {
+                *count.lock().unwrap() += 1;
+                async {
+                    let name = json!({"name": "Ada"});
+                    Ok(ElicitResult::accept(name.as_object().cloned().unwrap()))
+                }
+            }))
+            .connect(transport, inbound),
+    )
+    .await
+    .unwrap();
+    let mut handle = bounded(client.task("t-9")).await.unwrap();
+    let after = bounded(handle.cancel()).await.unwrap().clone();
+    assert_eq!(after.status, TaskStatus::Cancelled);
+    let TaskEvent::Finished(Err(e)) = bounded(handle.next_event()).await.unwrap() else {
+        panic!("a cancelled task ends with an error")
+    };
+    assert_eq!(e.rpc().unwrap().code, ErrorCode::REQUEST_CANCELLED);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(*asked.lock().unwrap(), 0);
+    assert!(seen.of("tasks/update").is_empty());
+}
+
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
 /// few times in a row at most; more losses end the following with the transport's error.
 #[tokio::test]

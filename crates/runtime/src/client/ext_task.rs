@@ -34,6 +34,9 @@ pub(super) struct Extension {
     pub(super) poll_now: bool,
     /// Polls in a row whose answer the connection lost.
     pub(super) lost_polls: u32,
+    /// `tasks/cancel` was sent: the task's questions are no longer answered (a form opened
+    /// for a task being cancelled would ask the user for nothing).
+    pub(super) cancelling: bool,
 }
 
 /// How many polls in a row may lose their answer (a dropped stream: the era resumes none)
@@ -87,7 +90,7 @@ impl Extension {
     /// Starts answering the questions of the last `tasks/get` not handed over yet, unless
     /// answers are already under way (the rest wait for the next poll).
     pub(super) fn answer_new(&mut self, peer: &Arc<dyn Peer>) {
-        if self.answering.is_some() {
+        if self.answering.is_some() || self.cancelling {
             return;
         }
         let Some(d) = &self.detailed else { return };
@@ -115,6 +118,12 @@ impl Extension {
             }
             Ok(())
         }));
+    }
+
+    /// Stops answering for good: the task is being cancelled.
+    pub(super) fn cancelling(&mut self) {
+        self.cancelling = true;
+        self.stop();
     }
 
     /// Stops answering (the task ended, or the handle is dropped).

@@ -238,7 +238,10 @@ impl TaskHandle {
     /// -32602 from the receiver when the task is already terminal (T-CAN-2, 2025-11-25 only:
     /// the extension acknowledges that too), or the connection's error.
     pub async fn cancel(&mut self) -> Result<&Task> {
-        if self.ext.is_some() {
+        if let Some(ext) = self.ext.as_mut() {
+            // Questions asked from now on are for a task on its way out: none is answered,
+            // neither by this settle loop nor by later polls.
+            ext.cancelling();
             ext_task::cancel(self.peer.as_ref(), self.id()).await?;
             let deadline = Instant::now() + CANCEL_SETTLE;
             loop {
