@@ -877,6 +877,76 @@ async fn cancel_answers_no_question_of_the_task_it_cancels() {
     assert!(seen.of("tasks/update").is_empty());
 }
 
+/// X-2, X-6 (client side): a `call_tool` the server made a task cancels that task with
+/// `tasks/cancel` when the caller drops the call, and when following fails (here a sampling
+/// question no handler answers); a call that ends normally cancels nothing.
+#[tokio::test]
+async fn an_abandoned_call_tool_cancels_its_task() {
+    let sampling = json!({"method": "sampling/createMessage", "params": {
+        "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}],
+        "maxTokens": 5
+    }});
+    let (transport, inbound, seen) = modern(
+        |params| {
+            let id = params["arguments"]["id"]
+                .as_str()
+                .unwrap_or("t-w")
+                .to_owned();
+            Some(Ok({
+                let mut t = task(&id, "working");
+                t["resultType"] = json!("task");
+                t
+            }))
+        },
+        move |params| {
+            Some(Ok(match params["taskId"].as_str() {
+                Some("t-ask") => detailed(
+                    "t-ask",
+                    "input_required",
+                    json!({"inputRequests": {"s": sampling.clone()}}),
+                ),
+                Some("t-done") => {
+                    detailed("t-done", "completed", json!({"result": text_result("ok")}))
+                }
+                _ => detailed("t-w", "working", json!({})),
+            }))
+        },
+    );
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    let cancels = || {
+        seen.of("tasks/cancel")
+            .iter()
+            .map(|p| p["taskId"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    let done = bounded(client.call_tool("greet", json!({"id": "t-done"})))
+        .await
+        .unwrap();
+    assert!(!done.is_error());
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(100),
+        client.call_tool("greet", json!({})),
+    )
+    .await;
+    assert!(dropped.is_err(), "the task never ends");
+    let err = bounded(client.call_tool("greet", json!({"id": "t-ask"})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Unsupported(_)), "{err}");
+    bounded(async {
+        while cancels().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let mut got = cancels();
+    got.sort();
+    assert_eq!(got, ["t-ask", "t-w"]);
+}
+
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
 /// few times in a row at most; more losses end the following with the transport's error.
 #[tokio::test]

@@ -121,6 +121,9 @@ pub struct TaskHandle {
     finished: bool,
     /// `Some` for a task of the 2026-07-28 tasks extension.
     ext: Option<Extension>,
+    /// Dropping the handle before the task ended sends `tasks/cancel`
+    /// ([`TaskHandle::cancel_on_drop`]).
+    cancel_on_drop: bool,
 }
 
 impl TaskHandle {
@@ -138,6 +141,7 @@ impl TaskHandle {
             result: None,
             finished: false,
             ext: None,
+            cancel_on_drop: false,
         }
     }
 
@@ -153,6 +157,7 @@ impl TaskHandle {
             result: None,
             finished: false,
             ext: Some(Extension::default()),
+            cancel_on_drop: false,
         }
     }
 
@@ -228,6 +233,33 @@ impl TaskHandle {
         Ok(&self.task)
     }
 
+    /// From now on, dropping the handle before it saw the task end (the caller stopped
+    /// waiting, or following failed) sends `tasks/cancel`, best effort, on the current tokio
+    /// runtime: for a task nobody asked for by name (a 2026-07-28 call the server made a
+    /// task), which would otherwise run until its ttl for no one. [`TaskHandle::cancel`] and
+    /// [`TaskHandle::abandon`] send it themselves.
+    pub fn cancel_on_drop(&mut self) {
+        self.cancel_on_drop = true;
+    }
+
+    /// Sends `tasks/cancel` and nothing else (no settle loop), stopping to answer the task's
+    /// questions: for a requestor that stops following a task it created because following
+    /// failed.
+    ///
+    /// # Errors
+    ///
+    /// The receiver's error, or the connection's.
+    pub async fn abandon(&mut self) -> Result<()> {
+        self.cancel_on_drop = false;
+        if let Some(ext) = self.ext.as_mut() {
+            ext.cancelling();
+        }
+        self.peer
+            .call(method::TASKS_CANCEL, json!({"taskId": self.id()}))
+            .await
+            .map(drop)
+    }
+
     /// Cancels the task with `tasks/cancel` and returns it as the receiver left it.
     ///
     /// In 2026-07-28 the receiver only acknowledges; the handle then reads the task
@@ -238,6 +270,7 @@ impl TaskHandle {
     /// -32602 from the receiver when the task is already terminal (T-CAN-2, 2025-11-25 only:
     /// the extension acknowledges that too), or the connection's error.
     pub async fn cancel(&mut self) -> Result<&Task> {
+        self.cancel_on_drop = false;
         if let Some(ext) = self.ext.as_mut() {
             // Questions asked from now on are for a task on its way out: none is answered,
             // neither by this settle loop nor by later polls.
@@ -253,6 +286,7 @@ impl TaskHandle {
                 tokio::time::sleep(self.poll_interval().min(deadline - now)).await;
             }
         }
+        self.cancel_on_drop = false;
         let value = self
             .peer
             .call(method::TASKS_CANCEL, json!({"taskId": self.id()}))
@@ -447,6 +481,17 @@ impl Drop for TaskHandle {
         }
         if let Some(ext) = self.ext.as_mut() {
             ext.stop();
+        }
+        if self.cancel_on_drop && !self.finished && !self.task.status.is_terminal() {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let (peer, id) = (self.peer.clone(), self.id().to_owned());
+            runtime.spawn(async move {
+                if let Err(e) = peer.call(method::TASKS_CANCEL, json!({"taskId": id})).await {
+                    tracing::debug!(task = %id, error = %e, "could not cancel an abandoned task");
+                }
+            });
         }
     }
 }
