@@ -947,6 +947,51 @@ async fn an_abandoned_call_tool_cancels_its_task() {
     assert_eq!(got, ["t-ask", "t-w"]);
 }
 
+/// X-3, T-GET-2 (client side): a task its `CreateTaskResult` shows terminal is read at once,
+/// but when `tasks/get` then shows it still working (a terminal status never goes back,
+/// T-LIFE-2) the handle polls at `pollIntervalMs`, not in a tight loop.
+#[tokio::test]
+async fn a_terminal_create_result_then_a_working_task_polls_at_the_interval() {
+    let slow = |status: &str| {
+        let mut t = task("t-6", status);
+        t["pollIntervalMs"] = json!(200);
+        t
+    };
+    let (transport, inbound, seen) = modern(
+        move |_| {
+            Some(Ok({
+                let mut t = slow("completed");
+                t["resultType"] = json!("task");
+                t
+            }))
+        },
+        move |_| {
+            let mut t = slow("working");
+            t["resultType"] = json!("complete");
+            Some(Ok(t))
+        },
+    );
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    let ToolCall::Task(mut handle) = bounded(client.start_tool_call("greet", json!({}), None))
+        .await
+        .unwrap()
+    else {
+        panic!("a task")
+    };
+    let followed = tokio::time::timeout(Duration::from_millis(500), async {
+        handle.next_event().await
+    })
+    .await;
+    assert!(followed.is_err(), "the task never shows its outcome");
+    let gets = seen.of("tasks/get").len();
+    assert!(
+        (1..=4).contains(&gets),
+        "{gets} tasks/get in 500 ms at 200 ms"
+    );
+}
+
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
 /// few times in a row at most; more losses end the following with the transport's error.
 #[tokio::test]

@@ -32,6 +32,9 @@ pub(super) struct Extension {
     pub(super) answering: Option<JoinHandle<Result<()>>>,
     /// Answers were just sent: read the task again without waiting out the interval.
     pub(super) poll_now: bool,
+    /// A `tasks/get` answer was taken: until then a task the `CreateTaskResult` showed
+    /// terminal is read at once, after that only at its interval, whatever it shows.
+    pub(super) read: bool,
     /// Polls in a row whose answer the connection lost.
     pub(super) lost_polls: u32,
     /// `tasks/cancel` was sent: the task's questions are no longer answered (a form opened

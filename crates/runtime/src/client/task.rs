@@ -399,8 +399,10 @@ impl TaskHandle {
                 return Ok(TaskEvent::Finished(outcome));
             }
             // A terminal status without its outcome (as a CreateTaskResult shows it) is read
-            // at once; so is the task right after answers were sent.
-            let next_poll = if self.task.status.is_terminal() || ext.poll_now {
+            // at once, until a tasks/get answered; so is the task right after answers were
+            // sent, once. Anything else waits out the interval, or this loop would spin.
+            let read_at_once = (self.task.status.is_terminal() && !ext.read) || ext.poll_now;
+            let next_poll = if read_at_once {
                 Instant::now()
             } else {
                 self.last_poll + interval_of(self.task.poll_interval)
@@ -419,6 +421,7 @@ impl TaskHandle {
                 ext.poll_now = true;
                 continue;
             }
+            ext.poll_now = false;
             let (peer, id) = (self.peer.clone(), self.task.task_id.clone());
             let Some(detailed) = ext_task::poll(peer.as_ref(), &id, &mut ext.lost_polls).await?
             else {
@@ -435,13 +438,15 @@ impl TaskHandle {
     /// true when the status or message changed. A terminal task never goes back (T-LIFE-2).
     fn take_detailed(&mut self, detailed: DetailedTask) -> bool {
         self.last_poll = Instant::now();
+        if let Some(ext) = self.ext.as_mut() {
+            ext.read = true;
+        }
         let view = ext_task::legacy_view(&detailed.task);
         if self.task.status.is_terminal() && !view.status.is_terminal() {
             return false;
         }
         let changed = self.accept(view);
         if let Some(ext) = self.ext.as_mut() {
-            ext.poll_now = false;
             ext.detailed = Some(detailed);
             ext.answer_new(&self.peer);
         }
