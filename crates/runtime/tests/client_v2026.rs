@@ -992,6 +992,57 @@ async fn a_terminal_create_result_then_a_working_task_polls_at_the_interval() {
     );
 }
 
+/// X-5 (client side): a question whose answer could not be sent (`tasks/update` failed) is not
+/// taken for answered: following fails, and following on asks it again and sends its answer.
+#[tokio::test]
+async fn a_question_whose_answer_failed_is_asked_again() {
+    let updates = Arc::new(Mutex::new(0));
+    let count = updates.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        let sent = *count.lock().unwrap();
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tasks/update" => {
+                *count.lock().unwrap() += 1;
+                if sent == 0 {
+                    return Some(Err(ErrorObject::internal("the store is busy")));
+                }
+                json!({"resultType": "complete"})
+            }
+            "tasks/get" if sent >= 2 => {
+                detailed("t-7", "completed", json!({"result": text_result("hi")}))
+            }
+            "tasks/get" => detailed(
+                "t-7",
+                "input_required",
+                json!({"inputRequests": {"q": form()}}),
+            ),
+            other => return Some(Err(ErrorObject::method_not_found(other))),
+        }))
+    });
+    let client = bounded(ada().connect(transport, inbound)).await.unwrap();
+    let mut handle = bounded(client.task("t-7")).await.unwrap();
+    let (outcome, failures) = bounded(async {
+        let mut failures = 0;
+        loop {
+            match handle.next_event().await {
+                Ok(TaskEvent::Finished(r)) => break (r, failures),
+                Ok(_) => {}
+                Err(e) => {
+                    assert_eq!(e.rpc().unwrap().message, "the store is busy");
+                    failures += 1;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(failures, 1, "the failed tasks/update is reported once");
+    assert_eq!(outcome.unwrap()["content"][0]["text"], "hi");
+    let sent = seen.of("tasks/update");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["inputResponses"]["q"]["content"]["name"], "Ada");
+}
+
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
 /// few times in a row at most; more losses end the following with the transport's error.
 #[tokio::test]

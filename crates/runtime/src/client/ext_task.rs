@@ -9,7 +9,7 @@
 //! ends `cancelled` when the server gets to it, which a later `tasks/get` shows.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject};
 use mcp_tasks_wire::method;
@@ -26,8 +26,10 @@ use super::task::{decode, Peer};
 pub(super) struct Extension {
     /// The last `tasks/get` answer; `None` while only the `CreateTaskResult` is known.
     pub(super) detailed: Option<DetailedTask>,
-    /// The keys of the questions already handed to the handlers: each is answered once.
-    asked: HashSet<String>,
+    /// The keys of the questions handed to the handlers: each is answered once. Shared with
+    /// the answering task, which takes back the keys it could not send an answer for, so a
+    /// later poll asks them again.
+    asked: Arc<Mutex<HashSet<String>>>,
     /// The questions being answered now, in the background, so polling goes on meanwhile.
     pub(super) answering: Option<JoinHandle<Result<()>>>,
     /// Answers were just sent: read the task again without waiting out the interval.
@@ -100,24 +102,34 @@ impl Extension {
         if d.task.status != TaskStatus::InputRequired {
             return;
         }
-        let fresh: Vec<_> = d
-            .input_requests
-            .iter()
-            .flatten()
-            .filter(|(key, _)| !self.asked.contains(*key))
-            .map(|(key, request)| (key.clone(), request.clone()))
-            .collect();
+        let fresh: Vec<_> = {
+            let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+            d.input_requests
+                .iter()
+                .flatten()
+                .filter(|(key, _)| asked.insert((*key).clone()))
+                .map(|(key, request)| (key.clone(), request.clone()))
+                .collect()
+        };
         if fresh.is_empty() {
             return;
         }
-        self.asked.extend(fresh.iter().map(|(key, _)| key.clone()));
-        let (peer, id) = (peer.clone(), d.task.task_id.clone());
+        let (peer, id, asked) = (peer.clone(), d.task.task_id.clone(), self.asked.clone());
         self.answering = Some(tokio::spawn(async move {
-            for (key, request) in fresh {
-                let answer = peer.answer_input(&request, Some(&id)).await?;
-                let mut responses = InputResponses::new();
-                responses.insert(key, answer);
-                update(peer.as_ref(), &id, responses).await?;
+            for (i, (key, request)) in fresh.iter().enumerate() {
+                let sent = async {
+                    let answer = peer.answer_input(request, Some(&id)).await?;
+                    let mut responses = InputResponses::new();
+                    responses.insert(key.clone(), answer);
+                    update(peer.as_ref(), &id, responses).await
+                };
+                if let Err(e) = sent.await {
+                    let mut asked = asked.lock().unwrap_or_else(PoisonError::into_inner);
+                    for (unsent, _) in &fresh[i..] {
+                        asked.remove(unsent);
+                    }
+                    return Err(e);
+                }
             }
             Ok(())
         }));
