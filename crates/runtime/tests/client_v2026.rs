@@ -1043,6 +1043,75 @@ async fn a_question_whose_answer_failed_is_asked_again() {
     assert_eq!(sent[1]["inputResponses"]["q"]["content"]["name"], "Ada");
 }
 
+/// X-5 (client side): `result()` on a handle whose `next_event` already answered a question
+/// does not answer it again, and dropping `result()` while it answers stops the answering: no
+/// `tasks/update` goes out for it.
+#[tokio::test]
+async fn result_shares_the_handles_answers_and_stops_when_dropped() {
+    // (tasks/get so far, the count when the first tasks/update came)
+    let gets = Arc::new(Mutex::new((0, None::<usize>)));
+    let count = gets.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        let mut state = count.lock().unwrap();
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tasks/update" => {
+                let at = state.0;
+                state.1.get_or_insert(at);
+                json!({"resultType": "complete"})
+            }
+            "tasks/get" => {
+                state.0 += 1;
+                let id = r.params.as_ref().unwrap()["taskId"].as_str().unwrap();
+                match (id, *state) {
+                    ("t-a", (1, _)) => detailed(id, "working", json!({})),
+                    // The server takes its time to see the answer: `q` stays open a while.
+                    ("t-a", (n, Some(at))) if n > at + 3 => {
+                        detailed(id, "completed", json!({"result": text_result("hi")}))
+                    }
+                    _ => detailed(
+                        id,
+                        "input_required",
+                        json!({"inputRequests": {"q": form()}}),
+                    ),
+                }
+            }
+            other => return Some(Err(ErrorObject::method_not_found(other))),
+        }))
+    });
+    let client = bounded(
+        builder()
+            .elicitation(handler_fn(|request, _cx| async move {
+                if request.message == "Your name?" {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                let name = json!({"name": "Ada"});
+                Ok(ElicitResult::accept(name.as_object().cloned().unwrap()))
+            }))
+            .connect(transport, inbound),
+    )
+    .await
+    .unwrap();
+    let mut handle = bounded(client.task("t-a")).await.unwrap();
+    let TaskEvent::Status(t) = bounded(handle.next_event()).await.unwrap() else {
+        panic!("a status first")
+    };
+    assert_eq!(t.status, TaskStatus::InputRequired);
+    let done = bounded(handle.result()).await.unwrap();
+    assert_eq!(done["content"][0]["text"], "hi");
+    assert_eq!(seen.of("tasks/update").len(), 1, "q is answered once");
+
+    let other = bounded(client.task("t-b")).await.unwrap();
+    let dropped = tokio::time::timeout(Duration::from_millis(10), other.result()).await;
+    assert!(dropped.is_err(), "the handler is still answering");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let updates = seen.of("tasks/update");
+    assert!(
+        updates.iter().all(|u| u["taskId"] == "t-a"),
+        "no answer for t-b after result() was dropped: {updates:?}"
+    );
+}
+
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
 /// few times in a row at most; more losses end the following with the transport's error.
 #[tokio::test]

@@ -141,11 +141,32 @@ impl Extension {
         self.stop();
     }
 
+    /// A fresh record for another reader of the same task
+    /// ([`TaskHandle::result`](super::TaskHandle::result)): the questions this one handed over
+    /// are not answered again, and a task being cancelled stays unanswered.
+    pub(super) fn sharing(&self) -> Self {
+        Self {
+            asked: self.asked.clone(),
+            cancelling: self.cancelling,
+            ..Self::default()
+        }
+    }
+
     /// Stops answering (the task ended, or the handle is dropped).
     pub(super) fn stop(&mut self) {
         if let Some(answering) = self.answering.take() {
             answering.abort();
         }
+    }
+}
+
+/// An [`Extension`] whose answering stops when it goes: the record of a
+/// [`wait`] whose caller may drop it midway.
+struct Stopping(Extension);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 
@@ -215,13 +236,16 @@ pub(super) async fn poll(
 
 /// Polls the task to its end, answering its questions inline, and returns its outcome: what
 /// [`TaskHandle::result`](super::TaskHandle::result) is in this era. `interval` is the poll
-/// interval known so far; each answer's `pollIntervalMs` then sets it.
+/// interval known so far; each answer's `pollIntervalMs` then sets it. `state` is shared with
+/// the handle ([`Extension::sharing`]); dropping the future stops its answering.
 pub(super) async fn wait(
     peer: Arc<dyn Peer>,
     id: String,
     mut interval: std::time::Duration,
+    state: Extension,
 ) -> Result<Value> {
-    let mut state = Extension::default();
+    let mut stopping = Stopping(state);
+    let state = &mut stopping.0;
     loop {
         let Some(detailed) = poll(peer.as_ref(), &id, &mut state.lost_polls).await? else {
             tokio::time::sleep(interval).await;
@@ -233,10 +257,10 @@ pub(super) async fn wait(
             return outcome;
         }
         state.answer_new(&peer);
-        if let Some(answering) = state.answering.take() {
-            answering
-                .await
-                .map_err(|e| ClientError::Transport(format!("answering stopped: {e}")))??;
+        if let Some(answering) = state.answering.as_mut() {
+            let answered = answering.await;
+            state.answering = None;
+            answered.map_err(|e| ClientError::Transport(format!("answering stopped: {e}")))??;
             continue;
         }
         tokio::time::sleep(interval).await;

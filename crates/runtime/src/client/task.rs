@@ -304,9 +304,9 @@ impl TaskHandle {
     /// Exactly the error the underlying request would have answered ([`ClientError::Rpc`]),
     /// or the connection's.
     pub async fn result(&self) -> Result<Value> {
-        if self.ext.is_some() {
+        if let Some(ext) = &self.ext {
             let (peer, id) = (self.peer.clone(), self.id().to_owned());
-            return ext_task::wait(peer, id, self.poll_interval()).await;
+            return ext_task::wait(peer, id, self.poll_interval(), ext.sharing()).await;
         }
         fetch_result(self.peer.clone(), self.id().to_owned()).await
     }
