@@ -1276,6 +1276,64 @@ mod http_headers {
         }
     }
 
+    /// Whether the open SSE stream of `hanging_call` was dropped (the client closed it).
+    static HANGING_CLOSED: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    /// Sets [`HANGING_CLOSED`] when the stream holding it goes.
+    struct ClosedFlag;
+
+    impl Drop for ClosedFlag {
+        fn drop(&mut self) {
+            HANGING_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// `modern_answer`, but `tools/call` opens an SSE stream that never answers (comments
+    /// every 20 ms, so the server notices a closed connection).
+    fn hanging_call(msg: &Value) -> axum::response::Response {
+        if msg["method"] != "tools/call" {
+            return modern_answer(msg);
+        }
+        let stream = futures::stream::unfold(ClosedFlag, |flag| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((Ok::<_, std::io::Error>(": waiting\n\n".to_owned()), flag))
+        });
+        (
+            [("content-type", "text/event-stream")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response()
+    }
+
+    /// B-7 (client side): a 2026-07-28 request the caller stops waiting for is cancelled the
+    /// way the era does it over HTTP, by closing its stream; no `notifications/cancelled` is
+    /// POSTed (the server would ignore it).
+    #[tokio::test]
+    async fn dropping_a_request_closes_its_stream() {
+        let log = Log::default();
+        let url = serve(log.clone(), hanging_call).await;
+        let client = bounded(builder().connect_http(&url)).await.unwrap();
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(200),
+            client.call_tool("greet", json!({})),
+        )
+        .await;
+        assert!(dropped.is_err(), "the call never ends");
+        bounded(async {
+            while !HANGING_CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let methods: Vec<_> = log.lock().unwrap().iter().map(|e| e.1.clone()).collect();
+        assert!(
+            !methods.contains(&Some("notifications/cancelled".to_owned())),
+            "{methods:?}"
+        );
+    }
+
     fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         h.get(name).and_then(|v| v.to_str().ok())
     }
