@@ -196,10 +196,7 @@ mod tests {
     #[async_trait]
     impl Peer for Asking {
         async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push((method.to_owned(), params.clone()));
+            self.calls.lock().unwrap().push((method.to_owned(), params));
             Ok(match method {
                 "tasks/get" => json!({
                     "resultType": "complete", "taskId": "t-1", "status": "input_required",
