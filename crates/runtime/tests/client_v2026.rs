@@ -1650,7 +1650,10 @@ mod end_to_end {
             )
             .tool(
                 ToolDef::new("broken").task_support(TaskSupport::Required),
+                // It waits first: a required tool failing before it ever waits is answered
+                // with its error, no task made.
                 |_: NoArgs, _cx| async {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     Err::<CallToolResult, _>(ErrorObject::internal("the disk is on fire"))
                 },
             )
