@@ -312,29 +312,71 @@ async fn an_error_to_discover_falls_back_to_initialize() {
     }
 }
 
-/// B-8: a server that never answers `server/discover` (a 2025-11-25 server may ignore a
-/// request before initialize) is `initialize`d once the probe times out.
+/// B-8: a server that never answers `server/discover` is not taken for a 2025-11-25 server:
+/// connecting fails once the probe times out, saying how to connect to one, and the abandoned
+/// probe is not announced with notifications/cancelled.
 #[tokio::test(start_paused = true)]
-async fn silence_to_discover_falls_back_to_initialize() {
+async fn silence_to_discover_is_a_connect_error() {
     let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
         "initialize" => Some(Ok(initialize_result())),
         _ => None,
     });
-    let client = builder().connect(transport, inbound).await.unwrap();
-    assert_eq!(client.protocol(), Protocol::V2025_11_25);
-    assert_eq!(seen.methods(), ["server/discover", "initialize"]);
-    // The abandoned probe is not announced with notifications/cancelled before initialize.
-    let notes: Vec<_> = seen
+    let err = builder().connect(transport, inbound).await.unwrap_err();
+    assert!(matches!(err, ClientError::Transport(_)), "{err}");
+    assert!(err.to_string().contains("protocol 2025-11-25"), "{err}");
+    assert_eq!(seen.methods(), ["server/discover"]);
+    assert!(seen
         .sent
         .lock()
         .unwrap()
         .iter()
-        .filter_map(|m| match m {
-            Message::Notification(n) => Some(n.method.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(notes, ["notifications/initialized"]);
+        .all(|m| matches!(m, Message::Request(_))));
+}
+
+/// B-8: a server failing to answer `server/discover` (-32603, as at its stateless limit or
+/// shutting down) is reported; `initialize` would silently downgrade the connection. An answer
+/// that is no `DiscoverResult` at all is a 2025-11-25 server's, and falls back.
+#[tokio::test]
+async fn a_failing_discover_is_a_connect_error_and_a_foreign_answer_falls_back() {
+    let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
+        "server/discover" => Some(Err(ErrorObject::internal("at the limit"))),
+        _ => Some(Ok(initialize_result())),
+    });
+    let err = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap_err();
+    assert_eq!(err.rpc().unwrap().code, ErrorCode::INTERNAL_ERROR);
+    assert_eq!(seen.methods(), ["server/discover"]);
+
+    let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
+        "server/discover" => Some(Ok(json!({}))),
+        _ => Some(Ok(initialize_result())),
+    });
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    assert_eq!(client.protocol(), Protocol::V2025_11_25);
+    assert_eq!(seen.methods(), ["server/discover", "initialize"]);
+}
+
+/// B-3, B-8: -32022 to `server/discover` naming only versions this client does not speak is
+/// an error that names them, not an `initialize`.
+#[tokio::test]
+async fn a_version_refusal_naming_nothing_usable_is_a_connect_error() {
+    let (transport, inbound, seen) = fake(|r| match r.method.as_str() {
+        "server/discover" => Some(Err(ErrorObject::new(
+            ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+            "no",
+        )
+        .with_data(json!({"supported": ["2027-03-01"], "requested": V2026})))),
+        _ => Some(Ok(initialize_result())),
+    });
+    let err = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("2027-03-01"), "{err}");
+    assert_eq!(seen.methods(), ["server/discover"]);
 }
 
 /// B-8: -32020 and -32021 to `server/discover` come from a 2026-07-28 server refusing the
@@ -775,6 +817,301 @@ async fn cancel_is_an_ack_then_the_task_shows_cancelled() {
     seen.assert_schema_valid();
 }
 
+/// X-6, X-5 (client side): cancelling a task that waits for input stops answering it: the
+/// settle loop and later polls see its questions, but no handler is asked and no
+/// `tasks/update` is sent to the task being cancelled.
+#[tokio::test]
+async fn cancel_answers_no_question_of_the_task_it_cancels() {
+    let gets_after_cancel = Arc::new(Mutex::new(None::<usize>));
+    let counter = gets_after_cancel.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tasks/cancel" => {
+                *counter.lock().unwrap() = Some(0);
+                json!({"resultType": "complete"})
+            }
+            "tasks/update" => json!({"resultType": "complete"}),
+            "tasks/get" => {
+                let mut after = counter.lock().unwrap();
+                match after.as_mut() {
+                    Some(n) if *n >= 3 => detailed("t-9", "cancelled", json!({})),
+                    Some(n) => {
+                        *n += 1;
+                        detailed(
+                            "t-9",
+                            "input_required",
+                            json!({"inputRequests": {"q": form()}}),
+                        )
+                    }
+                    None => detailed("t-9", "working", json!({})),
+                }
+            }
+            other => return Some(Err(ErrorObject::method_not_found(other))),
+        }))
+    });
+    let asked = Arc::new(Mutex::new(0));
+    let count = asked.clone();
+    let client = bounded(
+        builder()
+            .elicitation(handler_fn(move |_request, _cx| {
+                *count.lock().unwrap() += 1;
+                async {
+                    let name = json!({"name": "Ada"});
+                    Ok(ElicitResult::accept(name.as_object().cloned().unwrap()))
+                }
+            }))
+            .connect(transport, inbound),
+    )
+    .await
+    .unwrap();
+    let mut handle = bounded(client.task("t-9")).await.unwrap();
+    let after = bounded(handle.cancel()).await.unwrap().clone();
+    assert_eq!(after.status, TaskStatus::Cancelled);
+    let TaskEvent::Finished(Err(e)) = bounded(handle.next_event()).await.unwrap() else {
+        panic!("a cancelled task ends with an error")
+    };
+    assert_eq!(e.rpc().unwrap().code, ErrorCode::REQUEST_CANCELLED);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(*asked.lock().unwrap(), 0);
+    assert!(seen.of("tasks/update").is_empty());
+}
+
+/// X-2, X-6 (client side): a `call_tool` the server made a task cancels that task with
+/// `tasks/cancel` when the caller drops the call, and when following fails (here a sampling
+/// question no handler answers); a call that ends normally cancels nothing.
+#[tokio::test]
+async fn an_abandoned_call_tool_cancels_its_task() {
+    let sampling = json!({"method": "sampling/createMessage", "params": {
+        "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}],
+        "maxTokens": 5
+    }});
+    let (transport, inbound, seen) = modern(
+        |params| {
+            let id = params["arguments"]["id"]
+                .as_str()
+                .unwrap_or("t-w")
+                .to_owned();
+            Some(Ok({
+                let mut t = task(&id, "working");
+                t["resultType"] = json!("task");
+                t
+            }))
+        },
+        move |params| {
+            Some(Ok(match params["taskId"].as_str() {
+                Some("t-ask") => detailed(
+                    "t-ask",
+                    "input_required",
+                    json!({"inputRequests": {"s": sampling.clone()}}),
+                ),
+                Some("t-done") => {
+                    detailed("t-done", "completed", json!({"result": text_result("ok")}))
+                }
+                _ => detailed("t-w", "working", json!({})),
+            }))
+        },
+    );
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    let cancels = || {
+        seen.of("tasks/cancel")
+            .iter()
+            .map(|p| p["taskId"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    let done = bounded(client.call_tool("greet", json!({"id": "t-done"})))
+        .await
+        .unwrap();
+    assert!(!done.is_error());
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(100),
+        client.call_tool("greet", json!({})),
+    )
+    .await;
+    assert!(dropped.is_err(), "the task never ends");
+    let err = bounded(client.call_tool("greet", json!({"id": "t-ask"})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Unsupported(_)), "{err}");
+    bounded(async {
+        while cancels().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let mut got = cancels();
+    got.sort();
+    assert_eq!(got, ["t-ask", "t-w"]);
+}
+
+/// X-3, T-GET-2 (client side): a task its `CreateTaskResult` shows terminal is read at once,
+/// but when `tasks/get` then shows it still working (a terminal status never goes back,
+/// T-LIFE-2) the handle polls at `pollIntervalMs`, not in a tight loop.
+#[tokio::test]
+async fn a_terminal_create_result_then_a_working_task_polls_at_the_interval() {
+    let slow = |status: &str| {
+        let mut t = task("t-6", status);
+        t["pollIntervalMs"] = json!(200);
+        t
+    };
+    let (transport, inbound, seen) = modern(
+        move |_| {
+            Some(Ok({
+                let mut t = slow("completed");
+                t["resultType"] = json!("task");
+                t
+            }))
+        },
+        move |_| {
+            let mut t = slow("working");
+            t["resultType"] = json!("complete");
+            Some(Ok(t))
+        },
+    );
+    let client = bounded(builder().connect(transport, inbound))
+        .await
+        .unwrap();
+    let ToolCall::Task(mut handle) = bounded(client.start_tool_call("greet", json!({}), None))
+        .await
+        .unwrap()
+    else {
+        panic!("a task")
+    };
+    let followed = tokio::time::timeout(Duration::from_millis(500), async {
+        handle.next_event().await
+    })
+    .await;
+    assert!(followed.is_err(), "the task never shows its outcome");
+    let gets = seen.of("tasks/get").len();
+    assert!(
+        (1..=4).contains(&gets),
+        "{gets} tasks/get in 500 ms at 200 ms"
+    );
+}
+
+/// X-5 (client side): a question whose answer could not be sent (`tasks/update` failed) is not
+/// taken for answered: following fails, and following on asks it again and sends its answer.
+#[tokio::test]
+async fn a_question_whose_answer_failed_is_asked_again() {
+    let updates = Arc::new(Mutex::new(0));
+    let count = updates.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        let sent = *count.lock().unwrap();
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tasks/update" => {
+                *count.lock().unwrap() += 1;
+                if sent == 0 {
+                    return Some(Err(ErrorObject::internal("the store is busy")));
+                }
+                json!({"resultType": "complete"})
+            }
+            "tasks/get" if sent >= 2 => {
+                detailed("t-7", "completed", json!({"result": text_result("hi")}))
+            }
+            "tasks/get" => detailed(
+                "t-7",
+                "input_required",
+                json!({"inputRequests": {"q": form()}}),
+            ),
+            other => return Some(Err(ErrorObject::method_not_found(other))),
+        }))
+    });
+    let client = bounded(ada().connect(transport, inbound)).await.unwrap();
+    let mut handle = bounded(client.task("t-7")).await.unwrap();
+    let (outcome, failures) = bounded(async {
+        let mut failures = 0;
+        loop {
+            match handle.next_event().await {
+                Ok(TaskEvent::Finished(r)) => break (r, failures),
+                Ok(_) => {}
+                Err(e) => {
+                    assert_eq!(e.rpc().unwrap().message, "the store is busy");
+                    failures += 1;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(failures, 1, "the failed tasks/update is reported once");
+    assert_eq!(outcome.unwrap()["content"][0]["text"], "hi");
+    let sent = seen.of("tasks/update");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["inputResponses"]["q"]["content"]["name"], "Ada");
+}
+
+/// X-5 (client side): `result()` on a handle whose `next_event` already answered a question
+/// does not answer it again, and dropping `result()` while it answers stops the answering: no
+/// `tasks/update` goes out for it.
+#[tokio::test]
+async fn result_shares_the_handles_answers_and_stops_when_dropped() {
+    // (tasks/get so far, the count when the first tasks/update came)
+    let gets = Arc::new(Mutex::new((0, None::<usize>)));
+    let count = gets.clone();
+    let (transport, inbound, seen) = fake(move |r| {
+        let mut state = count.lock().unwrap();
+        Some(Ok(match r.method.as_str() {
+            "server/discover" => discover_result(),
+            "tasks/update" => {
+                let at = state.0;
+                state.1.get_or_insert(at);
+                json!({"resultType": "complete"})
+            }
+            "tasks/get" => {
+                state.0 += 1;
+                let id = r.params.as_ref().unwrap()["taskId"].as_str().unwrap();
+                match (id, *state) {
+                    ("t-a", (1, _)) => detailed(id, "working", json!({})),
+                    // The server takes its time to see the answer: `q` stays open a while.
+                    ("t-a", (n, Some(at))) if n > at + 3 => {
+                        detailed(id, "completed", json!({"result": text_result("hi")}))
+                    }
+                    _ => detailed(
+                        id,
+                        "input_required",
+                        json!({"inputRequests": {"q": form()}}),
+                    ),
+                }
+            }
+            other => return Some(Err(ErrorObject::method_not_found(other))),
+        }))
+    });
+    let client = bounded(
+        builder()
+            .elicitation(handler_fn(|request, _cx| async move {
+                if request.message == "Your name?" {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                let name = json!({"name": "Ada"});
+                Ok(ElicitResult::accept(name.as_object().cloned().unwrap()))
+            }))
+            .connect(transport, inbound),
+    )
+    .await
+    .unwrap();
+    let mut handle = bounded(client.task("t-a")).await.unwrap();
+    let TaskEvent::Status(t) = bounded(handle.next_event()).await.unwrap() else {
+        panic!("a status first")
+    };
+    assert_eq!(t.status, TaskStatus::InputRequired);
+    let done = bounded(handle.result()).await.unwrap();
+    assert_eq!(done["content"][0]["text"], "hi");
+    assert_eq!(seen.of("tasks/update").len(), 1, "q is answered once");
+
+    let other = bounded(client.task("t-b")).await.unwrap();
+    let dropped = tokio::time::timeout(Duration::from_millis(10), other.result()).await;
+    assert!(dropped.is_err(), "the handler is still answering");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let updates = seen.of("tasks/update");
+    assert!(
+        updates.iter().all(|u| u["taskId"] == "t-a"),
+        "no answer for t-b after result() was dropped: {updates:?}"
+    );
+}
+
 /// a poll whose answer the connection lost (the era resumes no stream) is asked again, a
 /// few times in a row at most; more losses end the following with the transport's error.
 #[tokio::test]
@@ -937,6 +1274,64 @@ mod http_headers {
             Some(_) => json_answer(id, json!({"resultType": "complete"})),
             None => StatusCode::ACCEPTED.into_response(),
         }
+    }
+
+    /// Whether the open SSE stream of `hanging_call` was dropped (the client closed it).
+    static HANGING_CLOSED: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    /// Sets [`HANGING_CLOSED`] when the stream holding it goes.
+    struct ClosedFlag;
+
+    impl Drop for ClosedFlag {
+        fn drop(&mut self) {
+            HANGING_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// `modern_answer`, but `tools/call` opens an SSE stream that never answers (comments
+    /// every 20 ms, so the server notices a closed connection).
+    fn hanging_call(msg: &Value) -> axum::response::Response {
+        if msg["method"] != "tools/call" {
+            return modern_answer(msg);
+        }
+        let stream = futures::stream::unfold(ClosedFlag, |flag| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((Ok::<_, std::io::Error>(": waiting\n\n".to_owned()), flag))
+        });
+        (
+            [("content-type", "text/event-stream")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response()
+    }
+
+    /// B-7 (client side): a 2026-07-28 request the caller stops waiting for is cancelled the
+    /// way the era does it over HTTP, by closing its stream; no `notifications/cancelled` is
+    /// POSTed (the server would ignore it).
+    #[tokio::test]
+    async fn dropping_a_request_closes_its_stream() {
+        let log = Log::default();
+        let url = serve(log.clone(), hanging_call).await;
+        let client = bounded(builder().connect_http(&url)).await.unwrap();
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(200),
+            client.call_tool("greet", json!({})),
+        )
+        .await;
+        assert!(dropped.is_err(), "the call never ends");
+        bounded(async {
+            while !HANGING_CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let methods: Vec<_> = log.lock().unwrap().iter().map(|e| e.1.clone()).collect();
+        assert!(
+            !methods.contains(&Some("notifications/cancelled".to_owned())),
+            "{methods:?}"
+        );
     }
 
     fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -1102,6 +1497,44 @@ mod http_headers {
         }
     }
 
+    fn unavailable(msg: &Value) -> axum::response::Response {
+        match msg["method"].as_str() {
+            Some("server/discover") => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"jsonrpc": "2.0", "id": msg["id"],
+                    "error": {"code": -32603, "message": "too many requests at once"}})),
+            )
+                .into_response(),
+            _ => legacy_answer(msg),
+        }
+    }
+
+    fn plain_503(msg: &Value) -> axum::response::Response {
+        match msg["method"].as_str() {
+            Some("server/discover") => {
+                (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+            }
+            _ => legacy_answer(msg),
+        }
+    }
+
+    /// B-8 over HTTP: a server answering `server/discover` with HTTP 503 (with -32603, or
+    /// plain) is failing, not old: connecting fails instead of opening a 2025-11-25 session.
+    #[tokio::test]
+    async fn an_unavailable_server_is_a_connect_error_over_http() {
+        for answer in [unavailable as fn(&Value) -> _, plain_503] {
+            let log = Log::default();
+            let url = serve(log.clone(), answer).await;
+            let err = bounded(builder().connect_http(&url)).await.unwrap_err();
+            assert!(
+                err.to_string().contains("too many") || err.to_string().contains("503"),
+                "{err}"
+            );
+            let log = log.lock().unwrap().clone();
+            assert_eq!(log.len(), 1, "only server/discover was sent");
+        }
+    }
+
     /// B-8 over HTTP: a 2025-11-25 server that refuses the sessionless `server/discover` (HTTP
     /// 400, with a JSON-RPC error whose id is null, or plain text) is `initialize`d; the session
     /// then carries its id and the 2025-11-25 version, and no era headers.
@@ -1217,10 +1650,10 @@ mod end_to_end {
             )
             .tool(
                 ToolDef::new("broken").task_support(TaskSupport::Required),
-                // It waits before failing: a required tool that fails before it ever waits is
-                // answered its error, with no task.
+                // It waits first: a required tool failing before it ever waits is answered
+                // with its error, no task made.
                 |_: NoArgs, _cx| async {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     Err::<CallToolResult, _>(ErrorObject::internal("the disk is on fire"))
                 },
             )

@@ -124,7 +124,10 @@ async fn follow_created(
         handle.task().status.as_str(),
         handle.task().status_message.as_deref(),
     );
-    let followed = follow(handle, status, interrupt).await;
+    // A 2026-07-28 task exists because the server chose it for this call: if following fails,
+    // nobody else will cancel it.
+    let created = handle.protocol() == Protocol::V2026_07_28;
+    let followed = follow(handle, created, status, interrupt).await;
     interrupt.disarm();
     match followed? {
         Followed::Result(value) => {

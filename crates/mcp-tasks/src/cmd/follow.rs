@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use mcp_tasks_runtime::client::{ClientError, TaskEvent, TaskHandle};
 use serde_json::Value;
@@ -94,8 +95,17 @@ pub(crate) enum Followed {
     Interrupted,
 }
 
+/// How long a task this command created may take to acknowledge `tasks/cancel` when
+/// following it failed, before the command gives up on it.
+const ABANDON_LIMIT: Duration = Duration::from_secs(5);
+
+/// Follows `handle` to its end. With `created` (a 2026-07-28 call this command made, which the
+/// server turned into a task), following that fails (a question nothing here can answer,
+/// polls lost) cancels the task before the command ends: it would otherwise run for no one
+/// until its ttl.
 pub(crate) async fn follow(
     mut handle: TaskHandle,
+    created: bool,
     status: &StatusLine,
     interrupt: &mut Interrupt,
 ) -> Result<Followed, Failure> {
@@ -112,7 +122,16 @@ pub(crate) async fn follow(
                 return Ok(Followed::Interrupted);
             }
         };
-        match event.map_err(Failure::from)? {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                if created {
+                    abandon(&mut handle, status).await;
+                }
+                return Err(Failure::from(e));
+            }
+        };
+        match event {
             TaskEvent::Status(task) => {
                 status.status(task.status.as_str(), task.status_message.as_deref())
             }
@@ -136,6 +155,16 @@ pub(crate) async fn follow(
     }
 }
 
+/// Cancels a created task whose following failed, saying so; best effort, bounded.
+async fn abandon(handle: &mut TaskHandle, status: &StatusLine) {
+    let id = handle.id().to_owned();
+    match tokio::time::timeout(ABANDON_LIMIT, handle.abandon()).await {
+        Ok(Ok(())) => status.note(&format!("following failed: cancelled task {id}")),
+        Ok(Err(e)) => status.note(&format!("could not cancel task {id}: {e}")),
+        Err(_) => status.note(&format!("could not cancel task {id}: no answer")),
+    }
+}
+
 /// The failure of a task's `tasks/result`: a cancelled task is [`Exit::Cancelled`], whatever
 /// code the server chose for it.
 fn task_failure(handle: &TaskHandle, e: ClientError) -> Failure {
@@ -150,9 +179,76 @@ fn task_failure(handle: &TaskHandle, e: ClientError) -> Failure {
 
 #[cfg(all(test, unix))]
 mod tests {
-    use std::time::Duration;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use mcp_tasks_runtime::client::{Peer, Protocol};
+    use serde_json::json;
 
     use super::*;
+
+    /// A 2026-07-28 server whose task asks a sampling question: this command answers none.
+    #[derive(Debug, Default)]
+    struct Asking {
+        calls: Mutex<Vec<(String, Value)>>,
+    }
+
+    #[async_trait]
+    impl Peer for Asking {
+        async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+            self.calls.lock().unwrap().push((method.to_owned(), params));
+            Ok(match method {
+                "tasks/get" => json!({
+                    "resultType": "complete", "taskId": "t-1", "status": "input_required",
+                    "createdAt": "2026-12-05T00:00:00Z", "lastUpdatedAt": "2026-12-05T00:00:00Z",
+                    "ttlMs": 60000, "pollIntervalMs": 10,
+                    "inputRequests": {"s": {"method": "sampling/createMessage", "params": {
+                        "messages": [], "maxTokens": 5}}}
+                }),
+                _ => json!({"resultType": "complete"}),
+            })
+        }
+    }
+
+    /// X-2, X-6 (client side): following a task this command created that fails (here a
+    /// question with no handler) cancels the task before the command ends; following a task
+    /// it did not create leaves the task alone.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_created_task_whose_following_fails_is_cancelled() {
+        let task = serde_json::from_value(json!({
+            "taskId": "t-1", "status": "working", "createdAt": "2026-12-05T00:00:00Z",
+            "lastUpdatedAt": "2026-12-05T00:00:00Z", "ttlMs": 60000, "pollIntervalMs": 10
+        }))
+        .unwrap();
+        // Not installed: SIGINT stays with the test below.
+        let mut interrupt = Interrupt {
+            armed: Arc::default(),
+            notify: Arc::default(),
+        };
+        for created in [true, false] {
+            let peer = Arc::new(Asking::default());
+            let handle = TaskHandle::extension(peer.clone(), &task);
+            assert_eq!(handle.protocol(), Protocol::V2026_07_28);
+            let status = StatusLine::plain(Box::new(std::io::sink()));
+            let followed = tokio::time::timeout(
+                Duration::from_secs(10),
+                follow(handle, created, &status, &mut interrupt),
+            )
+            .await
+            .expect("following ends");
+            assert!(followed.is_err());
+            let cancels: Vec<_> = peer
+                .calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(m, _)| m == "tasks/cancel")
+                .map(|(_, p)| p["taskId"].clone())
+                .collect();
+            let want = if created { vec![json!("t-1")] } else { vec![] };
+            assert_eq!(cancels, want, "created: {created}");
+        }
+    }
 
     /// Ctrl-C is caught from the moment `install` returns, before the runtime ever runs the
     /// spawned listener: this current-thread runtime does not poll it until the test awaits.

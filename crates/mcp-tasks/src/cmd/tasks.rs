@@ -113,7 +113,7 @@ async fn run_on(
                 handle.task().status.as_str(),
                 handle.task().status_message.as_deref(),
             );
-            let followed = follow(handle, status, interrupt).await;
+            let followed = follow(handle, false, status, interrupt).await;
             interrupt.disarm();
             match followed? {
                 Followed::Result(value) => {

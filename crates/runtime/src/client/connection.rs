@@ -177,10 +177,14 @@ impl Connection {
         }
     }
 
-    /// What a request whose caller stopped waiting does: tell the server, best effort.
+    /// What a request whose caller stopped waiting does: tell the server, best effort, the
+    /// way its transport and era take it (closing the stream, or `notifications/cancelled`).
     fn cancel_on_abandon(&self) -> Box<dyn FnOnce(RequestId) + Send> {
         let transport = self.transport.clone();
         Box::new(move |id| {
+            if transport.abandon(&id) {
+                return;
+            }
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
             };

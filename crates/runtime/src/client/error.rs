@@ -28,6 +28,16 @@ pub enum ClientError {
     /// Connecting, sending or receiving failed.
     #[error("{0}")]
     Transport(String),
+    /// The server refused an HTTP request with this status and no JSON-RPC answer; kept apart
+    /// from [`ClientError::Transport`] because discovery tells a 2025-11-25 server (400, 404,
+    /// 405) from a failing one (5xx) by it.
+    #[error("the server refused the POST with HTTP {status}: {detail}")]
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The body, trimmed.
+        detail: String,
+    },
     /// The connection ended before the answer came.
     #[error("the connection to the server closed before it answered {method}")]
     Closed {

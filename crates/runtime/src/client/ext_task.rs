@@ -9,7 +9,7 @@
 //! ends `cancelled` when the server gets to it, which a later `tasks/get` shows.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject};
 use mcp_tasks_wire::method;
@@ -26,14 +26,22 @@ use super::task::{decode, Peer};
 pub(super) struct Extension {
     /// The last `tasks/get` answer; `None` while only the `CreateTaskResult` is known.
     pub(super) detailed: Option<DetailedTask>,
-    /// The keys of the questions already handed to the handlers: each is answered once.
-    asked: HashSet<String>,
+    /// The keys of the questions handed to the handlers: each is answered once. Shared with
+    /// the answering task, which takes back the keys it could not send an answer for, so a
+    /// later poll asks them again.
+    asked: Arc<Mutex<HashSet<String>>>,
     /// The questions being answered now, in the background, so polling goes on meanwhile.
     pub(super) answering: Option<JoinHandle<Result<()>>>,
     /// Answers were just sent: read the task again without waiting out the interval.
     pub(super) poll_now: bool,
+    /// A `tasks/get` answer was taken: until then a task the `CreateTaskResult` showed
+    /// terminal is read at once, after that only at its interval, whatever it shows.
+    pub(super) read: bool,
     /// Polls in a row whose answer the connection lost.
     pub(super) lost_polls: u32,
+    /// `tasks/cancel` was sent: the task's questions are no longer answered (a form opened
+    /// for a task being cancelled would ask the user for nothing).
+    pub(super) cancelling: bool,
 }
 
 /// How many polls in a row may lose their answer (a dropped stream: the era resumes none)
@@ -87,34 +95,61 @@ impl Extension {
     /// Starts answering the questions of the last `tasks/get` not handed over yet, unless
     /// answers are already under way (the rest wait for the next poll).
     pub(super) fn answer_new(&mut self, peer: &Arc<dyn Peer>) {
-        if self.answering.is_some() {
+        if self.answering.is_some() || self.cancelling {
             return;
         }
         let Some(d) = &self.detailed else { return };
         if d.task.status != TaskStatus::InputRequired {
             return;
         }
-        let fresh: Vec<_> = d
-            .input_requests
-            .iter()
-            .flatten()
-            .filter(|(key, _)| !self.asked.contains(*key))
-            .map(|(key, request)| (key.clone(), request.clone()))
-            .collect();
+        let fresh: Vec<_> = {
+            let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+            d.input_requests
+                .iter()
+                .flatten()
+                .filter(|(key, _)| asked.insert((*key).clone()))
+                .map(|(key, request)| (key.clone(), request.clone()))
+                .collect()
+        };
         if fresh.is_empty() {
             return;
         }
-        self.asked.extend(fresh.iter().map(|(key, _)| key.clone()));
-        let (peer, id) = (peer.clone(), d.task.task_id.clone());
+        let (peer, id, asked) = (peer.clone(), d.task.task_id.clone(), self.asked.clone());
         self.answering = Some(tokio::spawn(async move {
-            for (key, request) in fresh {
-                let answer = peer.answer_input(&request, Some(&id)).await?;
-                let mut responses = InputResponses::new();
-                responses.insert(key, answer);
-                update(peer.as_ref(), &id, responses).await?;
+            for (i, (key, request)) in fresh.iter().enumerate() {
+                let sent = async {
+                    let answer = peer.answer_input(request, Some(&id)).await?;
+                    let mut responses = InputResponses::new();
+                    responses.insert(key.clone(), answer);
+                    update(peer.as_ref(), &id, responses).await
+                };
+                if let Err(e) = sent.await {
+                    let mut asked = asked.lock().unwrap_or_else(PoisonError::into_inner);
+                    for (unsent, _) in &fresh[i..] {
+                        asked.remove(unsent);
+                    }
+                    return Err(e);
+                }
             }
             Ok(())
         }));
+    }
+
+    /// Stops answering for good: the task is being cancelled.
+    pub(super) fn cancelling(&mut self) {
+        self.cancelling = true;
+        self.stop();
+    }
+
+    /// A fresh record for another reader of the same task
+    /// ([`TaskHandle::result`](super::TaskHandle::result)): the questions this one handed over
+    /// are not answered again, and a task being cancelled stays unanswered.
+    pub(super) fn sharing(&self) -> Self {
+        Self {
+            asked: self.asked.clone(),
+            cancelling: self.cancelling,
+            ..Self::default()
+        }
     }
 
     /// Stops answering (the task ended, or the handle is dropped).
@@ -122,6 +157,16 @@ impl Extension {
         if let Some(answering) = self.answering.take() {
             answering.abort();
         }
+    }
+}
+
+/// An [`Extension`] whose answering stops when it goes: the record of a
+/// [`wait`] whose caller may drop it midway.
+struct Stopping(Extension);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 
@@ -191,13 +236,16 @@ pub(super) async fn poll(
 
 /// Polls the task to its end, answering its questions inline, and returns its outcome: what
 /// [`TaskHandle::result`](super::TaskHandle::result) is in this era. `interval` is the poll
-/// interval known so far; each answer's `pollIntervalMs` then sets it.
+/// interval known so far; each answer's `pollIntervalMs` then sets it. `state` is shared with
+/// the handle ([`Extension::sharing`]); dropping the future stops its answering.
 pub(super) async fn wait(
     peer: Arc<dyn Peer>,
     id: String,
     mut interval: std::time::Duration,
+    state: Extension,
 ) -> Result<Value> {
-    let mut state = Extension::default();
+    let mut stopping = Stopping(state);
+    let state = &mut stopping.0;
     loop {
         let Some(detailed) = poll(peer.as_ref(), &id, &mut state.lost_polls).await? else {
             tokio::time::sleep(interval).await;
@@ -209,10 +257,10 @@ pub(super) async fn wait(
             return outcome;
         }
         state.answer_new(&peer);
-        if let Some(answering) = state.answering.take() {
-            answering
-                .await
-                .map_err(|e| ClientError::Transport(format!("answering stopped: {e}")))??;
+        if let Some(answering) = state.answering.as_mut() {
+            let answered = answering.await;
+            state.answering = None;
+            answered.map_err(|e| ClientError::Transport(format!("answering stopped: {e}")))??;
             continue;
         }
         tokio::time::sleep(interval).await;

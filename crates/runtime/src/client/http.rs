@@ -26,6 +26,7 @@
 //! gives no event ids cannot be resumed: the request then fails with
 //! [`ClientError::Transport`], and the tasks layer asks again (`tasks/result` is idempotent).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,6 +77,9 @@ struct Shared {
     mirrors: Mutex<Mirrors>,
     inbound: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     closed: CancellationToken,
+    /// The requests whose answer an SSE stream is being read for: tripping a token drops
+    /// that stream (MCP 2026-07-28 cancels a request by closing it).
+    streams: Mutex<HashMap<RequestId, CancellationToken>>,
 }
 
 impl HttpTransport {
@@ -138,6 +142,7 @@ impl HttpTransport {
                     mirrors: Mutex::new(Mirrors::default()),
                     inbound: Mutex::new(Some(tx)),
                     closed: CancellationToken::new(),
+                    streams: Mutex::default(),
                 }),
             },
             rx,
@@ -272,8 +277,22 @@ impl Shared {
             ));
         }
         if is_event_stream(response.headers()) && status.is_success() {
+            let abandoned = CancellationToken::new();
+            if let Some(id) = &request_id {
+                lock(&self.streams).insert(id.clone(), abandoned.clone());
+            }
             let shared = self.clone();
-            tokio::spawn(async move { shared.read_exchange(response, request_id).await });
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = shared.clone().read_exchange(response, request_id.clone()) => {}
+                    () = abandoned.cancelled() => {
+                        tracing::debug!(?request_id, "closed the stream of an abandoned request");
+                    }
+                }
+                if let Some(id) = &request_id {
+                    lock(&shared.streams).remove(id);
+                }
+            });
             return Ok(());
         }
         let text = response.text().await.unwrap_or_default();
@@ -288,10 +307,10 @@ impl Shared {
             return Ok(());
         }
         if !status.is_success() {
-            return Err(ClientError::Transport(format!(
-                "the server refused the POST with HTTP {status}: {}",
-                text.trim()
-            )));
+            return Err(ClientError::Http {
+                status: status.as_u16(),
+                detail: text.trim().to_owned(),
+            });
         }
         if request_id.is_some() {
             return Err(ClientError::Transport(format!(
@@ -597,6 +616,18 @@ impl Transport for HttpTransport {
     }
 
     fn mirrors_arguments(&self) -> bool {
+        true
+    }
+
+    fn abandon(&self, id: &RequestId) -> bool {
+        if lock(&self.shared.stateless).is_none() {
+            // A 2025-11-25 session: a closed stream is not a cancellation there, the
+            // notification is.
+            return false;
+        }
+        if let Some(stream) = lock(&self.shared.streams).remove(id) {
+            stream.cancel();
+        }
         true
     }
 

@@ -363,7 +363,8 @@ async fn handshake(
             .await
             .unwrap_or_else(|_| {
                 Err(ClientError::Transport(format!(
-                    "no answer to server/discover within {:?}",
+                    "no answer to server/discover within {:?}; a server that only speaks MCP \
+                     2025-11-25 may ignore it: connect with protocol 2025-11-25",
                     protocol::DISCOVER_TIMEOUT
                 )))
             });
@@ -584,7 +585,9 @@ impl Client {
     ///
     /// In 2025-11-25 the call is plain, never a task. In 2026-07-28 the server may answer
     /// `input_required` (the client answers and calls again, B-6) or make the call a task,
-    /// which the client then follows to its end, answering its questions (X-2, X-5).
+    /// which the client then follows to its end, answering its questions (X-2, X-5); dropping
+    /// the future before that end, or failing to follow (a question no handler answers, polls
+    /// lost), cancels that task with `tasks/cancel`.
     ///
     /// # Errors
     ///
@@ -594,7 +597,12 @@ impl Client {
         if self.protocol() == Protocol::V2026_07_28 {
             let value = match self.call_v2026(name, arguments).await? {
                 ToolCall::Finished(value) => value,
-                ToolCall::Task(task) => task.wait().await?,
+                ToolCall::Task(mut task) => {
+                    // Nobody else knows this task: if the caller stops waiting, or following
+                    // it fails, it is cancelled rather than left to run until its ttl.
+                    task.cancel_on_drop();
+                    task.wait().await?
+                }
             };
             return task::decode(method::TOOLS_CALL, value);
         }

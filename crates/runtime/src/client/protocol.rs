@@ -21,9 +21,15 @@ use serde_json::{Map, Value};
 
 use super::error::ClientError;
 
-/// How long `server/discover` may go unanswered before the client takes the server for one
-/// that only speaks 2025-11-25 (such a server may ignore a request before `initialize`).
+/// How long `server/discover` may go unanswered before connecting fails (a server that only
+/// speaks 2025-11-25 and ignores a request before `initialize` is connected to by naming
+/// that protocol).
 pub(crate) const DISCOVER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What 2025-11-25 Streamable HTTP servers (the official SDKs') answer a request outside a
+/// session with: "Bad Request: Server not initialized". Not a code of MCP's own, so not in
+/// [`ErrorCode`].
+const NOT_INITIALIZED: ErrorCode = ErrorCode(-32000);
 
 /// An era of MCP this client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,38 +153,86 @@ pub(crate) enum Discovered {
     Legacy(String),
 }
 
-/// Classifies the answer to `server/discover`, the way the versioning page of 2026-07-28 and
-/// the official SDKs do: a `DiscoverResult` listing 2026-07-28 is a modern server; a JSON-RPC
-/// error (method not found, "not initialized", a refused version), an HTTP 4xx, or silence is
-/// a legacy one. Two answers are errors, not a reason to fall back: -32020 and -32021 come only
-/// from a 2026-07-28 server refusing this request, and `initialize` would hide why.
+/// Classifies the answer to `server/discover` (the versioning page of 2026-07-28): a
+/// `DiscoverResult` listing 2026-07-28 is a modern server. Only what a 2025-11-25 server says
+/// to a method it does not know, or to a request outside a session, falls back to
+/// `initialize`: -32601, -32600, -32000 (the "Server not initialized" of 2025-11-25 Streamable
+/// HTTP servers), HTTP 400, 404 or 405 without a JSON-RPC body, or an answer that is not a
+/// `DiscoverResult`. A -32022 is a modern server naming the versions it speaks: it falls back
+/// only when one of them is a 2025 version. Anything else (-32603, another code, a 5xx, a
+/// transport failure, silence) is a server that is failing, not an older one, and the client
+/// reports it rather than quietly speaking 2025-11-25.
 ///
 /// # Errors
 ///
-/// The server's -32020 or -32021, or a discover result that is not one.
+/// The server's error, or [`ClientError::Unsupported`] when -32022 lists no version this client
+/// speaks.
 pub(crate) fn classify(answer: Result<Value, ClientError>) -> Result<Discovered, ClientError> {
-    match answer {
+    let error = match answer {
         Ok(raw) => {
-            let discovery = Discovery::from_result(raw)?;
-            if Protocol::V2026_07_28.listed_in(&discovery.supported_versions) {
-                Ok(Discovered::Modern(Box::new(discovery)))
-            } else {
-                Ok(Discovered::Legacy(format!(
+            return Ok(match Discovery::from_result(raw) {
+                Ok(d) if Protocol::V2026_07_28.listed_in(&d.supported_versions) => {
+                    Discovered::Modern(Box::new(d))
+                }
+                Ok(d) => Discovered::Legacy(format!(
                     "server/discover lists {} but not {}",
-                    discovery.supported_versions.join(", "),
+                    d.supported_versions.join(", "),
                     v2::PROTOCOL_VERSION
-                )))
-            }
+                )),
+                Err(e) => Discovered::Legacy(e.to_string()),
+            })
         }
-        Err(e @ ClientError::Rpc { .. })
-            if e.rpc().is_some_and(|o| {
-                o.code == ErrorCode::HEADER_MISMATCH || o.code == ErrorCode::MISSING_CAPABILITY
-            }) =>
+        Err(e) => e,
+    };
+    if let Some(rpc) = error.rpc() {
+        if rpc.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION {
+            return versions_offered(&error);
+        }
+        if [
+            ErrorCode::METHOD_NOT_FOUND,
+            ErrorCode::INVALID_REQUEST,
+            NOT_INITIALIZED,
+        ]
+        .contains(&rpc.code)
         {
-            Err(e)
+            return Ok(Discovered::Legacy(error.to_string()));
         }
-        Err(e) => Ok(Discovered::Legacy(e.to_string())),
+        return Err(error);
     }
+    match error {
+        ClientError::Http {
+            status: 400 | 404 | 405,
+            ..
+        } => Ok(Discovered::Legacy(error.to_string())),
+        other => Err(other),
+    }
+}
+
+/// What -32022 to `server/discover` leaves: `initialize` when `data.supported` lists a 2025
+/// version (2026-07-28 was already asked again once, see [`retry_version`]), else an error
+/// naming what the server speaks.
+fn versions_offered(error: &ClientError) -> Result<Discovered, ClientError> {
+    let supported: Vec<String> = error
+        .rpc()
+        .and_then(|e| e.data.as_ref())
+        .and_then(|d| d.get("supported"))
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default();
+    if Protocol::V2025_11_25.listed_in(&supported) {
+        return Ok(Discovered::Legacy(error.to_string()));
+    }
+    Err(ClientError::Unsupported(format!(
+        "the server refused MCP {} and speaks {}: none is a version this client speaks \
+         ({}, {})",
+        v2::PROTOCOL_VERSION,
+        if supported.is_empty() {
+            "no version it names".to_owned()
+        } else {
+            supported.join(", ")
+        },
+        Protocol::V2025_11_25,
+        Protocol::V2026_07_28
+    )))
 }
 
 /// The era to speak: the first of `preference` the server lists.
@@ -300,26 +354,70 @@ mod tests {
         assert_eq!(choose(&[Protocol::V2025_11_25], &modern_only), None);
     }
 
-    /// B-8: errors, refusals and lists without 2026-07-28 mean a 2025-11-25 server; -32020 and
-    /// -32021 are a modern server refusing, reported as they are.
+    /// B-8: what a 2025-11-25 server answers a method it does not know, a request outside a
+    /// session, or an answer that is no `DiscoverResult`, means a 2025-11-25 server.
     #[test]
     fn what_falls_back_to_initialize() {
+        let refused_2026 = ErrorObject::new(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, "no")
+            .with_data(json!({"supported": ["2025-11-25"], "requested": "2026-07-28"}));
         for legacy in [
             Err(rpc(ErrorCode::METHOD_NOT_FOUND)),
             Err(rpc(ErrorCode::INVALID_REQUEST)),
-            Err(rpc(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION)),
-            Err(ClientError::Transport("HTTP 405".into())),
+            Err(rpc(NOT_INITIALIZED)),
+            Err(ClientError::Rpc {
+                method: method::SERVER_DISCOVER.into(),
+                error: Box::new(refused_2026),
+            }),
+            Err(http(400)),
+            Err(http(404)),
+            Err(http(405)),
             Ok(json!({"supportedVersions": ["2025-11-25"]})),
+            Ok(json!({})),
+            Ok(json!({"supportedVersions": 3})),
         ] {
             assert!(
                 matches!(classify(legacy), Ok(Discovered::Legacy(_))),
                 "should fall back"
             );
         }
-        for modern_refusal in [ErrorCode::HEADER_MISMATCH, ErrorCode::MISSING_CAPABILITY] {
-            assert!(classify(Err(rpc(modern_refusal))).is_err());
+    }
+
+    fn http(status: u16) -> ClientError {
+        ClientError::Http {
+            status,
+            detail: String::new(),
         }
-        assert!(classify(Ok(json!({"supportedVersions": 3}))).is_err());
+    }
+
+    /// B-8: a server that is failing (-32603, a 5xx, a lost POST, silence) or a modern one
+    /// refusing (-32020, -32021) is reported, not taken for a 2025-11-25 server; -32022 naming
+    /// no version this client speaks says which the server speaks.
+    #[test]
+    fn what_is_a_connect_error() {
+        for failing in [
+            rpc(ErrorCode::INTERNAL_ERROR),
+            rpc(ErrorCode::HEADER_MISMATCH),
+            rpc(ErrorCode::MISSING_CAPABILITY),
+            rpc(ErrorCode::INVALID_PARAMS),
+            http(500),
+            http(503),
+            http(403),
+            ClientError::Transport("POST failed".into()),
+            ClientError::Transport("no answer to server/discover within 10s".into()),
+        ] {
+            let shown = failing.to_string();
+            let err = classify(Err(failing)).unwrap_err();
+            assert_eq!(err.to_string(), shown);
+        }
+        let future_only = ErrorObject::new(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, "no")
+            .with_data(json!({"supported": ["2027-01-01"], "requested": "2026-07-28"}));
+        let err = classify(Err(ClientError::Rpc {
+            method: method::SERVER_DISCOVER.into(),
+            error: Box::new(future_only),
+        }))
+        .unwrap_err();
+        assert!(matches!(err, ClientError::Unsupported(_)), "{err}");
+        assert!(err.to_string().contains("2027-01-01"), "{err}");
     }
 
     /// B-2, X-1: every 2026 request's `_meta`: version, capabilities with the extension as

@@ -121,6 +121,9 @@ pub struct TaskHandle {
     finished: bool,
     /// `Some` for a task of the 2026-07-28 tasks extension.
     ext: Option<Extension>,
+    /// Dropping the handle before the task ended sends `tasks/cancel`
+    /// ([`TaskHandle::cancel_on_drop`]).
+    cancel_on_drop: bool,
 }
 
 impl TaskHandle {
@@ -138,6 +141,7 @@ impl TaskHandle {
             result: None,
             finished: false,
             ext: None,
+            cancel_on_drop: false,
         }
     }
 
@@ -153,6 +157,7 @@ impl TaskHandle {
             result: None,
             finished: false,
             ext: Some(Extension::default()),
+            cancel_on_drop: false,
         }
     }
 
@@ -228,6 +233,33 @@ impl TaskHandle {
         Ok(&self.task)
     }
 
+    /// From now on, dropping the handle before it saw the task end (the caller stopped
+    /// waiting, or following failed) sends `tasks/cancel`, best effort, on the current tokio
+    /// runtime: for a task nobody asked for by name (a 2026-07-28 call the server made a
+    /// task), which would otherwise run until its ttl for no one. [`TaskHandle::cancel`] and
+    /// [`TaskHandle::abandon`] send it themselves.
+    pub fn cancel_on_drop(&mut self) {
+        self.cancel_on_drop = true;
+    }
+
+    /// Sends `tasks/cancel` and nothing else (no settle loop), stopping to answer the task's
+    /// questions: for a requestor that stops following a task it created because following
+    /// failed.
+    ///
+    /// # Errors
+    ///
+    /// The receiver's error, or the connection's.
+    pub async fn abandon(&mut self) -> Result<()> {
+        self.cancel_on_drop = false;
+        if let Some(ext) = self.ext.as_mut() {
+            ext.cancelling();
+        }
+        self.peer
+            .call(method::TASKS_CANCEL, json!({"taskId": self.id()}))
+            .await
+            .map(drop)
+    }
+
     /// Cancels the task with `tasks/cancel` and returns it as the receiver left it.
     ///
     /// In 2026-07-28 the receiver only acknowledges; the handle then reads the task
@@ -238,7 +270,11 @@ impl TaskHandle {
     /// -32602 from the receiver when the task is already terminal (T-CAN-2, 2025-11-25 only:
     /// the extension acknowledges that too), or the connection's error.
     pub async fn cancel(&mut self) -> Result<&Task> {
-        if self.ext.is_some() {
+        self.cancel_on_drop = false;
+        if let Some(ext) = self.ext.as_mut() {
+            // Questions asked from now on are for a task on its way out: none is answered,
+            // neither by this settle loop nor by later polls.
+            ext.cancelling();
             ext_task::cancel(self.peer.as_ref(), self.id()).await?;
             let deadline = Instant::now() + CANCEL_SETTLE;
             loop {
@@ -250,6 +286,7 @@ impl TaskHandle {
                 tokio::time::sleep(self.poll_interval().min(deadline - now)).await;
             }
         }
+        self.cancel_on_drop = false;
         let value = self
             .peer
             .call(method::TASKS_CANCEL, json!({"taskId": self.id()}))
@@ -267,9 +304,9 @@ impl TaskHandle {
     /// Exactly the error the underlying request would have answered ([`ClientError::Rpc`]),
     /// or the connection's.
     pub async fn result(&self) -> Result<Value> {
-        if self.ext.is_some() {
+        if let Some(ext) = &self.ext {
             let (peer, id) = (self.peer.clone(), self.id().to_owned());
-            return ext_task::wait(peer, id, self.poll_interval()).await;
+            return ext_task::wait(peer, id, self.poll_interval(), ext.sharing()).await;
         }
         fetch_result(self.peer.clone(), self.id().to_owned()).await
     }
@@ -362,8 +399,10 @@ impl TaskHandle {
                 return Ok(TaskEvent::Finished(outcome));
             }
             // A terminal status without its outcome (as a CreateTaskResult shows it) is read
-            // at once; so is the task right after answers were sent.
-            let next_poll = if self.task.status.is_terminal() || ext.poll_now {
+            // at once, until a tasks/get answered; so is the task right after answers were
+            // sent, once. Anything else waits out the interval, or this loop would spin.
+            let read_at_once = (self.task.status.is_terminal() && !ext.read) || ext.poll_now;
+            let next_poll = if read_at_once {
                 Instant::now()
             } else {
                 self.last_poll + interval_of(self.task.poll_interval)
@@ -382,6 +421,7 @@ impl TaskHandle {
                 ext.poll_now = true;
                 continue;
             }
+            ext.poll_now = false;
             let (peer, id) = (self.peer.clone(), self.task.task_id.clone());
             let Some(detailed) = ext_task::poll(peer.as_ref(), &id, &mut ext.lost_polls).await?
             else {
@@ -398,13 +438,15 @@ impl TaskHandle {
     /// true when the status or message changed. A terminal task never goes back (T-LIFE-2).
     fn take_detailed(&mut self, detailed: DetailedTask) -> bool {
         self.last_poll = Instant::now();
+        if let Some(ext) = self.ext.as_mut() {
+            ext.read = true;
+        }
         let view = ext_task::legacy_view(&detailed.task);
         if self.task.status.is_terminal() && !view.status.is_terminal() {
             return false;
         }
         let changed = self.accept(view);
         if let Some(ext) = self.ext.as_mut() {
-            ext.poll_now = false;
             ext.detailed = Some(detailed);
             ext.answer_new(&self.peer);
         }
@@ -444,6 +486,17 @@ impl Drop for TaskHandle {
         }
         if let Some(ext) = self.ext.as_mut() {
             ext.stop();
+        }
+        if self.cancel_on_drop && !self.finished && !self.task.status.is_terminal() {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let (peer, id) = (self.peer.clone(), self.id().to_owned());
+            runtime.spawn(async move {
+                if let Err(e) = peer.call(method::TASKS_CANCEL, json!({"taskId": id})).await {
+                    tracing::debug!(task = %id, error = %e, "could not cancel an abandoned task");
+                }
+            });
         }
     }
 }

@@ -55,6 +55,14 @@ pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
     /// The tools the server listed, for [`Transport::mirrors_arguments`].
     fn tools_listed(&self, _tools: &[Tool]) {}
 
+    /// The caller stopped waiting for request `id`. True when the transport itself tells
+    /// the server, so `notifications/cancelled` is not sent: over HTTP in MCP 2026-07-28,
+    /// closing the request's stream is the cancellation (a server ignores the notification
+    /// there). False by default: the client sends the notification.
+    fn abandon(&self, _id: &RequestId) -> bool {
+        false
+    }
+
     /// Ends the connection politely: HTTP sends `DELETE`, stdio closes the child's stdin and
     /// waits briefly for it to exit.
     async fn close(&self);
