@@ -7,9 +7,9 @@
 //! eras. What goes on the wire is checked by `crates/runtime/tests/client_v2026.rs`.
 
 mod common;
+mod nodejs;
 
 use std::os::unix::process::ExitStatusExt as _;
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,8 +28,6 @@ use tokio::task::JoinHandle;
 const LIMIT: Duration = Duration::from_secs(30);
 /// How long a running command may take to print a line the test waits for.
 const LINE_LIMIT: Duration = Duration::from_secs(20);
-/// How long `npm ci` of `tests/interop` may take.
-const NPM_LIMIT: Duration = Duration::from_secs(600);
 
 /// `mcp-tasks ARGS…` with stdin closed, to its exit (bounded).
 async fn mcp(args: &[&str]) -> Finished {
@@ -520,42 +518,13 @@ async fn list_and_result_need_2025() {
 // A server that speaks only 2025-11-25: the TypeScript SDK 1.x task server of tests/interop
 
 fn interop_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
+    nodejs::package_dir("interop")
 }
 
 /// Installs `tests/interop`'s pinned packages when they are missing (`npm ci`), as
 /// `tests/interop.rs` does; panics saying what is missing.
 fn ts_server_deps() {
-    let dir = interop_dir();
-    if dir
-        .join("node_modules/@modelcontextprotocol/sdk/package.json")
-        .exists()
-    {
-        return;
-    }
-    let mut npm = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("these tests need Node.js 20+ and npm to run tests/interop/server.mjs: {e}")
-        });
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(status) = npm.try_wait().unwrap() {
-            assert!(
-                status.success(),
-                "`npm ci` in {} failed: {status}",
-                dir.display()
-            );
-            return;
-        }
-        if started.elapsed() > NPM_LIMIT {
-            let _ = npm.kill();
-            panic!("`npm ci` in {} took over {NPM_LIMIT:?}", dir.display());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    nodejs::ready(&interop_dir());
 }
 
 /// B-8 (client side) against a real 2025-11-25-only server over stdio: `server/discover` gets

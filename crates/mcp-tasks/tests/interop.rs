@@ -12,12 +12,13 @@
 //! `npm ci --no-audit --no-fund` in `tests/interop` when its `node_modules` is missing or does not
 //! hold the pinned versions (once per test process, under a file lock across processes).
 
-use std::fs::{File, OpenOptions};
+mod nodejs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use testkit::http::HttpServer;
@@ -31,8 +32,6 @@ const CLIENT_LIMIT: Duration = Duration::from_secs(120);
 const CLI_LIMIT: Duration = Duration::from_secs(60);
 /// How long `server.mjs` may take to say where it listens.
 const START_LIMIT: Duration = Duration::from_secs(30);
-/// How long `npm ci` may take.
-const NPM_LIMIT: Duration = Duration::from_secs(600);
 /// The Node.js major version the SDK's dependencies need at least.
 const NODE_MIN_MAJOR: u32 = 20;
 
@@ -43,10 +42,7 @@ fn bin() -> &'static Path {
 
 /// `tests/interop` of the workspace, absolute.
 fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/interop")
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("cannot find tests/interop beside the workspace: {e}"))
+    nodejs::package_dir("interop")
 }
 
 fn script(name: &str) -> String {
@@ -57,36 +53,14 @@ fn script(name: &str) -> String {
 // Node.js and the SDK
 
 /// Makes sure `node` runs and `tests/interop/node_modules` holds the pinned packages, running
-/// `npm ci` if not. Done once per test process; panics with what is missing or what npm said.
+/// `npm ci` if not (see [`nodejs::ready`]). Done once per test process; panics with what is
+/// missing or what npm said.
 fn node_deps() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(e) = READY.get_or_init(install_node_deps) {
+    static NODE: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(e) = NODE.get_or_init(check_node) {
         panic!("{e}");
     }
-}
-
-fn install_node_deps() -> Result<(), String> {
-    check_node()?;
-    let dir = interop_dir();
-    if installed(&dir).is_ok() {
-        return Ok(());
-    }
-    // Another test process (cargo runs one per test file, maybe several cargo commands) may be
-    // installing too: take a lock in the target directory, then look again.
-    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-npm-ci.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    if installed(&dir).is_ok() {
-        return Ok(());
-    }
-    npm_ci(&dir)?;
-    installed(&dir).map_err(|e| format!("after `npm ci` in {}: {e}", dir.display()))
+    nodejs::ready(&interop_dir());
 }
 
 /// `node --version` works and is new enough.
@@ -113,80 +87,6 @@ fn check_node() -> Result<(), String> {
             "`node --version` said {version:?} ({})",
             output.status
         ))),
-    }
-}
-
-/// Every dependency `package.json` pins is in `node_modules` at that version.
-fn installed(dir: &Path) -> Result<(), String> {
-    let manifest = read_json(&dir.join("package.json"))?;
-    let dependencies = manifest["dependencies"]
-        .as_object()
-        .ok_or("tests/interop/package.json has no dependencies")?;
-    for (name, pinned) in dependencies {
-        let path = dir.join("node_modules").join(name).join("package.json");
-        let found = read_json(&path)?;
-        if found["version"] != *pinned {
-            return Err(format!(
-                "{name} is {} in node_modules, package.json pins {pinned}",
-                found["version"]
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
-}
-
-/// `npm ci --no-audit --no-fund` in `dir`, bounded by [`NPM_LIMIT`], its output in a log file.
-fn npm_ci(dir: &Path) -> Result<(), String> {
-    let log_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-npm-ci.log");
-    let log = File::create(&log_path)
-        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| format!("cannot reopen {}: {e}", log_path.display()))?;
-    let mut child = StdCommand::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "the TypeScript SDK interop tests need npm on PATH (it comes with Node.js); \
-                 `npm ci` failed to start: {e}"
-            )
-        })?;
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > NPM_LIMIT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`npm ci` in {} did not finish within {NPM_LIMIT:?}; its output:\n{}",
-                    dir.display(),
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("cannot wait for `npm ci`: {e}")),
-        }
-    };
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`npm ci --no-audit --no-fund` in {} failed ({status}); its output:\n{}",
-            dir.display(),
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        ))
     }
 }
 

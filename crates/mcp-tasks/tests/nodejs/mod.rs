@@ -1,10 +1,10 @@
 //! The Node.js packages the cross-implementation tests run: `tests/conformance` (the official
 //! conformance suite, and the Node 22 it needs, from the npm package `node`) and `tests/interop`
-//! (the TypeScript SDK clients).
+//! (the TypeScript SDK clients and server), shared by every test file that runs them.
 //!
 //! [`ready`] makes sure a package directory's `node_modules` holds the versions its
 //! `package.json` pins, running `npm ci --no-audit --no-fund` there when it does not (once per
-//! test process, under a file lock across processes), as `tests/interop.rs` does for its own.
+//! test process, under a file lock across processes, so test files running at once install once).
 //! When that cannot be done (no npm, no network) the test fails saying which command to run.
 // Each test file that includes this module uses part of it.
 #![allow(dead_code)]
