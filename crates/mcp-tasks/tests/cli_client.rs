@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt as _;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +17,10 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 use testkit::http::HttpServer;
-use testkit::process::{run_to_exit, without_terminal, Finished, SETTINGS_ENV};
+use testkit::process::{
+    assert_exit, exit_code as code, run_to_exit, show, stdout_json, without_terminal, Finished,
+    SETTINGS_ENV,
+};
 use testkit::store::TempStore;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -61,42 +63,6 @@ async fn mcp_url(server: &HttpServer, args: &[&str]) -> Finished {
     let mut all = args.to_vec();
     all.extend(["--url", server.url()]);
     mcp(&all).await
-}
-
-/// The exit code; panics if the process was killed by a signal.
-fn code(status: ExitStatus) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| panic!("killed by signal {:?}, not exited", status.signal()))
-}
-
-/// What a finished command did, for assertion messages.
-fn show(f: &Finished) -> String {
-    format!(
-        "exit {:?} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
-        f.status.code(),
-        f.elapsed,
-        f.stdout,
-        f.stderr
-    )
-}
-
-/// Panics unless the command exited with `want`.
-#[track_caller]
-fn assert_exit(what: &str, f: &Finished, want: i32) {
-    assert_eq!(
-        code(f.status),
-        want,
-        "{what}: expected exit {want}\n{}",
-        show(f)
-    );
-}
-
-/// The whole stdout parsed as JSON.
-#[track_caller]
-fn stdout_json(what: &str, f: &Finished) -> Value {
-    serde_json::from_str(&f.stdout)
-        .unwrap_or_else(|e| panic!("{what}: stdout is not one JSON value ({e})\n{}", show(f)))
 }
 
 /// The full task id of the plain `task <id> created (kept for …)` line.

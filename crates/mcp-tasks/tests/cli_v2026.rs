@@ -9,15 +9,13 @@
 mod common;
 mod nodejs;
 
-use std::os::unix::process::ExitStatusExt as _;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::bin;
-use serde_json::Value;
 use testkit::http::HttpServer;
-use testkit::process::{run_to_exit, without_terminal, Finished};
+use testkit::process::{assert_exit, run_to_exit, show, stdout_json, without_terminal, Finished};
 use testkit::store::TempStore;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::Child;
@@ -46,32 +44,6 @@ async fn mcp_stdio(args: &[&str]) -> Finished {
     mcp(&[args, &["--", &server, "serve", "--store", "memory"]].concat()).await
 }
 
-fn code(status: ExitStatus) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| panic!("killed by signal {:?}, not exited", status.signal()))
-}
-
-fn show(f: &Finished) -> String {
-    format!(
-        "exit {:?} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
-        f.status.code(),
-        f.elapsed,
-        f.stdout,
-        f.stderr
-    )
-}
-
-#[track_caller]
-fn assert_exit(what: &str, f: &Finished, want: i32) {
-    assert_eq!(
-        code(f.status),
-        want,
-        "{what}: expected exit {want}\n{}",
-        show(f)
-    );
-}
-
 #[track_caller]
 fn assert_stderr(what: &str, f: &Finished, needle: &str) {
     assert!(
@@ -79,12 +51,6 @@ fn assert_stderr(what: &str, f: &Finished, needle: &str) {
         "{what}: no {needle:?} on stderr\n{}",
         show(f)
     );
-}
-
-#[track_caller]
-fn stdout_json(what: &str, f: &Finished) -> Value {
-    serde_json::from_str(&f.stdout)
-        .unwrap_or_else(|e| panic!("{what}: stdout is not one JSON value ({e})\n{}", show(f)))
 }
 
 /// The full task id of the plain `task <id> created (kept for …)` line.

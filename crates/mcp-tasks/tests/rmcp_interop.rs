@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use common::bin;
 use serde_json::Value;
-use testkit::process::{run_to_exit, without_terminal, Finished, SETTINGS_ENV};
+use testkit::process::{
+    exit_code as code, run_to_exit, show, without_terminal, Finished, SETTINGS_ENV,
+};
 use testkit::store::TempStore;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::{Child, ChildStdin, Command};
@@ -195,25 +197,6 @@ fn over_http(server: &RmcpHttp, args: &[&str]) -> impl std::future::Future<Outpu
     let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     all.extend(["--url".to_owned(), server.url.clone()]);
     async move { run_to_exit(bin(), &all, LIMIT).await }
-}
-
-/// The exit code; panics if the process was killed by a signal.
-fn code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt as _;
-    status
-        .code()
-        .unwrap_or_else(|| panic!("killed by signal {:?}, not exited", status.signal()))
-}
-
-/// What a finished command did, for assertion messages.
-fn show(f: &Finished) -> String {
-    format!(
-        "exit {:?} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
-        f.status.code(),
-        f.elapsed,
-        f.stdout,
-        f.stderr
-    )
 }
 
 /// Panics unless the command exited with `want` and printed `stdout` (trimmed).

@@ -139,6 +139,43 @@ pub struct Finished {
     pub elapsed: Duration,
 }
 
+/// The exit code of a process that exited; panics if a signal killed it.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt as _;
+    status
+        .code()
+        .unwrap_or_else(|| panic!("killed by signal {:?}, not exited", status.signal()))
+}
+
+/// What a finished command did, for assertion messages.
+pub fn show(f: &Finished) -> String {
+    format!(
+        "exit {:?} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
+        f.status.code(),
+        f.elapsed,
+        f.stdout,
+        f.stderr
+    )
+}
+
+/// Panics unless the command exited with `want`, showing what it printed.
+#[track_caller]
+pub fn assert_exit(what: &str, f: &Finished, want: i32) {
+    assert_eq!(
+        exit_code(f.status),
+        want,
+        "{what}: expected exit {want}\n{}",
+        show(f)
+    );
+}
+
+/// The whole stdout parsed as one JSON value; panics showing the run if it is not.
+#[track_caller]
+pub fn stdout_json(what: &str, f: &Finished) -> serde_json::Value {
+    serde_json::from_str(&f.stdout)
+        .unwrap_or_else(|e| panic!("{what}: stdout is not one JSON value ({e})\n{}", show(f)))
+}
+
 /// Runs `bin args…` with stdin closed and no controlling terminal ([`without_terminal`]) and waits for it to exit, at most `limit`. Panics (after
 /// killing it) if it is still running then. For commands that must fail fast, such as a second
 /// `serve` on a SQLite file another process holds.
