@@ -5,7 +5,8 @@ use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject};
 use mcp_tasks_wire::{meta, v2025_11_25 as v1};
 use serde_json::Value;
 
-fn millis(d: std::time::Duration) -> u64 {
+/// A duration in whole milliseconds, as both eras put durations on the wire.
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

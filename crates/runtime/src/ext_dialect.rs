@@ -11,10 +11,6 @@ use mcp_tasks_wire::v2025_11_25::TaskStatus;
 use mcp_tasks_wire::v2026_07_28::{self as v2, InputRequest, InputRequests, ResultType};
 use serde_json::Value;
 
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 /// The extension's `Task` of a record: `ttlMs` (`null` = unlimited), `pollIntervalMs`.
 pub fn task(r: &TaskRecord) -> v2::Task {
     v2::Task {
@@ -23,8 +19,8 @@ pub fn task(r: &TaskRecord) -> v2::Task {
         status_message: r.status_message.clone(),
         created_at: r.created_at.to_string(),
         last_updated_at: r.last_updated_at.to_string(),
-        ttl_ms: r.ttl.map(millis),
-        poll_interval_ms: r.poll_interval.map(millis),
+        ttl_ms: r.ttl.map(crate::dialect::millis),
+        poll_interval_ms: r.poll_interval.map(crate::dialect::millis),
     }
 }
 
