@@ -12,7 +12,6 @@ mod rate;
 mod router;
 pub mod tasks;
 pub mod tools;
-mod tools_list;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use mcp_tasks_wire::v2026_07_28::ResultType;
 
 use super::era::RequestContext;
-use super::{discover, ext_tasks, initialize, logging, tasks, tools, tools_list, Server};
+use super::{discover, ext_tasks, initialize, logging, tasks, tools, Server};
 use crate::session::{Session, Sink};
 
 pub(super) async fn route(
@@ -90,7 +90,7 @@ pub(super) async fn route_stateless(
     check_echoed_ids(&id, params.as_ref())?;
     let mut result = match name.as_str() {
         method::SERVER_DISCOVER => discover::handle(server)?,
-        method::TOOLS_LIST => tools_list::handle(server)?,
+        method::TOOLS_LIST => tools::list_v2026(server)?,
         method::TOOLS_CALL => {
             rate_limit(server, cx)?;
             let caps = &cx.meta.client_capabilities;

@@ -16,6 +16,7 @@ mod client_task;
 mod context;
 mod directed;
 mod list;
+mod list_v2026;
 mod schema;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ pub(crate) use call::{handle as call, rerun};
 pub(crate) use call_v2026::{cancel_unheard, created_task, handle as call_v2026};
 pub use context::ToolContext;
 pub(crate) use list::handle as list;
+pub(crate) use list_v2026::handle as list_v2026;
 
 /// What a tool's handler returns: its result (possibly with `isError`), or a JSON-RPC error.
 pub type ToolResult = Result<CallToolResult, ErrorObject>;

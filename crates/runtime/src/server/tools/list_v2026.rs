@@ -10,8 +10,8 @@
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use serde_json::{json, Value};
 
-use super::discover::CACHE_TTL_MS;
-use super::Server;
+use crate::server::discover::CACHE_TTL_MS;
+use crate::server::Server;
 
 pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
     let mut tools = server.tools().definitions();
@@ -20,7 +20,7 @@ pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
     }
     Ok(json!({
         "resultType": "complete",
-        "tools": super::to_value(&tools)?,
+        "tools": crate::server::to_value(&tools)?,
         "ttlMs": CACHE_TTL_MS,
         "cacheScope": "public",
     }))
