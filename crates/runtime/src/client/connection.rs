@@ -3,10 +3,13 @@
 //! the transport, the status and progress broadcasts, the handlers of the server's requests,
 //! the engine of client-hosted tasks, and, in MCP 2026-07-28, the `_meta` every request carries.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject, Notification, Request, RequestId, Response};
+use mcp_tasks_wire::jsonrpc::{
+    self as rpc_message, params_as, ErrorObject, Notification, Request, RequestId, Response,
+};
 use mcp_tasks_wire::v2025_11_25::{
     CreateMessageRequestParams, ElicitRequestParams, ProgressNotificationParams, Task,
     TaskStatusNotificationParams,
@@ -18,6 +21,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ClientError, Result};
+use super::forward::{self, Forwarder, Scope};
 use super::handler::{ElicitationHandler, RequestContext, SamplingHandler};
 use super::hosted::Host;
 use super::input::Answerer;
@@ -35,6 +39,8 @@ const EVENT_BUFFER: usize = 256;
 pub(crate) struct Handlers {
     pub(crate) elicitation: Option<Arc<dyn ElicitationHandler>>,
     pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
+    /// Takes every server request and notification instead (a gateway's client).
+    pub(crate) forwarder: Option<Arc<dyn Forwarder>>,
 }
 
 #[derive(Debug)]
@@ -48,6 +54,9 @@ pub(crate) struct Connection {
     /// The `_meta` of an MCP 2026-07-28 request, put on every request once the connection
     /// speaks that era (B-2); `None` in a 2025-11-25 session.
     framing: RwLock<Option<Arc<Map<String, Value>>>>,
+    /// The scope of each request sent in one and not answered yet, for what the server sends
+    /// on its stream (see [`forward`]).
+    scopes: Mutex<HashMap<RequestId, Scope>>,
 }
 
 impl Connection {
@@ -66,6 +75,7 @@ impl Connection {
             answerer,
             host,
             framing: RwLock::new(None),
+            scopes: Mutex::new(HashMap::new()),
         });
         tokio::spawn(conn.clone().dispatch(inbound));
         conn
@@ -161,7 +171,9 @@ impl Connection {
             outgoing.unsent();
             return Err(closed());
         }
-        let request = Request::new(outgoing.id().clone(), method, Some(params));
+        let id = outgoing.id().clone();
+        let _scoped = forward::scope().map(|scope| ScopeGuard::new(&self.scopes, &id, scope));
+        let request = Request::new(id, method, Some(params));
         if let Err(e) = self.transport.send(request.into()).await {
             outgoing.unsent();
             return Err(e);
@@ -173,8 +185,18 @@ impl Connection {
                 error: Box::new(error),
             }),
             Err(Failure::Lost(reason)) => Err(ClientError::Transport(reason)),
-            Err(Failure::Closed) => Err(closed()),
+            Err(Failure::Closed) => match self.transport.end_reason() {
+                Some(why) => Err(ClientError::Transport(format!(
+                    "{why} before it answered {method}"
+                ))),
+                None => Err(closed()),
+            },
         }
+    }
+
+    /// Why the connection ended, when the transport knows (a spawned server's exit status).
+    pub(crate) fn end_reason(&self) -> Option<String> {
+        self.transport.end_reason()
     }
 
     /// What a request whose caller stopped waiting does: tell the server, best effort, the
@@ -211,13 +233,16 @@ impl Connection {
             };
             let Some(incoming) = incoming else { break };
             match incoming {
-                Incoming::Message(message) => match self.peer.receive(message) {
-                    Some(Received::Request(r)) => {
-                        tokio::spawn(self.clone().answer(r));
-                    }
-                    Some(Received::Notification(n)) => self.notification(n),
-                    None => {}
-                },
+                Incoming::Message(message) => self.received(message, None),
+                Incoming::OnStream { message, request } => {
+                    let scope = self
+                        .scopes
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&request)
+                        .copied();
+                    self.received(message, scope);
+                }
                 Incoming::Lost { id, reason } => self.peer.lose(&id, reason),
             }
         }
@@ -225,6 +250,21 @@ impl Connection {
         // Waiters fail with ClientError::Closed; handlers of the server's requests stop.
         self.peer.close();
         self.peer.cancel_all_inflight();
+    }
+
+    fn received(self: &Arc<Self>, message: rpc_message::Message, scope: Option<Scope>) {
+        match self.peer.receive(message) {
+            Some(Received::Request(r)) => {
+                tokio::spawn(self.clone().answer(r, scope));
+            }
+            Some(Received::Notification(n)) => {
+                if let Some(forwarder) = &self.answerer.handlers.forwarder {
+                    forwarder.notification(&n, scope);
+                }
+                self.notification(n);
+            }
+            None => {}
+        }
     }
 
     fn notification(&self, n: Notification) {
@@ -254,7 +294,7 @@ impl Connection {
     }
 
     /// Answers one request of the server's, on its own tokio task.
-    async fn answer(self: Arc<Self>, request: Request) {
+    async fn answer(self: Arc<Self>, request: Request, scope: Option<Scope>) {
         let Request {
             id, method, params, ..
         } = request;
@@ -264,6 +304,7 @@ impl Connection {
             related_task: related_task.clone(),
             hosted_task: None,
             cancellation: cancellation.clone(),
+            scope,
         };
         let outcome = tokio::select! {
             outcome = self.route(&id, &method, params, cx) => outcome,
@@ -296,6 +337,17 @@ impl Connection {
         params: Option<Value>,
         cx: RequestContext,
     ) -> std::result::Result<Value, ErrorObject> {
+        let hosted = matches!(
+            name,
+            method::TASKS_GET | method::TASKS_RESULT | method::TASKS_LIST | method::TASKS_CANCEL
+        ) && self.host().is_some();
+        if let (Some(forwarder), false, false) = (
+            &self.answerer.handlers.forwarder,
+            hosted,
+            name == method::PING,
+        ) {
+            return forwarder.request(name, params, cx).await;
+        }
         match name {
             method::PING => Ok(json!({})),
             method::ELICITATION_CREATE => {
@@ -338,6 +390,34 @@ impl Connection {
             },
             other => Err(ErrorObject::method_not_found(other)),
         }
+    }
+}
+
+/// Keeps a request's scope while it waits for its answer.
+struct ScopeGuard<'a> {
+    scopes: &'a Mutex<HashMap<RequestId, Scope>>,
+    id: RequestId,
+}
+
+impl<'a> ScopeGuard<'a> {
+    fn new(scopes: &'a Mutex<HashMap<RequestId, Scope>>, id: &RequestId, scope: Scope) -> Self {
+        scopes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), scope);
+        Self {
+            scopes,
+            id: id.clone(),
+        }
+    }
+}
+
+impl Drop for ScopeGuard<'_> {
+    fn drop(&mut self) {
+        self.scopes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
     }
 }
 

@@ -46,6 +46,9 @@ pub struct RequestContext {
     /// Tripped when the server cancels: `notifications/cancelled` for a plain request,
     /// `tasks/cancel` for a hosted task.
     pub cancellation: CancellationToken,
+    /// The [`Scope`](super::Scope) of the request this one came about through, when known
+    /// (see [`forward`](super::forward)).
+    pub scope: Option<super::Scope>,
 }
 
 /// Answers `elicitation/create`.

@@ -167,6 +167,7 @@ impl Host {
                 related_task: related,
                 hosted_task: Some(tcx.id().to_string()),
                 cancellation: tcx.cancellation().clone(),
+                scope: None,
             };
             let run = work(cx);
             async move {

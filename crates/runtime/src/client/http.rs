@@ -57,6 +57,23 @@ const RESUME_DELAY: Duration = Duration::from_millis(250);
 const MAX_STANDING_DELAY: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `Bearer <token>` as a header value marked sensitive, so it is never logged.
+fn bearer(token: &str) -> Result<HeaderValue> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ClientError::Transport("the bearer token is empty".into()));
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        ClientError::Transport(
+            "the bearer token holds characters an HTTP header cannot carry (control \
+             characters or non-ASCII)"
+                .into(),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// The Streamable HTTP transport, for one endpoint URL and one session.
 #[derive(Debug)]
 pub struct HttpTransport {
@@ -69,6 +86,8 @@ struct Shared {
     url: reqwest::Url,
     /// `Bearer <token>`, marked sensitive so it is never logged.
     authorization: Option<HeaderValue>,
+    /// Headers the caller asked to send with every request.
+    extra: HeaderMap,
     session: Mutex<Option<HeaderValue>>,
     version: Mutex<Option<HeaderValue>>,
     /// The version of a stateless era, once the connection speaks one.
@@ -90,7 +109,7 @@ impl HttpTransport {
     ///
     /// [`ClientError::Transport`] when `url` is not an http(s) URL.
     pub fn new(url: &str) -> Result<(Self, Inbound)> {
-        Self::build(url, None)
+        Self::build(url, None, HeaderMap::new())
     }
 
     /// Like [`HttpTransport::new`], sending `Authorization: Bearer <token>` with every request;
@@ -101,22 +120,52 @@ impl HttpTransport {
     /// [`ClientError::Transport`] when `url` is not an http(s) URL, or `token` is empty or
     /// holds characters an HTTP header cannot carry.
     pub fn with_bearer_token(url: &str, token: &str) -> Result<(Self, Inbound)> {
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(ClientError::Transport("the bearer token is empty".into()));
-        }
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            ClientError::Transport(
-                "the bearer token holds characters an HTTP header cannot carry (control \
-                 characters or non-ASCII)"
-                    .into(),
-            )
-        })?;
-        value.set_sensitive(true);
-        Self::build(url, Some(value))
+        Self::build(url, Some(bearer(token)?), HeaderMap::new())
     }
 
-    fn build(url: &str, authorization: Option<HeaderValue>) -> Result<(Self, Inbound)> {
+    /// Like [`HttpTransport::new`], with a bearer token when given and `headers` sent with
+    /// every request (values are marked sensitive, so they are never logged).
+    ///
+    /// # Errors
+    ///
+    /// As [`HttpTransport::with_bearer_token`], and a header name or value HTTP cannot carry,
+    /// or one the transport sets itself (`Mcp-Session-Id`, `MCP-Protocol-Version`,
+    /// `Authorization` when a token is given).
+    pub fn with_headers(
+        url: &str,
+        token: Option<&str>,
+        headers: &[(String, String)],
+    ) -> Result<(Self, Inbound)> {
+        let mut extra = HeaderMap::new();
+        for (name, value) in headers {
+            let name = header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                ClientError::Transport(format!("{name:?} is not an HTTP header name"))
+            })?;
+            let reserved = name == SESSION_HEADER
+                || name == PROTOCOL_VERSION_HEADER
+                || (token.is_some() && name == header::AUTHORIZATION);
+            if reserved {
+                return Err(ClientError::Transport(format!(
+                    "the header {name} is set by the transport itself; leave it out"
+                )));
+            }
+            let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+                ClientError::Transport(format!(
+                    "the value of header {name} holds characters an HTTP header cannot carry"
+                ))
+            })?;
+            value.set_sensitive(true);
+            extra.append(name, value);
+        }
+        let authorization = token.map(bearer).transpose()?;
+        Self::build(url, authorization, extra)
+    }
+
+    fn build(
+        url: &str,
+        authorization: Option<HeaderValue>,
+        extra: HeaderMap,
+    ) -> Result<(Self, Inbound)> {
         let url = reqwest::Url::parse(url)
             .map_err(|e| ClientError::Transport(format!("{url:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -136,6 +185,7 @@ impl HttpTransport {
                     http,
                     url,
                     authorization,
+                    extra,
                     session: Mutex::new(None),
                     version: Mutex::new(None),
                     stateless: Mutex::new(None),
@@ -176,7 +226,7 @@ impl Shared {
     }
 
     fn headers(&self) -> HeaderMap {
-        let mut h = HeaderMap::new();
+        let mut h = self.extra.clone();
         if let Some(auth) = &self.authorization {
             h.insert(header::AUTHORIZATION, auth.clone());
         }
@@ -490,7 +540,15 @@ impl Shared {
                         (&message, waiting_for),
                         (Message::Response(r), Some(id)) if r.id.as_ref() == Some(id)
                     );
-                    self.deliver(Incoming::Message(message));
+                    let on_stream =
+                        waiting_for.filter(|_| !matches!(message, Message::Response(_)));
+                    self.deliver(match on_stream {
+                        Some(request) => Incoming::OnStream {
+                            message,
+                            request: request.clone(),
+                        },
+                        None => Incoming::Message(message),
+                    });
                     if is_answer {
                         return true;
                     }

@@ -80,7 +80,18 @@ impl Answerer {
             related_task: task.map(str::to_owned),
             hosted_task: None,
             cancellation: CancellationToken::new(),
+            scope: super::forward::scope(),
         };
+        if let Some(forwarder) = &self.handlers.forwarder {
+            let params = Some(request.params.clone());
+            return forwarder
+                .request(&request.method, params, cx)
+                .await
+                .map_err(|e| ClientError::Rpc {
+                    method: request.method.clone(),
+                    error: Box::new(e),
+                });
+        }
         let params = Some(request.params.clone());
         let malformed = |e: mcp_tasks_wire::jsonrpc::ErrorObject| {
             ClientError::protocol(&request.method, format!("input request: {}", e.message))
@@ -171,6 +182,7 @@ mod tests {
                         meta: None,
                     })
                 }))),
+                forwarder: None,
             },
             roots: None,
         };

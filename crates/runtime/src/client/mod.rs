@@ -66,6 +66,7 @@
 mod connection;
 mod error;
 mod ext_task;
+pub mod forward;
 pub mod handler;
 mod hosted;
 mod http;
@@ -93,6 +94,7 @@ use tokio::sync::Mutex;
 
 use connection::{Connection, Handlers};
 pub use error::{ClientError, Result};
+pub use forward::{in_scope, scope, Forwarder, Scope};
 pub use handler::{handler_fn, sampling_fn, ElicitationHandler, RequestContext, SamplingHandler};
 pub use http::HttpTransport;
 pub use input::Root;
@@ -116,6 +118,9 @@ pub struct ClientBuilder {
     bearer_token: Option<BearerToken>,
     protocols: Vec<Protocol>,
     roots: Option<Vec<Root>>,
+    /// What a forwarding client declares, in place of what its handlers would.
+    forwarded: Option<ClientCapabilities>,
+    headers: Vec<(String, String)>,
 }
 
 /// A bearer token, kept out of `Debug` output.
@@ -137,7 +142,29 @@ impl ClientBuilder {
             bearer_token: None,
             protocols: vec![Protocol::V2026_07_28, Protocol::V2025_11_25],
             roots: None,
+            forwarded: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Hands every request and notification of the server to `forwarder` instead of the
+    /// client's own handlers, and declares `capabilities` (what the forwarder's callers can
+    /// answer) in both eras; see [`forward`]. For a client that stands for others: a gateway.
+    pub fn forward(
+        mut self,
+        forwarder: Arc<dyn Forwarder>,
+        capabilities: ClientCapabilities,
+    ) -> Self {
+        self.handlers.forwarder = Some(forwarder);
+        self.forwarded = Some(capabilities);
+        self
+    }
+
+    /// Sends the header `name: value` with every HTTP request (an API key a server wants in
+    /// a header of its own, say). Applies to [`ClientBuilder::connect_http`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     /// Speaks `protocol` without asking the server first: 2025-11-25 `initialize`s at once;
@@ -205,10 +232,8 @@ impl ClientBuilder {
     /// A bad URL or token, a server that cannot be reached or refuses the credentials, or a
     /// failed initialize.
     pub async fn connect_http(self, url: &str) -> Result<Client> {
-        let (transport, inbound) = match &self.bearer_token {
-            Some(BearerToken(token)) => HttpTransport::with_bearer_token(url, token)?,
-            None => HttpTransport::new(url)?,
-        };
+        let token = self.bearer_token.as_ref().map(|BearerToken(t)| t.as_str());
+        let (transport, inbound) = HttpTransport::with_headers(url, token, &self.headers)?;
         self.connect(transport, inbound).await
     }
 
@@ -219,10 +244,10 @@ impl ClientBuilder {
     /// [`ClientError::Unsupported`] when a bearer token was given (stdio carries no
     /// credentials); a command that cannot start, or a failed initialize.
     pub async fn connect_stdio(self, command: Command) -> Result<Client> {
-        if self.bearer_token.is_some() {
+        if self.bearer_token.is_some() || !self.headers.is_empty() {
             return Err(ClientError::Unsupported(
-                "a bearer token applies to Streamable HTTP only; a server spawned over stdio \
-                 takes no credentials"
+                "a bearer token or header applies to Streamable HTTP only; a server spawned \
+                 over stdio takes no credentials"
                     .into(),
             ));
         }
@@ -281,6 +306,14 @@ impl ClientBuilder {
     /// What a 2026-07-28 request declares (before the tasks extension is added): what the
     /// handlers and roots can answer. The client hosts no tasks in that era.
     fn capabilities_v2026(&self) -> v2::ClientCapabilities {
+        if let Some(caps) = &self.forwarded {
+            return v2::ClientCapabilities {
+                elicitation: caps.elicitation,
+                sampling: caps.sampling,
+                roots: caps.roots,
+                ..v2::ClientCapabilities::default()
+            };
+        }
         v2::ClientCapabilities {
             elicitation: self
                 .handlers
@@ -301,6 +334,9 @@ impl ClientBuilder {
     }
 
     fn capabilities(&self) -> ClientCapabilities {
+        if let Some(caps) = &self.forwarded {
+            return caps.clone();
+        }
         let elicit = self.handlers.elicitation.is_some();
         let sample = self.handlers.sampling.is_some();
         ClientCapabilities {
@@ -498,6 +534,18 @@ impl Client {
             || "the server".to_owned(),
             |i| format!("the server {}", i.name),
         )
+    }
+
+    /// Tripped when the connection is gone for good: the spawned server exited, the HTTP
+    /// session ended. Requests then fail at once.
+    pub fn closed(&self) -> &tokio_util::sync::CancellationToken {
+        self.conn.closed()
+    }
+
+    /// Why the connection ended, once it did, when the transport knows: "the server process
+    /// exited with status 1".
+    pub fn end_reason(&self) -> Option<String> {
+        self.conn.end_reason()
     }
 
     /// The connection, as a [`Peer`] for [`TaskHandle`]s of tasks created elsewhere.

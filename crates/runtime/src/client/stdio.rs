@@ -1,7 +1,14 @@
 //! A server spawned as a child process, spoken to over its stdin and stdout: one JSON-RPC
-//! message per line. The child's stderr is left as the caller set it up on the command.
+//! message per line. The child's stderr is left as the caller set it up on the command; when
+//! the caller piped it, each line goes to our log (target `mcp_tasks::server_stderr`), where a
+//! server's own complaints belong, instead of being lost or blocking the child on a full pipe.
+//!
+//! When the child's stdout ends, the transport waits briefly for its exit status, so that
+//! [`Transport::end_reason`] can say how the server ended ("exited with status 1", "killed by
+//! signal 9") before the connection reports that it closed.
 
 use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,11 +24,15 @@ use super::transport::{Inbound, Incoming, Transport};
 /// closed, before killing it.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// How long the transport waits, after the child's stdout ended, for its exit status.
+const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
+
 /// The stdio transport: owns the child; dropping the transport kills it.
 #[derive(Debug)]
 pub struct StdioTransport {
     stdin: Mutex<Option<ChildStdin>>,
-    child: Mutex<Child>,
+    child: Arc<Mutex<Child>>,
+    ended: Arc<OnceLock<String>>,
 }
 
 impl StdioTransport {
@@ -48,34 +59,33 @@ impl StdioTransport {
             .stdout
             .take()
             .ok_or_else(|| ClientError::Transport("the server's stdout is not piped".into()))?;
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(log_stderr(program, stderr));
+        }
+        let child = Arc::new(Mutex::new(child));
+        let ended = Arc::new(OnceLock::new());
         let (tx, rx) = mpsc::unbounded_channel();
+        let (waited, reason) = (child.clone(), ended.clone());
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            loop {
-                match lines.next_line().await {
-                    Ok(Some(line)) if line.trim().is_empty() => {}
-                    Ok(Some(line)) => match jsonrpc::decode(line.as_bytes()) {
-                        Ok(message) => {
-                            if tx.send(Incoming::Message(message)).is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e.to_error_object().message, "the server wrote a line that is not a JSON-RPC message; skipped")
-                        }
-                    },
-                    Ok(None) => return,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading the server's stdout failed");
-                        return;
-                    }
-                }
-            }
+            read_stdout(stdout, &tx).await;
+            // Before the inbound channel ends (and the connection reports it closed), learn
+            // how the server ended, for whoever reports the failure.
+            let status =
+                tokio::time::timeout(EXIT_STATUS_WAIT, async { waited.lock().await.wait().await })
+                    .await;
+            let why = match status {
+                Ok(Ok(status)) => describe_exit(status),
+                Ok(Err(e)) => format!("closed its stdout (its exit status is unknown: {e})"),
+                Err(_) => "closed its stdout but is still running".to_owned(),
+            };
+            let _ = reason.set(why);
+            drop(tx);
         });
         Ok((
             Self {
                 stdin: Mutex::new(stdin),
-                child: Mutex::new(child),
+                child,
+                ended,
             },
             rx,
         ))
@@ -103,6 +113,12 @@ impl Transport for StdioTransport {
         })
     }
 
+    fn end_reason(&self) -> Option<String> {
+        self.ended
+            .get()
+            .map(|why| format!("the server process {why}"))
+    }
+
     async fn close(&self) {
         drop(self.stdin.lock().await.take());
         let mut child = self.child.lock().await;
@@ -113,5 +129,53 @@ impl Transport for StdioTransport {
             tracing::debug!("the server did not exit after its stdin closed; killing it");
             let _ = child.kill().await;
         }
+    }
+}
+
+/// Delivers the child's stdout, one message per line, until it ends or nobody listens.
+async fn read_stdout(stdout: tokio::process::ChildStdout, tx: &mpsc::UnboundedSender<Incoming>) {
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) if line.trim().is_empty() => {}
+            Ok(Some(line)) => match jsonrpc::decode(line.as_bytes()) {
+                Ok(message) => {
+                    if tx.send(Incoming::Message(message)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e.to_error_object().message, "the server wrote a line that is not a JSON-RPC message; skipped")
+                }
+            },
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the server's stdout failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Logs each line the child writes to stderr.
+async fn log_stderr(program: String, stderr: tokio::process::ChildStderr) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
+    }
+}
+
+/// "exited with status 1", "was killed by signal 9": how a child ended, for people.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("was killed by signal {signal}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => format!("ended ({status})"),
     }
 }

@@ -13,6 +13,14 @@ use super::error::Result;
 pub enum Incoming {
     /// A message from the server.
     Message(Message),
+    /// A message from the server that came on the stream of our request `request` (a POST's
+    /// SSE response), so it belongs to that request: a question it asks, its progress.
+    OnStream {
+        /// The message.
+        message: Message,
+        /// The request whose stream carried it.
+        request: RequestId,
+    },
     /// The stream that was to carry the answer to request `id` ended without it and could not
     /// be resumed; the request's caller gets a transport error instead of waiting forever.
     Lost {
@@ -61,6 +69,12 @@ pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
     /// there). False by default: the client sends the notification.
     fn abandon(&self, _id: &RequestId) -> bool {
         false
+    }
+
+    /// Why the connection ended, once it did, when the transport knows more than that it
+    /// ended: a spawned server's exit status, say. For the error a caller reports.
+    fn end_reason(&self) -> Option<String> {
+        None
     }
 
     /// Ends the connection politely: HTTP sends `DELETE`, stdio closes the child's stdin and
