@@ -77,6 +77,29 @@ pub const NOTIFY_TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
 /// Request: sets the minimum level of `notifications/message`.
 pub const LOGGING_SET_LEVEL: &str = "logging/setLevel";
 
+/// Request: the server's resources, paginated.
+pub const RESOURCES_LIST: &str = "resources/list";
+/// Request: the server's resource templates, paginated.
+pub const RESOURCES_TEMPLATES_LIST: &str = "resources/templates/list";
+/// Request: one resource's contents.
+pub const RESOURCES_READ: &str = "resources/read";
+/// Request (2025-11-25): follow a resource's changes.
+pub const RESOURCES_SUBSCRIBE: &str = "resources/subscribe";
+/// Request (2025-11-25): stop following a resource.
+pub const RESOURCES_UNSUBSCRIBE: &str = "resources/unsubscribe";
+/// Request: the server's prompts, paginated.
+pub const PROMPTS_LIST: &str = "prompts/list";
+/// Request: one prompt, filled with arguments.
+pub const PROMPTS_GET: &str = "prompts/get";
+/// Request: completions for a prompt or resource template argument.
+pub const COMPLETION_COMPLETE: &str = "completion/complete";
+/// Notification: the server's resource list changed.
+pub const NOTIFY_RESOURCES_LIST_CHANGED: &str = "notifications/resources/list_changed";
+/// Notification: a resource a client subscribed to changed.
+pub const NOTIFY_RESOURCES_UPDATED: &str = "notifications/resources/updated";
+/// Notification: the server's prompt list changed.
+pub const NOTIFY_PROMPTS_LIST_CHANGED: &str = "notifications/prompts/list_changed";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,6 +200,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves, through `passthrough`, the requests the server does not serve itself
+    /// (resources, prompts, completion), and declares its capabilities beside ours: a server
+    /// in front of another (see [`Passthrough`](super::Passthrough)).
+    pub fn passthrough(mut self, passthrough: std::sync::Arc<dyn super::Passthrough>) -> Self {
+        self.options.passthrough = Some(passthrough);
+        self
+    }
+
     /// A per-requestor limit on task operations (T-SEC-3); `None`, the default, is unlimited.
     pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.options.rate_limit = limit;

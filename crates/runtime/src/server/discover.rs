@@ -43,7 +43,11 @@ pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
         cache_scope: Some(CacheScope::Public),
         meta: Some(server_info_meta(server)),
     };
-    super::to_value(&result)
+    let mut result = super::to_value(&result)?;
+    if let Some(p) = server.passthrough() {
+        super::passthrough::merge_capabilities(&mut result["capabilities"], &p.capabilities());
+    }
+    Ok(result)
 }
 
 /// `_meta` naming the server.

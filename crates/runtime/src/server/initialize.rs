@@ -41,7 +41,11 @@ pub(super) fn handle(
         server_info: server.info.clone(),
         instructions: server.instructions.clone(),
     };
-    super::to_value(&result)
+    let mut result = super::to_value(&result)?;
+    if let Some(p) = server.passthrough() {
+        super::passthrough::merge_capabilities(&mut result["capabilities"], &p.capabilities());
+    }
+    Ok(result)
 }
 
 /// We declare `tasks.list` because sessions tell anonymous requestors apart: each sees the

@@ -8,16 +8,18 @@ mod ext_tasks;
 mod initialize;
 mod logging;
 pub(crate) mod mrtr;
+pub mod passthrough;
 mod rate;
 mod router;
 pub mod tasks;
 pub mod tools;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use mcp_tasks_engine::{Engine, Recovered, RequestKind};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification, Request, Response};
+use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2025_11_25::Implementation;
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +32,7 @@ use crate::session::{Session, Sink};
 pub use builder::{
     ctrl_c_or_sigterm, BuildError, ReadyServer, ServerBuilder, DEFAULT_SHUTDOWN_GRACE,
 };
+pub use passthrough::{Passthrough, PassthroughContext};
 pub use rate::RateLimit;
 pub use tools::{ToolContext, ToolDef, ToolResult, Tools};
 
@@ -40,7 +43,12 @@ pub use tools::{ToolContext, ToolDef, ToolResult, Tools};
 #[derive(Debug)]
 pub struct Server {
     engine: Engine,
-    tools: Tools,
+    /// Replaced whole when the tools change ([`Server::set_tools`]); a request keeps the
+    /// registry it started with.
+    tools: RwLock<Arc<Tools>>,
+    /// The 2025-11-25 sessions, for notifications to all of them (`list_changed`).
+    sessions: Mutex<Vec<Weak<Session>>>,
+    passthrough: Option<Arc<dyn Passthrough>>,
     info: Implementation,
     instructions: Option<String>,
     rate: Option<rate::RateLimiter>,
@@ -66,6 +74,8 @@ pub struct ServerOptions {
     /// call before the server makes it a task; `None` is [`DEFAULT_TASK_AFTER`]. A tool
     /// overrides it with [`ToolDef::task_after`].
     pub task_after: Option<Duration>,
+    /// Serves what the server does not: resources, prompts, completion (a gateway).
+    pub passthrough: Option<Arc<dyn Passthrough>>,
 }
 
 impl Server {
@@ -83,7 +93,9 @@ impl Server {
     ) -> Arc<Self> {
         Arc::new(Self {
             engine,
-            tools,
+            tools: RwLock::new(Arc::new(tools)),
+            sessions: Mutex::new(Vec::new()),
+            passthrough: options.passthrough,
             info,
             instructions: options.instructions,
             rate: options.rate_limit.map(rate::RateLimiter::new),
@@ -108,6 +120,7 @@ impl Server {
                 instructions: Some(instructions.into()),
                 rate_limit: None,
                 task_after: None,
+                passthrough: None,
             },
         )
     }
@@ -117,15 +130,52 @@ impl Server {
         &self.engine
     }
 
-    /// The tools.
-    pub fn tools(&self) -> &Tools {
-        &self.tools
+    /// The tools, as they are now.
+    pub fn tools(&self) -> Arc<Tools> {
+        self.tools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the tools (an upstream's list changed) and tells every MCP 2025-11-25 session
+    /// with `notifications/tools/list_changed`. Calls already running keep their tool; a task
+    /// of a tool that is gone still answers `tasks/get` and `tasks/result`.
+    pub fn set_tools(&self, tools: Tools) {
+        *self.tools.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(tools);
+        self.broadcast(method::NOTIFY_TOOLS_LIST_CHANGED, None, |_| true);
+    }
+
+    /// The passthrough, if the server has one.
+    pub fn passthrough(&self) -> Option<&Arc<dyn Passthrough>> {
+        self.passthrough.as_ref()
+    }
+
+    /// Sends a notification on the standing stream of every MCP 2025-11-25 session that
+    /// `to` picks; returns how many took it. A session without a standing stream (an HTTP
+    /// client that opened no GET stream) misses it, as MCP allows.
+    pub fn broadcast(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        to: impl Fn(&Session) -> bool,
+    ) -> usize {
+        let sessions: Vec<Arc<Session>> = {
+            let mut all = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            all.retain(|s| s.upgrade().is_some_and(|s| !s.closed().is_cancelled()));
+            all.iter().filter_map(Weak::upgrade).collect()
+        };
+        sessions
+            .iter()
+            .filter(|s| to(s))
+            .filter(|s| s.send_standing(Notification::new(method, params.clone()).into()))
+            .count()
     }
 
     /// How long a call of `tool` in MCP 2026-07-28 runs before it becomes a task, when its
     /// task support is optional: the tool's own [`ToolDef::task_after`], else the server's.
     pub fn task_after(&self, tool: &str) -> Duration {
-        self.tools.task_after(tool).unwrap_or(self.task_after)
+        self.tools().task_after(tool).unwrap_or(self.task_after)
     }
 
     /// The key that seals `requestState` (B-6), derived from the store's secret so every
@@ -192,7 +242,7 @@ impl Server {
     /// answer on, and the transport that has one passes them to [`Server::handle_request`].
     pub(crate) fn handle_received(&self, session: &Session, received: Option<Received>) {
         match received {
-            Some(Received::Notification(n)) => router::notification(session, n),
+            Some(Received::Notification(n)) => router::notification(self, session, n),
             Some(Received::Request(r)) => {
                 tracing::warn!(
                     method = r.method,
@@ -218,7 +268,7 @@ impl Server {
                 r.kind == RequestKind::ToolsCall
                     && r.name
                         .as_deref()
-                        .is_some_and(|n| self.tools.is_resumable(n))
+                        .is_some_and(|n| self.tools().is_resumable(n))
             })
             .await?;
         for record in &recovered.rerun {
@@ -263,6 +313,10 @@ impl Server {
     /// Starts what a new session needs beside its requests: status notifications for the tasks
     /// it creates (T-NOTE-1). Stops when the session closes.
     pub fn start_session(self: &Arc<Self>, session: &Arc<Session>) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::downgrade(session));
         tasks::notify::spawn(self.clone(), session.clone());
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use mcp_tasks_wire::v2026_07_28::ResultType;
 
 use super::era::RequestContext;
-use super::{discover, ext_tasks, initialize, logging, tasks, tools, Server};
+use super::{discover, ext_tasks, initialize, logging, tasks, tools, PassthroughContext, Server};
 use crate::session::{Session, Sink};
 
 pub(super) async fn route(
@@ -62,6 +62,18 @@ pub(super) async fn route(
         method::TASKS_RESULT => tasks::result::handle(server, session, params, sink).await,
         method::TASKS_LIST => tasks::list::handle(server, session, params).await,
         method::TASKS_CANCEL => tasks::cancel::handle(server, session, params).await,
+        other if serves(server, other) => {
+            let cancellation = session.track_inflight(&id);
+            let cx = PassthroughContext {
+                session: session.clone(),
+                stateless: false,
+                sink: sink.clone(),
+                cancellation: cancellation.clone(),
+            };
+            let outcome = passthrough(server, cx, other, params).await;
+            session.untrack_inflight(&id);
+            outcome
+        }
         other if other.len() > MAX_ECHOED_ID_BYTES => Err(ErrorObject::new(
             mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
             format!(
@@ -109,6 +121,15 @@ pub(super) async fn route_stateless(
             ext_tasks::listen::handle(server, cx, &id, params, sink).await?;
             return Ok(None);
         }
+        other if serves(server, other) => {
+            let pcx = PassthroughContext {
+                session: cx.session.clone(),
+                stateless: true,
+                sink: sink.clone(),
+                cancellation: cx.stopping.child_token(),
+            };
+            passthrough(server, pcx, other, params).await?
+        }
         other => return Err(not_in_this_era(other)),
     };
     if result.get("resultType").is_none() {
@@ -116,6 +137,23 @@ pub(super) async fn route_stateless(
     }
     discover::stamp_server_info(server, &mut result);
     Ok(Some(result))
+}
+
+/// Whether the server's passthrough serves `method` (G-1).
+fn serves(server: &Server, method: &str) -> bool {
+    server.passthrough().is_some_and(|p| p.serves(method))
+}
+
+async fn passthrough(
+    server: &Server,
+    cx: PassthroughContext,
+    method: &str,
+    params: Option<Value>,
+) -> Result<Value, ErrorObject> {
+    match server.passthrough() {
+        Some(p) => p.request(cx, method, params).await,
+        None => Err(ErrorObject::method_not_found(method)),
+    }
 }
 
 /// Counts a task operation of a stateless request against its requestor's limit (T-SEC-3).
@@ -210,9 +248,14 @@ fn is_task_operation(name: &str, params: Option<&Value>) -> bool {
 }
 
 /// A notification the session's peer handed on (it handles `notifications/cancelled`).
-pub(super) fn notification(session: &Session, n: Notification) {
+pub(super) fn notification(server: &Server, session: &Session, n: Notification) {
     match n.method.as_str() {
         method::INITIALIZED => tracing::debug!(session = session.id(), "client initialized"),
+        _ if server.passthrough().is_some() => {
+            if let Some(p) = server.passthrough() {
+                p.notification(session, &n);
+            }
+        }
         other => tracing::debug!(method = other, "notification ignored"),
     }
 }

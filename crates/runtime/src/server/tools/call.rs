@@ -24,7 +24,8 @@ pub(crate) async fn handle(
 ) -> Result<Value, ErrorObject> {
     let raw = params.clone().unwrap_or_else(|| Value::Object(Map::new()));
     let p: CallToolRequestParams = params_as(params)?;
-    let Some((tool, handler)) = server.tools().get(&p.name) else {
+    let tools = server.tools();
+    let Some((tool, handler)) = tools.get(&p.name) else {
         return Err(ErrorObject::invalid_params(format!(
             "unknown tool {:?}; tools/list shows the tools this server has",
             p.name
@@ -125,7 +126,8 @@ pub(crate) fn rerun(server: &Arc<Server>, record: &TaskRecord) {
     let prepared = serde_json::from_value::<CallToolRequestParams>(record.params.clone())
         .map_err(|e| ErrorObject::invalid_params(format!("stored params unreadable: {e}")))
         .and_then(|p| {
-            let (_, handler) = server.tools().get(&p.name).ok_or_else(|| {
+            let tools = server.tools();
+            let (_, handler) = tools.get(&p.name).ok_or_else(|| {
                 ErrorObject::invalid_params(format!("tool {:?} is no longer offered", p.name))
             })?;
             handler(p.arguments.unwrap_or_default())

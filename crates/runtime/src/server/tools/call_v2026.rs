@@ -63,7 +63,8 @@ pub(crate) async fn handle(
         .and_then(Value::as_str)
         .ok_or_else(|| ErrorObject::invalid_params("params.name must be the tool's name"))?
         .to_owned();
-    let Some((tool, handler)) = server.tools().get(&name) else {
+    let tools = server.tools();
+    let Some((tool, handler)) = tools.get(&name) else {
         return Err(ErrorObject::invalid_params(format!(
             "unknown tool {name:?}; tools/list shows the tools this server has"
         )));

@@ -295,6 +295,16 @@ impl Tools {
         self
     }
 
+    /// Sets the [`ToolDef::task_after`] of the tool `name` (for a tool added from a raw
+    /// definition, [`Tools::add`]); nothing when there is no such tool.
+    #[must_use]
+    pub fn with_task_after(mut self, name: &str, after: Duration) -> Self {
+        if let Some(entry) = self.tools.get_mut(name) {
+            entry.task_after = Some(after);
+        }
+        self
+    }
+
     /// The tool definitions, for `tools/list`.
     pub fn definitions(&self) -> Vec<Tool> {
         self.order

@@ -74,7 +74,7 @@ mod stateless;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -170,7 +170,8 @@ struct HttpState {
     /// Tripped when the server stops: GET streams end and no new one opens.
     stopping: CancellationToken,
     /// The tools' arguments mirrored into `Mcp-Param-*` headers, found on first use.
-    param_headers: OnceLock<param_headers::ParamHeaders>,
+    /// The `Mcp-Param-*` headers of the tools last seen, remade when the tools change.
+    param_headers: Mutex<Option<(Arc<crate::server::Tools>, Arc<param_headers::ParamHeaders>)>>,
     /// The requests of MCP 2026-07-28 being served.
     stateless: stateless::InFlight,
 }
@@ -233,9 +234,20 @@ impl Drop for Busy {
 }
 
 impl HttpState {
-    fn param_headers(&self) -> &param_headers::ParamHeaders {
-        self.param_headers
-            .get_or_init(|| param_headers::ParamHeaders::of(&self.server.tools().definitions()))
+    fn param_headers(&self) -> Arc<param_headers::ParamHeaders> {
+        let tools = self.server.tools();
+        let mut cached = self
+            .param_headers
+            .lock()
+            .expect("param headers mutex poisoned");
+        match cached.as_ref() {
+            Some((seen, headers)) if Arc::ptr_eq(seen, &tools) => headers.clone(),
+            _ => {
+                let headers = Arc::new(param_headers::ParamHeaders::of(&tools.definitions()));
+                *cached = Some((tools, headers.clone()));
+                headers
+            }
+        }
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
@@ -359,7 +371,7 @@ fn router_with(
         replay_limits,
         replay_budget: replay::Budget::new(config_replay_cap),
         stopping: stopping.clone().unwrap_or_default(),
-        param_headers: OnceLock::new(),
+        param_headers: Mutex::new(None),
         stateless: stateless::InFlight::default(),
     });
     if let Some(stopping) = stopping {

@@ -205,7 +205,7 @@ pub(super) async fn serve(
     request: Request,
     meta: RequestMetaObject,
 ) -> Response {
-    if let Err(error) = check(headers, &request, &meta, state.param_headers()) {
+    if let Err(error) = check(headers, &request, &meta, &state.param_headers()) {
         return refuse(request.id, error);
     }
     let sse = accepts(headers, "text/event-stream");
