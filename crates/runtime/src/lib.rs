@@ -59,6 +59,7 @@ pub mod client;
 pub mod dialect;
 pub mod error;
 pub mod ext_dialect;
+pub mod gateway;
 pub mod peer;
 pub mod server;
 pub mod session;

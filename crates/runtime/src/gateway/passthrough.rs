@@ -1,0 +1,201 @@
+//! Resources, prompts and completion: passed to the upstream as they come (G-1), in the
+//! upstream's era, and only those the upstream declared ("what the upstream lacks is not
+//! invented").
+//!
+//! A request of either era goes upstream without the era's `_meta` keys (the gateway's own
+//! client adds what the upstream's era needs). What the upstream asks while answering one
+//! (rare: a resource read that needs a confirmation) reaches a MCP 2025-11-25 client on the
+//! request's stream; a MCP 2026-07-28 request cannot be asked anything outside a tool call,
+//! so such a question is refused. `resources/subscribe` is counted per session, so the
+//! upstream is subscribed once per resource and its `notifications/resources/updated` reach
+//! exactly the sessions that subscribed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{FuturesUnordered, StreamExt};
+use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification};
+use mcp_tasks_wire::method;
+use serde_json::{Map, Value};
+
+use super::relay::Event;
+use super::Inner;
+use crate::client::{in_scope, ClientError};
+use crate::server::{Passthrough, PassthroughContext};
+
+/// The methods passed through, with the capability the upstream must declare for each.
+const PASSED: [(&str, &str); 8] = [
+    (method::RESOURCES_LIST, "resources"),
+    (method::RESOURCES_TEMPLATES_LIST, "resources"),
+    (method::RESOURCES_READ, "resources"),
+    (method::RESOURCES_SUBSCRIBE, "resources"),
+    (method::RESOURCES_UNSUBSCRIBE, "resources"),
+    (method::PROMPTS_LIST, "prompts"),
+    (method::PROMPTS_GET, "prompts"),
+    (method::COMPLETION_COMPLETE, "completions"),
+];
+
+/// The gateway's [`Passthrough`].
+#[derive(Debug)]
+pub(crate) struct Offer(pub(crate) Arc<Inner>);
+
+#[async_trait]
+impl Passthrough for Offer {
+    fn capabilities(&self) -> Map<String, Value> {
+        self.0.capabilities()
+    }
+
+    fn serves(&self, name: &str) -> bool {
+        let caps = self.0.capabilities();
+        PASSED
+            .iter()
+            .any(|(m, capability)| *m == name && caps.contains_key(*capability))
+    }
+
+    async fn request(
+        &self,
+        cx: PassthroughContext,
+        name: &str,
+        params: Option<Value>,
+    ) -> Result<Value, ErrorObject> {
+        let mut params = params.unwrap_or_else(|| Value::Object(Map::new()));
+        strip_era_meta(&mut params);
+        let uri = params.get("uri").and_then(Value::as_str).map(str::to_owned);
+        let relay = &self.0.relay;
+        let session = cx.session.id().to_owned();
+        match (name, &uri) {
+            // Another session follows it already: the upstream sends its updates.
+            (method::RESOURCES_SUBSCRIBE, Some(uri)) if !relay.subscribe(uri, &session) => {
+                return Ok(Value::Object(Map::new()))
+            }
+            (method::RESOURCES_UNSUBSCRIBE, Some(uri)) if !relay.unsubscribe(uri, &session) => {
+                return Ok(Value::Object(Map::new()))
+            }
+            _ => {}
+        }
+        let outcome = self.forward(&cx, name, params).await;
+        if let (Err(_), method::RESOURCES_SUBSCRIBE, Some(uri)) = (&outcome, name, &uri) {
+            relay.unsubscribe(uri, &session);
+        }
+        outcome
+    }
+
+    fn notification(&self, _session: &crate::session::Session, notification: &Notification) {
+        tracing::debug!(
+            method = %notification.method,
+            "a client notification the gateway does not pass upstream"
+        );
+    }
+}
+
+impl Offer {
+    /// Sends the request upstream, relaying what the upstream asks and reports meanwhile.
+    async fn forward(
+        &self,
+        cx: &PassthroughContext,
+        name: &str,
+        params: Value,
+    ) -> Result<Value, ErrorObject> {
+        let client = self.0.upstream.client().await?;
+        let (call, mut events) = self.0.relay.open();
+        let upstream = in_scope(call.scope(), client.request(name, params));
+        tokio::pin!(upstream);
+        let mut asks = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                outcome = &mut upstream => return outcome.map_err(|e| failed(name, e)),
+                Some(event) = events.recv() => match event {
+                    Event::Ask { method, params, reply } => asks.push(async move {
+                        let _ = reply.send(ask(cx, &method, params).await);
+                    }),
+                    Event::Progress(p) => {
+                        if !cx.stateless {
+                            if let Ok(params) = serde_json::to_value(&p) {
+                                let n = Notification::new(method::NOTIFY_PROGRESS, Some(params));
+                                let _ = cx.sink.send(n.into());
+                            }
+                        }
+                    }
+                    Event::Log(l) => {
+                        if cx.session.takes_log(l.level) {
+                            if let Ok(params) = serde_json::to_value(&l) {
+                                let n = Notification::new(method::NOTIFY_MESSAGE, Some(params));
+                                let _ = cx.sink.send(n.into());
+                            }
+                        }
+                    }
+                },
+                Some(()) = asks.next(), if !asks.is_empty() => {}
+                () = cx.cancellation.cancelled() => {
+                    return Err(ErrorObject::internal("the request was cancelled"));
+                }
+            }
+        }
+    }
+}
+
+/// Asks a 2025-11-25 client, on the request's stream, what the upstream asked.
+async fn ask(cx: &PassthroughContext, name: &str, params: Value) -> Result<Value, ErrorObject> {
+    let caps = cx.session.peer_info().capabilities;
+    let answerable = match name {
+        method::ROOTS_LIST => caps.roots.is_some(),
+        _ => crate::server::tasks::input::can_answer(&caps, name, &params),
+    };
+    if cx.stateless || !answerable {
+        return Err(ErrorObject::new(
+            mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
+            format!("the gateway's client cannot answer {name} within this request"),
+        ));
+    }
+    cx.session.request(&cx.sink, name, params).await
+}
+
+/// Removes the `_meta` keys of MCP 2026-07-28 (`io.modelcontextprotocol/…`): they describe the
+/// downstream request, and the gateway's client frames the upstream one itself.
+pub(crate) fn strip_era_meta(params: &mut Value) {
+    let Some(Value::Object(meta)) = params.get_mut("_meta") else {
+        return;
+    };
+    meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
+    if meta.is_empty() {
+        if let Value::Object(p) = params {
+            p.remove("_meta");
+        }
+    }
+}
+
+fn failed(name: &str, e: ClientError) -> ErrorObject {
+    match e {
+        ClientError::Rpc { error, .. } => *error,
+        other => ErrorObject::internal(format!(
+            "the upstream server could not answer {name}: {other}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_downstream_era_meta_stays_downstream() {
+        let mut params = json!({
+            "uri": "file:///a",
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "progressToken": 7
+            }
+        });
+        strip_era_meta(&mut params);
+        assert_eq!(
+            params,
+            json!({"uri": "file:///a", "_meta": {"progressToken": 7}})
+        );
+        let mut only_era = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "x"}});
+        strip_era_meta(&mut only_era);
+        assert_eq!(only_era, json!({}));
+    }
+}
