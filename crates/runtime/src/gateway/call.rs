@@ -44,42 +44,49 @@ pub(crate) async fn run(
     let rules = gateway.rules.for_tool(&tool);
     let client = gateway.upstream.client().await?;
     let (call, mut events) = gateway.relay.open();
-    let upstream = async {
-        let outcome = in_scope(
-            call.scope(),
-            call_upstream(&gateway, &client, &call, &tool, arguments, &cx),
-        );
-        match rules.timeout {
-            Some(limit) => tokio::time::timeout(limit, outcome)
-                .await
-                .unwrap_or_else(|_| Err(timed_out(&tool, limit))),
-            None => outcome.await,
-        }
-    };
-    tokio::pin!(upstream);
-    let mut asks = FuturesUnordered::new();
     let mut reported = Reported::default();
-    loop {
-        tokio::select! {
-            outcome = &mut upstream => return outcome,
-            Some(event) = events.recv() => match event {
-                Event::Ask { method, params, reply } => asks.push(async {
-                    let method = method;
-                    let answer = ask(&cx, &method, params).await;
-                    let _ = reply.send(answer);
-                }),
-                Event::Progress(p) => reported.progress(&cx, &p).await,
-                Event::Log(l) => {
-                    cx.log(l.level, l.logger.as_deref(), l.data.clone());
-                    status(&cx, log_text(&l.data)).await;
+    let outcome = {
+        let upstream = async {
+            let outcome = in_scope(
+                call.scope(),
+                call_upstream(&gateway, &client, &call, &tool, arguments, &cx),
+            );
+            match rules.timeout {
+                Some(limit) => tokio::time::timeout(limit, outcome)
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(&tool, limit))),
+                None => outcome.await,
+            }
+        };
+        tokio::pin!(upstream);
+        let mut asks = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                // What the upstream sent before its answer is passed on before the answer: a
+                // log line or the last progress written just before the result is not lost.
+                biased;
+                Some(event) = events.recv() => match event {
+                    Event::Ask { method, params, reply } => asks.push(async {
+                        let method = method;
+                        let answer = ask(&cx, &method, params).await;
+                        let _ = reply.send(answer);
+                    }),
+                    report => reported.report(&cx, report).await,
+                },
+                Some(()) = asks.next(), if !asks.is_empty() => {}
+                outcome = &mut upstream => break outcome,
+                () = cx.cancellation().cancelled() => {
+                    break Err(ErrorObject::internal("the call was cancelled"));
                 }
-            },
-            Some(()) = asks.next(), if !asks.is_empty() => {}
-            () = cx.cancellation().cancelled() => {
-                return Err(ErrorObject::internal("the call was cancelled"));
             }
         }
+    };
+    // Reports that came with the answer still belong to the call; later ones go to every
+    // session, as for no call.
+    for report in call.finish(events) {
+        reported.report(&cx, report).await;
     }
+    outcome
 }
 
 /// Calls the tool upstream: as a task of the upstream's own when it runs the tool as one
@@ -174,6 +181,18 @@ struct Reported {
 }
 
 impl Reported {
+    /// Passes on progress or a log line (a question is not a report: it is ignored here).
+    async fn report(&mut self, cx: &ToolContext, event: Event) {
+        match event {
+            Event::Progress(p) => self.progress(cx, &p).await,
+            Event::Log(l) => {
+                cx.log(l.level, l.logger.as_deref(), l.data.clone());
+                status(cx, log_text(&l.data)).await;
+            }
+            Event::Ask { .. } => {}
+        }
+    }
+
     async fn progress(&mut self, cx: &ToolContext, p: &ProgressNotificationParams) {
         cx.progress(p.progress, p.total, p.message.as_deref());
         if self

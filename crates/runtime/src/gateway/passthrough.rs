@@ -98,39 +98,49 @@ impl Offer {
     ) -> Result<Value, ErrorObject> {
         let client = self.0.upstream.client().await?;
         let (call, mut events) = self.0.relay.open();
-        let upstream = in_scope(call.scope(), client.request(name, params));
-        tokio::pin!(upstream);
-        let mut asks = FuturesUnordered::new();
-        loop {
-            tokio::select! {
-                outcome = &mut upstream => return outcome.map_err(|e| failed(name, e)),
-                Some(event) = events.recv() => match event {
-                    Event::Ask { method, params, reply } => asks.push(async move {
-                        let _ = reply.send(ask(cx, &method, params).await);
-                    }),
-                    Event::Progress(p) => {
-                        if !cx.stateless {
-                            if let Ok(params) = serde_json::to_value(&p) {
-                                let n = Notification::new(method::NOTIFY_PROGRESS, Some(params));
-                                let _ = cx.sink.send(n.into());
-                            }
-                        }
+        let outcome = {
+            let upstream = in_scope(call.scope(), client.request(name, params));
+            tokio::pin!(upstream);
+            let mut asks = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    // What the upstream sent before its answer goes first (see call.rs).
+                    biased;
+                    Some(event) = events.recv() => match event {
+                        Event::Ask { method, params, reply } => asks.push(async move {
+                            let _ = reply.send(ask(cx, &method, params).await);
+                        }),
+                        report => pass_on(cx, report),
+                    },
+                    Some(()) = asks.next(), if !asks.is_empty() => {}
+                    outcome = &mut upstream => break outcome.map_err(|e| failed(name, e)),
+                    () = cx.cancellation.cancelled() => {
+                        break Err(ErrorObject::internal("the request was cancelled"));
                     }
-                    Event::Log(l) => {
-                        if cx.session.takes_log(l.level) {
-                            if let Ok(params) = serde_json::to_value(&l) {
-                                let n = Notification::new(method::NOTIFY_MESSAGE, Some(params));
-                                let _ = cx.sink.send(n.into());
-                            }
-                        }
-                    }
-                },
-                Some(()) = asks.next(), if !asks.is_empty() => {}
-                () = cx.cancellation.cancelled() => {
-                    return Err(ErrorObject::internal("the request was cancelled"));
                 }
             }
+        };
+        for report in call.finish(events) {
+            pass_on(cx, report);
         }
+        outcome
+    }
+}
+
+/// Passes progress or a log line of the upstream on to the request's stream (a question is
+/// not a report: it is ignored here).
+fn pass_on(cx: &PassthroughContext, event: Event) {
+    let notification = match event {
+        Event::Progress(p) if !cx.stateless => serde_json::to_value(&p)
+            .ok()
+            .map(|params| Notification::new(method::NOTIFY_PROGRESS, Some(params))),
+        Event::Log(l) if cx.session.takes_log(l.level) => serde_json::to_value(&l)
+            .ok()
+            .map(|params| Notification::new(method::NOTIFY_MESSAGE, Some(params))),
+        _ => None,
+    };
+    if let Some(n) = notification {
+        let _ = cx.sink.send(n.into());
     }
 }
 

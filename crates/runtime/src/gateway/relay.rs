@@ -92,6 +92,27 @@ impl Call {
         format!("{TOKEN_PREFIX}{}", self.scope.0)
     }
 
+    /// Ends the call's routing, now that its answer came: from here on what the upstream
+    /// sends for it goes where messages of no call go (a log line to every session that
+    /// takes it). Returns the reports that were queued before (progress, log lines), to pass
+    /// on with the answer; a question still queued is refused.
+    pub(crate) fn finish(self, mut events: mpsc::Receiver<Event>) -> Vec<Event> {
+        drop(self);
+        events.close();
+        let mut left = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            match event {
+                Event::Ask { reply, .. } => {
+                    let _ = reply.send(Err(ErrorObject::internal(
+                        "the call this request belongs to has ended",
+                    )));
+                }
+                report => left.push(report),
+            }
+        }
+        left
+    }
+
     /// Routes what comes with the upstream task `task_id` to this call.
     pub(crate) fn runs_as_upstream_task(&self, task_id: &str) {
         lock(&self.relay.upstream_tasks).insert(task_id.to_owned(), self.scope);
@@ -207,14 +228,17 @@ impl Relay {
                 .as_str()
                 .map(str::to_owned)
         });
-        match self.route(scope, related.as_deref()) {
-            Some((_, slot)) => {
-                let _ = slot.events.try_send(Event::Log(p));
-            }
-            None => {
-                let level = p.level;
-                self.broadcast(n, |s| s.takes_log(level));
-            }
+        let level = p.level;
+        let unrouted = match self.route(scope, related.as_deref()) {
+            // A call that just got its answer no longer listens: its log line is for everyone.
+            Some((_, slot)) => matches!(
+                slot.events.try_send(Event::Log(p)),
+                Err(mpsc::error::TrySendError::Closed(_))
+            ),
+            None => true,
+        };
+        if unrouted {
+            self.broadcast(n, |s| s.takes_log(level));
         }
     }
 }
@@ -403,6 +427,43 @@ mod tests {
         }
         drop(first);
         assert_eq!(relay.in_flight(), 1);
+    }
+
+    /// A call that got its answer hands back what came before it, refuses a late question,
+    /// and routes nothing more.
+    #[tokio::test]
+    async fn a_finished_call_keeps_its_reports_and_lets_go() {
+        let relay = Arc::new(Relay::default());
+        let (call, events) = relay.open();
+        let log = Notification::new(
+            "notifications/message",
+            Some(json!({"level": "info", "data": "last words"})),
+        );
+        relay.notification(&log, None);
+        let late = tokio::spawn({
+            let relay = relay.clone();
+            async move {
+                relay
+                    .request("elicitation/create", None, cx(None, None))
+                    .await
+            }
+        });
+        // The log line and the question are queued for the call.
+        for _ in 0..1000 {
+            if events.len() == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(events.len(), 2);
+        let left = call.finish(events);
+        assert!(
+            matches!(left.as_slice(), [Event::Log(l)] if l.data == json!("last words")),
+            "{left:?}"
+        );
+        let refused = late.await.unwrap().unwrap_err();
+        assert!(refused.message.contains("ended"), "{}", refused.message);
+        assert_eq!(relay.in_flight(), 0);
     }
 
     #[test]
