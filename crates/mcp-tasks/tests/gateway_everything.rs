@@ -418,7 +418,8 @@ async fn g1_the_upstreams_offer_passes_through_in_both_eras() {
 /// G-1: what the upstream announces reaches the sessions it is for: a resource it adds
 /// (`gzip-file-as-resource`) sends `notifications/resources/list_changed` to every 2025-11-25
 /// session, and `notifications/resources/updated` reaches only the session that subscribed to
-/// the resource, however many sessions share the one upstream.
+/// the resource, however many sessions share the one upstream; a log message the upstream
+/// sends during a call reaches the caller.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g1_upstream_notifications_reach_the_sessions_they_are_for() {
     let served = serve_http(GatewayConfig::new(everything()), &Store::Memory).await;
@@ -489,6 +490,28 @@ async fn g1_upstream_notifications_reach_the_sessions_they_are_for() {
     b.call_tool("toggle-subscriber-updates", json!({}))
         .await
         .expect("toggle-subscriber-updates off");
+
+    // A log message the upstream sends while it answers a call reaches that call's caller,
+    // even when it comes right before the result.
+    let logging = a
+        .call_tool("toggle-simulated-logging", json!({}))
+        .await
+        .expect("toggle-simulated-logging");
+    assert_ne!(logging.is_error, Some(true), "{logging:?}");
+    let logged = seen_a
+        .wait_for("the simulated log message", Duration::from_secs(1), |n| {
+            n.method == "notifications/message"
+                && n.params.as_ref().is_some_and(|p| {
+                    p["data"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("-level message"))
+                })
+        })
+        .await;
+    assert!(logged.params.unwrap()["level"].is_string());
+    a.call_tool("toggle-simulated-logging", json!({}))
+        .await
+        .expect("toggle-simulated-logging off");
     a.close().await;
     b.close().await;
     served.stop().await;
@@ -549,8 +572,22 @@ async fn g2_a_slow_tool_is_a_gateway_task_2025() {
         followed.messages().iter().any(|m| m.contains("of 4")),
         "the upstream's progress shows in the statusMessage: {followed:?}"
     );
-    let progress = seen.of("notifications/progress");
-    assert!(!progress.is_empty());
+    // All four, the last one written just before the upstream's result included.
+    let progress = within(
+        "every progress notification",
+        Duration::from_secs(1),
+        async {
+            loop {
+                let progress = seen.of("notifications/progress");
+                if progress.len() >= 4 {
+                    return progress;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        },
+    )
+    .await;
+    assert_eq!(progress.len(), 4, "{progress:?}");
     for n in &progress {
         assert_eq!(
             n.params.as_ref().unwrap()["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
@@ -795,81 +832,97 @@ async fn g3_a_plain_calls_question_comes_on_its_request_stream() {
 // Native upstream tasks
 
 /// G-2, G-3: a tool the upstream runs as a task of its own (`simulate-research-query`,
-/// taskSupport required upstream) runs through the gateway in both eras: the client follows
+/// taskSupport required upstream) runs through the gateway in 2025-11-25: the client follows
 /// the gateway's task, never the upstream's (its id is not one the upstream knows), the
-/// upstream's statusMessages ("Gathering sources...") show in the gateway's task, and it
-/// completes with the upstream's report.
+/// upstream's statusMessages from the first ("Gathering sources...") show in the gateway's
+/// task, and it completes with the upstream's report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn native_upstream_tasks_pass_under_the_gateways_ids() {
+async fn native_upstream_tasks_pass_under_the_gateways_ids_2025() {
+    native_upstream_task(Protocol::V2025_11_25).await;
+}
+
+/// G-2, G-3: as [`native_upstream_tasks_pass_under_the_gateways_ids_2025`], in 2026-07-28,
+/// where the call becomes the gateway's task after a second (the default `optional` policy):
+/// the upstream's later stages show in its statusMessage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_upstream_tasks_pass_under_the_gateways_ids_2026() {
+    native_upstream_task(Protocol::V2026_07_28).await;
+}
+
+async fn native_upstream_task(era: Protocol) {
     let served = serve_http(GatewayConfig::new(everything()), &Store::Memory).await;
-    for era in ERAS {
-        let asked = Arc::new(Asked::default());
-        let client = connect_http(answering(era, "Ada", &asked), &served).await;
-        let mut handle = match era {
-            Protocol::V2025_11_25 => client
-                .call_tool_as_task("simulate-research-query", json!({"topic": "rust"}), None)
-                .await
-                .expect("a task"),
-            Protocol::V2026_07_28 => expect_task(
-                client
-                    .start_tool_call("simulate-research-query", json!({"topic": "rust"}), None)
-                    .await
-                    .expect("tools/call"),
-            ),
-        };
-        let id = handle.id().to_owned();
-        let followed = follow(&mut handle, WAIT).await;
-        assert!(
-            followed.text().contains("# Research Report: rust"),
-            "{era:?}: {followed:?}"
-        );
-        let stages = [
-            "Gathering sources",
-            "Analyzing content",
-            "Synthesizing findings",
-            "Generating report",
-        ];
-        let messages = followed.messages();
-        match era {
-            Protocol::V2025_11_25 => assert!(
-                messages.iter().any(|m| m.contains("Gathering sources")),
-                "{era:?}: {messages:?}"
-            ),
-            // The call is plain for its first second: the stages after it show.
-            Protocol::V2026_07_28 => assert!(
-                messages
-                    .iter()
-                    .any(|m| stages.iter().any(|s| m.contains(s))),
-                "{era:?}: {messages:?}"
-            ),
-        }
-        assert_eq!(status_now(&client, &id).await.status, TaskStatus::Completed);
-        let Health::Up(upstream) = served.health() else {
-            panic!("the upstream is up");
-        };
-        let upstream_tasks = upstream
-            .list_tasks()
+    let asked = Arc::new(Asked::default());
+    let client = connect_http(answering(era, "Ada", &asked), &served).await;
+    let mut handle = match era {
+        Protocol::V2025_11_25 => client
+            .call_tool_as_task("simulate-research-query", json!({"topic": "rust"}), None)
             .await
-            .expect("the upstream's tasks/list");
-        assert!(
-            !upstream_tasks.is_empty(),
-            "{era:?}: the upstream ran the call as its own task"
-        );
-        assert!(
-            upstream_tasks.iter().all(|t| t.task_id != id),
-            "{era:?}: the client sees the gateway's id, not the upstream's"
-        );
-        client.close().await;
+            .expect("a task"),
+        Protocol::V2026_07_28 => expect_task(
+            client
+                .start_tool_call("simulate-research-query", json!({"topic": "rust"}), None)
+                .await
+                .expect("tools/call"),
+        ),
+    };
+    let id = handle.id().to_owned();
+    let followed = follow(&mut handle, WAIT).await;
+    assert!(
+        followed.text().contains("# Research Report: rust"),
+        "{era:?}: {followed:?}"
+    );
+    let stages = [
+        "Gathering sources",
+        "Analyzing content",
+        "Synthesizing findings",
+        "Generating report",
+    ];
+    let messages = followed.messages();
+    match era {
+        Protocol::V2025_11_25 => assert!(
+            messages.iter().any(|m| m.contains(stages[0])),
+            "{era:?}: {messages:?}"
+        ),
+        // The call is plain for its first second: the stages after it show.
+        Protocol::V2026_07_28 => assert!(
+            messages
+                .iter()
+                .any(|m| stages.iter().any(|s| m.contains(s))),
+            "{era:?}: {messages:?}"
+        ),
     }
+    assert_eq!(status_now(&client, &id).await.status, TaskStatus::Completed);
+    let Health::Up(upstream) = served.health() else {
+        panic!("the upstream is up");
+    };
+    let upstream_tasks = upstream
+        .list_tasks()
+        .await
+        .expect("the upstream's tasks/list");
+    assert_eq!(
+        upstream_tasks.len(),
+        1,
+        "{era:?}: the upstream ran the call as its own task: {upstream_tasks:?}"
+    );
+    assert_ne!(
+        upstream_tasks[0].task_id, id,
+        "{era:?}: the client sees the gateway's id, not the upstream's"
+    );
+    assert_eq!(
+        asked.elicitations().len(),
+        0,
+        "a clear topic needs no question"
+    );
+    client.close().await;
     served.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // G-4
 
-/// G-4: cancelling the gateway's task of a slow upstream call ends it `cancelled` at once
-/// (the upstream call is cancelled with `notifications/cancelled`), and the upstream serves
-/// the next call.
+/// G-4: cancelling the gateway's task of a slow upstream call ends it `cancelled` at once, in
+/// either era (the upstream call is cancelled with `notifications/cancelled`), and the upstream
+/// serves the next call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g4_cancelling_a_task_ends_it_at_once() {
     let served = serve_http(
@@ -877,33 +930,44 @@ async fn g4_cancelling_a_task_ends_it_at_once() {
         &Store::Memory,
     )
     .await;
-    let client = connect_http(gateway::client(Protocol::V2025_11_25), &served).await;
-    let mut handle = client
-        .call_tool_as_task(
-            "trigger-long-running-operation",
-            json!({"duration": 30, "steps": 30}),
-            None,
+    for era in ERAS {
+        let client = connect_http(gateway::client(era), &served).await;
+        let arguments = json!({"duration": 30, "steps": 30});
+        let mut handle = match era {
+            Protocol::V2025_11_25 => client
+                .call_tool_as_task("trigger-long-running-operation", arguments, None)
+                .await
+                .expect("a task"),
+            Protocol::V2026_07_28 => expect_task(
+                client
+                    .start_tool_call("trigger-long-running-operation", arguments, None)
+                    .await
+                    .expect("tools/call"),
+            ),
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let cancelled = bounded("tasks/cancel", handle.cancel())
+            .await
+            .expect("tasks/cancel")
+            .clone();
+        assert_eq!(
+            cancelled.status,
+            TaskStatus::Cancelled,
+            "{era:?}: {cancelled:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{era:?}");
+        let id = handle.id().to_owned();
+        assert_eq!(status_now(&client, &id).await.status, TaskStatus::Cancelled);
+        let echo = bounded(
+            "echo after the cancel",
+            client.call_tool("echo", json!({"message": "next"})),
         )
         .await
-        .expect("a task");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    let cancelled = bounded("tasks/cancel", handle.cancel())
-        .await
-        .expect("tasks/cancel")
-        .clone();
-    assert_eq!(cancelled.status, TaskStatus::Cancelled, "{cancelled:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
-    let id = handle.id().to_owned();
-    assert_eq!(status_now(&client, &id).await.status, TaskStatus::Cancelled);
-    let echo = bounded(
-        "echo after the cancel",
-        client.call_tool("echo", json!({"message": "next"})),
-    )
-    .await
-    .expect("echo");
-    assert_eq!(text_of(&serde_json::to_value(&echo).unwrap()), "Echo: next");
-    client.close().await;
+        .expect("echo");
+        assert_eq!(text_of(&serde_json::to_value(&echo).unwrap()), "Echo: next");
+        client.close().await;
+    }
     served.stop().await;
 }
 
