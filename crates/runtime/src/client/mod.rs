@@ -897,6 +897,12 @@ impl Client {
     /// Ends the connection: `DELETE` of a 2025-11-25 HTTP session (a 2026-07-28 client has
     /// none); closes the child's stdin over stdio.
     pub async fn close(self) {
+        self.shutdown().await;
+    }
+
+    /// [`Client::close`] for a client shared behind an `Arc` (a gateway's upstream, which
+    /// calls in flight still hold): they fail at once with [`ClientError::Closed`].
+    pub async fn shutdown(&self) {
         self.conn.transport().close().await;
         self.conn.closed().cancel();
     }

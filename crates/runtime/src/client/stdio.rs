@@ -65,14 +65,21 @@ impl StdioTransport {
         let child = Arc::new(Mutex::new(child));
         let ended = Arc::new(OnceLock::new());
         let (tx, rx) = mpsc::unbounded_channel();
-        let (waited, reason) = (child.clone(), ended.clone());
+        // Weak: the transport alone owns the child, so dropping it kills the child
+        // (`kill_on_drop`) even while this reader waits on a server that never writes.
+        let (waited, reason) = (Arc::downgrade(&child), ended.clone());
         tokio::spawn(async move {
             read_stdout(stdout, &tx).await;
             // Before the inbound channel ends (and the connection reports it closed), learn
             // how the server ended, for whoever reports the failure.
+            let Some(waited) = waited.upgrade() else {
+                let _ = reason.set("was stopped: the client let it go".to_owned());
+                return;
+            };
             let status =
                 tokio::time::timeout(EXIT_STATUS_WAIT, async { waited.lock().await.wait().await })
                     .await;
+            drop(waited);
             let why = match status {
                 Ok(Ok(status)) => describe_exit(status),
                 Ok(Err(e)) => format!("closed its stdout (its exit status is unknown: {e})"),
@@ -157,12 +164,26 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, tx: &mpsc::UnboundedSe
     }
 }
 
-/// Logs each line the child writes to stderr.
+/// Logs each line the child writes to stderr (target `mcp_tasks::server_stderr`): at warn
+/// when it reads like a failure, else at debug, since servers write banners and chatter there
+/// (everything greets on every start) that would drown our own log.
 async fn log_stderr(program: String, stderr: tokio::process::ChildStderr) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
+        if reads_like_a_failure(&line) {
+            tracing::warn!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
+        } else {
+            tracing::debug!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
+        }
     }
+}
+
+/// Whether a server's stderr line reports a failure: an error, a panic, a traceback.
+fn reads_like_a_failure(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    ["error", "panic", "traceback", "exception", "fatal"]
+        .iter()
+        .any(|word| lower.contains(word))
 }
 
 /// "exited with status 1", "was killed by signal 9": how a child ended, for people.
@@ -177,5 +198,49 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exited with status {code}"),
         None => format!("ended ({status})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether process `pid` is gone (or a zombie nobody reaped yet: it runs no more).
+    fn gone(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        }
+    }
+
+    #[test]
+    fn failures_on_stderr_are_told_from_chatter() {
+        assert!(reads_like_a_failure(
+            "Error: None of the specified directories are accessible"
+        ));
+        assert!(reads_like_a_failure("Traceback (most recent call last):"));
+        assert!(!reads_like_a_failure("Starting default (STDIO) server..."));
+    }
+
+    /// Dropping the transport kills a child that never wrote a line: nothing else holds it.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn dropping_the_transport_kills_an_idle_child() {
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let (transport, inbound) = StdioTransport::spawn(command).unwrap();
+        let pid = transport.child.lock().await.id().expect("a running child");
+        assert!(!gone(pid));
+        drop(transport);
+        drop(inbound);
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !gone(pid) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the child is killed once the transport is dropped");
     }
 }

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::method;
-use mcp_tasks_wire::v2025_11_25::{CallToolResult, ProgressNotificationParams, TaskSupport};
+use mcp_tasks_wire::v2025_11_25::{
+    CallToolResult, LoggingLevel, ProgressNotificationParams, TaskSupport,
+};
 use serde_json::{json, Map, Value};
 
 use super::relay::{Call, Event};
@@ -66,10 +68,15 @@ pub(crate) async fn run(
                 // log line or the last progress written just before the result is not lost.
                 biased;
                 Some(event) = events.recv() => match event {
-                    Event::Ask { method, params, reply } => asks.push(async {
-                        let method = method;
-                        let answer = ask(&cx, &method, params).await;
-                        let _ = reply.send(answer);
+                    Event::Ask { method, params, reply, withdrawn } => asks.push(async {
+                        let (method, withdrawn) = (method, withdrawn);
+                        // A question the upstream withdrew is withdrawn downstream too.
+                        tokio::select! {
+                            answer = ask(&cx, &method, params) => {
+                                let _ = reply.send(answer);
+                            }
+                            () = withdrawn.cancelled() => {}
+                        }
                     }),
                     report => reported.report(&cx, report).await,
                 },
@@ -100,6 +107,7 @@ async fn call_upstream(
     arguments: Map<String, Value>,
     cx: &ToolContext,
 ) -> ToolResult {
+    let recovery = gateway.upstream.recovery();
     let native = client.protocol() == Protocol::V2026_07_28
         || (client.server_runs_tool_tasks()
             && gateway
@@ -114,17 +122,21 @@ async fn call_upstream(
         let answer = client
             .request(method::TOOLS_CALL, params)
             .await
-            .map_err(upstream_failed)?;
+            .map_err(|e| upstream_failed(e, recovery))?;
         return decode(answer);
     }
     let started = client
         .start_tool_call(tool, Value::Object(arguments), None)
         .await
-        .map_err(upstream_failed)?;
+        .map_err(|e| upstream_failed(e, recovery))?;
     let mut handle = match started {
         ToolCall::Finished(answer) => return decode(answer),
         ToolCall::Task(handle) => handle,
     };
+    // Whatever ends the call before the upstream's task ends (the caller's tasks/cancel, the
+    // tool's time limit, a 2026-07-28 round that ended) cancels that task too: nobody else
+    // knows its id.
+    handle.cancel_on_drop();
     call.runs_as_upstream_task(&handle.task().task_id);
     // The upstream's task as it was created says what it does first ("Gathering sources...").
     if let Some(message) = handle.task().status_message.clone() {
@@ -132,14 +144,20 @@ async fn call_upstream(
     }
     let mut reported = Reported::default();
     loop {
-        match handle.next_event().await.map_err(upstream_failed)? {
+        match handle
+            .next_event()
+            .await
+            .map_err(|e| upstream_failed(e, recovery))?
+        {
             TaskEvent::Status(task) => {
                 if let Some(message) = task.status_message {
                     status(cx, message).await;
                 }
             }
             TaskEvent::Progress(p) => reported.progress(cx, &p).await,
-            TaskEvent::Finished(outcome) => return decode(outcome.map_err(upstream_failed)?),
+            TaskEvent::Finished(outcome) => {
+                return decode(outcome.map_err(|e| upstream_failed(e, recovery))?)
+            }
         }
     }
 }
@@ -147,10 +165,7 @@ async fn call_upstream(
 /// Asks the caller what the upstream asked, if the caller said it can answer it.
 async fn ask(cx: &ToolContext, method: &str, params: Value) -> Result<Value, ErrorObject> {
     let caps = cx.client_capabilities();
-    let answerable = match method {
-        method::ROOTS_LIST => caps.roots.is_some(),
-        _ => crate::server::tasks::input::can_answer(&caps, method, &params),
-    };
+    let answerable = crate::server::tasks::input::can_answer(&caps, method, &params);
     // A task run again after a restart has no caller yet: its question waits in the task
     // for whoever comes for the result.
     if !answerable && !cx.is_resumed() {
@@ -187,7 +202,11 @@ impl Reported {
             Event::Progress(p) => self.progress(cx, &p).await,
             Event::Log(l) => {
                 cx.log(l.level, l.logger.as_deref(), l.data.clone());
-                status(cx, log_text(&l.data)).await;
+                // Debug lines are for whoever asked for them (the gateway takes every level
+                // upstream, to filter per client), not for everyone who reads the task.
+                if l.level >= LoggingLevel::Info {
+                    status(cx, log_text(&l.data)).await;
+                }
             }
             Event::Ask { .. } => {}
         }
@@ -247,17 +266,18 @@ fn decode(answer: Value) -> ToolResult {
 }
 
 /// The error a call gets when the upstream fails it: the upstream's own JSON-RPC error
-/// unchanged, else -32603 saying what happened to the upstream.
-fn upstream_failed(e: ClientError) -> ErrorObject {
+/// unchanged, else -32603 saying what happened to the upstream and what the gateway does
+/// about it (`recovery`: "starts it again", "connects to it again").
+fn upstream_failed(e: ClientError, recovery: &str) -> ErrorObject {
     match e {
         ClientError::Rpc { error, .. } => *error,
-        ClientError::Closed { .. } => ErrorObject::internal(
+        ClientError::Closed { .. } => ErrorObject::internal(format!(
             "the connection to the upstream server closed during the call; the gateway \
-             connects again for the next call",
-        ),
+             {recovery} for the next call"
+        )),
         ClientError::Transport(why) => ErrorObject::internal(format!(
-            "the upstream server failed during the call: {why}; the gateway starts it again \
-             for the next call"
+            "the upstream server failed during the call: {why}; the gateway {recovery} for \
+             the next call"
         )),
         other => ErrorObject::internal(format!("the upstream server: {other}")),
     }
@@ -307,18 +327,35 @@ mod tests {
     #[test]
     fn upstream_failures_say_what_happened() {
         let own = ErrorObject::invalid_params("no such file");
-        let passed = upstream_failed(ClientError::Rpc {
-            method: "tools/call".into(),
-            error: Box::new(own.clone()),
-        });
+        let passed = upstream_failed(
+            ClientError::Rpc {
+                method: "tools/call".into(),
+                error: Box::new(own.clone()),
+            },
+            "starts it again",
+        );
         assert_eq!(passed, own);
-        let died = upstream_failed(ClientError::Transport(
-            "the server process was killed by signal 9 before it answered tools/call".into(),
-        ));
+        let died = upstream_failed(
+            ClientError::Transport(
+                "the server process was killed by signal 9 before it answered tools/call".into(),
+            ),
+            "starts it again",
+        );
         assert!(
-            died.message.contains("killed by signal 9"),
+            died.message.contains("killed by signal 9") && died.message.contains("starts it again"),
             "{}",
             died.message
+        );
+        let gone = upstream_failed(
+            ClientError::Closed {
+                method: "tools/call".into(),
+            },
+            "connects to it again",
+        );
+        assert!(
+            gone.message.contains("connects to it again"),
+            "{}",
+            gone.message
         );
         assert!(timed_out("build", Duration::from_secs(5))
             .message

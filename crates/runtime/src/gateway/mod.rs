@@ -40,7 +40,6 @@ mod relay;
 mod tools;
 mod upstream;
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mcp_tasks_wire::method;
@@ -124,8 +123,12 @@ pub(crate) struct Inner {
     rules: Rules,
     upstream: Arc<upstream::Upstream>,
     relay: Arc<relay::Relay>,
-    /// The upstream's tools by name, as it listed them last.
-    tools: RwLock<HashMap<String, Tool>>,
+    /// The upstream's tools, in its order, as it listed them last.
+    tools: RwLock<Vec<Tool>>,
+    /// Held while the tools are read again: two readings (a restart and a list_changed, or
+    /// the several list_changed a server sends as it registers tools) must not overlap, or
+    /// an older list could land last.
+    refreshing: tokio::sync::Mutex<()>,
     /// The upstream's capabilities but tools and tasks, as it declared them last.
     capabilities: RwLock<Map<String, Value>>,
     info: Implementation,
@@ -137,7 +140,8 @@ impl Inner {
         self.tools
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
+            .iter()
+            .find(|t| t.name == name)
             .cloned()
     }
 
@@ -171,7 +175,10 @@ impl Gateway {
     /// [`GatewayError::Connect`] when the command cannot start, the URL cannot be reached,
     /// or the upstream refuses the handshake; the message names the upstream.
     pub async fn connect(config: GatewayConfig) -> Result<Self, GatewayError> {
-        let relay = Arc::new(relay::Relay::default());
+        let relay = Arc::new(relay::Relay::new(matches!(
+            config.upstream,
+            UpstreamSpec::Stdio { .. }
+        )));
         let connector = upstream::Connector {
             spec: config.upstream.clone(),
             forwarder: relay.clone(),
@@ -189,9 +196,10 @@ impl Gateway {
         let client = Arc::new(client);
         let inner = Arc::new(Inner {
             rules: config.rules,
-            upstream: upstream::Upstream::new(client.clone(), config.backoff, describe),
+            upstream: upstream::Upstream::new(client.clone(), config.backoff, &config.upstream),
             relay,
-            tools: RwLock::new(HashMap::new()),
+            tools: RwLock::new(Vec::new()),
+            refreshing: tokio::sync::Mutex::new(()),
             capabilities: RwLock::new(capabilities),
             info,
             instructions,
@@ -224,11 +232,9 @@ impl Gateway {
             .tools
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect::<Vec<_>>();
+            .clone();
         let mut builder = builder
-            .tools(tools::registry(&self.inner, &sorted(tools)))
+            .tools(tools::registry(&self.inner, &tools))
             .passthrough(Arc::new(passthrough::Offer(self.inner.clone())));
         if let Some(instructions) = &self.inner.instructions {
             builder = builder.instructions(instructions.clone());
@@ -246,8 +252,8 @@ impl Gateway {
                 .tools
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
-                .keys()
-                .cloned()
+                .iter()
+                .map(|t| t.name.clone())
                 .collect();
             self.inner
                 .rules
@@ -270,6 +276,7 @@ impl Gateway {
                     let server = server.clone();
                     async move {
                         take_all_logs(&client).await;
+                        inner.subscribe_again(&client).await;
                         if let Some(server) = server.upgrade() {
                             inner.refresh_tools(&client, &server).await;
                         }
@@ -328,29 +335,64 @@ impl Drop for Running {
 }
 
 impl Inner {
-    /// Remembers the upstream's tools; what [`tools::registry`] reads them from.
-    fn replace_tools(&self, tools: &[Tool]) {
-        let by_name = tools.iter().map(|t| (t.name.clone(), t.clone())).collect();
-        *self.tools.write().unwrap_or_else(PoisonError::into_inner) = by_name;
+    /// Subscribes a new upstream connection to the resources the sessions follow: the process
+    /// that took their subscriptions is gone.
+    async fn subscribe_again(&self, client: &Client) {
+        self.relay.prune_subscriptions();
+        for uri in self.relay.subscribed() {
+            if let Err(e) = client
+                .request(method::RESOURCES_SUBSCRIBE, json!({"uri": uri}))
+                .await
+            {
+                tracing::warn!(%uri, error = %e, "could not subscribe the restarted upstream to a resource again");
+            }
+        }
     }
 
-    /// Reads the upstream's tools again and gives the server the new registry (which tells
-    /// the clients their list changed).
+    /// Tells the upstream of the resources no open session follows any more (their sessions
+    /// closed without unsubscribing).
+    pub(crate) async fn unsubscribe_unfollowed(&self) {
+        if let Health::Up(client) = self.upstream.health() {
+            self.unsubscribe_unfollowed_on(&client).await;
+        }
+    }
+
+    async fn unsubscribe_unfollowed_on(&self, client: &Client) {
+        for uri in self.relay.prune_subscriptions() {
+            if let Err(e) = client
+                .request(method::RESOURCES_UNSUBSCRIBE, json!({"uri": uri}))
+                .await
+            {
+                tracing::debug!(%uri, error = %e, "could not unsubscribe the upstream from a resource no session follows");
+            }
+        }
+    }
+
+    /// Remembers the upstream's tools; what [`tools::registry`] reads them from. False when
+    /// they are the ones it had.
+    fn replace_tools(&self, tools: &[Tool]) -> bool {
+        let mut known = self.tools.write().unwrap_or_else(PoisonError::into_inner);
+        if known.as_slice() == tools {
+            return false;
+        }
+        *known = tools.to_vec();
+        true
+    }
+
+    /// Reads the upstream's tools again and, when they changed, gives the server the new
+    /// registry (which tells the clients their list changed).
     async fn refresh_tools(self: &Arc<Self>, client: &Client, server: &Arc<Server>) {
+        let _one_at_a_time = self.refreshing.lock().await;
         match client.list_tools().await {
             Ok(tools) => {
-                self.replace_tools(&tools);
-                server.set_tools(tools::registry(self, &tools));
-                tracing::info!(tools = tools.len(), "read the upstream's tools again");
+                if self.replace_tools(&tools) {
+                    server.set_tools(tools::registry(self, &tools));
+                    tracing::info!(tools = tools.len(), "the upstream's tools changed");
+                }
             }
             Err(e) => tracing::warn!(error = %e, "could not read the upstream's tools again"),
         }
     }
-}
-
-fn sorted(mut tools: Vec<Tool>) -> Vec<Tool> {
-    tools.sort_by(|a, b| a.name.cmp(&b.name));
-    tools
 }
 
 /// Who the upstream is, its instructions, and its capabilities as the gateway passes them on

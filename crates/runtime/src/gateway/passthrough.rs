@@ -6,15 +6,16 @@
 //! client adds what the upstream's era needs). What the upstream asks while answering one
 //! (rare: a resource read that needs a confirmation) reaches a MCP 2025-11-25 client on the
 //! request's stream; a MCP 2026-07-28 request cannot be asked anything outside a tool call,
-//! so such a question is refused. `resources/subscribe` is counted per session, so the
-//! upstream is subscribed once per resource and its `notifications/resources/updated` reach
-//! exactly the sessions that subscribed.
+//! so such a question is refused. `resources/subscribe` (MCP 2025-11-25 only) is counted per
+//! open session, so the upstream is subscribed once per resource, told when the last session
+//! unsubscribes or closes, subscribed again when it restarts, and its
+//! `notifications/resources/updated` reach exactly the sessions that subscribed.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::{FuturesUnordered, StreamExt};
-use mcp_tasks_wire::jsonrpc::{ErrorObject, Notification};
+use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject, Notification};
 use mcp_tasks_wire::method;
 use serde_json::{Map, Value};
 
@@ -62,10 +63,25 @@ impl Passthrough for Offer {
         strip_era_meta(&mut params);
         let uri = params.get("uri").and_then(Value::as_str).map(str::to_owned);
         let relay = &self.0.relay;
+        let following =
+            name == method::RESOURCES_SUBSCRIBE || name == method::RESOURCES_UNSUBSCRIBE;
+        if following && cx.stateless {
+            // The era has no session to send updates on: a client reads the resource again.
+            return Err(ErrorObject::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "{name} is a MCP 2025-11-25 method (updates go on a session's stream); in \
+                     2026-07-28 read the resource again when you need it"
+                ),
+            ));
+        }
+        if following {
+            self.0.unsubscribe_unfollowed().await;
+        }
         let session = cx.session.id().to_owned();
         match (name, &uri) {
             // Another session follows it already: the upstream sends its updates.
-            (method::RESOURCES_SUBSCRIBE, Some(uri)) if !relay.subscribe(uri, &session) => {
+            (method::RESOURCES_SUBSCRIBE, Some(uri)) if !relay.subscribe(uri, &cx.session) => {
                 return Ok(Value::Object(Map::new()))
             }
             (method::RESOURCES_UNSUBSCRIBE, Some(uri)) if !relay.unsubscribe(uri, &session) => {
@@ -94,10 +110,14 @@ impl Offer {
         &self,
         cx: &PassthroughContext,
         name: &str,
-        params: Value,
+        mut params: Value,
     ) -> Result<Value, ErrorObject> {
         let client = self.0.upstream.client().await?;
         let (call, mut events) = self.0.relay.open();
+        // The upstream gets the gateway's token, which routes its progress to this request
+        // (a client's own token could name another's call); the client gets its own back.
+        let token = swap_progress_token(&mut params, Value::String(call.progress_token()));
+        let pass_on = |event| pass_on(cx, token.as_ref(), event);
         let outcome = {
             let upstream = in_scope(call.scope(), client.request(name, params));
             tokio::pin!(upstream);
@@ -107,10 +127,15 @@ impl Offer {
                     // What the upstream sent before its answer goes first (see call.rs).
                     biased;
                     Some(event) = events.recv() => match event {
-                        Event::Ask { method, params, reply } => asks.push(async move {
-                            let _ = reply.send(ask(cx, &method, params).await);
+                        Event::Ask { method, params, reply, withdrawn } => asks.push(async move {
+                            tokio::select! {
+                                answer = ask(cx, &method, params) => {
+                                    let _ = reply.send(answer);
+                                }
+                                () = withdrawn.cancelled() => {}
+                            }
                         }),
-                        report => pass_on(cx, report),
+                        report => pass_on(report),
                     },
                     Some(()) = asks.next(), if !asks.is_empty() => {}
                     outcome = &mut upstream => break outcome.map_err(|e| failed(name, e)),
@@ -121,20 +146,37 @@ impl Offer {
             }
         };
         for report in call.finish(events) {
-            pass_on(cx, report);
+            pass_on(report);
         }
         outcome
     }
 }
 
-/// Passes progress or a log line of the upstream on to the request's stream (a question is
-/// not a report: it is ignored here).
-fn pass_on(cx: &PassthroughContext, event: Event) {
-    let notification = match event {
-        Event::Progress(p) if !cx.stateless => serde_json::to_value(&p)
-            .ok()
-            .map(|params| Notification::new(method::NOTIFY_PROGRESS, Some(params))),
-        Event::Log(l) if cx.session.takes_log(l.level) => serde_json::to_value(&l)
+/// Sets `ours` as the request's `_meta.progressToken`, and returns the token it had.
+fn swap_progress_token(params: &mut Value, ours: Value) -> Option<Value> {
+    let Value::Object(map) = params else {
+        return None;
+    };
+    let meta = map
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(meta) = meta else {
+        return None;
+    };
+    meta.insert("progressToken".to_owned(), ours)
+}
+
+/// Passes progress (under the client's own `token`; none without one) or a log line of the
+/// upstream on to the request's stream. A question is not a report: it is ignored here.
+fn pass_on(cx: &PassthroughContext, token: Option<&Value>, event: Event) {
+    let notification = match (event, token) {
+        (Event::Progress(p), Some(token)) if !cx.stateless => {
+            serde_json::to_value(&p).ok().map(|mut params| {
+                params["progressToken"] = token.clone();
+                Notification::new(method::NOTIFY_PROGRESS, Some(params))
+            })
+        }
+        (Event::Log(l), _) if cx.session.takes_log(l.level) => serde_json::to_value(&l)
             .ok()
             .map(|params| Notification::new(method::NOTIFY_MESSAGE, Some(params))),
         _ => None,
@@ -147,10 +189,7 @@ fn pass_on(cx: &PassthroughContext, event: Event) {
 /// Asks a 2025-11-25 client, on the request's stream, what the upstream asked.
 async fn ask(cx: &PassthroughContext, name: &str, params: Value) -> Result<Value, ErrorObject> {
     let caps = cx.session.peer_info().capabilities;
-    let answerable = match name {
-        method::ROOTS_LIST => caps.roots.is_some(),
-        _ => crate::server::tasks::input::can_answer(&caps, name, &params),
-    };
+    let answerable = crate::server::tasks::input::can_answer(&caps, name, &params);
     if cx.stateless || !answerable {
         return Err(ErrorObject::new(
             mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
@@ -188,6 +227,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The upstream sees the gateway's progress token, never a client's.
+    #[test]
+    fn the_upstream_gets_the_gateways_progress_token() {
+        let mut params = json!({"uri": "file:///a", "_meta": {"progressToken": "mine"}});
+        let theirs = swap_progress_token(&mut params, json!("mcp-tasks-gateway/3"));
+        assert_eq!(theirs, Some(json!("mine")));
+        assert_eq!(params["_meta"]["progressToken"], "mcp-tasks-gateway/3");
+        let mut bare = json!({"uri": "file:///a"});
+        assert_eq!(swap_progress_token(&mut bare, json!("t")), None);
+        assert_eq!(bare["_meta"], json!({"progressToken": "t"}));
+    }
 
     #[test]
     fn the_downstream_era_meta_stays_downstream() {

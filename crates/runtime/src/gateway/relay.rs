@@ -8,30 +8,36 @@
 //!    that POST's request), or the call whose future answers it (a MCP 2026-07-28 input
 //!    request);
 //! 2. its related-task `_meta`, for an upstream that runs the call as a task of its own;
-//! 3. its progress token, which the gateway sets on each call;
-//! 4. over stdio, where MCP links a server's request to nothing: the one call in flight.
+//! 3. for progress, its progress token, which the gateway sets on each call;
+//! 4. over stdio only, where MCP links a server's request to nothing: the one call in flight.
+//!    (Over HTTP a message that came on no call's stream is session-wide, never a call's.)
 //!
-//! A request that matches no call (several calls in flight over stdio, or none) is refused
-//! with -32603 saying so, rather than shown to a client it may not belong to. A notification
-//! that matches no call is for every client: list changes go to every 2025-11-25 session,
-//! `resources/updated` to the sessions that subscribed to the resource, log messages to the
-//! sessions whose level takes them.
+//! A message that names a call that has ended (its stream, or its upstream task) belongs to
+//! no call. The upstream may ask only what the gateway declared to it, elicitation and
+//! sampling; anything else (`roots/list`: no one client's roots are the shared upstream's) is
+//! -32601. A request that matches no call (several calls in flight over stdio, or none) is
+//! refused with -32603 saying so, rather than shown to a client it may not belong to. A
+//! notification that matches no call is for every client: list changes go to every
+//! 2025-11-25 session, `resources/updated` to the sessions that subscribed to the resource,
+//! log messages to the sessions whose level takes them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use async_trait::async_trait;
-use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject, Notification};
+use mcp_tasks_wire::jsonrpc::{params_as, ErrorCode, ErrorObject, Notification};
 use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2025_11_25::{
     LoggingMessageNotificationParams, ProgressNotificationParams, ProgressToken,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Notify};
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{Forwarder, RequestContext, Scope};
 use crate::server::Server;
+use crate::session::Session;
 
 /// How many progress and log events a call may have queued before more are dropped (they
 /// are reports, and a later one says more than an earlier one).
@@ -43,12 +49,13 @@ const TOKEN_PREFIX: &str = "mcp-tasks-gateway/";
 /// Something the upstream sent during a call, for the code serving that call.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A request to answer (elicitation, sampling, roots): its method, params and where the
-    /// answer goes.
+    /// A request to answer (elicitation, sampling): its method, params, where the answer
+    /// goes, and what trips when the upstream withdraws it (`notifications/cancelled`).
     Ask {
         method: String,
         params: Value,
         reply: oneshot::Sender<Result<Value, ErrorObject>>,
+        withdrawn: CancellationToken,
     },
     /// Progress of the call.
     Progress(ProgressNotificationParams),
@@ -64,12 +71,16 @@ struct Slot {
 /// The calls in flight, and what the upstream's uncorrelated notifications go to.
 #[derive(Debug, Default)]
 pub(crate) struct Relay {
+    /// Whether a message linked to no call belongs to the one call in flight: over stdio, where
+    /// MCP links a server's message to nothing else.
+    sole_call: bool,
     calls: Mutex<BTreeMap<Scope, Slot>>,
     next: AtomicU64,
     /// Upstream task ids of calls the upstream runs as tasks, to their calls.
     upstream_tasks: Mutex<HashMap<String, Scope>>,
-    /// Resource URIs to the ids of the sessions subscribed to them.
-    subscriptions: Mutex<HashMap<String, HashSet<String>>>,
+    /// Resource URIs to the sessions subscribed to them, by id; held weakly, so a session
+    /// that closed without unsubscribing stops counting.
+    subscriptions: Mutex<HashMap<String, HashMap<String, Weak<Session>>>>,
     server: OnceLock<Weak<Server>>,
     /// Woken when the upstream's tool list changed.
     pub(crate) tools_changed: Notify,
@@ -126,7 +137,29 @@ impl Drop for Call {
     }
 }
 
+/// Why a message of the upstream belongs to no call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    /// It names a call (its stream, or its upstream task) that has ended.
+    Ended,
+    /// No call is in flight.
+    Idle,
+    /// Several calls are in flight over stdio, and nothing tells them apart.
+    Ambiguous(usize),
+    /// Over HTTP, it came on no call's stream: it is session-wide.
+    Unlinked,
+}
+
 impl Relay {
+    /// A relay for an upstream over stdio (`sole_call`: a message linked to nothing belongs
+    /// to the one call in flight) or over HTTP.
+    pub(crate) fn new(sole_call: bool) -> Self {
+        Self {
+            sole_call,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn attach(&self, server: &Arc<Server>) {
         let _ = self.server.set(Arc::downgrade(server));
     }
@@ -147,29 +180,34 @@ impl Relay {
         (call, rx)
     }
 
-    /// How many calls are in flight.
+    /// How many calls are in flight: none once every call has let go.
+    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         lock(&self.calls).len()
     }
 
-    /// Records that `session` follows `uri` (`resources/subscribe`); true when it is the
-    /// first session to, so the upstream must be asked.
-    pub(crate) fn subscribe(&self, uri: &str, session: &str) -> bool {
+    /// Records that `session` follows `uri` (`resources/subscribe`); true when no open
+    /// session followed it, so the upstream must be asked.
+    pub(crate) fn subscribe(&self, uri: &str, session: &Arc<Session>) -> bool {
         let mut subs = lock(&self.subscriptions);
-        let first = !subs.contains_key(uri);
-        subs.entry(uri.to_owned())
-            .or_default()
-            .insert(session.to_owned());
+        let sessions = subs.entry(uri.to_owned()).or_default();
+        sessions.retain(|_, s| is_open(s));
+        let first = sessions.is_empty();
+        sessions.insert(session.id().to_owned(), Arc::downgrade(session));
         first
     }
 
-    /// Forgets that `session` follows `uri`; true when no session follows it any more.
+    /// Forgets that `session` follows `uri`; true when it did and no open session follows it
+    /// any more, so the upstream can be told.
     pub(crate) fn unsubscribe(&self, uri: &str, session: &str) -> bool {
         let mut subs = lock(&self.subscriptions);
         let Some(sessions) = subs.get_mut(uri) else {
             return false;
         };
-        sessions.remove(session);
+        if sessions.remove(session).is_none() {
+            return false;
+        }
+        sessions.retain(|_, s| is_open(s));
         let last = sessions.is_empty();
         if last {
             subs.remove(uri);
@@ -177,23 +215,56 @@ impl Relay {
         last
     }
 
+    /// Forgets the sessions that closed without unsubscribing; returns the resources no open
+    /// session follows any more, for the upstream to be told.
+    pub(crate) fn prune_subscriptions(&self) -> Vec<String> {
+        let mut subs = lock(&self.subscriptions);
+        let mut unfollowed = Vec::new();
+        subs.retain(|uri, sessions| {
+            sessions.retain(|_, s| is_open(s));
+            if sessions.is_empty() {
+                unfollowed.push(uri.clone());
+            }
+            !sessions.is_empty()
+        });
+        unfollowed
+    }
+
+    /// The resources some session follows: what a new upstream connection must be subscribed
+    /// to again.
+    pub(crate) fn subscribed(&self) -> Vec<String> {
+        lock(&self.subscriptions).keys().cloned().collect()
+    }
+
     /// The call a request or notification of the upstream belongs to.
-    fn route(&self, scope: Option<Scope>, related_task: Option<&str>) -> Option<(Scope, Slot)> {
+    fn route(&self, scope: Option<Scope>, related_task: Option<&str>) -> Result<Slot, Miss> {
         let calls = lock(&self.calls);
-        let scope = scope
-            .or_else(|| related_task.and_then(|t| lock(&self.upstream_tasks).get(t).copied()))
-            .or_else(|| match calls.len() {
-                1 => calls.keys().next().copied(),
-                _ => None,
-            })?;
-        calls.get(&scope).map(|slot| (scope, slot.clone()))
+        let named = match (scope, related_task) {
+            (Some(scope), _) => Some(scope),
+            (None, Some(task)) => Some(
+                lock(&self.upstream_tasks)
+                    .get(task)
+                    .copied()
+                    .ok_or(Miss::Ended)?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(scope) = named {
+            return calls.get(&scope).cloned().ok_or(Miss::Ended);
+        }
+        match calls.len() {
+            0 => Err(Miss::Idle),
+            1 if self.sole_call => Ok(calls.values().next().cloned().expect("one call")),
+            n if self.sole_call => Err(Miss::Ambiguous(n)),
+            _ => Err(Miss::Unlinked),
+        }
     }
 
     fn slot(&self, scope: Scope) -> Option<Slot> {
         lock(&self.calls).get(&scope).cloned()
     }
 
-    fn broadcast(&self, n: &Notification, to: impl Fn(&crate::session::Session) -> bool) {
+    fn broadcast(&self, n: &Notification, to: impl Fn(&Session) -> bool) {
         if let Some(server) = self.server() {
             server.broadcast(&n.method, n.params.clone(), to);
         }
@@ -231,11 +302,11 @@ impl Relay {
         let level = p.level;
         let unrouted = match self.route(scope, related.as_deref()) {
             // A call that just got its answer no longer listens: its log line is for everyone.
-            Some((_, slot)) => matches!(
+            Ok(slot) => matches!(
                 slot.events.try_send(Event::Log(p)),
                 Err(mpsc::error::TrySendError::Closed(_))
             ),
-            None => true,
+            Err(_) => true,
         };
         if unrouted {
             self.broadcast(n, |s| s.takes_log(level));
@@ -251,26 +322,43 @@ impl Forwarder for Relay {
         params: Option<Value>,
         cx: RequestContext,
     ) -> Result<Value, ErrorObject> {
-        let Some((_, slot)) = self.route(cx.scope, cx.related_task.as_deref()) else {
-            let in_flight = self.in_flight();
-            return Err(ErrorObject::internal(if in_flight == 0 {
+        if method != method::ELICITATION_CREATE && method != method::SAMPLING_CREATE_MESSAGE {
+            return Err(ErrorObject::new(
+                ErrorCode::METHOD_NOT_FOUND,
                 format!(
-                    "the gateway has no client call to forward {method} to: the upstream \
-                     asked it outside any call"
-                )
-            } else {
-                format!(
-                    "the gateway cannot tell which of the {in_flight} calls in flight {method} \
-                     belongs to (over stdio, MCP links a server's request to no call); it is \
-                     answered within a call when only that call is in flight"
-                )
-            }));
-        };
+                    "the gateway answers no {method}: it declared only elicitation and \
+                     sampling, which it asks the client whose call this is"
+                ),
+            ));
+        }
+        let slot = self
+            .route(cx.scope, cx.related_task.as_deref())
+            .map_err(|miss| {
+                ErrorObject::internal(match miss {
+                    Miss::Ended => format!(
+                        "the gateway cannot forward {method}: the call it belongs to has ended"
+                    ),
+                    Miss::Idle => format!(
+                        "the gateway has no client call to forward {method} to: the upstream \
+                         asked it outside any call"
+                    ),
+                    Miss::Ambiguous(n) => format!(
+                        "the gateway cannot tell which of the {n} calls in flight {method} \
+                         belongs to (over stdio, MCP links a server's request to no call); it \
+                         is answered within a call when only that call is in flight"
+                    ),
+                    Miss::Unlinked => format!(
+                        "the gateway cannot forward {method}: it came on no call's stream, so \
+                         it belongs to no client's call"
+                    ),
+                })
+            })?;
         let (reply, answer) = oneshot::channel();
         let ask = Event::Ask {
             method: method.to_owned(),
             params: params.unwrap_or_else(|| Value::Object(serde_json::Map::new())),
             reply,
+            withdrawn: cx.cancellation.clone(),
         };
         let gone = || ErrorObject::internal("the call this request belongs to has ended");
         if slot.events.send(ask).await.is_err() {
@@ -297,8 +385,11 @@ impl Forwarder for Relay {
                     .and_then(|p| p.get("uri"))
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let sessions = lock(&self.subscriptions).get(uri).cloned();
-                if let Some(sessions) = sessions {
+                let sessions: HashSet<String> = lock(&self.subscriptions)
+                    .get(uri)
+                    .map(|s| s.keys().cloned().collect())
+                    .unwrap_or_default();
+                if !sessions.is_empty() {
                     self.broadcast(n, |s| sessions.contains(s.id()));
                 }
             }
@@ -310,6 +401,13 @@ impl Forwarder for Relay {
             ),
         }
     }
+}
+
+/// Whether a subscribed session is still there to be told.
+fn is_open(session: &Weak<Session>) -> bool {
+    session
+        .upgrade()
+        .is_some_and(|s| !s.closed().is_cancelled())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -343,10 +441,11 @@ mod tests {
         }
     }
 
-    /// G-3: a request reaches its call by scope, by upstream task, or as the only call.
+    /// G-3: a request reaches its call by scope, by upstream task, or (over stdio) as the
+    /// only call.
     #[tokio::test]
     async fn requests_reach_the_call_they_belong_to() {
-        let relay = Arc::new(Relay::default());
+        let relay = Arc::new(Relay::new(true));
         let (only, mut only_events) = relay.open();
         let asked = tokio::spawn({
             let relay = relay.clone();
@@ -383,19 +482,62 @@ mod tests {
             let scope = only.scope();
             async move {
                 relay
-                    .request("roots/list", None, cx(Some(scope), None))
+                    .request("elicitation/create", None, cx(Some(scope), None))
                     .await
             }
         });
-        assert_eq!(answer_next(&mut only_events).await, "roots/list");
+        assert_eq!(answer_next(&mut only_events).await, "elicitation/create");
         by_scope.await.unwrap().unwrap();
+    }
+
+    /// G-1: the upstream is asked nothing it was not declared: no one client's roots are the
+    /// shared upstream's.
+    #[tokio::test]
+    async fn only_elicitation_and_sampling_are_forwarded() {
+        let relay = Arc::new(Relay::new(true));
+        let (_only, _events) = relay.open();
+        let e = relay
+            .request("roots/list", None, cx(None, None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND, "{e:?}");
+    }
+
+    /// A message naming an upstream task whose call ended, or (over HTTP) one that came on no
+    /// call's stream, goes to no call, even when only one is in flight: it is not that call's.
+    #[tokio::test]
+    async fn a_message_of_no_call_reaches_none() {
+        let stdio = Arc::new(Relay::new(true));
+        let (_only, _events) = stdio.open();
+        let e = stdio
+            .request("elicitation/create", None, cx(None, Some("gone")))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("has ended"), "{}", e.message);
+        let ended = {
+            let (call, _events) = stdio.open();
+            call.scope()
+        };
+        let e = stdio
+            .request("elicitation/create", None, cx(Some(ended), None))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("has ended"), "{}", e.message);
+
+        let http = Arc::new(Relay::new(false));
+        let (_only, _events) = http.open();
+        let e = http
+            .request("elicitation/create", None, cx(None, None))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("no call's stream"), "{}", e.message);
     }
 
     /// With several calls in flight and nothing to tell them apart, a request is refused
     /// rather than shown to the wrong client; with none, too.
     #[tokio::test]
     async fn an_ambiguous_request_is_refused_saying_why() {
-        let relay = Arc::new(Relay::default());
+        let relay = Arc::new(Relay::new(true));
         let e = relay
             .request("elicitation/create", None, cx(None, None))
             .await
@@ -433,7 +575,7 @@ mod tests {
     /// and routes nothing more.
     #[tokio::test]
     async fn a_finished_call_keeps_its_reports_and_lets_go() {
-        let relay = Arc::new(Relay::default());
+        let relay = Arc::new(Relay::new(true));
         let (call, events) = relay.open();
         let log = Notification::new(
             "notifications/message",
@@ -466,13 +608,29 @@ mod tests {
         assert_eq!(relay.in_flight(), 0);
     }
 
+    /// G-1: the upstream is subscribed once per resource, told when the last session goes,
+    /// and a session that closed without unsubscribing stops counting.
     #[test]
-    fn subscriptions_count_their_sessions() {
+    fn subscriptions_count_their_open_sessions() {
         let relay = Relay::default();
-        assert!(relay.subscribe("file:///a", "s1"));
-        assert!(!relay.subscribe("file:///a", "s2"));
+        let s1 = Arc::new(Session::new("s1"));
+        let s2 = Arc::new(Session::new("s2"));
+        assert!(relay.subscribe("file:///a", &s1));
+        assert!(!relay.subscribe("file:///a", &s2));
         assert!(!relay.unsubscribe("file:///a", "s1"));
         assert!(relay.unsubscribe("file:///a", "s2"));
         assert!(!relay.unsubscribe("file:///a", "s2"));
+
+        assert!(relay.subscribe("file:///b", &s1));
+        assert!(relay.subscribe("file:///c", &s2));
+        drop(s1);
+        assert_eq!(relay.prune_subscriptions(), vec!["file:///b".to_owned()]);
+        assert_eq!(relay.subscribed(), vec!["file:///c".to_owned()]);
+        s2.close();
+        let s3 = Arc::new(Session::new("s3"));
+        assert!(
+            relay.subscribe("file:///c", &s3),
+            "a closed session does not count"
+        );
     }
 }

@@ -173,15 +173,29 @@ pub(crate) struct Upstream {
     health: watch::Sender<Health>,
     backoff: Backoff,
     describe: String,
+    /// A process the gateway starts (stdio), rather than a server it reaches (HTTP): how its
+    /// failures are told.
+    spawned: bool,
 }
 
 impl Upstream {
-    pub(crate) fn new(first: Arc<Client>, backoff: Backoff, describe: String) -> Arc<Self> {
+    pub(crate) fn new(first: Arc<Client>, backoff: Backoff, spec: &UpstreamSpec) -> Arc<Self> {
         Arc::new(Self {
             health: watch::Sender::new(Health::Up(first)),
             backoff,
-            describe,
+            describe: spec.describe(),
+            spawned: matches!(spec, UpstreamSpec::Stdio { .. }),
         })
+    }
+
+    /// What the gateway does about a failed upstream, for messages: "starts it again" (a
+    /// process) or "connects to it again" (over HTTP).
+    pub(crate) fn recovery(&self) -> &'static str {
+        if self.spawned {
+            "starts it again"
+        } else {
+            "connects to it again"
+        }
     }
 
     /// The connection's state now.
@@ -217,12 +231,13 @@ impl Upstream {
             Ok(None) => Err(ErrorObject::internal("the gateway is stopping")),
             Err(_) => Err(ErrorObject::internal(format!(
                 "the upstream server ({}) is unavailable: {}; the gateway keeps trying to \
-                 start it",
+                 {}",
                 self.describe,
                 match &*health.borrow() {
                     Health::Down { reason, .. } => reason.clone(),
-                    _ => "it is restarting".to_owned(),
-                }
+                    _ => "its connection is being made again".to_owned(),
+                },
+                if self.spawned { "start it" } else { "reach it" },
             ))),
         }
     }
@@ -249,17 +264,32 @@ impl Upstream {
                         () = tokio::time::sleep(wait) => {}
                         () = stop.cancelled() => break,
                     }
-                    tracing::info!(upstream = %self.describe, "starting the upstream server again");
-                    match connector.connect().await {
+                    // The next start, should this one not last, waits longer: a crash loop
+                    // backs off.
+                    wait = (wait * 2).min(self.backoff.max);
+                    tracing::info!(upstream = %self.describe, "connecting to the upstream server again");
+                    // A stop does not wait for a start (it may take minutes, as npx fetches).
+                    let started = tokio::select! {
+                        started = connector.connect() => started,
+                        () = stop.cancelled() => break,
+                    };
+                    match started {
                         Ok(client) => {
-                            tracing::info!(upstream = %self.describe, "the upstream server is up again");
                             let client = Arc::new(client);
+                            // Calls wait until the new connection is set up (its tools read,
+                            // its subscriptions made again), not only connected.
+                            tokio::select! {
+                                () = connected(client.clone()) => {}
+                                () = stop.cancelled() => {
+                                    client.shutdown().await;
+                                    break;
+                                }
+                            }
+                            tracing::info!(upstream = %self.describe, "the upstream server is up again");
                             self.health.send_replace(Health::Up(client.clone()));
-                            connected(client.clone()).await;
                             client
                         }
                         Err(e) => {
-                            wait = (wait * 2).min(self.backoff.max);
                             tracing::warn!(upstream = %self.describe, error = %e, retry_in = ?wait, "the upstream server did not start");
                             self.down(e.to_string());
                             continue;
@@ -275,20 +305,17 @@ impl Upstream {
             let reason = current
                 .end_reason()
                 .unwrap_or_else(|| "the connection to the upstream server ended".to_owned());
-            tracing::warn!(upstream = %self.describe, %reason, "the upstream server went away; calls in flight fail, and it is started again");
+            tracing::warn!(upstream = %self.describe, %reason, recovery = self.recovery(), "the upstream server went away; calls in flight fail, and the gateway recovers it");
             // A connection that stayed up a while starts the backoff over; one that dies at
-            // once (a crash loop) keeps doubling it.
+            // once (a crash loop) keeps the longer wait of its start.
             if up_since.elapsed() > STABLE {
                 wait = self.backoff.first;
-            } else {
-                wait = (wait * 2).min(self.backoff.max);
             }
             self.down(reason);
         }
         if let Health::Up(client) = self.health.send_replace(Health::Stopped) {
-            if let Ok(client) = Arc::try_unwrap(client) {
-                client.close().await;
-            }
+            // Calls in flight may still hold the client: they fail now, the process goes.
+            client.shutdown().await;
         }
     }
 

@@ -19,8 +19,9 @@ use serde_json::{json, Map, Value};
 
 use super::Server;
 
-/// How long a client may keep a discovery or a tool list before asking again. Neither changes
-/// while a server runs; a restart with other tools is seen within this time.
+/// How long a client may keep a discovery or a tool list before asking again: a restart with
+/// other tools, or a gateway whose upstream changed its tools, is seen within this time (this
+/// era has no list-changed notification this server agrees to, see [`stateless_claims`]).
 pub(crate) const CACHE_TTL_MS: u64 = 60_000;
 
 pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
@@ -46,8 +47,33 @@ pub(crate) fn handle(server: &Server) -> Result<Value, ErrorObject> {
     let mut result = super::to_value(&result)?;
     if let Some(p) = server.passthrough() {
         super::passthrough::merge_capabilities(&mut result["capabilities"], &p.capabilities());
+        stateless_claims(&mut result["capabilities"]);
     }
     Ok(result)
+}
+
+/// Takes out of a passthrough's capabilities what this era's server does not do: notify.
+/// `subscriptions/listen` agrees to no list change and no resource subscription here, so
+/// declaring `listChanged` or `subscribe` would promise
+/// notifications that never come; a client reads the lists again when their ttl passes.
+fn stateless_claims(capabilities: &mut Value) {
+    let Value::Object(caps) = capabilities else {
+        return;
+    };
+    for (name, flags) in [
+        ("tools", &["listChanged"][..]),
+        ("prompts", &["listChanged"][..]),
+        ("resources", &["listChanged", "subscribe"][..]),
+    ] {
+        if let Some(Value::Object(cap)) = caps.get_mut(name) {
+            for flag in flags {
+                cap.remove(*flag);
+            }
+        }
+    }
+    if let Some(Value::Object(tools)) = caps.get_mut("tools") {
+        tools.insert("listChanged".to_owned(), Value::Bool(false));
+    }
 }
 
 /// `_meta` naming the server.
@@ -73,5 +99,32 @@ pub(crate) fn stamp_server_info(server: &Server, result: &mut Value) {
         for (key, value) in server_info_meta(server) {
             meta.entry(key).or_insert(value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// a 2026-07-28 discovery promises no notification `subscriptions/listen` does not
+    /// agree to, whatever a passthrough's upstream declared.
+    #[test]
+    fn discovery_claims_no_notifications_the_era_does_not_send() {
+        let mut caps = json!({
+            "tools": {"listChanged": true},
+            "resources": {"subscribe": true, "listChanged": true},
+            "prompts": {"listChanged": true},
+            "completions": {}
+        });
+        stateless_claims(&mut caps);
+        assert_eq!(
+            caps,
+            json!({
+                "tools": {"listChanged": false},
+                "resources": {},
+                "prompts": {},
+                "completions": {}
+            })
+        );
     }
 }

@@ -6,8 +6,10 @@
 //!   filter the server agreed to; every message carries `_meta["io.modelcontextprotocol/
 //!   subscriptionId"]`, the listen request's id, so on stdio, where all streams share stdout,
 //!   the client can tell them apart;
-//! - nothing is sent that was not asked for. This server's tools never change, so
-//!   `toolsListChanged` is not agreed to, nor are prompts or resources, which it has none of;
+//! - nothing is sent that was not asked for, and only what this server sends is agreed to:
+//!   not `toolsListChanged` (a gateway's tools may change, but its 2026-07-28 clients learn
+//!   of it by reading the list again when its cache ttl passes), nor prompts or resources
+//!   (a gateway's discovery declares neither `listChanged` nor `subscribe` for them);
 //!   `taskIds` is agreed to for the tasks that exist and are the caller's (another owner's task
 //!   is left out exactly like an unknown one, T-SEC-1), and asking for it without declaring
 //!   the tasks extension on the request is -32021;
