@@ -234,8 +234,9 @@ fn message_of(task: &Task) -> String {
 // G-1
 
 /// G-1: the gateway's capabilities are the upstream's (resources with subscribe and
-/// listChanged, prompts, completions, logging) plus tasks, at initialize (2025-11-25) and at
-/// `server/discover` (2026-07-28, with the tasks extension); `tools/list` shows the upstream's
+/// listChanged, prompts, completions, logging) plus tasks, at initialize (2025-11-25), and at
+/// `server/discover` (2026-07-28) with the tasks extension and without the notifications that
+/// era's server does not send; `tools/list` shows the upstream's
 /// tools with `execution.taskSupport` rewritten by the policy (2025-11-25; 2026-07-28 has no
 /// taskSupport); resources, templates, prompts and completion are answered as the upstream
 /// answers them, errors included, in both eras.
@@ -311,23 +312,29 @@ async fn g1_the_upstreams_offer_passes_through_in_both_eras() {
                 caps
             }
         };
-        assert_eq!(
-            caps["resources"],
-            json!({"subscribe": true, "listChanged": true}),
-            "{era:?}: {caps}"
-        );
-        assert_eq!(
-            caps["prompts"],
-            json!({"listChanged": true}),
-            "{era:?}: {caps}"
-        );
+        match era {
+            Protocol::V2025_11_25 => {
+                assert_eq!(
+                    caps["resources"],
+                    json!({"subscribe": true, "listChanged": true}),
+                    "{caps}"
+                );
+                assert_eq!(caps["prompts"], json!({"listChanged": true}), "{caps}");
+                assert_eq!(
+                    caps["tools"]["listChanged"],
+                    json!(true),
+                    "the gateway follows the upstream's tools and says so: {caps}"
+                );
+            }
+            // No notification this era's server sends is promised: clients read again.
+            Protocol::V2026_07_28 => {
+                assert_eq!(caps["resources"], json!({}), "{caps}");
+                assert_eq!(caps["prompts"], json!({}), "{caps}");
+                assert_eq!(caps["tools"]["listChanged"], json!(false), "{caps}");
+            }
+        }
         assert_eq!(caps["completions"], json!({}), "{era:?}: {caps}");
         assert!(caps["logging"].is_object(), "{era:?}: {caps}");
-        assert_eq!(
-            caps["tools"]["listChanged"],
-            json!(true),
-            "{era:?}: the gateway follows the upstream's tools and says so: {caps}"
-        );
 
         let listed = wait_for_tools(&client, &CONDITIONAL).await;
         let mut ours = listed.clone();
@@ -400,6 +407,19 @@ async fn g1_the_upstreams_offer_passes_through_in_both_eras() {
                 assert_eq!(ours.message, theirs.message, "{era:?}");
             }
             other => panic!("{era:?}: expected the upstream's own error, got {other:?}"),
+        }
+        // Subscriptions are of the era with sessions; 2026-07-28 reads again.
+        let subscribed = client
+            .request("resources/subscribe", json!({"uri": SUBSCRIBED}))
+            .await;
+        match (era, subscribed) {
+            (Protocol::V2025_11_25, outcome) => {
+                outcome.expect("resources/subscribe");
+            }
+            (Protocol::V2026_07_28, Err(ClientError::Rpc { error, .. })) => {
+                assert_eq!(error.code.0, -32601, "{error:?}");
+            }
+            (Protocol::V2026_07_28, other) => panic!("expected -32601, got {other:?}"),
         }
         let sum = client
             .call_tool("get-sum", json!({"a": 2, "b": 3}))
@@ -504,7 +524,8 @@ async fn g1_upstream_notifications_reach_the_sessions_they_are_for() {
                 && n.params.as_ref().is_some_and(|p| {
                     p["data"]
                         .as_str()
-                        .is_some_and(|d| d.contains("-level message"))
+                        // "Info-level message", "Alert level-message"…
+                        .is_some_and(|d| d.contains("level"))
                 })
         })
         .await;
@@ -917,6 +938,45 @@ async fn native_upstream_task(era: Protocol) {
     served.stop().await;
 }
 
+/// G-4: cancelling the gateway's task of a call the upstream runs as its own task cancels
+/// the upstream's task too (`tasks/cancel` upstream), instead of leaving it to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_cancels_the_upstreams_own_task() {
+    let served = serve_http(GatewayConfig::new(everything()), &Store::Memory).await;
+    let client = connect_http(gateway::client(Protocol::V2025_11_25), &served).await;
+    let mut handle = client
+        .call_tool_as_task("simulate-research-query", json!({"topic": "rust"}), None)
+        .await
+        .expect("a task");
+    let Health::Up(upstream) = served.health() else {
+        panic!("the upstream is up");
+    };
+    bounded("the upstream runs its task", async {
+        while upstream.list_tasks().await.expect("tasks/list").is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let cancelled = bounded("tasks/cancel", handle.cancel())
+        .await
+        .expect("tasks/cancel")
+        .clone();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled, "{cancelled:?}");
+    let theirs = bounded("the upstream's task is cancelled", async {
+        loop {
+            let tasks = upstream.list_tasks().await.expect("tasks/list");
+            if tasks.iter().all(|t| t.status == TaskStatus::Cancelled) {
+                return tasks;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    client.close().await;
+    served.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // G-4
 
@@ -1008,9 +1068,14 @@ async fn g4_a_tool_time_limit_fails_the_task_saying_so() {
     served.stop().await;
 }
 
+/// The resource the restart test follows.
+const SUBSCRIBED: &str = "demo://resource/static/document/features.md";
+
 /// G-4: an upstream killed mid-task (SIGKILL) ends the task `failed` with a statusMessage
-/// saying the upstream was killed by signal 9; the gateway starts the upstream again and the
-/// next call is served by the new process.
+/// saying the upstream was killed by signal 9; the gateway starts the upstream again, the
+/// next call is served by the new process, and (G-1) the resource a session subscribed to
+/// before the crash is subscribed on the new process too (its updates, switched on there with
+/// `toggle-subscriber-updates`, still arrive).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g4_a_killed_upstream_fails_the_task_and_is_restarted() {
     let pidfile = std::env::temp_dir().join(format!(
@@ -1036,8 +1101,20 @@ async fn g4_a_killed_upstream_fails_the_task_and_is_restarted() {
         &Store::Memory,
     )
     .await;
-    let client = connect_http(gateway::client(Protocol::V2025_11_25), &served).await;
+    let seen = Arc::new(Recorder::default());
+    let client = recording_client(
+        Protocol::V2025_11_25,
+        &served,
+        seen.clone(),
+        ClientCapabilities::default(),
+    )
+    .await;
     let first_pid = read_pid(&pidfile).await;
+    client
+        .request("resources/subscribe", json!({"uri": SUBSCRIBED}))
+        .await
+        .expect("resources/subscribe");
+    wait_standing(&served, 1).await;
     let mut handle = client
         .call_tool_as_task(
             "trigger-long-running-operation",
@@ -1073,6 +1150,18 @@ async fn g4_a_killed_upstream_fails_the_task_and_is_restarted() {
         text_of(&serde_json::to_value(&echo).unwrap()),
         "Echo: again"
     );
+
+    // G-1: the subscription made before the crash holds on the new process.
+    client
+        .call_tool("toggle-subscriber-updates", json!({}))
+        .await
+        .expect("toggle-subscriber-updates");
+    let updated = seen
+        .wait_for("resources/updated from the new process", WAIT, |n| {
+            n.method == "notifications/resources/updated"
+        })
+        .await;
+    assert_eq!(updated.params.unwrap()["uri"], SUBSCRIBED);
     client.close().await;
     served.stop().await;
     let _ = std::fs::remove_file(&pidfile);
