@@ -13,10 +13,10 @@
 //! | the tool's time limit passes | -32603 naming the limit; the call is cancelled upstream |
 //! | the caller cancels | the upstream request is cancelled (`notifications/cancelled`, or `tasks/cancel` for an upstream task) |
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures::stream::{FuturesUnordered, StreamExt};
+use async_trait::async_trait;
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2025_11_25::{
@@ -24,9 +24,11 @@ use mcp_tasks_wire::v2025_11_25::{
 };
 use serde_json::{json, Map, Value};
 
-use super::relay::{Call, Event};
+use tokio_util::sync::CancellationToken;
+
+use super::relay::{self, Caller, Event, Link};
 use super::Inner;
-use crate::client::{in_scope, Client, ClientError, Protocol, TaskEvent, ToolCall};
+use crate::client::{Client, ClientError, Protocol, TaskEvent, ToolCall};
 use crate::server::{ToolContext, ToolResult};
 
 /// The longest statusMessage the gateway makes from an upstream log message.
@@ -45,55 +47,22 @@ pub(crate) async fn run(
 ) -> ToolResult {
     let rules = gateway.rules.for_tool(&tool);
     let client = gateway.upstream.client().await?;
-    let (call, mut events) = gateway.relay.open();
-    let mut reported = Reported::default();
-    let outcome = {
-        let upstream = async {
-            let outcome = in_scope(
-                call.scope(),
-                call_upstream(&gateway, &client, &call, &tool, arguments, &cx),
-            );
-            match rules.timeout {
-                Some(limit) => tokio::time::timeout(limit, outcome)
-                    .await
-                    .unwrap_or_else(|_| Err(timed_out(&tool, limit))),
-                None => outcome.await,
-            }
-        };
-        tokio::pin!(upstream);
-        let mut asks = FuturesUnordered::new();
-        loop {
-            tokio::select! {
-                // What the upstream sent before its answer is passed on before the answer: a
-                // log line or the last progress written just before the result is not lost.
-                biased;
-                Some(event) = events.recv() => match event {
-                    Event::Ask { method, params, reply, withdrawn } => asks.push(async {
-                        let (method, withdrawn) = (method, withdrawn);
-                        // A question the upstream withdrew is withdrawn downstream too.
-                        tokio::select! {
-                            answer = ask(&cx, &method, params) => {
-                                let _ = reply.send(answer);
-                            }
-                            () = withdrawn.cancelled() => {}
-                        }
-                    }),
-                    report => reported.report(&cx, report).await,
-                },
-                Some(()) = asks.next(), if !asks.is_empty() => {}
-                outcome = &mut upstream => break outcome,
-                () = cx.cancellation().cancelled() => {
-                    break Err(ErrorObject::internal("the call was cancelled"));
-                }
-            }
+    let (call, events) = gateway.relay.open();
+    let link = call.link();
+    let upstream = async {
+        let outcome = call_upstream(&gateway, &client, &link, &tool, arguments, &cx);
+        match rules.timeout {
+            Some(limit) => tokio::time::timeout(limit, outcome)
+                .await
+                .unwrap_or_else(|_| Err(timed_out(&tool, limit))),
+            None => outcome.await,
         }
     };
-    // Reports that came with the answer still belong to the call; later ones go to every
-    // session, as for no call.
-    for report in call.finish(events) {
-        reported.report(&cx, report).await;
-    }
-    outcome
+    let caller = Downstream {
+        cx: &cx,
+        last_status: Mutex::new(None),
+    };
+    relay::drive(call, events, upstream, &caller).await
 }
 
 /// Calls the tool upstream: as a task of the upstream's own when it runs the tool as one
@@ -102,7 +71,7 @@ pub(crate) async fn run(
 async fn call_upstream(
     gateway: &Inner,
     client: &Client,
-    call: &Call,
+    call: &Link,
     tool: &str,
     arguments: Map<String, Value>,
     cx: &ToolContext,
@@ -142,7 +111,10 @@ async fn call_upstream(
     if let Some(message) = handle.task().status_message.clone() {
         status(cx, message).await;
     }
-    let mut reported = Reported::default();
+    let reporter = Downstream {
+        cx,
+        last_status: Mutex::new(None),
+    };
     loop {
         match handle
             .next_event()
@@ -154,30 +126,12 @@ async fn call_upstream(
                     status(cx, message).await;
                 }
             }
-            TaskEvent::Progress(p) => reported.progress(cx, &p).await,
+            TaskEvent::Progress(p) => reporter.report(Event::Progress(p)).await,
             TaskEvent::Finished(outcome) => {
                 return decode(outcome.map_err(|e| upstream_failed(e, recovery))?)
             }
         }
     }
-}
-
-/// Asks the caller what the upstream asked, if the caller said it can answer it.
-async fn ask(cx: &ToolContext, method: &str, params: Value) -> Result<Value, ErrorObject> {
-    let caps = cx.client_capabilities();
-    let answerable = crate::server::tasks::input::can_answer(&caps, method, &params);
-    // A task run again after a restart has no caller yet: its question waits in the task
-    // for whoever comes for the result.
-    if !answerable && !cx.is_resumed() {
-        return Err(ErrorObject::new(
-            mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
-            format!(
-                "the gateway's client cannot answer {method}: it did not declare the \
-                 capability for it"
-            ),
-        ));
-    }
-    cx.ask(method, params).await
 }
 
 /// Sets the task's statusMessage from what the upstream reported; a plain call has none.
@@ -187,19 +141,47 @@ async fn status(cx: &ToolContext, message: String) {
     }
 }
 
-/// Passes the upstream's progress on as the call's progress and as the task's statusMessage
-/// ("3 of 4" when the upstream says no more), so a requestor that only polls `tasks/get`
-/// (MCP 2026-07-28 has no progress notifications) sees how far it got.
-#[derive(Debug, Default)]
-struct Reported {
-    last_status: Option<Instant>,
+/// The downstream tool call an upstream call is made for. Progress becomes the call's
+/// progress and the task's statusMessage ("3 of 4" when the upstream says no more), so a
+/// requestor that only polls `tasks/get` (MCP 2026-07-28 has no progress notifications) sees
+/// how far it got; log lines of info and above become the statusMessage too.
+struct Downstream<'a> {
+    cx: &'a ToolContext,
+    /// When a statusMessage last came from progress.
+    last_status: Mutex<Option<Instant>>,
 }
 
-impl Reported {
-    /// Passes on progress or a log line (a question is not a report: it is ignored here).
-    async fn report(&mut self, cx: &ToolContext, event: Event) {
+#[async_trait]
+impl Caller for Downstream<'_> {
+    async fn ask(&self, method: &str, params: Value) -> Result<Value, ErrorObject> {
+        // A task run again after a restart has no caller yet: its question waits in the
+        // task for whoever comes for the result.
+        if !self.cx.is_resumed() {
+            relay::answerable(&self.cx.client_capabilities(), method, &params)?;
+        }
+        self.cx.ask(method, params).await
+    }
+
+    async fn report(&self, event: Event) {
+        let cx = self.cx;
         match event {
-            Event::Progress(p) => self.progress(cx, &p).await,
+            Event::Progress(p) => {
+                cx.progress(p.progress, p.total, p.message.as_deref());
+                let due = {
+                    let mut last = self
+                        .last_status
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    let due = last.is_none_or(|at| at.elapsed() >= PROGRESS_STATUS_EVERY);
+                    if due {
+                        *last = Some(Instant::now());
+                    }
+                    due
+                };
+                if due {
+                    status(cx, progress_text(&p)).await;
+                }
+            }
             Event::Log(l) => {
                 cx.log(l.level, l.logger.as_deref(), l.data.clone());
                 // Debug lines are for whoever asked for them (the gateway takes every level
@@ -212,16 +194,8 @@ impl Reported {
         }
     }
 
-    async fn progress(&mut self, cx: &ToolContext, p: &ProgressNotificationParams) {
-        cx.progress(p.progress, p.total, p.message.as_deref());
-        if self
-            .last_status
-            .is_some_and(|at| at.elapsed() < PROGRESS_STATUS_EVERY)
-        {
-            return;
-        }
-        self.last_status = Some(Instant::now());
-        status(cx, progress_text(p)).await;
+    fn cancellation(&self) -> &CancellationToken {
+        self.cx.cancellation()
     }
 }
 
@@ -265,10 +239,11 @@ fn decode(answer: Value) -> ToolResult {
     })
 }
 
-/// The error a call gets when the upstream fails it: the upstream's own JSON-RPC error
-/// unchanged, else -32603 saying what happened to the upstream and what the gateway does
-/// about it (`recovery`: "starts it again", "connects to it again").
-fn upstream_failed(e: ClientError, recovery: &str) -> ErrorObject {
+/// The error a call (or a passed-through request) gets when the upstream fails it: the
+/// upstream's own JSON-RPC error unchanged, else -32603 saying what happened to the upstream
+/// and what the gateway does about it (`recovery`: "starts it again", "connects to it
+/// again").
+pub(crate) fn upstream_failed(e: ClientError, recovery: &str) -> ErrorObject {
     match e {
         ClientError::Rpc { error, .. } => *error,
         ClientError::Closed { .. } => ErrorObject::internal(format!(

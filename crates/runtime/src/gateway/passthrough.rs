@@ -14,14 +14,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::stream::{FuturesUnordered, StreamExt};
 use mcp_tasks_wire::jsonrpc::{ErrorCode, ErrorObject, Notification};
 use mcp_tasks_wire::method;
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
-use super::relay::Event;
+use super::call::upstream_failed;
+use super::relay::{self, Caller, Event};
 use super::Inner;
-use crate::client::{in_scope, ClientError};
 use crate::server::{Passthrough, PassthroughContext};
 
 /// The methods passed through, with the capability the upstream must declare for each.
@@ -113,42 +113,69 @@ impl Offer {
         mut params: Value,
     ) -> Result<Value, ErrorObject> {
         let client = self.0.upstream.client().await?;
-        let (call, mut events) = self.0.relay.open();
+        let (call, events) = self.0.relay.open();
         // The upstream gets the gateway's token, which routes its progress to this request
         // (a client's own token could name another's call); the client gets its own back.
         let token = swap_progress_token(&mut params, Value::String(call.progress_token()));
-        let pass_on = |event| pass_on(cx, token.as_ref(), event);
-        let outcome = {
-            let upstream = in_scope(call.scope(), client.request(name, params));
-            tokio::pin!(upstream);
-            let mut asks = FuturesUnordered::new();
-            loop {
-                tokio::select! {
-                    // What the upstream sent before its answer goes first (see call.rs).
-                    biased;
-                    Some(event) = events.recv() => match event {
-                        Event::Ask { method, params, reply, withdrawn } => asks.push(async move {
-                            tokio::select! {
-                                answer = ask(cx, &method, params) => {
-                                    let _ = reply.send(answer);
-                                }
-                                () = withdrawn.cancelled() => {}
-                            }
-                        }),
-                        report => pass_on(report),
-                    },
-                    Some(()) = asks.next(), if !asks.is_empty() => {}
-                    outcome = &mut upstream => break outcome.map_err(|e| failed(name, e)),
-                    () = cx.cancellation.cancelled() => {
-                        break Err(ErrorObject::internal("the request was cancelled"));
-                    }
-                }
-            }
+        let recovery = self.0.upstream.recovery();
+        let upstream = async {
+            client
+                .request(name, params)
+                .await
+                .map_err(|e| upstream_failed(e, recovery))
         };
-        for report in call.finish(events) {
-            pass_on(report);
+        relay::drive(call, events, upstream, &Requester { cx, token }).await
+    }
+}
+
+/// The client request a passthrough request is made for.
+struct Requester<'a> {
+    cx: &'a PassthroughContext,
+    /// The client's own progress token, if it gave one.
+    token: Option<Value>,
+}
+
+#[async_trait]
+impl Caller for Requester<'_> {
+    /// Asks a 2025-11-25 client, on the request's stream, what the upstream asked.
+    async fn ask(&self, method: &str, params: Value) -> Result<Value, ErrorObject> {
+        let cx = self.cx;
+        if cx.stateless {
+            return Err(ErrorObject::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "the gateway cannot ask {method} within a MCP 2026-07-28 request that is \
+                     no tool call"
+                ),
+            ));
         }
-        outcome
+        relay::answerable(&cx.session.peer_info().capabilities, method, &params)?;
+        cx.session.request(&cx.sink, method, params).await
+    }
+
+    /// Passes progress (under the client's own token; none without one) or a log line on to
+    /// the request's stream.
+    async fn report(&self, event: Event) {
+        let cx = self.cx;
+        let notification = match (event, &self.token) {
+            (Event::Progress(p), Some(token)) if !cx.stateless => {
+                serde_json::to_value(&p).ok().map(|mut params| {
+                    params["progressToken"] = token.clone();
+                    Notification::new(method::NOTIFY_PROGRESS, Some(params))
+                })
+            }
+            (Event::Log(l), _) if cx.session.takes_log(l.level) => serde_json::to_value(&l)
+                .ok()
+                .map(|params| Notification::new(method::NOTIFY_MESSAGE, Some(params))),
+            _ => None,
+        };
+        if let Some(n) = notification {
+            let _ = cx.sink.send(n.into());
+        }
+    }
+
+    fn cancellation(&self) -> &CancellationToken {
+        &self.cx.cancellation
     }
 }
 
@@ -166,39 +193,6 @@ fn swap_progress_token(params: &mut Value, ours: Value) -> Option<Value> {
     meta.insert("progressToken".to_owned(), ours)
 }
 
-/// Passes progress (under the client's own `token`; none without one) or a log line of the
-/// upstream on to the request's stream. A question is not a report: it is ignored here.
-fn pass_on(cx: &PassthroughContext, token: Option<&Value>, event: Event) {
-    let notification = match (event, token) {
-        (Event::Progress(p), Some(token)) if !cx.stateless => {
-            serde_json::to_value(&p).ok().map(|mut params| {
-                params["progressToken"] = token.clone();
-                Notification::new(method::NOTIFY_PROGRESS, Some(params))
-            })
-        }
-        (Event::Log(l), _) if cx.session.takes_log(l.level) => serde_json::to_value(&l)
-            .ok()
-            .map(|params| Notification::new(method::NOTIFY_MESSAGE, Some(params))),
-        _ => None,
-    };
-    if let Some(n) = notification {
-        let _ = cx.sink.send(n.into());
-    }
-}
-
-/// Asks a 2025-11-25 client, on the request's stream, what the upstream asked.
-async fn ask(cx: &PassthroughContext, name: &str, params: Value) -> Result<Value, ErrorObject> {
-    let caps = cx.session.peer_info().capabilities;
-    let answerable = crate::server::tasks::input::can_answer(&caps, name, &params);
-    if cx.stateless || !answerable {
-        return Err(ErrorObject::new(
-            mcp_tasks_wire::jsonrpc::ErrorCode::METHOD_NOT_FOUND,
-            format!("the gateway's client cannot answer {name} within this request"),
-        ));
-    }
-    cx.session.request(&cx.sink, name, params).await
-}
-
 /// Removes the `_meta` keys of MCP 2026-07-28 (`io.modelcontextprotocol/…`): they describe the
 /// downstream request, and the gateway's client frames the upstream one itself.
 pub(crate) fn strip_era_meta(params: &mut Value) {
@@ -210,15 +204,6 @@ pub(crate) fn strip_era_meta(params: &mut Value) {
         if let Value::Object(p) = params {
             p.remove("_meta");
         }
-    }
-}
-
-fn failed(name: &str, e: ClientError) -> ErrorObject {
-    match e {
-        ClientError::Rpc { error, .. } => *error,
-        other => ErrorObject::internal(format!(
-            "the upstream server could not answer {name}: {other}"
-        )),
     }
 }
 

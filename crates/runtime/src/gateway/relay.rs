@@ -22,20 +22,22 @@
 //! log messages to the sessions whose level takes them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use async_trait::async_trait;
+use futures::stream::{FuturesUnordered, StreamExt};
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorCode, ErrorObject, Notification};
 use mcp_tasks_wire::method;
 use mcp_tasks_wire::v2025_11_25::{
-    LoggingMessageNotificationParams, ProgressNotificationParams, ProgressToken,
+    ClientCapabilities, LoggingMessageNotificationParams, ProgressNotificationParams, ProgressToken,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Forwarder, RequestContext, Scope};
+use crate::client::{in_scope, Forwarder, RequestContext, Scope};
 use crate::server::Server;
 use crate::session::Session;
 
@@ -86,14 +88,15 @@ pub(crate) struct Relay {
     pub(crate) tools_changed: Notify,
 }
 
-/// A call's registration; dropping it ends the call's routing.
-#[derive(Debug)]
-pub(crate) struct Call {
+/// What names a call: its scope, for the code that makes its upstream requests. Cheap to
+/// clone; the registration itself is the [`Call`].
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
     relay: Arc<Relay>,
     scope: Scope,
 }
 
-impl Call {
+impl Link {
     pub(crate) fn scope(&self) -> Scope {
         self.scope
     }
@@ -101,6 +104,32 @@ impl Call {
     /// The progress token to send on this call's upstream request.
     pub(crate) fn progress_token(&self) -> String {
         format!("{TOKEN_PREFIX}{}", self.scope.0)
+    }
+
+    /// Routes what comes with the upstream task `task_id` to this call.
+    pub(crate) fn runs_as_upstream_task(&self, task_id: &str) {
+        lock(&self.relay.upstream_tasks).insert(task_id.to_owned(), self.scope);
+    }
+}
+
+/// A call's registration; dropping it ends the call's routing.
+#[derive(Debug)]
+pub(crate) struct Call {
+    link: Link,
+}
+
+impl std::ops::Deref for Call {
+    type Target = Link;
+
+    fn deref(&self) -> &Link {
+        &self.link
+    }
+}
+
+impl Call {
+    /// What names the call, for the future that makes its upstream request.
+    pub(crate) fn link(&self) -> Link {
+        self.link.clone()
     }
 
     /// Ends the call's routing, now that its answer came: from here on what the upstream
@@ -123,18 +152,92 @@ impl Call {
         }
         left
     }
-
-    /// Routes what comes with the upstream task `task_id` to this call.
-    pub(crate) fn runs_as_upstream_task(&self, task_id: &str) {
-        lock(&self.relay.upstream_tasks).insert(task_id.to_owned(), self.scope);
-    }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        lock(&self.relay.calls).remove(&self.scope);
-        lock(&self.relay.upstream_tasks).retain(|_, s| *s != self.scope);
+        let (relay, scope) = (&self.link.relay, self.link.scope);
+        lock(&relay.calls).remove(&scope);
+        lock(&relay.upstream_tasks).retain(|_, s| *s != scope);
     }
+}
+
+/// The caller an upstream call is made for, as [`drive`] serves it.
+#[async_trait]
+pub(crate) trait Caller: Send + Sync {
+    /// Asks the caller what the upstream asked (elicitation, sampling).
+    async fn ask(&self, method: &str, params: Value) -> Result<Value, ErrorObject>;
+
+    /// Passes progress or a log line of the upstream on (never an [`Event::Ask`]).
+    async fn report(&self, event: Event);
+
+    /// Tripped when the caller cancels.
+    fn cancellation(&self) -> &CancellationToken;
+}
+
+/// Runs `upstream`, the upstream request of `call`, to its answer, serving `caller`
+/// meanwhile: the upstream's questions are asked (and withdrawn when the upstream withdraws
+/// them), its reports passed on, in order, before the answer; the caller's cancellation ends
+/// it. Then the call lets go (see [`Call::finish`]).
+pub(crate) async fn drive<T>(
+    call: Call,
+    mut events: mpsc::Receiver<Event>,
+    upstream: impl Future<Output = Result<T, ErrorObject>>,
+    caller: &impl Caller,
+) -> Result<T, ErrorObject> {
+    let outcome = {
+        let upstream = in_scope(call.scope(), upstream);
+        tokio::pin!(upstream);
+        let mut asks = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                // What the upstream sent before its answer is passed on before the answer: a
+                // log line or the last progress written just before the result is not lost.
+                biased;
+                Some(event) = events.recv() => match event {
+                    Event::Ask { method, params, reply, withdrawn } => asks.push(async move {
+                        tokio::select! {
+                            answer = caller.ask(&method, params) => {
+                                let _ = reply.send(answer);
+                            }
+                            () = withdrawn.cancelled() => {}
+                        }
+                    }),
+                    report => caller.report(report).await,
+                },
+                Some(()) = asks.next(), if !asks.is_empty() => {}
+                outcome = &mut upstream => break outcome,
+                () = caller.cancellation().cancelled() => {
+                    break Err(ErrorObject::internal("the caller cancelled the request"));
+                }
+            }
+        }
+    };
+    // Reports that came with the answer still belong to the call; later ones go to every
+    // session, as for no call.
+    for report in call.finish(events) {
+        caller.report(report).await;
+    }
+    outcome
+}
+
+/// Whether a caller who declared `caps` can be asked `method`: if not, the -32601 the
+/// upstream gets.
+pub(crate) fn answerable(
+    caps: &ClientCapabilities,
+    method: &str,
+    params: &Value,
+) -> Result<(), ErrorObject> {
+    if crate::server::tasks::input::can_answer(caps, method, params) {
+        return Ok(());
+    }
+    Err(ErrorObject::new(
+        ErrorCode::METHOD_NOT_FOUND,
+        format!(
+            "the gateway's client cannot answer {method}: it did not declare the capability \
+             for it"
+        ),
+    ))
 }
 
 /// Why a message of the upstream belongs to no call.
@@ -174,8 +277,10 @@ impl Relay {
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         lock(&self.calls).insert(scope, Slot { events: tx });
         let call = Call {
-            relay: self.clone(),
-            scope,
+            link: Link {
+                relay: self.clone(),
+                scope,
+            },
         };
         (call, rx)
     }
