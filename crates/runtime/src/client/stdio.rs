@@ -7,6 +7,7 @@
 //! [`Transport::end_reason`] can say how the server ended ("exited with status 1", "killed by
 //! signal 9") before the connection reports that it closed.
 
+use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -26,6 +27,17 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// How long the transport waits, after the child's stdout ended, for its exit status.
 const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
+
+/// How many of its last stderr lines a server that exited by itself has quoted in the end
+/// reason, and how many characters of each: why it stopped, for a person reading the error.
+const LAST_WORDS: usize = 5;
+const LAST_WORD_CHARS: usize = 300;
+
+/// How long the end reason waits for the rest of a server's stderr after it exited.
+const STDERR_WAIT: Duration = Duration::from_millis(300);
+
+/// A server's last stderr lines, shared by the stderr reader and the end reason.
+type LastWords = Arc<std::sync::Mutex<VecDeque<String>>>;
 
 /// The stdio transport: owns the child; dropping the transport kills it.
 #[derive(Debug)]
@@ -59,9 +71,11 @@ impl StdioTransport {
             .stdout
             .take()
             .ok_or_else(|| ClientError::Transport("the server's stdout is not piped".into()))?;
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(log_stderr(program, stderr));
-        }
+        let last_words = LastWords::default();
+        let stderr_read = child
+            .stderr
+            .take()
+            .map(|stderr| tokio::spawn(log_stderr(program, stderr, last_words.clone())));
         let child = Arc::new(Mutex::new(child));
         let ended = Arc::new(OnceLock::new());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -81,6 +95,14 @@ impl StdioTransport {
                     .await;
             drop(waited);
             let why = match status {
+                Ok(Ok(status)) if status.code().is_some() => {
+                    // It stopped by itself: what it said last says why ("… is not a valid
+                    // Git repository"), so a person need not turn on our logs to find out.
+                    if let Some(read) = stderr_read {
+                        let _ = tokio::time::timeout(STDERR_WAIT, read).await;
+                    }
+                    with_last_words(describe_exit(status), &last_words)
+                }
                 Ok(Ok(status)) => describe_exit(status),
                 Ok(Err(e)) => format!("closed its stdout (its exit status is unknown: {e})"),
                 Err(_) => "closed its stdout but is still running".to_owned(),
@@ -167,15 +189,39 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, tx: &mpsc::UnboundedSe
 /// Logs each line the child writes to stderr (target `mcp_tasks::server_stderr`): at warn
 /// when it reads like a failure, else at debug, since servers write banners and chatter there
 /// (everything greets on every start) that would drown our own log.
-async fn log_stderr(program: String, stderr: tokio::process::ChildStderr) {
+async fn log_stderr(program: String, stderr: tokio::process::ChildStderr, last: LastWords) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if !line.trim().is_empty() {
+            let mut last = last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.len() == LAST_WORDS {
+                last.pop_front();
+            }
+            last.push_back(match line.char_indices().nth(LAST_WORD_CHARS) {
+                Some((at, _)) => format!("{}…", &line[..at]),
+                None => line.clone(),
+            });
+        }
         if reads_like_a_failure(&line) {
             tracing::warn!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
         } else {
             tracing::debug!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
         }
     }
+}
+
+/// `why`, and the server's last stderr lines when it wrote any.
+fn with_last_words(why: String, last: &LastWords) -> String {
+    let last = last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.is_empty() {
+        return why;
+    }
+    let words: Vec<&str> = last.iter().map(String::as_str).collect();
+    format!("{why}; its last words on stderr: {}", words.join(" | "))
 }
 
 /// Whether a server's stderr line reports a failure: an error, a panic, a traceback.
@@ -222,6 +268,30 @@ mod tests {
         ));
         assert!(reads_like_a_failure("Traceback (most recent call last):"));
         assert!(!reads_like_a_failure("Starting default (STDIO) server..."));
+    }
+
+    /// A server that exits by itself says why in the end reason: its last stderr lines.
+    #[tokio::test]
+    async fn a_server_that_quits_says_why() {
+        let mut command = Command::new("sh");
+        command
+            .args([
+                "-c",
+                "echo starting >&2; echo 'ERROR: /tmp is not a repository' >&2; exit 3",
+            ])
+            .stderr(Stdio::piped());
+        let (transport, mut inbound) = StdioTransport::spawn(command).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while inbound.recv().await.is_some() {}
+        })
+        .await
+        .expect("the inbound channel ends with the child");
+        let why = transport.end_reason().expect("an end reason");
+        assert_eq!(
+            why,
+            "the server process exited with status 3; its last words on stderr: starting | \
+             ERROR: /tmp is not a repository"
+        );
     }
 
     /// Dropping the transport kills a child that never wrote a line: nothing else holds it.

@@ -159,7 +159,9 @@ impl Caller for Downstream<'_> {
         if !self.cx.is_resumed() {
             relay::answerable(&self.cx.client_capabilities(), method, &params)?;
         }
-        self.cx.ask(method, params).await
+        let mut answer = self.cx.ask(method, params).await?;
+        without_our_task(&mut answer);
+        Ok(answer)
     }
 
     async fn report(&self, event: Event) {
@@ -196,6 +198,20 @@ impl Caller for Downstream<'_> {
 
     fn cancellation(&self) -> &CancellationToken {
         self.cx.cancellation()
+    }
+}
+
+/// Takes the related-task `_meta` out of an answer: it names the gateway's task, which the
+/// upstream does not know (its own task, if any, is for its client code to name).
+fn without_our_task(answer: &mut Value) {
+    let Some(Value::Object(meta)) = answer.get_mut("_meta") else {
+        return;
+    };
+    meta.remove(mcp_tasks_wire::meta::RELATED_TASK);
+    if meta.is_empty() {
+        if let Value::Object(answer) = answer {
+            answer.remove("_meta");
+        }
     }
 }
 
@@ -278,6 +294,21 @@ mod tests {
         let short = log_text(&json!(long));
         assert_eq!(short.chars().count(), MAX_STATUS_CHARS + 1);
         assert!(short.ends_with('…'));
+    }
+
+    /// The upstream never sees the gateway's task ids, not even in an answer's `_meta`.
+    #[test]
+    fn answers_go_upstream_without_our_task() {
+        let mut answer = json!({
+            "action": "accept",
+            "_meta": {"io.modelcontextprotocol/related-task": {"taskId": "ours"}}
+        });
+        without_our_task(&mut answer);
+        assert_eq!(answer, json!({"action": "accept"}));
+        let mut kept = json!({"action": "accept", "_meta": {
+            "io.modelcontextprotocol/related-task": {"taskId": "ours"}, "trace": 1}});
+        without_our_task(&mut kept);
+        assert_eq!(kept, json!({"action": "accept", "_meta": {"trace": 1}}));
     }
 
     /// G-2: progress becomes a statusMessage a poller can read.
