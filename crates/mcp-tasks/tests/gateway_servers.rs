@@ -7,130 +7,45 @@
 //! What the upstreams do is in /work/notes/upstreams.md; the Python servers are installed by
 //! `tests/python/install.sh`, which the tests run themselves (it is idempotent and locked).
 
+mod gateway;
 mod nodejs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mcp_tasks_runtime::client::{Client, ClientBuilder, ClientError, Protocol, ToolCall};
+use gateway::*;
+use mcp_tasks_runtime::client::{Client, ClientError, Protocol, ToolCall};
 use mcp_tasks_runtime::gateway::{
-    Gateway, GatewayConfig, GatewayError, Rules, Running, TaskPolicy, ToolRule, UpstreamSpec,
+    Gateway, GatewayConfig, GatewayError, Rules, TaskPolicy, ToolRule, UpstreamSpec,
 };
-use mcp_tasks_runtime::wire::v2025_11_25::{CallToolResult, Implementation, TaskStatus};
-use mcp_tasks_runtime::Server;
+use mcp_tasks_runtime::wire::v2025_11_25::{CallToolResult, TaskStatus};
 use serde_json::{json, Value};
 use testkit::store::TempStore;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
-/// The longest any one step may take (a Python upstream needs ~2 s to start on 2 cores).
-const LIMIT: Duration = Duration::from_secs(20);
-/// How long `tests/python/install.sh` may take when it has to build the venv.
-const INSTALL_LIMIT: Duration = Duration::from_secs(300);
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
-const BOTH_ERAS: [Protocol; 2] = [Protocol::V2025_11_25, Protocol::V2026_07_28];
-
-/// `tests/<name>` beside the workspace.
-fn tests_dir(name: &str) -> PathBuf {
-    nodejs::package_dir(name)
-}
-
-/// A PyPI server's executable in `tests/python/.venv`, installing the venv first when needed
-/// (once per test process; the script itself is idempotent and takes a lock across processes).
-fn python_server(bin: &str) -> PathBuf {
-    static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let venv = READY
-        .get_or_init(install_python)
-        .as_ref()
-        .unwrap_or_else(|why| panic!("{why}"));
-    let path = venv.join("bin").join(bin);
-    assert!(
-        path.is_file(),
-        "{} is missing: run tests/python/install.sh (it needs Python 3.11 and PyPI)",
-        path.display()
-    );
-    path
-}
-
-fn install_python() -> Result<PathBuf, String> {
-    let dir = tests_dir("python");
-    let script = dir.join("install.sh");
-    let log = std::env::temp_dir().join(format!(
-        "mcp-tasks-python-install-{}.log",
-        std::process::id()
-    ));
-    let out = std::fs::File::create(&log).map_err(|e| format!("cannot create {log:?}: {e}"))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| format!("cannot write {log:?}: {e}"))?;
-    let mut child = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot run {} ({e}): run tests/python/install.sh",
-                script.display()
-            )
-        })?;
-    let deadline = Instant::now() + INSTALL_LIMIT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "tests/python/install.sh did not finish within {INSTALL_LIMIT:?}; run it by \
-                     hand to see why"
-                ));
-            }
-            Err(e) => return Err(format!("waiting for tests/python/install.sh: {e}")),
-        }
-    };
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
-    if !status.success() {
-        return Err(format!(
-            "tests/python/install.sh failed ({status}); run it by hand: tests/python/install.sh\n{said}"
-        ));
-    }
-    Ok(dir.join(".venv"))
-}
-
-/// An npm server's executable in `tests/interop/node_modules/.bin`, installed when needed.
-fn node_server(bin: &str) -> PathBuf {
-    let dir = tests_dir("interop");
-    nodejs::ready(&dir);
-    dir.join("node_modules/.bin").join(bin)
-}
 
 fn time_upstream() -> UpstreamSpec {
     UpstreamSpec::command(
-        python_server("mcp-server-time"),
+        python_installed("mcp-server-time"),
         ["--local-timezone".into(), "UTC".into()],
     )
 }
 
 fn git_upstream(repo: &Path) -> UpstreamSpec {
     UpstreamSpec::command(
-        python_server("mcp-server-git"),
+        python_installed("mcp-server-git"),
         ["--repository".into(), repo.into()],
     )
 }
 
 fn filesystem_upstream(root: &Path) -> UpstreamSpec {
-    UpstreamSpec::command(node_server("mcp-server-filesystem"), [root.into()])
+    UpstreamSpec::command(filesystem_bin(), [root.into()])
 }
 
 fn everything_upstream() -> UpstreamSpec {
-    UpstreamSpec::command(node_server("mcp-server-everything"), ["stdio".into()])
+    UpstreamSpec::command(everything_bin(), ["stdio".into()])
 }
 
 fn rules(flags: &[&str]) -> Rules {
@@ -142,75 +57,51 @@ fn rules(flags: &[&str]) -> Rules {
     )
 }
 
-/// A gateway serving Streamable HTTP on a loopback port. Dropping it stops serving at once,
-/// without the graceful end: nothing running is let finish.
-struct Front {
-    url: String,
-    serving: JoinHandle<std::io::Result<()>>,
-    _running: Running,
+/// A gateway in front of `upstream`, serving Streamable HTTP on loopback.
+async fn front(upstream: UpstreamSpec, rules: Rules, store: &Store) -> Served {
+    serve_http(GatewayConfig::new(upstream).rules(rules), store).await
 }
 
-impl Drop for Front {
-    fn drop(&mut self) {
-        self.serving.abort();
-    }
-}
+/// A Python upstream takes seconds of CPU to start (~2 s alone on 2 cores, far more when every
+/// test of this file starts one at once on a busy machine), so this file starts one at a time.
+static PYTHON_STARTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
-async fn connect(upstream: UpstreamSpec, rules: Rules) -> Gateway {
-    let describe = upstream.describe();
-    tokio::time::timeout(
-        LIMIT,
-        Gateway::connect(GatewayConfig::new(upstream).rules(rules)),
+/// How long a test may wait for its turn to start a Python upstream.
+const PYTHON_TURN: Duration = Duration::from_secs(90);
+
+/// Runs `start`, which starts a Python upstream, when no other test of this file is starting one.
+async fn one_python_start<F: std::future::Future>(start: F) -> F::Output {
+    let _turn = within(
+        "a turn to start a Python upstream",
+        PYTHON_TURN,
+        PYTHON_STARTS.acquire(),
     )
     .await
-    .unwrap_or_else(|_| panic!("the gateway did not connect to {describe} within {LIMIT:?}"))
-    .unwrap_or_else(|e| panic!("{e}"))
+    .expect("the semaphore is never closed");
+    start.await
 }
 
-/// Starts a gateway in front of `upstream` on `store` (a store URL).
-async fn front(upstream: UpstreamSpec, rules: Rules, store: &str) -> Front {
-    let gateway = connect(upstream, rules).await;
-    let info = gateway.server_info();
-    let ready = gateway
-        .configure(Server::builder(info.name, info.version))
-        .store_url(store)
-        // Only dropping the Front stops it, never a signal sent to the test process.
-        .shutdown_signal(std::future::pending())
-        .build()
-        .await
-        .unwrap_or_else(|e| panic!("the gateway's server did not build: {e}"));
-    let running = gateway.start(ready.server());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
-    let serving = tokio::spawn(ready.serve_http_on(listener));
-    Front {
-        url,
-        serving,
-        _running: running,
-    }
+/// [`front`] for a Python upstream.
+async fn python_front(upstream: UpstreamSpec, rules: Rules, store: &Store) -> Served {
+    one_python_start(front(upstream, rules, store)).await
 }
 
-/// Our client on the gateway, speaking `protocol`: a 2025-11-25 client `initialize`s, a
-/// 2026-07-28 one asks `server/discover` first (and would fall back to 2025-11-25, which the
-/// gateway must not make it do).
-async fn client(url: &str, protocol: Protocol) -> Client {
-    let builder = ClientBuilder::new(Implementation::new("gateway-servers-test", "0"));
+/// Our client on the gateway at `url`, speaking `protocol`: a 2025-11-25 client
+/// `initialize`s, a 2026-07-28 one asks `server/discover` first (and would fall back to
+/// 2025-11-25, which the gateway must not make it do).
+async fn session(url: &str, protocol: Protocol) -> Client {
     let builder = match protocol {
-        Protocol::V2025_11_25 => builder.protocol(protocol),
-        Protocol::V2026_07_28 => builder.protocols([protocol, Protocol::V2025_11_25]),
+        Protocol::V2025_11_25 => client(protocol),
+        Protocol::V2026_07_28 => client(protocol).protocols([protocol, Protocol::V2025_11_25]),
     };
-    let client = tokio::time::timeout(LIMIT, builder.connect_http(url))
-        .await
-        .unwrap_or_else(|_| panic!("no {protocol:?} connection to the gateway within {LIMIT:?}"))
-        .unwrap_or_else(|e| panic!("{protocol:?} client on {url}: {e}"));
-    assert_eq!(client.protocol(), protocol, "the era the client speaks");
-    client
-}
-
-async fn bounded<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what} took longer than {LIMIT:?}"))
+    let session = bounded(
+        "the client connects to the gateway",
+        builder.connect_http(url),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{protocol:?} client on {url}: {e}"));
+    assert_eq!(session.protocol(), protocol, "the era the client speaks");
+    session
 }
 
 /// The text of a result's first content block.
@@ -289,9 +180,9 @@ async fn task_status(client: &Client, id: &str) -> (TaskStatus, Option<String>) 
 /// `initialize` once discovered).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_answers_structured_content_in_both_eras() {
-    let front = front(time_upstream(), Rules::default(), "memory").await;
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    let front = python_front(time_upstream(), Rules::default(), &Store::Memory).await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let result = bounded(
             "get_current_time",
             client.call_tool("get_current_time", json!({"timezone": "UTC"})),
@@ -319,14 +210,14 @@ async fn time_answers_structured_content_in_both_eras() {
 /// with the upstream's result, which `tasks/get` then shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_always_policy_runs_a_gateway_task_in_both_eras() {
-    let front = front(
+    let front = python_front(
         time_upstream(),
         rules(&["get_current_time=always"]),
-        "memory",
+        &Store::Memory,
     )
     .await;
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let tool = bounded("tools/list", client.tool("get_current_time"))
             .await
             .expect("tools/list")
@@ -360,9 +251,9 @@ async fn time_always_policy_runs_a_gateway_task_in_both_eras() {
 /// isError result nor an internal error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_unknown_tool_answers_the_upstreams_error() {
-    let front = front(time_upstream(), Rules::default(), "memory").await;
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    let front = python_front(time_upstream(), Rules::default(), &Store::Memory).await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let (code, message) = rpc_error(
             bounded(
                 "tools/call",
@@ -387,8 +278,8 @@ async fn time_unknown_tool_answers_the_upstreams_error() {
 /// invented: `completion/complete` is -32601 in both eras.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_capabilities_pass_and_completion_is_not_invented() {
-    let front = front(time_upstream(), Rules::default(), "memory").await;
-    let legacy = client(&front.url, Protocol::V2025_11_25).await;
+    let front = python_front(time_upstream(), Rules::default(), &Store::Memory).await;
+    let legacy = session(front.url(), Protocol::V2025_11_25).await;
     let init = legacy.server().expect("an initialized session");
     let caps = serde_json::to_value(&init.capabilities).expect("serializes");
     assert!(caps["resources"].is_object(), "resources passed: {caps}");
@@ -404,7 +295,7 @@ async fn time_capabilities_pass_and_completion_is_not_invented() {
     );
     assert_eq!(init.server_info.name, "mcp-time");
 
-    let modern = client(&front.url, Protocol::V2026_07_28).await;
+    let modern = session(front.url(), Protocol::V2026_07_28).await;
     let discovery = modern.discovery().expect("a discovered server");
     let caps = &discovery.raw["capabilities"];
     assert!(caps["resources"].is_object(), "resources passed: {caps}");
@@ -500,9 +391,14 @@ async fn git_log_status_and_commit_as_a_task_in_both_eras() {
     let scratch = TempStore::new();
     let repo = repository(scratch.dir());
     let repo_path = repo.to_str().expect("a UTF-8 temp path");
-    let front = front(git_upstream(&repo), rules(&["git_commit=always"]), "memory").await;
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    let front = python_front(
+        git_upstream(&repo),
+        rules(&["git_commit=always"]),
+        &Store::Memory,
+    )
+    .await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let log = bounded(
             "git_log",
             client.call_tool("git_log", json!({"repo_path": repo_path, "max_count": 5})),
@@ -583,9 +479,9 @@ async fn git_log_status_and_commit_as_a_task_in_both_eras() {
 async fn filesystem_writes_and_reads_in_both_eras() {
     let scratch = TempStore::new();
     let root = scratch.dir().canonicalize().expect("temp dir");
-    let front = front(filesystem_upstream(&root), Rules::default(), "memory").await;
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    let front = front(filesystem_upstream(&root), Rules::default(), &Store::Memory).await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let path = root.join(format!("{protocol:?}.txt"));
         let path = path.to_str().expect("a UTF-8 temp path");
         let content = format!("written by a {protocol:?} client through the gateway\n");
@@ -625,12 +521,12 @@ async fn filesystem_denied_path_is_the_upstreams_error_result() {
     let front = front(
         filesystem_upstream(&root),
         rules(&["get_file_info=always"]),
-        "memory",
+        &Store::Memory,
     )
     .await;
     let outside = "/etc/hostname";
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let denied = bounded(
             "read_text_file",
             client.call_tool("read_text_file", json!({"path": outside})),
@@ -678,11 +574,11 @@ async fn filesystem_has_no_resources_so_neither_has_the_gateway() {
     let front = front(
         filesystem_upstream(scratch.dir()),
         Rules::default(),
-        "memory",
+        &Store::Memory,
     )
     .await;
-    for protocol in BOTH_ERAS {
-        let client = client(&front.url, protocol).await;
+    for protocol in ERAS {
+        let client = session(front.url(), protocol).await;
         let caps = match protocol {
             Protocol::V2025_11_25 => {
                 serde_json::to_value(&client.server().expect("initialized").capabilities)
@@ -721,7 +617,7 @@ struct Isolated {
 }
 
 impl Isolated {
-    fn start(upstream: UpstreamSpec, rules: Rules, store: String) -> Self {
+    fn start(upstream: UpstreamSpec, rules: Rules, store: Store) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (crash_tx, crash_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -732,16 +628,21 @@ impl Isolated {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let front = front(upstream, rules, &store).await;
-                let _ = ready_tx.send(front.url.clone());
+                let _ = ready_tx.send(front.url().to_owned());
+                // Kept by a task of its runtime, so that it is dropped with everything else
+                // when the runtime is: dropped here, it would stop its upstream first, and a
+                // call in flight could end the task before the crash.
+                tokio::spawn(async move {
+                    let _front = front;
+                    std::future::pending::<()>().await;
+                });
                 let _ = crash_rx.await;
-                // Not dropped here: dropping the runtime below ends it with everything else.
-                std::mem::forget(front);
             });
             runtime.shutdown_timeout(Duration::from_secs(5));
         });
-        let url = ready_rx
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|_| panic!("the first gateway did not start within {LIMIT:?}"));
+        let url = ready_rx.recv_timeout(WAIT).unwrap_or_else(|e| {
+            panic!("the first gateway did not start within {WAIT:?} ({e}; see its panic above)")
+        });
         Self {
             url,
             crash: Some(crash_tx),
@@ -751,22 +652,23 @@ impl Isolated {
 
     /// Ends the gateway abruptly, and waits until its store is closed (its file lock free).
     fn crash(mut self) {
-        self.stop();
+        let thread = self.end().expect("not crashed yet");
+        thread.join().expect("the first gateway's thread ends");
     }
 
-    fn stop(&mut self) {
+    fn end(&mut self) -> Option<std::thread::JoinHandle<()>> {
         if let Some(crash) = self.crash.take() {
             let _ = crash.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("the first gateway's thread");
-        }
+        self.thread.take()
     }
 }
 
 impl Drop for Isolated {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(thread) = self.end() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -780,10 +682,10 @@ async fn restart_fails_the_task_in_flight() {
     let first = Isolated::start(
         everything_upstream(),
         rules(&[&format!("{slow}=always")]),
-        store.store_arg(),
+        Store::Sqlite(store.path().to_owned()),
     );
     let id = {
-        let client = client(&first.url, Protocol::V2025_11_25).await;
+        let client = session(&first.url, Protocol::V2025_11_25).await;
         let handle = bounded(
             "a task-augmented tools/call",
             client.call_tool_as_task(slow, json!({"duration": 30, "steps": 3}), Some(600_000)),
@@ -801,11 +703,11 @@ async fn restart_fails_the_task_in_flight() {
     let second = front(
         everything_upstream(),
         rules(&[&format!("{slow}=always")]),
-        &store.store_arg(),
+        &Store::Sqlite(store.path().to_owned()),
     )
     .await;
-    for protocol in BOTH_ERAS {
-        let client = client(&second.url, protocol).await;
+    for protocol in ERAS {
+        let client = session(second.url(), protocol).await;
         let (status, message) = task_status(&client, &id).await;
         assert_eq!(status, TaskStatus::Failed, "{protocol:?}: {message:?}");
         let message = message.unwrap_or_default();
@@ -830,9 +732,13 @@ async fn restart_runs_an_idempotent_tool_again() {
             .policy(TaskPolicy::Always)
             .idempotent(true)])
     };
-    let first = Isolated::start(everything_upstream(), idempotent(), store.store_arg());
+    let first = Isolated::start(
+        everything_upstream(),
+        idempotent(),
+        Store::Sqlite(store.path().to_owned()),
+    );
     let id = {
-        let client = client(&first.url, Protocol::V2026_07_28).await;
+        let client = session(&first.url, Protocol::V2026_07_28).await;
         let started = bounded(
             "tools/call",
             client.start_tool_call(slow, json!({"duration": 2, "steps": 2}), None),
@@ -847,8 +753,13 @@ async fn restart_runs_an_idempotent_tool_again() {
     };
     first.crash();
 
-    let second = front(everything_upstream(), idempotent(), &store.store_arg()).await;
-    let modern = client(&second.url, Protocol::V2026_07_28).await;
+    let second = front(
+        everything_upstream(),
+        idempotent(),
+        &Store::Sqlite(store.path().to_owned()),
+    )
+    .await;
+    let modern = session(second.url(), Protocol::V2026_07_28).await;
     let (status, message) = task_status(&modern, &id).await;
     assert_eq!(status, TaskStatus::Working, "running again: {message:?}");
     let message = message.unwrap_or_default();
@@ -871,8 +782,8 @@ async fn restart_runs_an_idempotent_tool_again() {
         "{}",
         text(&result)
     );
-    for protocol in BOTH_ERAS {
-        let client = client(&second.url, protocol).await;
+    for protocol in ERAS {
+        let client = session(second.url(), protocol).await;
         let (status, message) = task_status(&client, &id).await;
         assert_eq!(status, TaskStatus::Completed, "{protocol:?}: {message:?}");
         client.close().await;
@@ -892,10 +803,10 @@ async fn upstream_that_exits_at_once_fails_connect_naming_it() {
     let scratch = TempStore::new();
     let upstream = git_upstream(scratch.dir());
     let described = upstream.describe();
-    let outcome = bounded(
+    let outcome = one_python_start(bounded(
         "Gateway::connect",
         Gateway::connect(GatewayConfig::new(upstream)),
-    )
+    ))
     .await;
     let Err(error) = outcome else {
         panic!("connected to an upstream that exited")
