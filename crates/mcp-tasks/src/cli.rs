@@ -44,7 +44,11 @@ pub(crate) enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Serve the demo tools as tasks, on stdio (default) or Streamable HTTP (--http).
-    Serve(Box<ServeArgs>),
+    Serve(Box<ServeCommand>),
+    /// Serve the tools of another MCP server as tasks: spawn it (`-- CMD ARGS…`) or reach it
+    /// (--upstream-url), and offer everything it offers, with tasks, in both MCP eras.
+    #[command(after_help = GATEWAY_HELP)]
+    Gateway(Box<GatewayArgs>),
     /// List a server's tools and whether each may run as a task.
     Tools(ToolsArgs),
     /// Call a tool, as a task with --task, showing its status live and asking its questions.
@@ -250,15 +254,96 @@ pub(crate) enum SyncMode {
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
-    /// Read settings from this TOML file; flags given on the command line override it.
-    #[arg(long, env = "MCP_TASKS_CONFIG", value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
-
+pub(crate) struct ServeCommand {
     /// Serve this set of fixture tools instead of the demo tools, for a test suite that calls
     /// tools by name. [default: the demo tools]
     #[arg(long, value_enum, value_name = "SET")]
     pub(crate) fixtures: Option<FixtureSet>,
+
+    #[command(flatten)]
+    pub(crate) server: ServeArgs,
+}
+
+/// Said under `mcp-tasks gateway --help`.
+pub(crate) const GATEWAY_HELP: &str = "\
+Examples:
+  mcp-tasks gateway --http 127.0.0.1:8080 -- npx -y @modelcontextprotocol/server-everything stdio
+  mcp-tasks gateway --task-policy 'get_*=never' -- mcp-server-time --local-timezone UTC
+  mcp-tasks gateway --http 127.0.0.1:8080 --upstream-url http://127.0.0.1:3001/mcp
+
+A task policy is never, optional, always or when-slow(MS): in MCP 2025-11-25 it is the tool's
+execution.taskSupport in tools/list (when-slow is optional there); in MCP 2026-07-28 the gateway
+decides: never a plain call, always a task at once, optional a task after 1 s, when-slow(MS) a
+task after MS. The first rule whose glob matches a tool sets each of its settings, flags before
+the config file's [[gateway.tools]]; tools no rule matches are optional.
+
+The upstream is one process (or one HTTP session) for all clients. When it dies, the calls in
+flight fail saying how, and it is started again with a backoff; a call waits up to 30 s for it.
+Tasks of a tool matched by --idempotent run again after a gateway restart; others fail.";
+
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    #[command(flatten)]
+    pub(crate) upstream: UpstreamArgs,
+
+    #[command(flatten)]
+    pub(crate) server: ServeArgs,
+}
+
+/// Where the gateway's upstream is, and what the gateway does with its tools.
+#[derive(Debug, Args)]
+pub(crate) struct UpstreamArgs {
+    /// The upstream's Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp, instead of a
+    /// command after `--`.
+    #[arg(long, value_name = "URL", help_heading = "Upstream")]
+    pub(crate) upstream_url: Option<String>,
+
+    /// A file holding the bearer token the gateway sends to --upstream-url (its own
+    /// credentials: a client's token is never passed on).
+    #[arg(long, value_name = "FILE", help_heading = "Upstream")]
+    pub(crate) upstream_token_file: Option<PathBuf>,
+
+    /// A header to send to --upstream-url with every request, `NAME: VALUE` (repeatable).
+    #[arg(long, value_name = "HEADER", help_heading = "Upstream")]
+    pub(crate) upstream_header: Vec<String>,
+
+    /// Speak this MCP version to the upstream without asking it first.
+    /// [default: discovered: 2026-07-28 when the upstream speaks it, else 2025-11-25]
+    #[arg(long, value_enum, value_name = "VERSION", help_heading = "Upstream")]
+    pub(crate) upstream_protocol: Option<ProtocolVersion>,
+
+    /// The task policy of the tools matching GLOB, `GLOB=POLICY` with POLICY never, optional,
+    /// always or when-slow(MS) (repeatable; the first match wins). [default: optional]
+    #[arg(long, value_name = "GLOB=POLICY", help_heading = "Gateway")]
+    pub(crate) task_policy: Vec<String>,
+
+    /// How long a call of the tools matching GLOB may run upstream, `GLOB=DURATION` (`90s`,
+    /// `10m`, `500ms`); past it the call is cancelled upstream and fails (repeatable).
+    /// [default: --call-timeout]
+    #[arg(long, value_name = "GLOB=DURATION", help_heading = "Gateway")]
+    pub(crate) tool_timeout: Vec<String>,
+
+    /// How long any call may run upstream when no --tool-timeout matches it.
+    /// [default: no limit]
+    #[arg(long, value_name = "DURATION", help_heading = "Gateway")]
+    pub(crate) call_timeout: Option<String>,
+
+    /// Run the tasks of the tools matching GLOB again after a gateway restart instead of
+    /// failing them: only for tools that are safe to repeat (repeatable).
+    #[arg(long, value_name = "GLOB", help_heading = "Gateway")]
+    pub(crate) idempotent: Vec<String>,
+
+    /// The upstream server's command and its arguments, after `--`, spawned and spoken to over
+    /// stdio.
+    #[arg(last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Read settings from this TOML file; flags given on the command line override it.
+    #[arg(long, env = "MCP_TASKS_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 
     /// Serve Streamable HTTP on this address (for example 127.0.0.1:8080; port 0 picks a free
     /// one) instead of stdio. The endpoint is /mcp. [default: stdio]
@@ -293,7 +378,7 @@ pub(crate) struct ServeArgs {
     /// is created), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the database must
     /// exist; its tables are created). A SQLite file can be served by only one process at a
     /// time; any number of instances can serve one PostgreSQL database.
-    /// [default: sqlite:DATA_DIR/tasks.sqlite3, on Linux
+    /// [default: sqlite:DATA_DIR/tasks.sqlite3 (gateway.sqlite3 for `gateway`), on Linux
     /// ~/.local/share/mcp-tasks/tasks.sqlite3]
     #[arg(
         long,

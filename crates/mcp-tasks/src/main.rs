@@ -19,17 +19,26 @@ const USAGE: u8 = 2;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     output::set_format(cli.log_format);
-    let settings = match &cli.command {
-        cli::Command::Serve(args) => match config::ServeSettings::resolve(args) {
-            Ok(settings) => Some(settings),
-            Err(e) => {
-                output::error(&format!("{e:#}"));
-                return ExitCode::from(USAGE);
-            }
-        },
-        _ => None,
+    let resolved = match &cli.command {
+        cli::Command::Serve(args) => {
+            config::ServeSettings::resolve(&args.server).map(|s| Some(Resolved::Serve(Box::new(s))))
+        }
+        cli::Command::Gateway(args) => {
+            config::GatewaySettings::resolve(args).map(|s| Some(Resolved::Gateway(Box::new(s))))
+        }
+        _ => Ok(None),
     };
-    let audit = settings.as_ref().is_some_and(|s| s.engine.audit);
+    let settings = match resolved {
+        Ok(settings) => settings,
+        Err(e) => {
+            output::error(&format!("{e:#}"));
+            return ExitCode::from(USAGE);
+        }
+    };
+    let audit = settings.as_ref().is_some_and(|s| match s {
+        Resolved::Serve(s) => s.engine.audit,
+        Resolved::Gateway(g) => g.serve.engine.audit,
+    });
     output::init_logging(cli.log.as_deref(), audit);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -42,16 +51,15 @@ fn main() -> ExitCode {
         }
     };
     let code = match (cli.command, settings) {
-        (cli::Command::Serve(args), Some(settings)) => {
-            match runtime.block_on(cmd::serve::run(settings, args.fixtures)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    output::error(&format!("{e:#}"));
-                    ExitCode::FAILURE
-                }
-            }
+        (cli::Command::Serve(args), Some(Resolved::Serve(settings))) => {
+            server_exit(runtime.block_on(cmd::serve::run(*settings, args.fixtures)))
         }
-        (cli::Command::Serve(_), None) => unreachable!("serve settings were resolved above"),
+        (cli::Command::Gateway(_), Some(Resolved::Gateway(settings))) => {
+            server_exit(runtime.block_on(cmd::gateway::run(*settings)))
+        }
+        (cli::Command::Serve(_) | cli::Command::Gateway(_), _) => {
+            unreachable!("server settings were resolved above")
+        }
         (cli::Command::Tools(args), _) => client_exit(runtime.block_on(cmd::tools::run(args))),
         (cli::Command::Call(args), _) => client_exit(runtime.block_on(cmd::call::run(args))),
         (cli::Command::Tasks(command), _) => {
@@ -61,6 +69,23 @@ fn main() -> ExitCode {
     // Tasks still running belong to a process that is ending; do not wait for them.
     runtime.shutdown_background();
     code
+}
+
+/// The settings of a command that serves, resolved before logging starts (the audit flag
+/// decides what is logged).
+enum Resolved {
+    Serve(Box<config::ServeSettings>),
+    Gateway(Box<config::GatewaySettings>),
+}
+
+fn server_exit(outcome: anyhow::Result<()>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn client_exit(outcome: Result<cmd::exit::Exit, cmd::exit::Failure>) -> ExitCode {

@@ -4,6 +4,7 @@ pub(crate) mod call;
 mod connect;
 pub(crate) mod exit;
 mod follow;
+pub(crate) mod gateway;
 mod print;
 pub(crate) mod serve;
 pub(crate) mod tasks;

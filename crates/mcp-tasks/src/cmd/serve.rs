@@ -2,7 +2,9 @@
 
 use anyhow::Context as _;
 use mcp_tasks_engine::{OpenOptions, PostgresOptions, SqliteOptions, StoreUrl};
-use mcp_tasks_runtime::server::{ctrl_c_or_sigterm, BuildError, Server};
+use mcp_tasks_runtime::server::{
+    ctrl_c_or_sigterm, BuildError, ReadyServer, Server, ServerBuilder,
+};
 use mcp_tasks_runtime::transport::http;
 use tokio_util::sync::CancellationToken;
 
@@ -17,8 +19,33 @@ pub(crate) async fn run(
     settings: ServeSettings,
     fixtures: Option<FixtureSet>,
 ) -> anyhow::Result<()> {
-    // Registered before the store opens (which may take a while on PostgreSQL), so a SIGTERM
-    // from then on stops the server gracefully, and one during start-up stops the start.
+    let stop = stop_on_signal();
+    let builder = Server::builder("mcp-tasks", env!("CARGO_PKG_VERSION"))
+        .tools(fixtures.map_or_else(demo::tools, fixtures::tools))
+        .instructions(fixtures.map_or(
+            "Demo tools of mcp-tasks. Slow tools run as tasks. In MCP 2026-07-28 the server \
+             makes a slow call a task when the request declares the tasks extension: poll \
+             tasks/get, answer its inputRequests with tasks/update. In 2025-11-25 add \
+             params.task to the call, then poll tasks/get or block on tasks/result.",
+            fixtures::instructions,
+        ));
+    let Some(ready) = build(configure(builder, &settings, &stop), &stop).await? else {
+        return Ok(());
+    };
+    announce(&settings, &ready);
+    if let Some(set) = fixtures {
+        output::info(&format!(
+            "serving the {} fixture tools instead of the demo tools",
+            fixtures::name(set)
+        ));
+    }
+    serve(ready, &settings).await
+}
+
+/// A token tripped by Ctrl-C or SIGTERM. Registered before the store opens (which may take a
+/// while on PostgreSQL), so a signal from then on stops the server gracefully, and one during
+/// start-up stops the start.
+pub(crate) fn stop_on_signal() -> CancellationToken {
     let stop = CancellationToken::new();
     let signal = ctrl_c_or_sigterm();
     tokio::spawn({
@@ -29,21 +56,21 @@ pub(crate) async fn run(
             stop.cancel();
         }
     });
+    stop
+}
+
+/// Maps the settings onto the library's [`Server::builder`], which owns the lifecycle
+/// (recovery, sweeper, leases, shutdown on `stop`).
+pub(crate) fn configure(
+    builder: ServerBuilder,
+    settings: &ServeSettings,
+    stop: &CancellationToken,
+) -> ServerBuilder {
     let (url, open) = store(&settings.store);
-    let auth = settings.auth.as_ref();
-    let shared = url.is_shared();
-    let builder = Server::builder("mcp-tasks", env!("CARGO_PKG_VERSION"))
+    builder
         .store(url)
         .open_options(open)
         .engine_config(settings.engine.clone())
-        .tools(fixtures.map_or_else(demo::tools, fixtures::tools))
-        .instructions(fixtures.map_or(
-            "Demo tools of mcp-tasks. Slow tools run as tasks. In MCP 2026-07-28 the server \
-             makes a slow call a task when the request declares the tasks extension: poll \
-             tasks/get, answer its inputRequests with tasks/update. In 2025-11-25 add \
-             params.task to the call, then poll tasks/get or block on tasks/result.",
-            fixtures::instructions,
-        ))
         .rate_limit(settings.rate_limit)
         .max_line_bytes(settings.max_body_bytes)
         .http_config(http::HttpConfig {
@@ -55,18 +82,30 @@ pub(crate) async fn run(
             auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
             ..http::HttpConfig::default()
         })
-        .shutdown_signal(stop.clone().cancelled_owned());
+        .shutdown_signal(stop.clone().cancelled_owned())
+}
+
+/// Opens the store and recovers; `None` when a signal came first.
+pub(crate) async fn build(
+    builder: ServerBuilder,
+    stop: &CancellationToken,
+) -> anyhow::Result<Option<ReadyServer>> {
     let built = tokio::select! {
         built = builder.build() => built,
-        () = stop.cancelled() => return Ok(()),
+        () = stop.cancelled() => return Ok(None),
     };
-    let ready = built.map_err(|e| match e {
+    built.map(Some).map_err(|e| match e {
         // The store's message already names the database and the fix, and holds its source's.
         BuildError::Open(e) => anyhow::anyhow!("{e}"),
         BuildError::Recovery(e) => anyhow::Error::new(e)
             .context("recovering the tasks left unfinished by the previous run"),
         other => other.into(),
-    })?;
+    })
+}
+
+/// Says on stderr where the tasks are kept and what start-up recovery did.
+pub(crate) fn announce(settings: &ServeSettings, ready: &ReadyServer) {
+    let shared = matches!(settings.store, StoreSettings::Postgres { .. });
     output::info(&match &settings.store {
         StoreSettings::Memory => "tasks are kept in memory; they end with the process".to_owned(),
         sqlite @ StoreSettings::Sqlite { .. } => format!("tasks are kept in {sqlite}"),
@@ -75,16 +114,14 @@ pub(crate) async fn run(
             settings.engine.lease_ttl.as_millis()
         ),
     });
-    if let Some(set) = fixtures {
-        output::info(&format!(
-            "serving the {} fixture tools instead of the demo tools",
-            fixtures::name(set)
-        ));
-    }
     let recovered = ready.recovered();
     if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len(), shared) {
         output::info(&line);
     }
+}
+
+/// Serves stdio, or HTTP on the settings' address, until the shutdown signal.
+pub(crate) async fn serve(ready: ReadyServer, settings: &ServeSettings) -> anyhow::Result<()> {
     let Some(addr) = settings.http else {
         return ready.serve_stdio().await.context("serving stdio");
     };
@@ -92,7 +129,7 @@ pub(crate) async fn run(
         .await
         .with_context(|| format!("cannot listen on {addr}; is the port free?"))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    if let Some(auth) = auth {
+    if let Some(auth) = &settings.auth {
         output::info(&auth_line(auth));
     }
     output::info(&format!(

@@ -424,6 +424,17 @@ impl Recorder {
             .collect()
     }
 
+    /// The scope of each request asked so far: `Some` when it came on the stream of a request
+    /// the client sent inside [`mcp_tasks_runtime::client::in_scope`].
+    pub(crate) fn asked_scopes(&self) -> Vec<Option<Scope>> {
+        self.asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(_, _, scope)| *scope)
+            .collect()
+    }
+
     /// Waits up to `limit` for a notification that satisfies `pred`, and returns it.
     pub(crate) async fn wait_for(
         &self,

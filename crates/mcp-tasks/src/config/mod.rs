@@ -19,6 +19,10 @@ use serde::Deserialize;
 
 use crate::cli::{ServeArgs, SyncMode};
 
+mod gateway;
+
+pub(crate) use gateway::GatewaySettings;
+
 pub(crate) use mcp_tasks_engine::store::{PgUrl, StoreUrl};
 
 /// A number, or `"unlimited"` (`None`).
@@ -156,6 +160,8 @@ pub(crate) struct FileConfig {
     audit: AuditSection,
     tasks: TasksSection,
     http: HttpSection,
+    /// Read by `mcp-tasks gateway` only; `serve` ignores it, so one file serves both.
+    gateway: gateway::GatewaySection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -357,11 +363,23 @@ impl ServeSettings {
     /// is known, or the settings contradict each other. All of these are usage errors (exit
     /// status 2).
     pub(crate) fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+        Self::resolve_with_gateway(args, mcp_tasks_engine::store::default_sqlite_path)
+            .map(|(settings, _)| settings)
+    }
+
+    /// [`ServeSettings::resolve`] with `default_store` as the default SQLite file, and the
+    /// config file's `[gateway]` section.
+    fn resolve_with_gateway(
+        args: &ServeArgs,
+        default_store: impl FnOnce() -> Option<PathBuf>,
+    ) -> anyhow::Result<(Self, gateway::GatewaySection)> {
+        let mut file = match &args.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        merge(args, file, mcp_tasks_engine::store::default_sqlite_path)
+        let section = std::mem::take(&mut file.gateway);
+        let settings = merge(args, file, default_store)?;
+        Ok((settings, section))
     }
 }
 
@@ -604,13 +622,13 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
 
-    const EXAMPLE: &str = include_str!("../../../examples/mcp-tasks.toml");
+    const EXAMPLE: &str = include_str!("../../../../examples/mcp-tasks.toml");
 
     fn args(flags: &[&str]) -> ServeArgs {
         let cli = Cli::try_parse_from(["mcp-tasks", "serve"].iter().chain(flags))
             .unwrap_or_else(|e| panic!("{flags:?}: {e}"));
         match cli.command {
-            Command::Serve(args) => *args,
+            Command::Serve(args) => args.server,
             other => panic!("parsed as another command: {other:?}"),
         }
     }
