@@ -14,12 +14,12 @@
 //! | the caller cancels | the upstream request is cancelled (`notifications/cancelled`, or `tasks/cancel` for an upstream task) |
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::method;
-use mcp_tasks_wire::v2025_11_25::{CallToolResult, TaskSupport};
+use mcp_tasks_wire::v2025_11_25::{CallToolResult, ProgressNotificationParams, TaskSupport};
 use serde_json::{json, Map, Value};
 
 use super::relay::{Call, Event};
@@ -29,6 +29,10 @@ use crate::server::{ToolContext, ToolResult};
 
 /// The longest statusMessage the gateway makes from an upstream log message.
 const MAX_STATUS_CHARS: usize = 200;
+
+/// The shortest time between two statusMessages made from progress: each is a write to the
+/// store, and an upstream may report progress far more often than anyone reads it.
+const PROGRESS_STATUS_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs `tool` upstream with `arguments` for the downstream call `cx`.
 pub(crate) async fn run(
@@ -54,6 +58,7 @@ pub(crate) async fn run(
     };
     tokio::pin!(upstream);
     let mut asks = FuturesUnordered::new();
+    let mut reported = Reported::default();
     loop {
         tokio::select! {
             outcome = &mut upstream => return outcome,
@@ -63,12 +68,7 @@ pub(crate) async fn run(
                     let answer = ask(&cx, &method, params).await;
                     let _ = reply.send(answer);
                 }),
-                Event::Progress(p) => {
-                    cx.progress(p.progress, p.total, p.message.as_deref());
-                    if let Some(message) = p.message {
-                        status(&cx, message).await;
-                    }
-                }
+                Event::Progress(p) => reported.progress(&cx, &p).await,
                 Event::Log(l) => {
                     cx.log(l.level, l.logger.as_deref(), l.data.clone());
                     status(&cx, log_text(&l.data)).await;
@@ -119,6 +119,11 @@ async fn call_upstream(
         ToolCall::Task(handle) => handle,
     };
     call.runs_as_upstream_task(&handle.task().task_id);
+    // The upstream's task as it was created says what it does first ("Gathering sources...").
+    if let Some(message) = handle.task().status_message.clone() {
+        status(cx, message).await;
+    }
+    let mut reported = Reported::default();
     loop {
         match handle.next_event().await.map_err(upstream_failed)? {
             TaskEvent::Status(task) => {
@@ -126,7 +131,7 @@ async fn call_upstream(
                     status(cx, message).await;
                 }
             }
-            TaskEvent::Progress(p) => cx.progress(p.progress, p.total, p.message.as_deref()),
+            TaskEvent::Progress(p) => reported.progress(cx, &p).await,
             TaskEvent::Finished(outcome) => return decode(outcome.map_err(upstream_failed)?),
         }
     }
@@ -157,6 +162,48 @@ async fn ask(cx: &ToolContext, method: &str, params: Value) -> Result<Value, Err
 async fn status(cx: &ToolContext, message: String) {
     if let Err(e) = cx.set_status_message(message).await {
         tracing::debug!(error = %e.message, "could not set the task's statusMessage");
+    }
+}
+
+/// Passes the upstream's progress on as the call's progress and as the task's statusMessage
+/// ("3 of 4" when the upstream says no more), so a requestor that only polls `tasks/get`
+/// (MCP 2026-07-28 has no progress notifications) sees how far it got.
+#[derive(Debug, Default)]
+struct Reported {
+    last_status: Option<Instant>,
+}
+
+impl Reported {
+    async fn progress(&mut self, cx: &ToolContext, p: &ProgressNotificationParams) {
+        cx.progress(p.progress, p.total, p.message.as_deref());
+        if self
+            .last_status
+            .is_some_and(|at| at.elapsed() < PROGRESS_STATUS_EVERY)
+        {
+            return;
+        }
+        self.last_status = Some(Instant::now());
+        status(cx, progress_text(p)).await;
+    }
+}
+
+/// A progress notification as a statusMessage: its message, else how far it got.
+fn progress_text(p: &ProgressNotificationParams) -> String {
+    if let Some(message) = &p.message {
+        return message.clone();
+    }
+    match p.total {
+        Some(total) => format!("{} of {}", number(p.progress), number(total)),
+        None => format!("progress {}", number(p.progress)),
+    }
+}
+
+/// A progress value as people write it: `3`, not `3.0`.
+fn number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{n:.0}")
+    } else {
+        n.to_string()
     }
 }
 
@@ -217,6 +264,24 @@ mod tests {
         let short = log_text(&json!(long));
         assert_eq!(short.chars().count(), MAX_STATUS_CHARS + 1);
         assert!(short.ends_with('…'));
+    }
+
+    /// G-2: progress becomes a statusMessage a poller can read.
+    #[test]
+    fn progress_reads_as_a_status_message() {
+        let p = |progress, total, message: Option<&str>| ProgressNotificationParams {
+            progress_token: mcp_tasks_wire::v2025_11_25::ProgressToken::Number(1),
+            progress,
+            total,
+            message: message.map(str::to_owned),
+            meta: None,
+        };
+        assert_eq!(progress_text(&p(3.0, Some(4.0), None)), "3 of 4");
+        assert_eq!(progress_text(&p(0.5, None, None)), "progress 0.5");
+        assert_eq!(
+            progress_text(&p(1.0, Some(2.0), Some("copying"))),
+            "copying"
+        );
     }
 
     /// G-4: the upstream's own error passes unchanged; a dead upstream says what happened.

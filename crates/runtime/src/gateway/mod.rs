@@ -381,6 +381,9 @@ fn describe_upstream(
     for ours in ["tools", "tasks", "extensions", "logging"] {
         capabilities.remove(ours);
     }
+    // The gateway reads the upstream's tools again when it says they changed or when it is
+    // started again, and tells its own clients: whatever the upstream declared.
+    capabilities.insert("tools".to_owned(), json!({"listChanged": true}));
     let info = client
         .server_info()
         .cloned()
