@@ -79,6 +79,9 @@ pub struct EngineConfig {
     /// lease. It renews every third of that, and its tasks are taken for orphans by the
     /// other instances about this long after it dies.
     pub lease_ttl: Duration,
+    /// What the server calls itself in the statusMessage of a task its restart cut short
+    /// ("the gateway restarted while this task ran"): `server` unless said otherwise.
+    pub role: &'static str,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +96,7 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             audit: false,
             lease_ttl: Duration::from_secs(15),
+            role: "server",
         }
     }
 }
@@ -143,6 +147,12 @@ impl EngineConfig {
     /// Sets the lease ttl on shared stores (at least 300 ms, so renewals have room).
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl.max(Duration::from_millis(300));
+        self
+    }
+
+    /// Sets what the server calls itself when it reports a restart: `gateway`, say.
+    pub fn role(mut self, role: &'static str) -> Self {
+        self.role = role;
         self
     }
 

@@ -585,10 +585,11 @@ impl Engine {
             });
             for orphan in page {
                 let rerun = resumable(&orphan);
+                let role = self.inner.config.role;
                 let stopped = if shared {
-                    "the server instance running this task stopped (its lease lapsed)"
+                    format!("the {role} instance running this task stopped (its lease lapsed)")
                 } else {
-                    "the server restarted"
+                    format!("the {role} restarted")
                 };
                 let recovery = if rerun {
                     Recovery::Rerun {

@@ -378,7 +378,7 @@ pub(crate) struct ServeArgs {
     /// is created), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the database must
     /// exist; its tables are created). A SQLite file can be served by only one process at a
     /// time; any number of instances can serve one PostgreSQL database.
-    /// [default: sqlite:DATA_DIR/tasks.sqlite3, on Linux
+    /// [default: sqlite:DATA_DIR/tasks.sqlite3 (gateway.sqlite3 for `gateway`), on Linux
     /// ~/.local/share/mcp-tasks/tasks.sqlite3]
     #[arg(
         long,

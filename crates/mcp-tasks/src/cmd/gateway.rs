@@ -9,7 +9,9 @@ use super::serve;
 use crate::config::GatewaySettings;
 use crate::output;
 
-pub(crate) async fn run(settings: GatewaySettings) -> anyhow::Result<()> {
+pub(crate) async fn run(mut settings: GatewaySettings) -> anyhow::Result<()> {
+    // A task a restart cuts short says the gateway restarted: its client knows no other server.
+    settings.serve.engine = settings.serve.engine.role("gateway");
     let stop = serve::stop_on_signal();
     output::info(&format!(
         "connecting to the upstream server {}",

@@ -29,6 +29,9 @@ use serde::Deserialize;
 use super::ServeSettings;
 use crate::cli::{GatewayArgs, ProtocolVersion, UpstreamArgs};
 
+/// The gateway's SQLite file in the platform's data directory, beside `serve`'s.
+const DEFAULT_FILE: &str = "gateway.sqlite3";
+
 /// The `[gateway]` section, as written. Every key is optional; an unknown one is an error.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -72,7 +75,12 @@ impl GatewaySettings {
     /// As [`ServeSettings::resolve`], and: no upstream or two, a bad rule, duration, header or
     /// token file, or a credential for a stdio upstream. All are usage errors (exit status 2).
     pub(crate) fn resolve(args: &GatewayArgs) -> anyhow::Result<Self> {
-        let (serve, section) = ServeSettings::resolve_with_gateway(&args.server)?;
+        // A file of its own: a SQLite file is served by one process, and `serve` may run too.
+        let default_store = || {
+            mcp_tasks_engine::store::default_sqlite_path()
+                .map(|path| path.with_file_name(DEFAULT_FILE))
+        };
+        let (serve, section) = ServeSettings::resolve_with_gateway(&args.server, default_store)?;
         let upstream = upstream(&args.upstream, &section)?;
         let rules = rules(&args.upstream, &section)?;
         let protocol = match (args.upstream.upstream_protocol, &section.protocol) {

@@ -363,17 +363,22 @@ impl ServeSettings {
     /// is known, or the settings contradict each other. All of these are usage errors (exit
     /// status 2).
     pub(crate) fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
-        Self::resolve_with_gateway(args).map(|(settings, _)| settings)
+        Self::resolve_with_gateway(args, mcp_tasks_engine::store::default_sqlite_path)
+            .map(|(settings, _)| settings)
     }
 
-    /// [`ServeSettings::resolve`], and the config file's `[gateway]` section.
-    fn resolve_with_gateway(args: &ServeArgs) -> anyhow::Result<(Self, gateway::GatewaySection)> {
+    /// [`ServeSettings::resolve`] with `default_store` as the default SQLite file, and the
+    /// config file's `[gateway]` section.
+    fn resolve_with_gateway(
+        args: &ServeArgs,
+        default_store: impl FnOnce() -> Option<PathBuf>,
+    ) -> anyhow::Result<(Self, gateway::GatewaySection)> {
         let mut file = match &args.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
         let section = std::mem::take(&mut file.gateway);
-        let settings = merge(args, file, mcp_tasks_engine::store::default_sqlite_path)?;
+        let settings = merge(args, file, default_store)?;
         Ok((settings, section))
     }
 }

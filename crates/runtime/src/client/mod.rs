@@ -118,6 +118,7 @@ pub struct ClientBuilder {
     bearer_token: Option<BearerToken>,
     protocols: Vec<Protocol>,
     roots: Option<Vec<Root>>,
+    discover_timeout: std::time::Duration,
     /// What a forwarding client declares, in place of what its handlers would.
     forwarded: Option<ClientCapabilities>,
     headers: Vec<(String, String)>,
@@ -142,6 +143,7 @@ impl ClientBuilder {
             bearer_token: None,
             protocols: vec![Protocol::V2026_07_28, Protocol::V2025_11_25],
             roots: None,
+            discover_timeout: protocol::DISCOVER_TIMEOUT,
             forwarded: None,
             headers: Vec::new(),
         }
@@ -184,6 +186,14 @@ impl ClientBuilder {
                 self.protocols.push(p);
             }
         }
+        self
+    }
+
+    /// How long connecting waits for the answer to `server/discover` before it gives up
+    /// (10 s unless set): a spawned server that takes long to start (`npx` fetching a package)
+    /// needs longer.
+    pub fn discover_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.discover_timeout = timeout;
         self
     }
 
@@ -267,6 +277,7 @@ impl ClientBuilder {
         let capabilities = self.capabilities();
         let meta = protocol::request_meta(&self.info, self.capabilities_v2026());
         let preference = self.protocols.clone();
+        let discover_timeout = self.discover_timeout;
         let answerer = input::Answerer {
             handlers: self.handlers,
             roots: self.roots.map(Arc::new),
@@ -288,7 +299,7 @@ impl ClientBuilder {
             capabilities,
             client_info: self.info,
         };
-        match handshake(&conn, &preference, meta, params).await {
+        match handshake(&conn, &preference, meta, params, discover_timeout).await {
             Ok(handshake) => Ok(Client {
                 conn,
                 handshake,
@@ -380,6 +391,7 @@ async fn handshake(
     preference: &[Protocol],
     meta: serde_json::Map<String, Value>,
     params: InitializeRequestParams,
+    discover_timeout: std::time::Duration,
 ) -> Result<Handshake> {
     match preference {
         [] => Err(ClientError::Unsupported(
@@ -393,15 +405,14 @@ async fn handshake(
         _ => {
             let probe = serde_json::json!({ "_meta": meta.clone() });
             let answer = tokio::time::timeout(
-                protocol::DISCOVER_TIMEOUT,
+                discover_timeout,
                 conn.request_quietly(method::SERVER_DISCOVER, probe),
             )
             .await
             .unwrap_or_else(|_| {
                 Err(ClientError::Transport(format!(
-                    "no answer to server/discover within {:?}; a server that only speaks MCP \
-                     2025-11-25 may ignore it: connect with protocol 2025-11-25",
-                    protocol::DISCOVER_TIMEOUT
+                    "no answer to server/discover within {discover_timeout:?}; a server that \
+                     only speaks MCP 2025-11-25 may ignore it: connect with protocol 2025-11-25"
                 )))
             });
             if matches!(answer, Err(ClientError::Closed { .. })) {

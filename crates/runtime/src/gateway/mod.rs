@@ -102,13 +102,12 @@ impl GatewayConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     /// The upstream could not be started or reached, or refused the handshake.
-    #[error("cannot connect to the upstream server {upstream}: {source}")]
+    #[error("cannot connect to the upstream server {upstream}: {error}")]
     Connect {
         /// The upstream, as given.
         upstream: String,
-        /// What went wrong.
-        #[source]
-        source: ClientError,
+        /// What went wrong (in the message already, so not a `source` said twice).
+        error: ClientError,
     },
 }
 
@@ -180,9 +179,9 @@ impl Gateway {
             protocol: config.protocol,
         };
         let describe = config.upstream.describe();
-        let connect_error = |source| GatewayError::Connect {
+        let connect_error = |error| GatewayError::Connect {
             upstream: describe.clone(),
-            source,
+            error,
         };
         let client = connector.connect().await.map_err(connect_error)?;
         let tools = client.list_tools().await.map_err(connect_error)?;

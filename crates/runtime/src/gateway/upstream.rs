@@ -79,6 +79,10 @@ impl UpstreamSpec {
     }
 }
 
+/// How long a new upstream may take to answer its first request: `npx` or `uvx` may fetch
+/// the server's package first.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long a connection must have stayed up for its end to start the backoff over.
 const STABLE: Duration = Duration::from_secs(10);
 
@@ -131,8 +135,9 @@ pub(crate) struct Connector {
 impl Connector {
     pub(crate) async fn connect(&self) -> Result<Client, ClientError> {
         let info = Implementation::new("mcp-tasks-gateway", env!("CARGO_PKG_VERSION"));
-        let mut builder =
-            ClientBuilder::new(info).forward(self.forwarder.clone(), self.capabilities.clone());
+        let mut builder = ClientBuilder::new(info)
+            .forward(self.forwarder.clone(), self.capabilities.clone())
+            .discover_timeout(START_TIMEOUT);
         if let Some(protocol) = self.protocol {
             builder = builder.protocol(protocol);
         }
