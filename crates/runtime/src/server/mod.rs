@@ -153,23 +153,28 @@ impl Server {
 
     /// Sends a notification on the standing stream of every MCP 2025-11-25 session that
     /// `to` picks; returns how many took it. A session without a standing stream (an HTTP
-    /// client that opened no GET stream) misses it, as MCP allows.
+    /// client that opened no GET stream) misses it, as MCP allows. A connection that never
+    /// sent `initialize` gets nothing: over stdio it may be a MCP 2026-07-28 client, which
+    /// takes only what it subscribed to (B-7).
     pub fn broadcast(
         &self,
         method: &str,
         params: Option<Value>,
         to: impl Fn(&Session) -> bool,
     ) -> usize {
-        let sessions: Vec<Arc<Session>> = {
-            let mut all = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-            all.retain(|s| s.upgrade().is_some_and(|s| !s.closed().is_cancelled()));
-            all.iter().filter_map(Weak::upgrade).collect()
-        };
+        let sessions: Vec<Arc<Session>> = self.live_sessions();
         sessions
             .iter()
-            .filter(|s| to(s))
+            .filter(|s| s.peer_info().protocol_version.is_some() && to(s))
             .filter(|s| s.send_standing(Notification::new(method, params.clone()).into()))
             .count()
+    }
+
+    /// The sessions still open, forgetting those that closed.
+    fn live_sessions(&self) -> Vec<Arc<Session>> {
+        let mut all = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        all.retain(|s| s.upgrade().is_some_and(|s| !s.closed().is_cancelled()));
+        all.iter().filter_map(Weak::upgrade).collect()
     }
 
     /// How long a call of `tool` in MCP 2026-07-28 runs before it becomes a task, when its
@@ -313,10 +318,11 @@ impl Server {
     /// Starts what a new session needs beside its requests: status notifications for the tasks
     /// it creates (T-NOTE-1). Stops when the session closes.
     pub fn start_session(self: &Arc<Self>, session: &Arc<Session>) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Arc::downgrade(session));
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        // Pruned here too, so a server that never broadcasts keeps no list of dead sessions.
+        sessions.retain(|s| s.upgrade().is_some_and(|s| !s.closed().is_cancelled()));
+        sessions.push(Arc::downgrade(session));
+        drop(sessions);
         tasks::notify::spawn(self.clone(), session.clone());
     }
 }
