@@ -548,3 +548,72 @@ pub(crate) fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Added by helper T2 (gateway_servers.rs): the PyPI servers, installed by the test itself.
+
+/// How long `tests/python/install.sh` may take when it has to build the venv.
+const PYTHON_INSTALL_LIMIT: Duration = Duration::from_secs(300);
+
+/// A bin of `tests/python/.venv`, after running `tests/python/install.sh` once per test process
+/// (idempotent, locked across processes, bounded by [`PYTHON_INSTALL_LIMIT`]): a test that needs
+/// the PyPI servers installs them rather than skipping, and fails saying how to install them by
+/// hand when it cannot.
+pub(crate) fn python_installed(name: &str) -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    if let Err(why) = INSTALLED.get_or_init(install_python) {
+        panic!("{why}");
+    }
+    python_bin(name)
+}
+
+fn install_python() -> Result<(), String> {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let script = tests_dir("python").join("install.sh");
+    let by_hand = "run tests/python/install.sh by hand (it needs Python 3.11 with venv, and PyPI)";
+    // A file, not a pipe: a pip that says much cannot block on a full pipe while we poll.
+    let log = std::env::temp_dir().join(format!(
+        "mcp-tasks-python-install-{}.log",
+        std::process::id()
+    ));
+    let out =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot run {} ({e}); {by_hand}", script.display()))?;
+    let deadline = Instant::now() + PYTHON_INSTALL_LIMIT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_file(&log);
+                return Err(format!(
+                    "tests/python/install.sh did not finish within {PYTHON_INSTALL_LIMIT:?}; \
+                     {by_hand}"
+                ));
+            }
+            Err(e) => return Err(format!("waiting for tests/python/install.sh: {e}")),
+        }
+    };
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "tests/python/install.sh failed ({status}); {by_hand}:\n{said}"
+        ))
+    }
+}
