@@ -186,9 +186,7 @@ impl Connection {
             }),
             Err(Failure::Lost(reason)) => Err(ClientError::Transport(reason)),
             Err(Failure::Closed) => match self.transport.end_reason() {
-                Some(why) => Err(ClientError::Transport(format!(
-                    "{why} before it answered {method}"
-                ))),
+                Some(why) => Err(ClientError::Transport(unanswered(&why, method))),
                 None => Err(closed()),
             },
         }
@@ -393,6 +391,18 @@ impl Connection {
     }
 }
 
+/// "the server process exited with status 1 before it answered tools/call", with what the
+/// server said last (see [`LAST_WORDS`](super::transport::LAST_WORDS)) after it.
+fn unanswered(why: &str, method: &str) -> String {
+    match why.split_once(super::transport::LAST_WORDS) {
+        Some((how, words)) => format!(
+            "{how} before it answered {method}{}{words}",
+            super::transport::LAST_WORDS
+        ),
+        None => format!("{why} before it answered {method}"),
+    }
+}
+
 /// Keeps a request's scope while it waits for its answer.
 struct ScopeGuard<'a> {
     scopes: &'a Mutex<HashMap<RequestId, Scope>>,
@@ -443,5 +453,26 @@ impl Peer for Connection {
 
     async fn answer_input(&self, request: &InputRequest, task: Option<&str>) -> Result<Value> {
         self.answerer.answer(request, task).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_server_said_last_comes_after_what_it_did_not_answer() {
+        assert_eq!(
+            unanswered(
+                "the server process exited with status 0; its last words on stderr: ERROR: no repo",
+                "server/discover"
+            ),
+            "the server process exited with status 0 before it answered server/discover; its \
+             last words on stderr: ERROR: no repo"
+        );
+        assert_eq!(
+            unanswered("the server process was killed by signal 9", "tools/call"),
+            "the server process was killed by signal 9 before it answered tools/call"
+        );
     }
 }

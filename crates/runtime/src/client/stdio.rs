@@ -19,7 +19,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, Mutex};
 
 use super::error::{ClientError, Result};
-use super::transport::{Inbound, Incoming, Transport};
+use super::transport::{Inbound, Incoming, Transport, LAST_WORDS};
 
 /// How long [`Transport::close`] waits for the child to exit on its own after its stdin
 /// closed, before killing it.
@@ -30,7 +30,7 @@ const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
 
 /// How many of its last stderr lines a server that exited by itself has quoted in the end
 /// reason, and how many characters of each: why it stopped, for a person reading the error.
-const LAST_WORDS: usize = 5;
+const LAST_LINES: usize = 5;
 const LAST_WORD_CHARS: usize = 300;
 
 /// How long the end reason waits for the rest of a server's stderr after it exited.
@@ -196,7 +196,7 @@ async fn log_stderr(program: String, stderr: tokio::process::ChildStderr, last: 
             let mut last = last
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.len() == LAST_WORDS {
+            if last.len() == LAST_LINES {
                 last.pop_front();
             }
             last.push_back(match line.char_indices().nth(LAST_WORD_CHARS) {
@@ -221,7 +221,7 @@ fn with_last_words(why: String, last: &LastWords) -> String {
         return why;
     }
     let words: Vec<&str> = last.iter().map(String::as_str).collect();
-    format!("{why}; its last words on stderr: {}", words.join(" | "))
+    format!("{why}{LAST_WORDS}{}", words.join(" | "))
 }
 
 /// Whether a server's stderr line reports a failure: an error, a panic, a traceback.

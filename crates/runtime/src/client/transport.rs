@@ -31,6 +31,10 @@ pub enum Incoming {
     },
 }
 
+/// What joins an [`end_reason`](Transport::end_reason) to the server's last words (its
+/// last stderr lines), so an error can put what it waited for between them.
+pub(crate) const LAST_WORDS: &str = "; its last words on stderr: ";
+
 /// Messages from the server, in arrival order per stream. The channel ends when the
 /// connection is gone for good (the child exited; the HTTP session ended).
 pub type Inbound = mpsc::UnboundedReceiver<Incoming>;
