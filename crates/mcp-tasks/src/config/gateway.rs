@@ -119,16 +119,19 @@ fn upstream(args: &UpstreamArgs, section: &GatewaySection) -> anyhow::Result<Ups
     } else {
         (section.command.clone(), section.url.clone())
     };
+    // The file's credentials go with the file's upstream: flags that name another upstream
+    // do not inherit them.
+    let file_credentials = !flags_name_one;
     let token_file = args
         .upstream_token_file
         .as_ref()
-        .or(section.token_file.as_ref());
+        .or(section.token_file.as_ref().filter(|_| file_credentials));
     let mut headers = args
         .upstream_header
         .iter()
         .map(|h| parse_header(h))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if args.upstream_header.is_empty() {
+    if args.upstream_header.is_empty() && file_credentials {
         if let Some(file) = &section.headers {
             headers = file.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         }
@@ -311,6 +314,18 @@ mod tests {
         let from_file = section("[gateway]\ncommand = [\"srv\", \"--flag\"]\n");
         let spec = upstream(&args(&[]).upstream, &from_file).unwrap();
         assert_eq!(spec.describe(), "srv --flag");
+    }
+
+    /// The file's credentials belong to the file's upstream: a command on the command line
+    /// does not inherit them (and so is not refused for credentials nobody gave it).
+    #[test]
+    fn flags_naming_the_upstream_leave_the_files_credentials_behind() {
+        let file = section(
+            "[gateway]\nurl = \"http://h/mcp\"\ntoken_file = \"/nonexistent\"\n\
+             headers = { X-Key = \"v\" }\n",
+        );
+        let spec = upstream(&args(&["--", "srv"]).upstream, &file).unwrap();
+        assert_eq!(spec.describe(), "srv");
     }
 
     #[test]

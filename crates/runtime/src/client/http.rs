@@ -129,7 +129,7 @@ impl HttpTransport {
     /// # Errors
     ///
     /// As [`HttpTransport::with_bearer_token`], and a header name or value HTTP cannot carry,
-    /// or one the transport sets itself (`Mcp-Session-Id`, `MCP-Protocol-Version`,
+    /// or one the transport sets itself (`Accept`, `Content-Type`, the `Mcp-*` headers,
     /// `Authorization` when a token is given).
     pub fn with_headers(
         url: &str,
@@ -143,6 +143,9 @@ impl HttpTransport {
             })?;
             let reserved = name == SESSION_HEADER
                 || name == PROTOCOL_VERSION_HEADER
+                || name == header::ACCEPT
+                || name == header::CONTENT_TYPE
+                || name.as_str().starts_with("mcp-")
                 || (token.is_some() && name == header::AUTHORIZATION);
             if reserved {
                 return Err(ClientError::Transport(format!(
@@ -717,6 +720,44 @@ impl Transport for HttpTransport {
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// Headers the transport sets itself cannot be given again; any other can, and a token
+    /// keeps `Authorization` for itself.
+    #[test]
+    fn extra_headers_leave_the_transports_own_alone() {
+        let headers = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let url = "http://127.0.0.1:9/mcp";
+        assert!(
+            super::HttpTransport::with_headers(url, None, &headers(&[("X-Api-Key", "k")])).is_ok()
+        );
+        assert!(super::HttpTransport::with_headers(
+            url,
+            None,
+            &headers(&[("Authorization", "Basic x")])
+        )
+        .is_ok());
+        for own in ["Accept", "content-type", "Mcp-Session-Id", "Mcp-Method"] {
+            let e =
+                super::HttpTransport::with_headers(url, None, &headers(&[(own, "x")])).unwrap_err();
+            assert!(e.to_string().contains("set by the transport"), "{own}: {e}");
+        }
+        let e = super::HttpTransport::with_headers(
+            url,
+            Some("t0ken-0123456789"),
+            &headers(&[("Authorization", "x")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("set by the transport"), "{e}");
+        assert!(
+            super::HttpTransport::with_headers(url, None, &headers(&[("bad header", "x")]))
+                .is_err()
+        );
+    }
 
     use ::http::header;
     use mcp_tasks_engine::{Engine, EngineConfig, MemoryStore};

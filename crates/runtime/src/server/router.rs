@@ -251,12 +251,10 @@ fn is_task_operation(name: &str, params: Option<&Value>) -> bool {
 pub(super) fn notification(server: &Server, session: &Session, n: Notification) {
     match n.method.as_str() {
         method::INITIALIZED => tracing::debug!(session = session.id(), "client initialized"),
-        _ if server.passthrough().is_some() => {
-            if let Some(p) = server.passthrough() {
-                p.notification(session, &n);
-            }
-        }
-        other => tracing::debug!(method = other, "notification ignored"),
+        other => match server.passthrough() {
+            Some(p) => p.notification(session, &n),
+            None => tracing::debug!(method = other, "notification ignored"),
+        },
     }
 }
 
