@@ -1,5 +1,5 @@
 //! `mcp-tasks gateway`: another MCP server's tools as tasks. The library's
-//! [`Gateway`](mcp_tasks_runtime::gateway::Gateway) does the work; this connects it to the same
+//! [`Gateway`] does the work; this connects it to the same
 //! builder, store, transport and lines on stderr as `serve`.
 
 use mcp_tasks_runtime::gateway::Gateway;

@@ -8,8 +8,8 @@
 //! - the upstream's tools, each call run upstream as an ordinary `tools/call` and, as the
 //!   [task policy](TaskPolicy) of the tool says, as a task of the gateway's store (G-2);
 //! - what the upstream asks and reports during a call, relayed to the caller the way the
-//!   caller's era does it (G-3, [`relay`]);
-//! - its resources, prompts and completion, and their notifications (G-1, [`passthrough`]);
+//!   caller's era does it (G-3, `relay.rs`);
+//! - its resources, prompts and completion, and their notifications (G-1, `passthrough.rs`);
 //! - an upstream that dies ends the calls in flight `failed` saying how, and is started again
 //!   (G-4, [`Backoff`]); tools declared idempotent run again after a gateway restart, the
 //!   others end `failed` (G-5).
