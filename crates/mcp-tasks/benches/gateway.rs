@@ -3,17 +3,19 @@
 //! ("Gateway overhead") has the numbers.
 //!
 //! ```text
-//! cargo bench -p mcp-tasks --bench gateway                  # all groups (~2 min)
+//! cargo bench -p mcp-tasks --bench gateway                  # all groups (~2 min on a quiet machine)
 //! cargo bench -p mcp-tasks --bench gateway -- 'echo/'       # one group
 //! ```
 //!
-//! The caller is always our client (`ClientBuilder`, MCP 2025-11-25), one request after the
-//! other. The upstream is `mcp-tasks serve --store memory` (the release binary cargo built for
+//! The caller is our client (`ClientBuilder`), speaking MCP 2025-11-25 but in A', one request
+//! after the other. The upstream is `mcp-tasks serve --store memory` (the release binary cargo built for
 //! this bench), spawned over stdio, with the rate limit and active-task cap off so the task
 //! cases measure serving rather than a limiter. Groups:
 //!
 //! - `echo`: one `tools/call` of the demo `echo` per iteration.
 //!   - `direct-stdio` (A, the baseline): the client spawns the upstream and calls it over stdio.
+//!   - `direct-stdio-2026` (A'): the same in MCP 2026-07-28, the era the gateway's hop speaks
+//!     to this upstream by default.
 //!   - `gateway` (B): the client calls a [`Gateway`] served on Streamable HTTP on loopback
 //!     from this process (memory store), whose upstream is that same command over stdio. The
 //!     gateway speaks to it the era it discovers, as `mcp-tasks gateway` does (the run prints
@@ -39,7 +41,7 @@ use std::cell::RefCell;
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
@@ -80,12 +82,13 @@ fn client() -> ClientBuilder {
     ClientBuilder::new(Implementation::new("gateway-bench", "0")).protocol(Protocol::V2025_11_25)
 }
 
-/// Our client on a server it spawns; the server's stderr goes to the client's log, as the
-/// gateway's own upstream client does with it.
-async fn over_stdio(program: &Path, args: &[String]) -> Client {
+/// Our client, speaking `era`, on a server it spawns; the server's stderr goes to the client's
+/// log, as the gateway's own upstream client does with it.
+async fn over_stdio(program: &Path, args: &[String], era: Protocol) -> Client {
     let mut command = tokio::process::Command::new(program);
     command.args(args).stderr(std::process::Stdio::piped());
     client()
+        .protocol(era)
         .connect_stdio(command)
         .await
         .unwrap_or_else(|e| panic!("cannot start {} over stdio: {e}", program.display()))
@@ -232,7 +235,8 @@ impl<'c, 'r> Group<'c, 'r> {
 
 fn demo(c: &mut Criterion, rt: &Runtime, ran: &Ran) {
     let args = serve_args();
-    let stdio = rt.block_on(over_stdio(mcp_tasks(), &args));
+    let stdio = rt.block_on(over_stdio(mcp_tasks(), &args, Protocol::V2025_11_25));
+    let stdio_2026 = rt.block_on(over_stdio(mcp_tasks(), &args, Protocol::V2026_07_28));
     let http = rt.block_on(HttpServer::spawn_with(
         mcp_tasks(),
         &ServeOptions::default().args(NO_LIMITS),
@@ -249,6 +253,7 @@ fn demo(c: &mut Criterion, rt: &Runtime, ran: &Ran) {
     let mut group = Group::new(c, "echo", rt, ran);
     let cases = [
         ("direct-stdio", &stdio),
+        ("direct-stdio-2026", &stdio_2026),
         ("gateway", &via_discovered),
         ("gateway-upstream-2025", &via_pinned),
         ("direct-http", &direct_http),
@@ -271,7 +276,7 @@ fn demo(c: &mut Criterion, rt: &Runtime, ran: &Ran) {
     group.finish();
 
     rt.block_on(async {
-        for client in [stdio, direct_http, via_discovered, via_pinned] {
+        for client in [stdio, stdio_2026, direct_http, via_discovered, via_pinned] {
             client.close().await;
         }
     });
@@ -287,7 +292,7 @@ fn reference_everything(c: &mut Criterion, rt: &Runtime, ran: &Ran) {
         return;
     }
     let args = vec!["stdio".to_owned()];
-    let direct = rt.block_on(over_stdio(&program, &args));
+    let direct = rt.block_on(over_stdio(&program, &args, Protocol::V2025_11_25));
     let fronted = rt.block_on(gateway(
         UpstreamSpec::command(&program, args.iter().map(OsString::from)),
         None,
@@ -309,6 +314,7 @@ fn reference_everything(c: &mut Criterion, rt: &Runtime, ran: &Ran) {
 }
 
 fn main() {
+    let started = SystemTime::now();
     // A developer's own settings must not reach the servers started here (the gateway's
     // upstream inherits this environment); cleared before any thread starts.
     for name in SETTINGS_ENV {
@@ -319,14 +325,14 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
         .configure_from_args();
     let ran = Ran::default();
     demo(&mut c, &rt, &ran);
     reference_everything(&mut c, &rt, &ran);
     c.final_summary();
-    summary(&ran);
+    summary(&ran, started);
 }
 
 /// Where criterion writes its estimates, found as criterion finds it: `CRITERION_HOME`, else
@@ -344,12 +350,16 @@ fn criterion_dir() -> PathBuf {
 }
 
 /// Criterion's median time per iteration of `id` ("group/case"), in µs, from the estimates
-/// it wrote for this run; `None` for a case this run did not measure.
-fn median_us(ran: &Ran, id: &str) -> Option<f64> {
+/// it wrote during this run, which started at `started`; `None` for a case it did not
+/// measure (left out by a filter, or only run once, as `cargo test` does).
+fn median_us(ran: &Ran, id: &str, started: SystemTime) -> Option<f64> {
     if !ran.has(id) {
         return None;
     }
     let path = criterion_dir().join(id).join("new/estimates.json");
+    if std::fs::metadata(&path).ok()?.modified().ok()? < started {
+        return None;
+    }
     let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     estimates["median"]["point_estimate"]
         .as_f64()
@@ -357,16 +367,16 @@ fn median_us(ran: &Ran, id: &str) -> Option<f64> {
 }
 
 /// The medians of this run and the ratios docs/benchmarks.md quotes.
-fn summary(ran: &Ran) {
+fn summary(ran: &Ran, started: SystemTime) {
     let ids = ran.0.borrow().clone();
     let medians: Vec<(String, f64)> = ids
         .into_iter()
-        .filter_map(|id| median_us(ran, &id).map(|m| (id, m)))
+        .filter_map(|id| median_us(ran, &id, started).map(|m| (id, m)))
         .collect();
     if medians.is_empty() {
         eprintln!(
-            "no summary: criterion's estimates are not under {} (set CRITERION_HOME to where \
-             it writes them)",
+            "no summary: criterion wrote no estimates under {} in this run (it writes none \
+             when only testing the cases; set CRITERION_HOME if it writes them elsewhere)",
             criterion_dir().display()
         );
         return;
@@ -381,6 +391,16 @@ fn summary(ran: &Ran) {
         (
             "B/A   gateway / direct stdio",
             "echo/gateway",
+            "echo/direct-stdio",
+        ),
+        (
+            "B/A'  gateway / direct stdio in 2026-07-28",
+            "echo/gateway",
+            "echo/direct-stdio-2026",
+        ),
+        (
+            "A'/A  direct stdio, 2026-07-28 / 2025-11-25",
+            "echo/direct-stdio-2026",
             "echo/direct-stdio",
         ),
         (
