@@ -820,14 +820,17 @@ impl Client {
             "task": task,
             "_meta": {"progressToken": token},
         });
+        let (status, progress) = (self.conn.subscribe_status(), self.conn.subscribe_progress());
         let created: CreateTaskResult = task::decode(
             method::TOOLS_CALL,
             self.request(method::TOOLS_CALL, params).await?,
         )?;
-        Ok(TaskHandle::new(
+        Ok(TaskHandle::subscribed(
             self.conn.clone(),
             created.task,
             Some(token),
+            Some(status),
+            Some(progress),
         ))
     }
 

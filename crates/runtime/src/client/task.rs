@@ -131,7 +131,22 @@ impl TaskHandle {
     /// `tasks/get`). `progress_token` is the token the creating request carried, if any.
     pub fn new(peer: Arc<dyn Peer>, task: Task, progress_token: Option<Value>) -> Self {
         let status = peer.status_updates();
-        let progress = progress_token.and_then(|t| peer.progress_updates().map(|rx| (t, rx)));
+        let progress = peer.progress_updates();
+        Self::subscribed(peer, task, progress_token, status, progress)
+    }
+
+    /// [`TaskHandle::new`] with status and progress receivers subscribed before the creating
+    /// request was sent: a quick task's `completed` notification, sent before its
+    /// `CreateTaskResult` was read, then waits in the receiver instead of being missed (which
+    /// cost a whole poll interval).
+    pub(crate) fn subscribed(
+        peer: Arc<dyn Peer>,
+        task: Task,
+        progress_token: Option<Value>,
+        status: Option<broadcast::Receiver<Task>>,
+        progress: Option<broadcast::Receiver<ProgressNotificationParams>>,
+    ) -> Self {
+        let progress = progress_token.zip(progress);
         Self {
             peer,
             task,
