@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use testkit::http::HttpServer;
 use testkit::process::{
     assert_exit, exit_code, run_to_exit, show, stdout_json, without_terminal, Finished,
-    SETTINGS_ENV,
 };
 use testkit::store::TempStore;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
@@ -38,8 +38,6 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 const LINE_LIMIT: Duration = Duration::from_secs(30);
 /// How long `tests/python/install.sh` may take (pip downloads the servers on first use).
 const PIP_LIMIT: Duration = Duration::from_secs(600);
-/// How long a process may take to exit once asked to.
-const EXIT_LIMIT: Duration = Duration::from_secs(15);
 
 /// What trigger-long-running-operation answers for `{"duration":D,"steps":S}`.
 fn long_text(duration: u32, steps: u32) -> String {
@@ -198,107 +196,21 @@ fn signal(pid: u32, name: &str) {
 // ---------------------------------------------------------------------------------------------
 // The gateway on Streamable HTTP
 
-/// A running `mcp-tasks gateway --http 127.0.0.1:0 …`, its stderr collected. Asked to stop with
-/// SIGTERM on drop (so it stops its upstream), killed if it does not.
-struct Gateway {
-    child: Child,
-    pid: u32,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-    reader: JoinHandle<()>,
-}
-
-impl Gateway {
-    /// `mcp-tasks gateway --store STORE --http 127.0.0.1:0 ARGS…`, waiting (bounded) for its
-    /// `listening on http://…/mcp` line.
-    async fn spawn(store: &str, args: &[String]) -> Self {
-        let mut all = vec![
-            "gateway".to_owned(),
-            "--store".to_owned(),
-            store.to_owned(),
-            "--http".to_owned(),
-            "127.0.0.1:0".to_owned(),
-        ];
-        all.extend(args.iter().cloned());
-        let mut command = Command::new(bin());
-        for name in SETTINGS_ENV {
-            command.env_remove(name);
-        }
-        let mut child = command
-            .args(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin().display()));
-        let pid = child.id().expect("a child just spawned has a pid");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-        let all_err = Arc::clone(&stderr);
-        let reader = tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                all_err.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let found = tokio::time::timeout(START_LIMIT, async {
-            while let Some(line) = rx.recv().await {
-                if let Some(at) = line.find("listening on http://") {
-                    return Some(line[at + "listening on ".len()..].trim().to_owned());
-                }
-            }
-            None
-        })
-        .await;
-        let Ok(Some(url)) = found else {
-            panic!(
-                "`mcp-tasks {}` did not say `listening on http://…` within {START_LIMIT:?}; \
-                 stderr:\n{}",
-                all.join(" "),
-                stderr.lock().unwrap()
-            );
-        };
-        assert!(url.ends_with("/mcp"), "unexpected endpoint {url:?}");
-        Self {
-            child,
-            pid,
-            url,
-            stderr,
-            reader,
-        }
-    }
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// SIGKILL, as a crash would; reaped (bounded) so the store file is free when this returns.
-    async fn kill9(&mut self) {
-        let _ = self.child.start_kill();
-        tokio::time::timeout(EXIT_LIMIT, self.child.wait())
-            .await
-            .expect("the gateway survived SIGKILL")
-            .expect("the gateway can be reaped");
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.reader.abort();
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal(self.pid, "TERM");
-            let deadline = Instant::now() + EXIT_LIMIT;
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+/// A running `mcp-tasks gateway --store STORE --http 127.0.0.1:0 ARGS…`, waited for
+/// (bounded) until it says `listening on http://…/mcp`, its stderr collected. Asked to stop
+/// with SIGTERM on drop, so it stops its upstream too.
+async fn spawn_gateway(store: &str, args: &[String]) -> HttpServer {
+    let mut all = vec![
+        "gateway".to_owned(),
+        "--store".to_owned(),
+        store.to_owned(),
+        "--http".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    ];
+    all.extend(args.iter().cloned());
+    HttpServer::spawn_command(bin(), &all)
+        .await
+        .terminate_on_drop()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +223,7 @@ async fn mcp(args: &[&str]) -> Finished {
 }
 
 /// `mcp-tasks ARGS… --url URL`.
-async fn mcp_url(gateway: &Gateway, args: &[&str]) -> Finished {
+async fn mcp_url(gateway: &HttpServer, args: &[&str]) -> Finished {
     mcp(&[args, &["--url", gateway.url()]].concat()).await
 }
 
@@ -329,7 +241,7 @@ async fn mcp_via_stdio_gateway(args: &[&str], upstream: &Upstream) -> Finished {
 }
 
 /// `tasks get ID --json --protocol VERSION --url URL`: the task object.
-async fn task_json(gateway: &Gateway, id: &str, protocol: &str) -> Value {
+async fn task_json(gateway: &HttpServer, id: &str, protocol: &str) -> Value {
     let run = mcp_url(
         gateway,
         &["tasks", "get", id, "--json", "--protocol", protocol],
@@ -522,7 +434,7 @@ async fn http_gateway_lists_tools_by_policy_and_runs_tasks_in_both_eras() {
     .map(str::to_owned)
     .to_vec();
     args.extend(upstream.command());
-    let gateway = Gateway::spawn("memory", &args).await;
+    let gateway = spawn_gateway("memory", &args).await;
 
     let listed = mcp_url(&gateway, &["tools", "--json", "--protocol", "2025-11-25"]).await;
     assert_exit("tools --json (2025-11-25)", &listed, 0);
@@ -689,7 +601,7 @@ async fn an_upstream_killed_mid_task_fails_the_task_and_the_next_call_is_served(
     let upstream = Upstream::everything();
     let mut args = vec!["--".to_owned()];
     args.extend(upstream.command());
-    let gateway = Gateway::spawn("memory", &args).await;
+    let gateway = spawn_gateway("memory", &args).await;
     let first = upstream.wait_pid_other_than(None).await;
     let url = gateway.url().to_owned();
     let mut call = Running::start(&[
@@ -745,7 +657,7 @@ async fn a_tool_timeout_fails_the_task_and_cancels_the_upstream_call() {
         .map(str::to_owned)
         .to_vec();
     args.extend(upstream.command());
-    let gateway = Gateway::spawn("memory", &args).await;
+    let gateway = spawn_gateway("memory", &args).await;
     let run = mcp_url(
         &gateway,
         &[
@@ -783,7 +695,7 @@ async fn tasks_cancel_cancels_the_upstream_call() {
     let upstream = Upstream::everything();
     let mut args = vec!["--".to_owned()];
     args.extend(upstream.command());
-    let gateway = Gateway::spawn("memory", &args).await;
+    let gateway = spawn_gateway("memory", &args).await;
     let url = gateway.url().to_owned();
     let mut call = Running::start(&[
         "call",
@@ -860,7 +772,7 @@ async fn a_task_cut_short_by_a_gateway_crash_fails_after_the_restart() {
     let store_arg = format!("sqlite:{}", store.dir().join("gw.db").display());
     let mut args = vec!["--".to_owned()];
     args.extend(upstream.command());
-    let mut gateway = Gateway::spawn(&store_arg, &args).await;
+    let gateway = spawn_gateway(&store_arg, &args).await;
     let done = mcp_url(
         &gateway,
         &[
@@ -895,7 +807,7 @@ async fn a_task_cut_short_by_a_gateway_crash_fails_after_the_restart() {
         signal(pid, "KILL");
     }
 
-    let restarted = Gateway::spawn(&store_arg, &args).await;
+    let restarted = spawn_gateway(&store_arg, &args).await;
     let task = task_json(&restarted, &id, "2025-11-25").await;
     assert_eq!(task["status"], "failed", "G-5: {task}");
     let message = task["statusMessage"].as_str().unwrap_or_default();
@@ -929,7 +841,7 @@ async fn an_idempotent_task_runs_again_after_a_gateway_crash() {
         .map(str::to_owned)
         .to_vec();
     args.extend(upstream.command());
-    let mut gateway = Gateway::spawn(&store_arg, &args).await;
+    let gateway = spawn_gateway(&store_arg, &args).await;
     let url = gateway.url().to_owned();
     let mut call = Running::start(&[
         "call",
@@ -948,7 +860,7 @@ async fn an_idempotent_task_runs_again_after_a_gateway_crash() {
         signal(pid, "KILL");
     }
 
-    let restarted = Gateway::spawn(&store_arg, &args).await;
+    let restarted = spawn_gateway(&store_arg, &args).await;
     let result = mcp_url(
         &restarted,
         &["tasks", "result", &id, "--protocol", "2025-11-25"],
@@ -1111,7 +1023,7 @@ async fn the_config_file_names_the_upstream_and_the_policies() {
     ]
     .map(str::to_owned)
     .to_vec();
-    let gateway = Gateway::spawn("memory", &args).await;
+    let gateway = spawn_gateway("memory", &args).await;
     let listed = mcp_url(&gateway, &["tools", "--json", "--protocol", "2025-11-25"]).await;
     assert_exit("tools --json", &listed, 0);
     let tools = tools_by_name(&listed);
@@ -1164,7 +1076,7 @@ async fn a_python_upstream_serves_both_eras() {
     let upstream = Upstream::new(time.display().to_string(), &["--local-timezone", "UTC"]);
     let mut args = vec!["--".to_owned()];
     args.extend(upstream.command());
-    let gateway = Gateway::spawn("memory", &args).await;
+    let gateway = spawn_gateway("memory", &args).await;
     assert!(
         gateway.stderr().contains("mcp-time"),
         "the gateway serves as the upstream:\n{}",
@@ -1283,7 +1195,7 @@ impl HttpUpstream {
 #[tokio::test]
 async fn an_http_upstream_serves_calls_and_tasks() {
     let upstream = HttpUpstream::spawn().await;
-    let gateway = Gateway::spawn(
+    let gateway = spawn_gateway(
         "memory",
         &["--upstream-url".to_owned(), upstream.url.clone()],
     )

@@ -12,21 +12,14 @@ mod nodejs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
-use testkit::process::{run_to_exit, show, Finished, SETTINGS_ENV};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
+use testkit::http::HttpServer;
+use testkit::process::{run_to_exit, show, Finished};
 
 /// How long one run of a client script may take (each gives up itself after 90 s).
 const CLIENT_LIMIT: Duration = Duration::from_secs(120);
-/// How long the gateway may take to say where it listens.
-const START_LIMIT: Duration = Duration::from_secs(60);
-/// How long the gateway may take to stop once asked to.
-const EXIT_LIMIT: Duration = Duration::from_secs(15);
 /// The Node.js major version the SDKs need at least.
 const NODE_MIN_MAJOR: u32 = 20;
 
@@ -104,94 +97,21 @@ fn gateway_args() -> Vec<String> {
 
 /// `mcp-tasks gateway --http 127.0.0.1:0 …` in front of server-everything, its stderr kept.
 /// Asked to stop with SIGTERM on drop, so it stops its upstream too.
-struct HttpGateway {
-    child: Child,
-    pid: u32,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-    reader: JoinHandle<()>,
-}
-
-impl HttpGateway {
-    async fn spawn() -> Self {
-        let mut args = gateway_args();
-        args.splice(3..3, ["--http".to_owned(), "127.0.0.1:0".to_owned()]);
-        let mut command = Command::new(bin());
-        for name in SETTINGS_ENV {
-            command.env_remove(name);
-        }
-        let mut child = command
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin().display()));
-        let pid = child.id().expect("a child just spawned has a pid");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-        let all = Arc::clone(&stderr);
-        let reader = tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                all.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let found = tokio::time::timeout(START_LIMIT, async {
-            while let Some(line) = rx.recv().await {
-                if let Some(at) = line.find("listening on http://") {
-                    return Some(line[at + "listening on ".len()..].trim().to_owned());
-                }
-            }
-            None
-        })
-        .await;
-        let Ok(Some(url)) = found else {
-            panic!(
-                "`mcp-tasks {}` did not say `listening on http://…` within {START_LIMIT:?}; \
-                 stderr:\n{}",
-                args.join(" "),
-                stderr.lock().unwrap()
-            );
-        };
-        Self {
-            child,
-            pid,
-            url,
-            stderr,
-            reader,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for HttpGateway {
-    fn drop(&mut self) {
-        self.reader.abort();
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = StdCommand::new("kill")
-                .args(["-TERM", &self.pid.to_string()])
-                .status();
-            let deadline = Instant::now() + EXIT_LIMIT;
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+async fn http_gateway() -> HttpServer {
+    let mut args = gateway_args();
+    args.splice(3..3, ["--http".to_owned(), "127.0.0.1:0".to_owned()]);
+    HttpServer::spawn_command(bin(), &args)
+        .await
+        .terminate_on_drop()
 }
 
 /// Runs `node SCRIPT --url URL` against a gateway on HTTP; returns the summary.
 async fn over_http(name: &str) -> Value {
     let node = node();
-    let gateway = HttpGateway::spawn().await;
+    let gateway = http_gateway().await;
     let run = run_to_exit(
         node,
-        &[script(name), "--url".to_owned(), gateway.url.clone()],
+        &[script(name), "--url".to_owned(), gateway.url().to_owned()],
         CLIENT_LIMIT,
     )
     .await;

@@ -49,6 +49,7 @@ pub struct HttpServer {
     url: String,
     stderr: Arc<Mutex<String>>,
     stderr_reader: JoinHandle<()>,
+    terminate: bool,
 }
 
 impl HttpServer {
@@ -62,9 +63,14 @@ impl HttpServer {
     /// for the `listening on http://…/mcp` line on its stderr. Panics, with the stderr, if the
     /// server exits or stays silent instead.
     pub async fn spawn_with(bin: &Path, options: &ServeOptions) -> Self {
-        let args = options.serve_args(&["--http", "127.0.0.1:0"]);
+        Self::spawn_command(bin, &options.serve_args(&["--http", "127.0.0.1:0"])).await
+    }
+
+    /// Starts `bin ARGS…`, any command that serves HTTP (`gateway --http 127.0.0.1:0 -- …`), and
+    /// waits (bounded) for its `listening on http://…/mcp` line, as [`HttpServer::spawn_with`].
+    pub async fn spawn_command(bin: &Path, args: &[String]) -> Self {
         let mut child = without_settings_env(&mut Command::new(bin))
-            .args(&args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -110,7 +116,16 @@ impl HttpServer {
             url,
             stderr,
             stderr_reader,
+            terminate: false,
         }
+    }
+
+    /// On drop, asks the server to stop with SIGTERM and waits (bounded) for it, instead of
+    /// killing it: a gateway stops its upstream process only when it stops gracefully.
+    #[must_use]
+    pub fn terminate_on_drop(mut self) -> Self {
+        self.terminate = true;
+        self
     }
 
     /// The server's process id.
@@ -182,6 +197,19 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stderr_reader.abort();
+        let child = self.child.get_mut();
+        if self.terminate && matches!(child.try_wait(), Ok(None)) {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &self.pid.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = std::time::Instant::now() + TIMEOUT;
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
     }
 }
 
