@@ -102,6 +102,7 @@ pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
         }),
         Transition::Cancel {
             message: Some("stop".into()),
+            by: None,
         },
     ] {
         let new = new_task(anon("s"), 0, None);
@@ -110,7 +111,10 @@ pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
         assert!(done.status().is_terminal());
         for late in [
             Transition::Finish(Outcome::Completed(json!({"late": true}))),
-            Transition::Cancel { message: None },
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
             Transition::Message(Some("late".into())),
             Transition::RequestInput(InputRequest::new("k", "elicitation/create", json!({}))),
         ] {
@@ -125,7 +129,10 @@ pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
     let err = store
         .transition(
             &TaskId::generate(),
-            Transition::Cancel { message: None },
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
             t(1),
         )
         .await
@@ -144,7 +151,14 @@ pub async fn racing_finishers_have_one_winner(store: Arc<dyn TaskStore>) {
                 Transition::Finish(Outcome::Completed(json!({"ok": true}))),
                 t(1)
             ),
-            store.transition(&new.id, Transition::Cancel { message: None }, t(1)),
+            store.transition(
+                &new.id,
+                Transition::Cancel {
+                    message: None,
+                    by: None,
+                },
+                t(1)
+            ),
         );
         assert!(a.is_ok() != b.is_ok(), "exactly one finisher wins");
         let winner = a.or(b).unwrap();
@@ -352,7 +366,14 @@ pub async fn active_limit_is_exact(store: Arc<dyn TaskStore>) {
     );
     let first = ok[0].id.clone();
     store
-        .transition(&first, Transition::Cancel { message: None }, t(1))
+        .transition(
+            &first,
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
+            t(1),
+        )
         .await
         .unwrap();
     store

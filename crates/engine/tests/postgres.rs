@@ -246,6 +246,37 @@ impl TaskStore for Unreachable {
     fn changes(&self) -> ChangeFeed {
         self.inner.changes()
     }
+    async fn record(
+        &self,
+        id: &TaskId,
+        at: Timestamp,
+        kind: mcp_tasks_engine::EventKind,
+    ) -> Result<()> {
+        self.inner.record(id, at, kind).await
+    }
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<mcp_tasks_engine::TaskEvent>> {
+        self.inner.history(id, after, limit).await
+    }
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        self.inner.inspect(id).await
+    }
+    async fn admin_list(&self, query: &mcp_tasks_engine::AdminQuery) -> Result<Vec<TaskRecord>> {
+        self.inner.admin_list(query).await
+    }
+    async fn purge(&self, before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.inner.purge(before, limit).await
+    }
+    async fn counts(&self) -> Result<Vec<mcp_tasks_engine::TaskCount>> {
+        self.inner.counts().await
+    }
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
     fn is_shared(&self) -> bool {
         true
     }
@@ -498,7 +529,14 @@ async fn a_write_dropped_after_commit_still_reaches_its_own_feed() {
             .unwrap();
         let mut feed = a.changes();
         let cut = Duration::from_micros(25 * attempt);
-        let write = a.transition(&task.id, Transition::Cancel { message: None }, now);
+        let write = a.transition(
+            &task.id,
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
+            now,
+        );
         if tokio::time::timeout(cut, write).await.is_ok() {
             continue;
         }

@@ -607,6 +607,38 @@ impl TaskStore for PostgresStore {
         self.feed.subscribe()
     }
 
+    async fn record(
+        &self,
+        _id: &TaskId,
+        _at: Timestamp,
+        _kind: crate::history::EventKind,
+    ) -> Result<()> {
+        Err(Error::store("not yet"))
+    }
+    async fn history(
+        &self,
+        _id: &TaskId,
+        _after: Option<u64>,
+        _limit: usize,
+    ) -> Result<Vec<crate::history::TaskEvent>> {
+        Err(Error::store("not yet"))
+    }
+    async fn inspect(&self, _id: &TaskId) -> Result<Option<TaskRecord>> {
+        Err(Error::store("not yet"))
+    }
+    async fn admin_list(&self, _query: &super::AdminQuery) -> Result<Vec<TaskRecord>> {
+        Err(Error::store("not yet"))
+    }
+    async fn purge(&self, _before: Timestamp, _limit: usize) -> Result<Vec<TaskRecord>> {
+        Err(Error::store("not yet"))
+    }
+    async fn counts(&self) -> Result<Vec<super::TaskCount>> {
+        Err(Error::store("not yet"))
+    }
+    async fn check(&self) -> Result<()> {
+        Err(Error::store("not yet"))
+    }
+
     fn is_shared(&self) -> bool {
         true
     }
