@@ -592,6 +592,28 @@ mod tests {
         assert_ne!(other.cursor_key(), first.as_slice());
     }
 
+    /// Issue 15 item 2: readiness fails once the database file is deleted or replaced under
+    /// the store, which would otherwise go on writing to a file nobody can open again.
+    #[tokio::test]
+    async fn check_notices_a_deleted_or_replaced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        store.check().await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let err = store.check().await.unwrap_err().to_string();
+        assert!(err.contains("the database file is gone"), "{err}");
+        drop(store);
+
+        let store = SqliteStore::open(&path).unwrap();
+        store.check().await.unwrap();
+        let other = dir.path().join("other.sqlite3");
+        drop(SqliteStore::open(&other).unwrap());
+        std::fs::rename(&other, &path).unwrap();
+        let err = store.check().await.unwrap_err().to_string();
+        assert!(err.contains("was replaced"), "{err}");
+    }
+
     /// The queries the store runs per request use their indexes, never a scan of every task;
     /// a schema change that loses one fails here, not in production at a million rows.
     #[test]
