@@ -199,7 +199,8 @@ pub struct TaskCount {
 ///   event [`history::event_for`](crate::history::event_for) makes of the change, in the same
 ///   write as the change; `record` appends an event that changes no state; `history` reads them
 ///   back in order, whoever owns the task; a task's history goes with it
-///   (`history_of_a_full_life`, `cancel_records_who`, `recovery_is_in_the_history`,
+///   (`history_of_a_full_life`, `cancel_and_failure_are_in_the_history`,
+///   `recovery_is_in_the_history`,
 ///   `history_goes_with_the_task`, `record_needs_a_task`).
 /// - `inspect`, `admin_list`, `counts` and `purge` see every owner's tasks, for operators:
 ///   `admin_list` newest first, `(created_at, id)` descending, strictly before `query.before`;
