@@ -173,15 +173,15 @@ impl Admin {
     }
 
     /// Readiness: the store answers, and on a shared store this instance holds its lease (so
-    /// the others do not take its tasks for orphans).
+    /// the others do not take its tasks for orphans), if it runs tasks there. Nothing here
+    /// starts the engine's duties or takes a lease: checking is safe on a store that another
+    /// process serves.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] saying which of the two failed.
     pub async fn check(&self) -> Result<()> {
         self.engine.store().check().await?;
-        // On a shared store this takes the first lease, if no task has yet.
-        self.engine.ensure_background().await?;
         if self.lease_held() == Some(false) {
             return Err(Error::store(
                 "this instance does not hold its lease on the shared store (its last renewal \
@@ -192,8 +192,9 @@ impl Admin {
         Ok(())
     }
 
-    /// Whether this instance holds its lease on a shared store: `None` when the store is not
-    /// shared (there is no lease), `Some(false)` while renewals fail or after release.
+    /// Whether this instance holds its lease on a shared store: `None` when it needs none (the
+    /// store is not shared, or this engine never ran a task on it: an operator's tool reading a
+    /// store takes no lease), `Some(false)` while renewals fail or after release.
     pub fn lease_held(&self) -> Option<bool> {
         self.engine.lease_held()
     }

@@ -1008,7 +1008,7 @@ pub async fn admin_list_filters_and_pages(store: Arc<dyn TaskStore>) {
         ..AdminQuery::default()
     })
     .await;
-    assert_eq!(by_status, [a1.id.clone()]);
+    assert_eq!(by_status, std::slice::from_ref(&a1.id));
     let alice = list(AdminQuery {
         owner: Some(OwnerFilter::Owner(Owner::new("alice"))),
         ..AdminQuery::default()

@@ -720,7 +720,7 @@ impl Engine {
     /// Starts the background duties once (see [`Inner::background`]). On a shared store the
     /// first lease is taken here, before any task of this runner exists, so no other instance
     /// ever sees one of its tasks without a live lease.
-    pub(crate) async fn ensure_background(&self) -> Result<()> {
+    async fn ensure_background(&self) -> Result<()> {
         self.inner
             .background
             .get_or_try_init(|| async {
@@ -740,12 +740,12 @@ impl Engine {
             .map(drop)
     }
 
-    /// Whether this engine holds its lease on a shared store; `None` when the store is not
-    /// shared. Before the first lease is taken, and after it is released, it is not held.
+    /// Whether this engine holds its lease on a shared store; `None` when it needs none: the
+    /// store is not shared, or the engine's duties never started (it ran, recovered and
+    /// created nothing, as an operator's tool reading the store). After release it is not
+    /// held.
     pub(crate) fn lease_held(&self) -> Option<bool> {
-        self.inner
-            .store
-            .is_shared()
+        (self.inner.store.is_shared() && self.inner.background.initialized())
             .then(|| self.inner.lease_held.load(Ordering::Acquire))
     }
 

@@ -130,6 +130,11 @@ impl EngineMetrics {
         );
     }
 
+    /// How many futures wait on a task right now: `mcp_tasks_waiters`.
+    pub fn waiters(&self) -> i64 {
+        self.waiters.get()
+    }
+
     pub(crate) fn task_created(&self, record: &TaskRecord) {
         self.created
             .get_or_create(&ToolLabels {

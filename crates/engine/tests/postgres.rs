@@ -251,7 +251,7 @@ async fn a_database_without_history_is_migrated() {
         })
         .await
         .unwrap();
-    assert_eq!(by_tool, [finished.clone()]);
+    assert_eq!(by_tool, std::slice::from_ref(&finished));
     assert!(store.history(&old.id, None, 10).await.unwrap().is_empty());
     let retrieved = mcp_tasks_engine::EventKind::ResultRetrieved { by: None };
     store
