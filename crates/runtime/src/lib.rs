@@ -55,6 +55,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod client;
 pub mod dialect;
 pub mod error;
