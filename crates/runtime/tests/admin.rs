@@ -863,7 +863,10 @@ async fn a_busy_admin_address_fails_the_build() {
         .build()
         .await
         .unwrap_err();
-    assert!(matches!(err, BuildError::Admin(_)), "{err}");
+    assert!(
+        matches!(&err, BuildError::Admin { addr: a, .. } if *a == addr),
+        "{err}"
+    );
     let message = err.to_string();
     assert!(
         message.contains(&format!("cannot listen for the admin API on {addr}")),

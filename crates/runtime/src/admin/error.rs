@@ -54,6 +54,10 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    pub(super) fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
     /// The status for an engine error: an unknown task 404, a change to a finished one 409,
     /// a forged cursor 400, a failing store 503, anything else 500.
     pub(super) fn from_engine(e: &Error) -> Self {
@@ -67,11 +71,7 @@ impl ApiError {
             | Error::LimitExceeded { .. }
             | Error::TooManyInputs { .. }
             | Error::RunnerChanged { .. }
-            | Error::RunnerAlive { .. } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("internal error: {e}"),
-            ),
+            | Error::RunnerAlive { .. } => Self::internal(format!("internal error: {e}")),
         }
     }
 }

@@ -112,7 +112,7 @@ pub(super) async fn metrics(State(state): State<Arc<AdminState>>) -> Result<Resp
 
     let mut text = String::new();
     encode(&mut text, &registry)
-        .map_err(|e| ApiError::unavailable(format!("cannot encode the metrics: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("cannot encode the metrics: {e}")))?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         text,

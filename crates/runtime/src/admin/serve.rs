@@ -4,8 +4,10 @@
 //! address and `:0` is known before serving (the binary prints it first). It is served from
 //! when the MCP transport starts until the server has stopped: during the shutdown grace
 //! period `/readyz` answers 503, so a load balancer stops sending work while the exchanges
-//! already open finish.
+//! already open finish. It is served like the MCP endpoint (`transport::http::serve`), with
+//! `TCP_NODELAY` on accepted sockets so an answer is not held back by delayed ACKs.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,16 +42,11 @@ impl Bound {
     ///
     /// # Errors
     ///
-    /// The address cannot be bound; the message names it.
-    pub(crate) async fn bind(options: AdminOptions) -> std::io::Result<Self> {
+    /// The address asked for, and why it cannot be bound.
+    pub(crate) async fn bind(options: AdminOptions) -> Result<Self, (SocketAddr, std::io::Error)> {
         let addr = options.addr;
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot listen for the admin API on {addr}: {e}; is the port free?"),
-            )
-        })?;
-        let local = listener.local_addr()?;
+        let listener = TcpListener::bind(addr).await.map_err(|e| (addr, e))?;
+        let local = listener.local_addr().map_err(|e| (addr, e))?;
         let login_url = options
             .token
             .is_generated()

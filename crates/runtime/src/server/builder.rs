@@ -139,9 +139,14 @@ pub enum BuildError {
     /// The tasks a previous run left unfinished could not be read or recovered.
     #[error("recovering the tasks left unfinished by the previous run: {0}")]
     Recovery(#[source] mcp_tasks_engine::Error),
-    /// The admin listener's address cannot be bound; the message names it.
-    #[error("{0}")]
-    Admin(#[source] std::io::Error),
+    /// The admin listener's address cannot be bound.
+    #[error("cannot listen for the admin API on {addr}: {error}; is the port free?")]
+    Admin {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it cannot be bound (in the message already, so not a `source` said twice).
+        error: std::io::Error,
+    },
 }
 
 impl ServerBuilder {
@@ -285,14 +290,14 @@ impl ServerBuilder {
                 let shown = url.clone().resolved().unwrap_or(url.clone()).to_string();
                 (url.open(&self.open).await.map_err(BuildError::Open)?, shown)
             }
-            StoreSource::Open(store) => (store, "(a store opened by the server)".to_owned()),
+            StoreSource::Open(store) => (store, "(a custom store)".to_owned()),
         };
         // Bound before recovery, which may take a while: a busy port fails at once.
         let admin = match self.admin {
             Some(options) => Some(AdminSetup {
                 bound: admin::Bound::bind(options)
                     .await
-                    .map_err(BuildError::Admin)?,
+                    .map_err(|(addr, error)| BuildError::Admin { addr, error })?,
                 context: admin::Context {
                     store: shown,
                     upstream: self.upstream,
