@@ -463,13 +463,33 @@ impl Engine {
         Ok(record)
     }
 
-    /// Notes in the task's history that `requestor` was handed its result (`tasks/result`).
-    /// The history is for operators: a failure to note it is logged, and the result is
-    /// handed over all the same.
-    pub async fn result_retrieved(&self, requestor: &Requestor, id: &TaskId) {
-        let kind = EventKind::ResultRetrieved { by: who(requestor) };
-        if let Err(e) = self.inner.store.record(id, self.now(), kind).await {
-            tracing::warn!(task = %id, error = %e, "could not note the result's retrieval in the task's history");
+    /// Notes in the task's history that `requestor` was handed the outcome of `task`
+    /// (`tasks/result`, or `tasks/get` of a finished task in 2026-07-28), once per task and
+    /// requestor, so a client polling a finished task does not grow its history with every
+    /// poll.
+    ///
+    /// Only a completed or failed task hands something over (its result or its error); a
+    /// cancelled one has neither, and its `cancelled` event already says who ended it, so
+    /// nothing is noted for it, nor for a task still running.
+    ///
+    /// "Once" is remembered in this process, for the last 10,000 retrievals: another
+    /// instance on a shared store, a restarted server, or a poll of a task long pushed out of
+    /// that memory may note it once more. The history says a result was handed over and
+    /// when first, not how often. The history is for operators: a failure to note it is
+    /// logged, the result is handed over all the same, and the next retrieval tries again.
+    pub async fn result_retrieved(&self, requestor: &Requestor, task: &TaskRecord) {
+        use crate::task::TaskStatus;
+        if !matches!(task.status(), TaskStatus::Completed | TaskStatus::Failed) {
+            return;
+        }
+        let by = who(requestor);
+        let Some(noting) = crate::admin::first_retrieval(&task.id, by.as_deref()) else {
+            return;
+        };
+        let kind = EventKind::ResultRetrieved { by };
+        if let Err(e) = self.inner.store.record(&task.id, self.now(), kind).await {
+            noting.forget();
+            tracing::warn!(task = %task.id, error = %e, "could not note the result's retrieval in the task's history");
         }
     }
 

@@ -52,7 +52,7 @@ mod metrics;
 pub mod store;
 pub mod task;
 
-pub use admin::{Admin, AdminFilter, AdminPage};
+pub use admin::{Admin, AdminFilter, AdminPage, AdminTask, HISTORY_PAGE};
 pub use audit::{AuditEvent, AUDIT_TARGET};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, EngineConfig, Limits, MIN_TTL};

@@ -42,7 +42,7 @@ fn stores() -> Vec<(Arc<dyn TaskStore>, Option<tempfile::TempDir>)> {
 }
 
 async fn last_event(engine: &Engine, id: &mcp_tasks_engine::TaskId) -> EventKind {
-    let (_, history) = engine.admin().task(id).await.unwrap();
+    let history = engine.admin().task(id, None).await.unwrap().history;
     history.last().expect("a history").kind.clone()
 }
 
@@ -87,8 +87,8 @@ async fn the_history_says_who() {
 
         let task = engine.create(call(&alice, "t")).await.unwrap();
         engine.start(&task, |_| async { Outcome::Completed(json!({})) });
-        engine.wait_terminal(&alice, &task.id).await.unwrap();
-        engine.result_retrieved(&alice, &task.id).await;
+        let done = engine.wait_terminal(&alice, &task.id).await.unwrap();
+        engine.result_retrieved(&alice, &done).await;
         assert_eq!(
             last_event(&engine, &task.id).await,
             EventKind::ResultRetrieved {
@@ -114,7 +114,7 @@ async fn progress_is_kept_once_a_second() {
         Outcome::Completed(json!({}))
     });
     engine.wait_terminal(&me, &task.id).await.unwrap();
-    let (_, history) = engine.admin().task(&task.id).await.unwrap();
+    let history = engine.admin().task(&task.id, None).await.unwrap().history;
     let progress: Vec<(f64, Option<String>)> = history
         .into_iter()
         .filter_map(|e| match e.kind {
@@ -198,13 +198,14 @@ async fn the_operator_sees_and_steers_every_task() {
         }
 
         // Any owner's task, with its history; unknown ids are NotFound.
-        let (record, history) = admin.task(&made[0]).await.unwrap();
-        assert_eq!(record.id, made[0]);
-        assert_eq!(history.len(), 1);
-        assert!(matches!(history[0].kind, EventKind::Created { .. }));
+        let shown = admin.task(&made[0], None).await.unwrap();
+        assert_eq!(shown.record.id, made[0]);
+        assert_eq!(shown.history.len(), 1);
+        assert!(!shown.history_more);
+        assert!(matches!(shown.history[0].kind, EventKind::Created { .. }));
         let unknown = mcp_tasks_engine::TaskId::generate();
         assert!(matches!(
-            admin.task(&unknown).await,
+            admin.task(&unknown, None).await,
             Err(Error::NotFound { .. })
         ));
         assert!(matches!(
@@ -254,7 +255,7 @@ async fn the_operator_sees_and_steers_every_task() {
             .unwrap();
         assert_eq!(purged, 1);
         assert!(matches!(
-            admin.task(&running.id).await,
+            admin.task(&running.id, None).await,
             Err(Error::NotFound { .. })
         ));
         assert_eq!(

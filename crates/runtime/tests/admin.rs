@@ -300,6 +300,8 @@ macro_rules! on_every_store {
 on_every_store!(
     only_healthz_and_the_dashboard_are_open,
     a_result_fetched_in_2026_07_28_is_noted,
+    a_result_fetched_again_is_noted_once,
+    a_task_history_is_read_after_an_event,
     readiness_and_metrics_follow_the_tasks,
     tasks_of_every_owner_are_listed_filtered_and_paged,
     a_task_shows_its_history_with_the_question_asked_and_answered,
@@ -649,6 +651,96 @@ async fn a_result_fetched_in_2026_07_28_is_noted(store: Store) {
         .find(|e| e["type"] == "resultRetrieved")
         .unwrap_or_else(|| panic!("no resultRetrieved in {shown}"));
     assert_eq!(retrieved["by"], "owner:alice");
+    // A client that keeps polling the finished task adds nothing more to its history.
+    for _ in 0..5 {
+        alice
+            .request("tasks/get", json!({"taskId": id}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(retrievals(&f, &id).await, ["owner:alice"]);
+    alice.close().await;
+    f.stop().await;
+}
+
+/// Who retrieved the result of task `id`, by its history.
+async fn retrievals(f: &Fixture, id: &str) -> Vec<String> {
+    let (status, shown) = f.get(&format!("/api/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "resultRetrieved")
+        .map(|e| e["by"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// Review of issue 15, item 3: `tasks/result` asked again and again notes the retrieval
+/// once; a cancelled task hands no result over, so nothing is noted for it.
+async fn a_result_fetched_again_is_noted_once(store: Store) {
+    let f = start(store).await;
+    let alice = f.client(ALICE).await;
+    let id = quick_task(&alice).await;
+    for _ in 0..3 {
+        alice
+            .request("tasks/result", json!({"taskId": id}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(retrievals(&f, &id).await, ["owner:alice"]);
+    let live = slow_task(&alice).await;
+    alice
+        .request("tasks/cancel", json!({"taskId": live}))
+        .await
+        .unwrap();
+    let _refused = alice.request("tasks/result", json!({"taskId": live})).await;
+    assert!(retrievals(&f, &live).await.is_empty());
+    alice.close().await;
+    f.stop().await;
+}
+
+/// Review of issue 15, item 3: `?after=SEQ` starts the page of history after that event;
+/// `historyMore` says whether more follow; a bad `after` is 400 naming it.
+async fn a_task_history_is_read_after_an_event(store: Store) {
+    let f = start(store).await;
+    let alice = f.client(ALICE).await;
+    let id = quick_task(&alice).await;
+    let (status, all) = f.get(&format!("/api/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["historyMore"], false);
+    let seqs = |shown: &Value| -> Vec<u64> {
+        shown["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let every = seqs(&all);
+    assert!(every.len() >= 3, "created, completed, retrieved: {all}");
+    let (status, rest) = f.get(&format!("/api/tasks/{id}?after={}", every[0])).await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    assert_eq!(seqs(&rest), every[1..]);
+    assert_eq!(rest["task"]["taskId"], id.as_str());
+    let last = every.last().unwrap();
+    let (_, none) = f.get(&format!("/api/tasks/{id}?after={last}")).await;
+    assert_eq!(none["history"], json!([]));
+    assert_eq!(none["historyMore"], false);
+    for query in ["after=soon", "after=-1", "after=1&after=2", "before=3"] {
+        let (status, body) = f.get(&format!("/api/tasks/{id}?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        let parameter = if query.starts_with("before") {
+            "before"
+        } else {
+            "after"
+        };
+        assert!(
+            message.starts_with(&format!("parameter {parameter}: ")),
+            "{query}: {message}"
+        );
+    }
     alice.close().await;
     f.stop().await;
 }

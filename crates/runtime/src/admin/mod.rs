@@ -15,7 +15,7 @@
 //! | `GET /metrics` | yes | OpenMetrics text: engine, runtime and store gauges |
 //! | `GET /api/overview` | yes | who serves, readiness, counts by status and owner, limits, sessions |
 //! | `GET /api/tasks` | yes | every owner's tasks, newest first, filtered and paged |
-//! | `GET /api/tasks/{id}` | yes | one task and its history |
+//! | `GET /api/tasks/{id}` | yes | one task and its history, 1000 events a page (`?after=SEQ`, `historyMore`) |
 //! | `POST /api/tasks/{id}/cancel` | yes | cancels a live task (409 when it ended) |
 //! | `POST /api/purge` | yes | deletes finished tasks older than a time |
 //! | `GET /api/events` | yes | an SSE stream with one `task` event per change |

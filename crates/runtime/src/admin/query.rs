@@ -178,6 +178,48 @@ impl TaskQuery {
     }
 }
 
+/// One `/api/tasks/{id}` request: where its page of history starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Events with a `seq` above this one; `None` from the first.
+    pub after: Option<u64>,
+}
+
+impl HistoryQuery {
+    /// Parses the query's pairs: `after` once at most, nothing else.
+    ///
+    /// # Errors
+    ///
+    /// An unknown or repeated parameter, or an `after` that is not a whole number.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, QueryError> {
+        let mut query = Self::default();
+        for (name, value) in pairs {
+            if name != "after" {
+                return Err(QueryError::new(
+                    name,
+                    "unknown parameter; a task's page of history takes only after",
+                ));
+            }
+            if query.after.is_some() {
+                return Err(QueryError::new("after", "given twice; give it once"));
+            }
+            let seq = value.parse::<u64>().map_err(|_| {
+                QueryError::new(
+                    "after",
+                    format!(
+                        "{value:?} is not an event's seq; give the seq of the last event read \
+                         (a whole number), as historyMore asks"
+                    ),
+                )
+            })?;
+            query.after = Some(seq);
+        }
+        Ok(query)
+    }
+}
+
 /// `now - age`, or the earliest time when that is before it.
 fn back_from(now: Timestamp, age: Duration) -> Timestamp {
     now.checked_sub(age).unwrap_or(Timestamp::MIN)

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use mcp_tasks_engine::{
-    AdminPage, Failure, InputRequest, RequestKind, TaskCount, TaskEvent, TaskRecord, TaskState,
-    TaskStatus,
+    AdminPage, AdminTask, Failure, InputRequest, RequestKind, TaskCount, TaskEvent, TaskRecord,
+    TaskState, TaskStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,21 +114,26 @@ impl From<&TaskRecord> for TaskDetail {
     }
 }
 
-/// `GET /api/tasks/{id}`: the task and its history, oldest event first.
+/// `GET /api/tasks/{id}`: the task and one page of its history, oldest event first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskShow {
     /// The task.
     pub task: TaskDetail,
-    /// Its events.
+    /// Its events after `?after=SEQ` (from the first without it), at most
+    /// [`HISTORY_PAGE`](mcp_tasks_engine::HISTORY_PAGE).
     pub history: Vec<TaskEvent>,
+    /// Whether later events remain: ask again with `?after=` the last event's `seq`.
+    #[serde(default)]
+    pub history_more: bool,
 }
 
-impl TaskShow {
-    /// The body for `record` and its `history`.
-    pub fn new(record: &TaskRecord, history: Vec<TaskEvent>) -> Self {
+impl From<&AdminTask> for TaskShow {
+    fn from(shown: &AdminTask) -> Self {
         Self {
-            task: TaskDetail::from(record),
-            history,
+            task: TaskDetail::from(&shown.record),
+            history: shown.history.clone(),
+            history_more: shown.history_more,
         }
     }
 }

@@ -211,6 +211,18 @@ pub(super) fn task(detail: &Value, now: Timestamp) -> Vec<String> {
             .into_iter()
             .map(|line| format!("  {line}")),
     );
+    if detail.get("historyMore").and_then(Value::as_bool) == Some(true) {
+        let last = history
+            .and_then(|h| h.last())
+            .and_then(|e| e.get("seq"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        lines.push(format!(
+            "  (more events follow; the admin API gives them with \
+             GET /api/tasks/{}?after={last})",
+            str_of(task, "taskId").unwrap_or("ID")
+        ));
+    }
     lines
 }
 
@@ -695,6 +707,15 @@ mod tests {
         );
         assert!(
             text.ends_with("  2026-12-05 04:51:00.000  completed       completed"),
+            "{text}"
+        );
+        let mut longer = detail.clone();
+        longer["historyMore"] = json!(true);
+        let text = task(&longer, now()).join("\n");
+        assert!(
+            text.ends_with(
+                "  (more events follow; the admin API gives them with GET /api/tasks/t-1?after=3)"
+            ),
             "{text}"
         );
     }

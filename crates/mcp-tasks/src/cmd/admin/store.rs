@@ -89,14 +89,14 @@ impl StoreAdmin {
         body(&TaskPage::from(&page))
     }
 
-    /// One task and its history, as `GET /api/tasks/{id}` answers it.
+    /// One task and the first page of its history, as `GET /api/tasks/{id}` answers it.
     pub(super) async fn task(&self, id: &str) -> Result<Value, AdminFailure> {
-        let (record, history) = self
+        let shown = self
             .admin
-            .task(&TaskId::from(id))
+            .task(&TaskId::from(id), None)
             .await
             .map_err(|e| self.failure(&e))?;
-        body(&TaskShow::new(&record, history))
+        body(&TaskShow::from(&shown))
     }
 
     /// Cancels the task, as `POST /api/tasks/{id}/cancel` does, recorded as by `admin:cli`.

@@ -1,4 +1,5 @@
-//! `/api/tasks`: every owner's tasks, one task with its history, and cancelling one.
+//! `/api/tasks`: every owner's tasks, one task with a page of its history, and cancelling
+//! one.
 //!
 //! These read the store as an operator, not as a requestor: no owner scoping (T-SEC-1 binds
 //! MCP clients, and the admin token is not one). A cancel here is recorded in the task's
@@ -14,7 +15,7 @@ use mcp_tasks_engine::TaskId;
 
 use super::json_body;
 use crate::admin::error::ApiError;
-use crate::admin::query::TaskQuery;
+use crate::admin::query::{HistoryQuery, TaskQuery};
 use crate::admin::serve::AdminState;
 use crate::admin::view::{CancelRequest, Cancelled, TaskPage, TaskShow, TaskSummary};
 
@@ -45,13 +46,16 @@ pub(crate) async fn list(
 pub(crate) async fn show(
     State(state): State<Arc<AdminState>>,
     Path(id): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<TaskShow>, ApiError> {
-    let (record, history) = state
+    let Query(pairs) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let query = HistoryQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let shown = state
         .admin
-        .task(&TaskId::from(id))
+        .task(&TaskId::from(id), query.after)
         .await
         .map_err(|e| ApiError::from_engine(&e))?;
-    Ok(Json(TaskShow::new(&record, history)))
+    Ok(Json(TaskShow::from(&shown)))
 }
 
 pub(crate) async fn cancel(

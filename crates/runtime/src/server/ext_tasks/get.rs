@@ -5,7 +5,8 @@
 //!
 //! A terminal task's answer carries its result or error, so in this era it is where the
 //! result is retrieved: audited and noted in the task's history as `tasks/result` is in
-//! 2025-11-25.
+//! 2025-11-25. A client polls here, so the engine notes the retrieval once per task and
+//! requestor, not per poll.
 
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
 use mcp_tasks_wire::v2026_07_28::{ResultType, TaskIdParams};
@@ -33,7 +34,7 @@ pub(crate) async fn handle(
             .audit(mcp_tasks_engine::AuditEvent::ResultRetrieved, &record);
         server
             .engine()
-            .result_retrieved(cx.session.requestor(), &id)
+            .result_retrieved(cx.session.requestor(), &record)
             .await;
     }
     let mut detailed = crate::ext_dialect::detailed(&record);
