@@ -220,6 +220,21 @@ impl Fixture {
         response.text().await.unwrap()
     }
 
+    /// Scrapes until `done` holds for the text; that text.
+    async fn metrics_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                let text = self.metrics().await;
+                if done(&text) {
+                    return text;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the metrics never showed {what}"))
+    }
+
     /// Stops the server and waits until it has stopped.
     async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -416,9 +431,15 @@ async fn readiness_and_metrics_follow_the_tasks(store: Store) {
         !before.contains("mcp_tasks_upstream_up"),
         "not a gateway:\n{before}"
     );
+    assert!(before.contains("\nmcp_tasks_store_up 1\n"), "{before}");
     let alice = f.client(ALICE).await;
     quick_task(&alice).await;
-    let after = f.metrics().await;
+    // The store's counts are cached briefly: the scrape shows the task soon, not at once.
+    let after = f
+        .metrics_until("the task counted", |m| {
+            m.contains("mcp_tasks_tasks{status=\"completed\",tool=\"quick\"} 1")
+        })
+        .await;
     // OpenMetrics names a counter's family without its `_total` suffix.
     for family in [
         "mcp_tasks_tasks_created counter",
@@ -436,6 +457,13 @@ async fn readiness_and_metrics_follow_the_tasks(store: Store) {
         "mcp_tasks_tasks_finished_total{tool=\"quick\",status=\"completed\"} 1",
         "mcp_tasks_task_duration_seconds_count{tool=\"quick\",status=\"completed\"} 1",
         "mcp_tasks_tasks{status=\"completed\",tool=\"quick\"} 1",
+        // Every status of a tool seen, 0 included, so a series does not vanish (review
+        // item 6).
+        "mcp_tasks_tasks{status=\"working\",tool=\"quick\"} 0",
+        "mcp_tasks_tasks{status=\"input_required\",tool=\"quick\"} 0",
+        "mcp_tasks_tasks{status=\"failed\",tool=\"quick\"} 0",
+        "mcp_tasks_tasks{status=\"cancelled\",tool=\"quick\"} 0",
+        "mcp_tasks_store_up 1",
         "mcp_tasks_sessions{era=\"2025-11-25\"} 1",
     ] {
         assert!(after.contains(line), "{line} missing:\n{after}");
@@ -1119,4 +1147,147 @@ async fn a_gateway_reports_its_upstream() {
     running.stop().await;
     f.stop().await;
     second.cancel();
+}
+
+use failing::Failing;
+
+mod failing {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+    use mcp_tasks_runtime::engine::{
+        AdminQuery, ChangeFeed, Error, EventKind, ListQuery, MemoryStore, NewTask, Owner, Result,
+        TaskCount, TaskEvent, TaskId, TaskRecord, TaskStore, Transition, UnfinishedQuery,
+    };
+
+    /// A memory store whose `counts` fails while `failing` is set, like a store in an outage.
+    #[derive(Debug, Default)]
+    pub(crate) struct Failing {
+        inner: MemoryStore,
+        pub(crate) failing: AtomicBool,
+    }
+
+    #[async_trait]
+    impl TaskStore for Failing {
+        async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+            self.inner.create(new).await
+        }
+        async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+            self.inner.get(owner, id).await
+        }
+        async fn transition(
+            &self,
+            id: &TaskId,
+            change: Transition,
+            now: Timestamp,
+        ) -> Result<TaskRecord> {
+            self.inner.transition(id, change, now).await
+        }
+        async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
+            self.inner.list(query).await
+        }
+        async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+            self.inner.delete_expired(now, limit).await
+        }
+        async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
+            self.inner.unfinished(query).await
+        }
+        fn changes(&self) -> ChangeFeed {
+            self.inner.changes()
+        }
+        async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+            self.inner.record(id, at, kind).await
+        }
+        async fn history(
+            &self,
+            id: &TaskId,
+            after: Option<u64>,
+            limit: usize,
+        ) -> Result<Vec<TaskEvent>> {
+            self.inner.history(id, after, limit).await
+        }
+        async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+            self.inner.inspect(id).await
+        }
+        async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+            self.inner.admin_list(query).await
+        }
+        async fn purge(&self, before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+            self.inner.purge(before, limit).await
+        }
+        async fn counts(&self) -> Result<Vec<TaskCount>> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(Error::store("connection refused"));
+            }
+            self.inner.counts().await
+        }
+        async fn check(&self) -> Result<()> {
+            self.inner.check().await
+        }
+    }
+}
+
+/// Review of issue 15, item 4: a store that cannot count its tasks fails neither the scrape
+/// nor the overview: the metrics say `mcp_tasks_store_up 0` and leave the task gauges out,
+/// the overview says why in `countsError`; both come back when the store does.
+#[tokio::test]
+async fn a_failing_store_fails_neither_metrics_nor_overview() {
+    let store = Arc::new(Failing::default());
+    store
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let ready = Server::builder("t", "1")
+        .task_store(store.clone())
+        .tools(tools())
+        .admin(AdminOptions::new(
+            "127.0.0.1:0".parse().unwrap(),
+            AdminToken::new(ADMIN_TOKEN).unwrap(),
+        ))
+        .shutdown_signal(async move {
+            let _ = stopped.await;
+        })
+        .build()
+        .await
+        .unwrap();
+    let admin = ready.admin().unwrap().addr();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mcp = listener.local_addr().unwrap();
+    let f = Fixture {
+        mcp: format!("http://{mcp}/mcp"),
+        admin: format!("http://{admin}"),
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        serving: tokio::spawn(ready.serve_http_on(listener)),
+        _dir: None,
+        _database: None,
+    };
+    let down = f.metrics().await;
+    for line in [
+        "\nmcp_tasks_store_up 0\n",
+        "\nmcp_tasks_running 0\n",
+        "mcp_tasks_sessions{era=\"2025-11-25\"} 0",
+        "# TYPE mcp_tasks_store_operation_seconds histogram",
+    ] {
+        assert!(down.contains(line), "{line:?} missing:\n{down}");
+    }
+    assert!(!down.contains("# TYPE mcp_tasks_tasks gauge"), "{down}");
+    assert!(!down.contains("mcp_tasks_tasks{"), "{down}");
+    let (status, overview) = f.get("/api/overview").await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    let why = overview["countsError"].as_str().unwrap_or_default();
+    assert!(why.contains("connection refused"), "{overview}");
+    assert_eq!(overview["counts"]["byStatus"]["working"], 0);
+
+    store
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    f.metrics_until("the store up again", |m| {
+        m.contains("\nmcp_tasks_store_up 1\n")
+    })
+    .await;
+    let (_, overview) = f.get("/api/overview").await;
+    assert_eq!(overview["countsError"], Value::Null, "{overview}");
+    f.stop().await;
 }

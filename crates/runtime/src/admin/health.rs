@@ -21,7 +21,7 @@ use super::serve::AdminState;
 use super::view::Readiness;
 
 /// How long the store may take to answer a readiness check.
-const CHECK_WAIT: Duration = Duration::from_secs(5);
+pub(super) const CHECK_WAIT: Duration = Duration::from_secs(5);
 
 pub(super) async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()

@@ -6,15 +6,19 @@
 //! limit refusals ([`Server::stats`](crate::server::Server::stats)), and a gateway its
 //! upstream. The store knows how many tasks it holds in each status, which no counter in one
 //! process can know on a store that several instances share, so those gauges are read from it
-//! at each scrape. A registry is put together per scrape from all three: the engine's metrics
+//! (through the cache in `counts`, shared with the overview). A store that fails or does not
+//! answer in time never fails the scrape: everything else is still exported, with
+//! `mcp_tasks_store_up 0` and without `mcp_tasks_tasks`, since those are the numbers an
+//! operator needs during a store outage. A registry is put together per scrape from all three: the engine's metrics
 //! are shared handles, so this copies nothing but the scrape-time values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use mcp_tasks_engine::{TaskCount, TaskStatus};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,34 +39,28 @@ const ERA_STATELESS: &str = "2026-07-28";
 type Labels = Vec<(&'static str, String)>;
 
 pub(super) async fn metrics(State(state): State<Arc<AdminState>>) -> Result<Response, ApiError> {
-    let counts = state
-        .admin
-        .counts()
-        .await
-        .map_err(|e| ApiError::from_engine(&e))?;
+    let snapshot = state.counts.get().await;
     let mut registry = Registry::default();
     state.server.engine().metrics().register(&mut registry);
 
-    let tasks = Family::<Labels, Gauge>::default();
-    let mut by_status_tool: BTreeMap<(&str, String), u64> = BTreeMap::new();
-    for group in &counts {
-        *by_status_tool
-            .entry((
-                group.status.as_str(),
-                group.tool.clone().unwrap_or_default(),
-            ))
-            .or_default() += group.count;
-    }
-    for ((status, tool), n) in by_status_tool {
-        tasks
-            .get_or_create(&vec![("status", status.to_owned()), ("tool", tool)])
-            .set(gauge_value(n));
-    }
+    let store_up = Gauge::<i64>::default();
+    store_up.set(i64::from(snapshot.counts.is_ok()));
     registry.register(
-        "mcp_tasks_tasks",
-        "Tasks in the store now, by status and tool (read from the store at each scrape)",
-        tasks,
+        "mcp_tasks_store_up",
+        "Whether the store counted its tasks for this scrape (1) or failed or took over 5 s (0); \
+         mcp_tasks_tasks is left out while 0",
+        store_up,
     );
+    match &snapshot.counts {
+        Ok(counts) => registry.register(
+            "mcp_tasks_tasks",
+            "Tasks in the store now, by status and tool: every status of every tool seen, 0 \
+             included (read from the store, cached up to 2 s; store-wide, so every instance on a \
+             shared store exports the same numbers: aggregate with max, not sum)",
+            task_gauges(counts, &snapshot.tools),
+        ),
+        Err(why) => tracing::warn!(error = %why, "metrics scraped without the store's task counts"),
+    }
 
     let stats = state.server.stats();
     let sessions = Family::<Labels, Gauge>::default();
@@ -118,6 +116,36 @@ pub(super) async fn metrics(State(state): State<Arc<AdminState>>) -> Result<Resp
         text,
     )
         .into_response())
+}
+
+/// `mcp_tasks_tasks`: one gauge for each status of each tool in `tools`, so a series goes to
+/// 0 instead of vanishing when a tool's last task of a status changes or goes.
+fn task_gauges(counts: &[TaskCount], tools: &BTreeSet<String>) -> Family<Labels, Gauge> {
+    let mut by_tool_status: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for group in counts {
+        *by_tool_status
+            .entry((
+                group.tool.as_deref().unwrap_or_default(),
+                group.status.as_str(),
+            ))
+            .or_default() += group.count;
+    }
+    let tasks = Family::<Labels, Gauge>::default();
+    for tool in tools {
+        for status in TaskStatus::ALL {
+            let n = by_tool_status
+                .get(&(tool.as_str(), status.as_str()))
+                .copied()
+                .unwrap_or(0);
+            tasks
+                .get_or_create(&vec![
+                    ("status", status.as_str().to_owned()),
+                    ("tool", tool.clone()),
+                ])
+                .set(gauge_value(n));
+        }
+    }
+    tasks
 }
 
 /// A count as a gauge's value.

@@ -35,6 +35,7 @@
 mod api;
 mod assets;
 mod auth;
+mod counts;
 mod error;
 mod events;
 mod health;

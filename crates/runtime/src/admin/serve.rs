@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, TokenCheck};
+use super::counts::StoreCounts;
 use super::error::ApiError;
 use super::view::{Limits, ServerInfo};
 use super::{api, assets, events, health, metrics};
@@ -92,6 +93,8 @@ pub(super) struct AdminState {
     pub(super) info: ServerInfo,
     pub(super) limits: Limits,
     pub(super) upstream: Option<Arc<dyn UpstreamProbe>>,
+    /// The store's task counts, read for the metrics and the overview alike.
+    pub(super) counts: StoreCounts,
     /// Tripped when the server's shutdown begins: `/readyz` answers 503 from then on.
     pub(super) stopping: CancellationToken,
     /// Tripped when the listener stops: the event streams end.
@@ -159,6 +162,7 @@ pub(crate) fn spawn(
         shared: engine.store().is_shared(),
     };
     let state = Arc::new(AdminState {
+        counts: StoreCounts::new(engine.admin(), engine.changes()),
         admin: engine.admin(),
         server,
         info,

@@ -327,8 +327,12 @@ pub struct Overview {
     pub server: ServerInfo,
     /// Readiness, as `/readyz` answers it.
     pub ready: Readiness,
-    /// The store's tasks.
+    /// The store's tasks; all 0 when the store could not count them (see `counts_error`).
     pub counts: Counts,
+    /// Why the store could not count its tasks (it failed, or took over 5 s); `None` when
+    /// `counts` holds its counts.
+    #[serde(default)]
+    pub counts_error: Option<String>,
     /// The limits in force.
     pub limits: Limits,
     /// Sessions open now: MCP 2025-11-25 sessions, and MCP 2026-07-28 requests in flight.

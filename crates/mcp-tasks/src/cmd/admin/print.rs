@@ -434,7 +434,9 @@ pub(super) fn overview(doc: &Value, now: Timestamp) -> Vec<String> {
         row("ready", words);
     }
     let counts = doc.get("counts");
-    if let Some(by_status) = counts.and_then(|c| c.get("byStatus")) {
+    if let Some(why) = str_of(doc, "countsError") {
+        row("tasks", format!("unknown: {}", clip(why, VALUE_WIDTH)));
+    } else if let Some(by_status) = counts.and_then(|c| c.get("byStatus")) {
         let words: Vec<String> = STATUSES
             .iter()
             .map(|s| {
@@ -748,5 +750,12 @@ mod tests {
             assert!(text.contains(want), "no {want:?} in\n{text}");
         }
         assert!(!text.contains("upstream"), "{text}");
+        let mut down = doc.clone();
+        down["countsError"] = json!("the store cannot count its tasks: connection refused");
+        let text = overview(&down, now()).join("\n");
+        assert!(
+            text.contains("tasks   unknown: the store cannot count its tasks: connection refused"),
+            "{text}"
+        );
     }
 }

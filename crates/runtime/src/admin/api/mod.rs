@@ -19,28 +19,28 @@ use super::query::PurgeRequest;
 use super::serve::AdminState;
 use super::view::{Counts, Overview, Purged};
 
-pub(super) async fn overview(
-    State(state): State<Arc<AdminState>>,
-) -> Result<Json<Overview>, ApiError> {
-    let ready = readiness(&state).await;
-    let counts = state
-        .admin
-        .counts()
-        .await
-        .map_err(|e| ApiError::from_engine(&e))?;
+/// Always 200 while the listener serves: a store that fails shows in `ready` and
+/// `countsError`, which is when an operator reads this most.
+pub(super) async fn overview(State(state): State<Arc<AdminState>>) -> Json<Overview> {
+    let (ready, snapshot) = tokio::join!(readiness(&state), state.counts.get());
+    let (counts, counts_error) = match &snapshot.counts {
+        Ok(counts) => (Counts::new(counts), None),
+        Err(why) => (Counts::default(), Some(why.clone())),
+    };
     let stats = state.server.stats();
     let engine = state.server.engine();
-    Ok(Json(Overview {
+    Json(Overview {
         server: state.info.clone(),
         ready,
-        counts: Counts::new(&counts),
+        counts,
+        counts_error,
         limits: state.limits.clone(),
         sessions: stats.sessions + stats.stateless_requests,
         open_streams: stats.open_streams,
         waiters: u64::try_from(engine.metrics().waiters()).unwrap_or(0),
         running: engine.running() as u64,
         upstream: state.upstream.as_ref().map(|u| u.status()),
-    }))
+    })
 }
 
 pub(super) async fn purge(
