@@ -1291,3 +1291,33 @@ async fn a_failing_store_fails_neither_metrics_nor_overview() {
     assert_eq!(overview["countsError"], Value::Null, "{overview}");
     f.stop().await;
 }
+
+/// Review of issue 15, item 7: a library user who drops the serve future (here: aborts the
+/// task running it) stops the admin listener with it.
+#[tokio::test]
+async fn dropping_the_serve_future_stops_the_admin_listener() {
+    let (ready, _kept, _stop) = build(Store::Memory, Duration::from_millis(100)).await;
+    let admin = ready.admin().unwrap().addr();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let serving = tokio::spawn(ready.serve_http_on(listener));
+    let http = reqwest::Client::new();
+    let healthz = format!("http://{admin}/healthz");
+    let up = http.get(&healthz).timeout(LIMIT).send().await.unwrap();
+    assert_eq!(up.status(), StatusCode::OK);
+    serving.abort();
+    assert!(serving.await.unwrap_err().is_cancelled());
+    tokio::time::timeout(LIMIT, async {
+        // A fresh client each time: no pooled connection outlives the listener's check.
+        while reqwest::Client::new()
+            .get(&healthz)
+            .timeout(LIMIT)
+            .send()
+            .await
+            .is_ok()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the admin listener stops once the serve future is gone");
+}

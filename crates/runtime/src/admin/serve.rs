@@ -102,17 +102,23 @@ pub(super) struct AdminState {
 }
 
 /// The admin listener being served; stop it with [`Serving::stop`].
+///
+/// Dropped without that (the serve future of a library user dropped or aborted, say by a
+/// `select!`), it stops the listener at once: an admin API must not go on answering `/readyz`
+/// for a server that no longer serves.
 #[derive(Debug)]
 pub(crate) struct Serving {
     stop: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Serving {
     /// Stops the listener: event streams end, open requests get a moment to finish.
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.cancel();
-        let mut task = self.task;
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
         match tokio::time::timeout(STOP_WAIT, &mut task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the admin listener failed"),
@@ -121,6 +127,15 @@ impl Serving {
                 tracing::debug!("admin requests still open at shutdown are cut");
                 task.abort();
             }
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            task.abort();
         }
     }
 }
@@ -174,7 +189,10 @@ pub(crate) fn spawn(
     let app = router(state, &bound.token);
     let shutdown = stop.clone().cancelled_owned();
     let task = tokio::spawn(crate::transport::http::serve(bound.listener, app, shutdown));
-    Serving { stop, task }
+    Serving {
+        stop,
+        task: Some(task),
+    }
 }
 
 /// The routes: open ones, then those behind the token.
