@@ -1012,6 +1012,11 @@ async fn a_generated_token_comes_with_a_login_url() {
         .await
         .unwrap();
     let admin = ready.admin().unwrap().clone();
+    let shown = format!("{ready:?}");
+    assert!(
+        !shown.contains(token.as_str()),
+        "a built server's Debug hides the token: {shown}"
+    );
     assert_eq!(admin.url(), format!("http://{}/", admin.addr()));
     assert_eq!(
         admin.login_url(),

@@ -68,6 +68,10 @@ impl AdminOptions {
     }
 }
 
+/// The shortest admin token the listener takes without a warning. Shorter ones still work
+/// (a test or a loopback listener may want one), but nothing throttles wrong guesses.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
 /// The admin API's bearer token: read from a file, or generated at start.
 ///
 /// Its `Debug` never shows the secret.
@@ -174,6 +178,12 @@ impl AdminToken {
         }
     }
 
+    /// Whether the token is shorter than [`MIN_TOKEN_CHARS`]; the listener warns of it at
+    /// start.
+    pub fn is_short(&self) -> bool {
+        self.secret.len() < MIN_TOKEN_CHARS
+    }
+
     /// Whether this token was generated rather than given.
     pub fn is_generated(&self) -> bool {
         self.generated
@@ -186,10 +196,27 @@ impl AdminToken {
 }
 
 /// The admin listener of a built server: where it listens.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` shows the login URL without the token in it.
+#[derive(Clone)]
 pub struct AdminListening {
     addr: SocketAddr,
     login_url: Option<String>,
+}
+
+impl fmt::Debug for AdminListening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminListening")
+            .field("addr", &self.addr)
+            .field(
+                "login_url",
+                &self
+                    .login_url
+                    .as_ref()
+                    .map(|_| format!("http://{}/#token=<redacted>", self.addr)),
+            )
+            .finish()
+    }
 }
 
 impl AdminListening {
@@ -289,5 +316,27 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a.as_str(), b.as_str());
         assert!(!format!("{a:?}").contains(a.as_str()));
+        assert!(!a.is_short());
+    }
+
+    /// Review item 8: a listener's `Debug` (part of a built server's) keeps its login URL's
+    /// token out.
+    #[test]
+    fn a_listener_debug_hides_the_token() {
+        let token = AdminToken::generate();
+        let addr: SocketAddr = "127.0.0.1:9090".parse().unwrap();
+        let listening = AdminListening {
+            addr,
+            login_url: Some(format!("http://{addr}/#token={}", token.as_str())),
+        };
+        let shown = format!("{listening:?}");
+        assert!(!shown.contains(token.as_str()), "{shown}");
+        assert!(shown.contains("127.0.0.1:9090"), "{shown}");
+    }
+
+    #[test]
+    fn tokens_under_sixteen_characters_are_short() {
+        assert!(AdminToken::new("fifteen-chars-x").unwrap().is_short());
+        assert!(!AdminToken::new("sixteen-chars-xx").unwrap().is_short());
     }
 }

@@ -24,7 +24,7 @@ use super::counts::StoreCounts;
 use super::error::ApiError;
 use super::view::{Limits, ServerInfo};
 use super::{api, assets, events, health, metrics};
-use super::{AdminListening, AdminOptions, AdminToken, UpstreamProbe};
+use super::{AdminListening, AdminOptions, AdminToken, UpstreamProbe, MIN_TOKEN_CHARS};
 use crate::server::Server;
 
 /// How long the admin listener may take to close once the server stopped.
@@ -52,12 +52,20 @@ impl Bound {
             .token
             .is_generated()
             .then(|| format!("http://{local}/#token={}", options.token.as_str()));
+        // The generated token is logged once, inside the login URL, and in no field of its
+        // own: a JSON log pipeline would index such a field.
         match &login_url {
             Some(url) => tracing::info!(
-                token = options.token.as_str(),
                 "admin API and dashboard on http://{local}/ with a generated token; log in at {url}"
             ),
             None => tracing::info!("admin API and dashboard on http://{local}/"),
+        }
+        if options.token.is_short() {
+            tracing::warn!(
+                "the admin token is only {} characters long, and nothing slows down guesses; \
+                 use at least {MIN_TOKEN_CHARS}, such as the output of `openssl rand -hex 32`",
+                options.token.as_str().len()
+            );
         }
         Ok(Self {
             listener,
@@ -230,4 +238,88 @@ async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed(
         "this route does not take that method: the API reads with GET and changes with POST",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::sync::Mutex;
+
+    use tracing::field::{Field, Visit};
+    use tracing::span;
+
+    use super::*;
+
+    /// A subscriber that keeps each event as `level field=value…`.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    struct Line(String);
+
+    impl Visit for Line {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut line = Line(event.metadata().level().to_string());
+            event.record(&mut line);
+            self.0.lock().unwrap().push(line.0);
+        }
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+
+    async fn logged_binding(token: AdminToken) -> Vec<String> {
+        let capture = Capture::default();
+        let _logging = tracing::subscriber::set_default(capture.clone());
+        let options = AdminOptions::new("127.0.0.1:0".parse().unwrap(), token);
+        Bound::bind(options).await.unwrap();
+        let lines = capture.0.lock().unwrap().clone();
+        lines
+    }
+
+    /// Review item 8: a generated token is logged once, in the login URL, and in no field
+    /// of its own.
+    #[tokio::test]
+    async fn a_generated_token_is_logged_once_in_the_login_url() {
+        let token = AdminToken::generate();
+        let lines = logged_binding(token.clone()).await;
+        let with_token: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains(token.as_str()))
+            .collect();
+        assert_eq!(with_token.len(), 1, "{lines:?}");
+        assert_eq!(
+            with_token[0].matches(token.as_str()).count(),
+            1,
+            "{lines:?}"
+        );
+        assert!(with_token[0].contains("/#token="), "{lines:?}");
+    }
+
+    /// Review of issue 15, smaller issues: a token under 16 characters is taken, with a
+    /// warning; a longer one without.
+    #[tokio::test]
+    async fn a_short_token_is_warned_of() {
+        let lines = logged_binding(AdminToken::new("short").unwrap()).await;
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("WARN") && l.contains("only 5 characters")),
+            "{lines:?}"
+        );
+        let lines = logged_binding(AdminToken::new("a-long-enough-token").unwrap()).await;
+        assert!(!lines.iter().any(|l| l.starts_with("WARN")), "{lines:?}");
+    }
 }
