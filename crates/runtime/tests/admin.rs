@@ -1326,3 +1326,48 @@ async fn dropping_the_serve_future_stops_the_admin_listener() {
     .await
     .expect("the admin listener stops once the serve future is gone");
 }
+
+/// Review of issue 15, item 9: a body over 64 KiB is 413 and a task id that cannot be read
+/// is 400, both with the API's JSON error body rather than axum's plain text.
+#[tokio::test]
+async fn oversized_bodies_and_unreadable_ids_get_json_errors() {
+    let f = start(Store::Memory).await;
+    let big = json!({"message": "x".repeat(100 * 1024)});
+    for path in ["/api/purge", "/api/tasks/some-id/cancel"] {
+        let r = f
+            .request(Method::POST, path)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&big)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "too_large", "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("too large"), "{message}");
+        assert!(message.contains("64 KiB"), "{message}");
+    }
+    for (method, path) in [
+        (Method::GET, "/api/tasks/%FF"),
+        (Method::POST, "/api/tasks/%FF/cancel"),
+    ] {
+        let r = f
+            .request(method.clone(), path)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method} {path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("task id in the path"),
+            "{body}"
+        );
+    }
+    f.stop().await;
+}

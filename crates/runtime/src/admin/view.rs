@@ -358,7 +358,7 @@ pub struct ErrorBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// `bad_request`, `unauthorized`, `not_found`, `method_not_allowed`, `conflict`,
-    /// `unavailable` or `internal`.
+    /// `too_large`, `unavailable` or `internal`.
     pub code: String,
     /// What was wrong, and what to do.
     pub message: String,

@@ -9,7 +9,9 @@ pub(super) mod tasks;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
@@ -45,9 +47,9 @@ pub(super) async fn overview(State(state): State<Arc<AdminState>>) -> Json<Overv
 
 pub(super) async fn purge(
     State(state): State<Arc<AdminState>>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Purged>, ApiError> {
-    let request: PurgeRequest = json_body(&body)?;
+    let request: PurgeRequest = json_body(body)?;
     let cutoff = request.cutoff(jiff::Timestamp::now())?;
     let purged = state
         .admin
@@ -58,17 +60,36 @@ pub(super) async fn purge(
     Ok(Json(Purged { purged }))
 }
 
+/// The most a request body may hold. The API's bodies are a few fields; a larger one is a
+/// mistake or an attack, refused before it is buffered.
+pub(super) const MAX_BODY: usize = 64 * 1024;
+
 /// A JSON body; an empty one reads as `{}`.
 ///
 /// # Errors
 ///
-/// 400 saying where the body stops being what the route takes (axum reads the field's path
-/// with `serde_path_to_error`).
-fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// 413 for a body over [`MAX_BODY`]; 400 for one that cannot be read, or saying where it
+/// stops being what the route takes (axum reads the field's path with
+/// `serde_path_to_error`).
+fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "the request body is too large: the admin API takes at most {} KiB; send only \
+                 the fields the route takes",
+                MAX_BODY / 1024
+            ))
+        } else {
+            ApiError::bad_request(format!(
+                "the request body cannot be read: {}",
+                rejection.body_text()
+            ))
+        }
+    })?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
-        body
+        &body
     };
     Json::<T>::from_bytes(body)
         .map(|Json(value)| value)

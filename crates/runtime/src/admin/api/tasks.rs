@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use mcp_tasks_engine::TaskId;
@@ -45,14 +45,15 @@ pub(crate) async fn list(
 
 pub(crate) async fn show(
     State(state): State<Arc<AdminState>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<TaskShow>, ApiError> {
+    let id = task_id(id)?;
     let Query(pairs) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let query = HistoryQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let shown = state
         .admin
-        .task(&TaskId::from(id), query.after)
+        .task(&id, query.after)
         .await
         .map_err(|e| ApiError::from_engine(&e))?;
     Ok(Json(TaskShow::from(&shown)))
@@ -60,11 +61,11 @@ pub(crate) async fn show(
 
 pub(crate) async fn cancel(
     State(state): State<Arc<AdminState>>,
-    Path(id): Path<String>,
-    body: Bytes,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Cancelled>, ApiError> {
-    let request: CancelRequest = json_body(&body)?;
-    let id = TaskId::from(id);
+    let id = task_id(id)?;
+    let request: CancelRequest = json_body(body)?;
     let message = request
         .message
         .unwrap_or_else(|| CANCELLED_MESSAGE.to_owned());
@@ -77,4 +78,19 @@ pub(crate) async fn cancel(
     Ok(Json(Cancelled {
         task: TaskSummary::from(&record),
     }))
+}
+
+/// The task id in the path.
+///
+/// # Errors
+///
+/// 400 when the path segment cannot be read (it is not UTF-8 once percent-decoded).
+fn task_id(path: Result<Path<String>, PathRejection>) -> Result<TaskId, ApiError> {
+    let Path(id) = path.map_err(|rejection| {
+        ApiError::bad_request(format!(
+            "the task id in the path cannot be read ({}); use an id as /api/tasks lists it",
+            rejection.body_text()
+        ))
+    })?;
+    Ok(TaskId::from(id))
 }
