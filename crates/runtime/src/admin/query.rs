@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use jiff::{Span, SpanRelativeTo, Timestamp};
+use jiff::{SignedDuration, Span, SpanRelativeTo, Timestamp};
 use mcp_tasks_engine::{AdminFilter, Owner, OwnerFilter, TaskStatus};
 
 /// How many tasks a page holds unless `limit` says otherwise.
@@ -152,10 +152,10 @@ impl TaskQuery {
             pairs.push(("tool", tool.clone()));
         }
         if let Some(age) = self.older_than {
-            pairs.push(("olderThan", format!("{}s", age.as_secs())));
+            pairs.push(("olderThan", age_text(age)));
         }
         if let Some(age) = self.newer_than {
-            pairs.push(("newerThan", format!("{}s", age.as_secs())));
+            pairs.push(("newerThan", age_text(age)));
         }
         if let Some(cursor) = &self.cursor {
             pairs.push(("cursor", cursor.clone()));
@@ -220,6 +220,12 @@ impl HistoryQuery {
     }
 }
 
+/// An age as [`parse_age`] reads it back, to the nanosecond: `1h 30m`, `500ms`.
+fn age_text(age: Duration) -> String {
+    let age = SignedDuration::try_from(age).unwrap_or(SignedDuration::MAX);
+    format!("{age:#}")
+}
+
 /// `now - age`, or the earliest time when that is before it.
 fn back_from(now: Timestamp, age: Duration) -> Timestamp {
     now.checked_sub(age).unwrap_or(Timestamp::MIN)
@@ -274,14 +280,36 @@ pub fn parse_age(parameter: &str, text: &str) -> Result<Duration, QueryError> {
             format!("{text:?} {why}; give an age like 30s, 10m, 2h or 7d"),
         )
     };
-    let span: Span = text
-        .trim()
-        .parse()
-        .map_err(|_| wrong("is not a duration"))?;
+    let span: Span = text.trim().parse().map_err(|_| {
+        if is_only_too_large(text.trim()) {
+            wrong("is too large: ages go up to some 20,000 years")
+        } else {
+            wrong("is not a duration")
+        }
+    })?;
     let signed = span
         .to_duration(SpanRelativeTo::days_are_24_hours())
         .map_err(|_| wrong("is in months or years, whose length depends on the date"))?;
     Duration::try_from(signed).map_err(|_| wrong("is negative"))
+}
+
+/// Whether `text`, which does not parse as a duration, would with smaller numbers: then it
+/// is written right and only too large (`100000000d`), which says more than "not a duration".
+fn is_only_too_large(text: &str) -> bool {
+    let mut small = String::with_capacity(text.len());
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                small.push('1');
+            }
+            in_number = true;
+        } else {
+            small.push(c);
+            in_number = false;
+        }
+    }
+    small != text && small.parse::<Span>().is_ok()
 }
 
 /// A page size, 1 to [`MAX_LIMIT`].
@@ -373,6 +401,48 @@ mod tests {
             let e = parse_age("newerThan", text).unwrap_err();
             assert_eq!(e.parameter, "newerThan", "{text}");
             assert!(e.message.contains("like 30s"), "{}", e.message);
+        }
+    }
+
+    /// Review of issue 15, smaller issues: an age written right but too large says so.
+    #[test]
+    fn a_huge_age_is_called_too_large() {
+        for text in ["100000000d", "99999999999999999999s", "PT99999999999H"] {
+            let e = parse_age("olderThan", text).unwrap_err();
+            assert!(e.message.contains("is too large"), "{text}: {}", e.message);
+        }
+        for text in ["soon", "10", "5 parsecs"] {
+            let e = parse_age("olderThan", text).unwrap_err();
+            assert!(
+                e.message.contains("is not a duration"),
+                "{text}: {}",
+                e.message
+            );
+        }
+    }
+
+    /// Review of issue 15, smaller issues: ages under a second (or with a fraction of one)
+    /// go into a URL as they are, not rounded down to whole seconds.
+    #[test]
+    fn ages_go_into_pairs_exactly() {
+        for age in [
+            Duration::from_millis(500),
+            Duration::from_millis(1500),
+            Duration::from_secs(5400),
+            Duration::from_secs(7 * 86_400),
+            Duration::new(1, 1),
+        ] {
+            let query = TaskQuery {
+                older_than: Some(age),
+                newer_than: Some(age),
+                ..TaskQuery::default()
+            };
+            let pairs = query.to_pairs();
+            let again =
+                TaskQuery::from_pairs(pairs.iter().map(|(name, value)| (*name, value.as_str())))
+                    .unwrap();
+            assert_eq!(again.older_than, Some(age), "{pairs:?}");
+            assert_eq!(again.newer_than, Some(age), "{pairs:?}");
         }
     }
 
