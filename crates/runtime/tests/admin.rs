@@ -347,6 +347,13 @@ async fn only_healthz_and_the_dashboard_are_open(store: Store) {
         let content_type = r.headers()["content-type"].to_str().unwrap();
         assert!(content_type.starts_with(kind), "{path}: {content_type}");
         assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        // The page holds the token once logged in: no other site may frame it.
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        let policy = r.headers()["content-security-policy"].to_str().unwrap();
+        for directive in ["default-src 'self'", "frame-ancestors 'none'"] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
     }
     let guarded = [
         (Method::GET, "/readyz"),

@@ -225,14 +225,22 @@ pub struct OwnerCounts {
     pub total: u64,
 }
 
+/// The most owners [`Counts::by_owner`] lists: a store with an owner per user could have
+/// thousands, more than an overview should carry.
+pub const MAX_OWNERS: usize = 100;
+
 /// The store's tasks, counted by status and by owner.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     /// Every owner's.
     pub by_status: StatusCounts,
-    /// Per owner, by name, the unowned first.
+    /// Per owner, the most tasks first (then by name, the unowned first), at most
+    /// [`MAX_OWNERS`].
     pub by_owner: Vec<OwnerCounts>,
+    /// Whether more owners have tasks than `by_owner` lists.
+    #[serde(default)]
+    pub by_owner_more: bool,
 }
 
 impl Counts {
@@ -247,16 +255,22 @@ impl Counts {
                 .or_default()
                 .add(g.status, g.count);
         }
+        let mut by_owner: Vec<OwnerCounts> = owners
+            .into_iter()
+            .map(|(owner, counts)| OwnerCounts {
+                owner,
+                total: counts.total(),
+                counts,
+            })
+            .collect();
+        // Stable: equal totals stay by name, the unowned first.
+        by_owner.sort_by(|a, b| b.total.cmp(&a.total));
+        let by_owner_more = by_owner.len() > MAX_OWNERS;
+        by_owner.truncate(MAX_OWNERS);
         Self {
             by_status,
-            by_owner: owners
-                .into_iter()
-                .map(|(owner, counts)| OwnerCounts {
-                    owner,
-                    total: counts.total(),
-                    counts,
-                })
-                .collect(),
+            by_owner,
+            by_owner_more,
         }
     }
 }
@@ -404,8 +418,34 @@ mod tests {
                 "byOwner": [
                     {"owner": null, "working": 3, "input_required": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 3},
                     {"owner": "alice", "working": 2, "input_required": 0, "completed": 1, "failed": 0, "cancelled": 0, "total": 3},
-                ]
+                ],
+                "byOwnerMore": false
             })
         );
+    }
+
+    /// Review of issue 15, smaller issues: the overview lists the owners with the most
+    /// tasks, at most MAX_OWNERS of them, and says when there are more.
+    #[test]
+    fn by_owner_lists_the_largest_owners_first_and_no_more_than_its_cap() {
+        let groups: Vec<TaskCount> = (0..MAX_OWNERS as u64 + 5)
+            .map(|i| TaskCount {
+                status: TaskStatus::Completed,
+                tool: None,
+                owner: Some(Owner::new(format!("owner-{i:03}"))),
+                count: i + 1,
+            })
+            .collect();
+        let counts = Counts::new(&groups);
+        assert_eq!(counts.by_owner.len(), MAX_OWNERS);
+        assert!(counts.by_owner_more);
+        let totals: Vec<u64> = counts.by_owner.iter().map(|o| o.total).collect();
+        assert_eq!(totals[0], MAX_OWNERS as u64 + 5);
+        assert!(totals.windows(2).all(|w| w[0] > w[1]), "{totals:?}");
+        assert_eq!(
+            counts.by_status.completed,
+            groups.iter().map(|g| g.count).sum::<u64>()
+        );
+        assert!(!Counts::new(&groups[..3]).by_owner_more);
     }
 }

@@ -497,6 +497,16 @@ pub(super) fn overview(doc: &Value, now: Timestamp) -> Vec<String> {
             table.push(cells);
         }
         lines.extend(columns(&table));
+        if counts
+            .and_then(|c| c.get("byOwnerMore"))
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            lines.push(format!(
+                "(more owners have tasks: these are the {} with the most)",
+                owners.len()
+            ));
+        }
     }
     lines
 }
@@ -750,6 +760,13 @@ mod tests {
             assert!(text.contains(want), "no {want:?} in\n{text}");
         }
         assert!(!text.contains("upstream"), "{text}");
+        let mut more = doc.clone();
+        more["counts"]["byOwnerMore"] = json!(true);
+        let text = overview(&more, now()).join("\n");
+        assert!(
+            text.ends_with("(more owners have tasks: these are the 1 with the most)"),
+            "{text}"
+        );
         let mut down = doc.clone();
         down["countsError"] = json!("the store cannot count its tasks: connection refused");
         let text = overview(&down, now()).join("\n");
