@@ -264,7 +264,7 @@ impl Counts {
             })
             .collect();
         // Stable: equal totals stay by name, the unowned first.
-        by_owner.sort_by(|a, b| b.total.cmp(&a.total));
+        by_owner.sort_by_key(|o| std::cmp::Reverse(o.total));
         let by_owner_more = by_owner.len() > MAX_OWNERS;
         by_owner.truncate(MAX_OWNERS);
         Self {

@@ -721,7 +721,7 @@ mod tests {
             text.ends_with("  2026-12-05 04:51:00.000  completed       completed"),
             "{text}"
         );
-        let mut longer = detail.clone();
+        let mut longer = detail;
         longer["historyMore"] = json!(true);
         let text = task(&longer, now()).join("\n");
         assert!(
@@ -767,7 +767,7 @@ mod tests {
             text.ends_with("(more owners have tasks: these are the 1 with the most)"),
             "{text}"
         );
-        let mut down = doc.clone();
+        let mut down = doc;
         down["countsError"] = json!("the store cannot count its tasks: connection refused");
         let text = overview(&down, now()).join("\n");
         assert!(
