@@ -563,10 +563,16 @@ function renderTasks() {
   if (focused) document.querySelector(`#tasks-body button[data-task-id="${CSS.escape(focused)}"]`)?.focus();
 }
 
+/** Loads another page or query; its rows are not marked as new. */
+function showPage() {
+  state.seen = null;
+  guarded('the tasks', loadTasks);
+}
+
 function filtersChanged() {
   state.previous = [];
   state.cursor = null;
-  guarded('the tasks', loadTasks);
+  showPage();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -842,12 +848,12 @@ function start() {
     if (!state.nextCursor) return;
     state.previous.push(state.cursor);
     state.cursor = state.nextCursor;
-    guarded('the tasks', loadTasks);
+    showPage();
   });
   $('#page-newer').addEventListener('click', () => {
     if (!state.previous.length) return;
     state.cursor = state.previous.pop();
-    guarded('the tasks', loadTasks);
+    showPage();
   });
   $('#page-newest').addEventListener('click', filtersChanged);
   window.addEventListener('hashchange', () => {
