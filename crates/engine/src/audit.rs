@@ -26,6 +26,8 @@ pub enum AuditEvent {
     Expire,
     /// Its runner died and it was failed or run again.
     Recover,
+    /// An operator deleted it, finished, with its history.
+    Purge,
 }
 
 impl AuditEvent {
@@ -38,6 +40,7 @@ impl AuditEvent {
             Self::Cancel => "cancel",
             Self::Expire => "expire",
             Self::Recover => "recover",
+            Self::Purge => "purge",
         }
     }
 }

@@ -16,7 +16,10 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::cursor::Position;
-use crate::store::{ChangeEvent, Lease, ListQuery, TaskStore, UnfinishedQuery};
+use crate::history::EventKind;
+use crate::store::{
+    AdminQuery, ChangeEvent, Lease, ListQuery, OwnerFilter, TaskStore, UnfinishedQuery,
+};
 use crate::task::{
     Failure, InputRequest, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError,
     TaskId, TaskStatus, Transition,
@@ -102,6 +105,7 @@ pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
         }),
         Transition::Cancel {
             message: Some("stop".into()),
+            by: None,
         },
     ] {
         let new = new_task(anon("s"), 0, None);
@@ -110,7 +114,10 @@ pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
         assert!(done.status().is_terminal());
         for late in [
             Transition::Finish(Outcome::Completed(json!({"late": true}))),
-            Transition::Cancel { message: None },
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
             Transition::Message(Some("late".into())),
             Transition::RequestInput(InputRequest::new("k", "elicitation/create", json!({}))),
         ] {
@@ -125,7 +132,10 @@ pub async fn terminal_is_final(store: Arc<dyn TaskStore>) {
     let err = store
         .transition(
             &TaskId::generate(),
-            Transition::Cancel { message: None },
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
             t(1),
         )
         .await
@@ -144,7 +154,14 @@ pub async fn racing_finishers_have_one_winner(store: Arc<dyn TaskStore>) {
                 Transition::Finish(Outcome::Completed(json!({"ok": true}))),
                 t(1)
             ),
-            store.transition(&new.id, Transition::Cancel { message: None }, t(1)),
+            store.transition(
+                &new.id,
+                Transition::Cancel {
+                    message: None,
+                    by: None,
+                },
+                t(1)
+            ),
         );
         assert!(a.is_ok() != b.is_ok(), "exactly one finisher wins");
         let winner = a.or(b).unwrap();
@@ -352,7 +369,14 @@ pub async fn active_limit_is_exact(store: Arc<dyn TaskStore>) {
     );
     let first = ok[0].id.clone();
     store
-        .transition(&first, Transition::Cancel { message: None }, t(1))
+        .transition(
+            &first,
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
+            t(1),
+        )
         .await
         .unwrap();
     store
@@ -608,6 +632,553 @@ pub async fn cursor_key_is_stable(store: Arc<dyn TaskStore>) {
     assert_eq!(store.cursor_key(), key.as_slice());
 }
 
+/// Issue 15 item 1: a task's whole life is in its history, in order, numbered from 1, each
+/// event with the status and statusMessage after it; an answer that changed nothing adds
+/// nothing; the history is read whoever owns the task, in pages.
+pub async fn history_of_a_full_life(store: Arc<dyn TaskStore>) {
+    let alice = Requestor {
+        owner: Some(Owner::new("alice")),
+        session: Some("s".into()),
+    };
+    let new = new_task(alice, 0, None);
+    let id = new.id.clone();
+    store.create(new).await.unwrap();
+    store
+        .transition(&id, Transition::Message(Some("starting".into())), t(1))
+        .await
+        .unwrap();
+    let ask = InputRequest::new("k1", "elicitation/create", json!({"message": "ok?"}));
+    store
+        .transition(&id, Transition::RequestInput(ask), t(2))
+        .await
+        .unwrap();
+    let answer = |key: &str| Transition::AnswerInput {
+        key: key.into(),
+        response: json!({"action": "accept"}),
+    };
+    store.transition(&id, answer("k1"), t(3)).await.unwrap();
+    store.transition(&id, answer("k1"), t(3)).await.unwrap();
+    store.transition(&id, answer("nope"), t(3)).await.unwrap();
+    let progress = EventKind::Progress {
+        progress: 5.0,
+        total: Some(10.0),
+        message: Some("half".into()),
+    };
+    store.record(&id, t(4), progress.clone()).await.unwrap();
+    let result = json!({"content": [{"type": "text", "text": "done"}]});
+    store
+        .transition(&id, Transition::Finish(Outcome::Completed(result)), t(5))
+        .await
+        .unwrap();
+    let retrieved = EventKind::ResultRetrieved {
+        by: Some("owner:alice".into()),
+    };
+    store.record(&id, t(6), retrieved.clone()).await.unwrap();
+
+    let history = store.history(&id, None, 100).await.unwrap();
+    let created = EventKind::Created {
+        kind: RequestKind::ToolsCall,
+        tool: Some("demo".into()),
+        owner: Some("alice".into()),
+        session: Some("s".into()),
+        runner: Some("runner-a".into()),
+    };
+    let starting = Some("starting".to_owned());
+    let want = [
+        (created, TaskStatus::Working, None),
+        (EventKind::Message, TaskStatus::Working, starting.clone()),
+        (
+            EventKind::InputRequested {
+                key: "k1".into(),
+                method: "elicitation/create".into(),
+                params: json!({"message": "ok?"}),
+            },
+            TaskStatus::InputRequired,
+            starting.clone(),
+        ),
+        (
+            EventKind::InputAnswered {
+                key: "k1".into(),
+                response: json!({"action": "accept"}),
+            },
+            TaskStatus::Working,
+            starting.clone(),
+        ),
+        (progress, TaskStatus::Working, starting),
+        (EventKind::Completed, TaskStatus::Completed, None),
+        (retrieved, TaskStatus::Completed, None),
+    ];
+    assert_eq!(history.len(), want.len(), "{history:#?}");
+    for (i, (event, (kind, status, message))) in history.iter().zip(want).enumerate() {
+        let seq = i as u64 + 1;
+        assert_eq!(event.seq, seq, "{event:?}");
+        assert_eq!(event.kind, kind, "event {seq}");
+        assert_eq!(event.status, status, "event {seq}");
+        assert_eq!(event.status_message, message, "event {seq}");
+    }
+    let at: Vec<Timestamp> = history.iter().map(|e| e.at).collect();
+    assert_eq!(at, [t(0), t(1), t(2), t(3), t(4), t(5), t(6)]);
+
+    let page = store.history(&id, Some(3), 2).await.unwrap();
+    assert_eq!(page, history[3..5]);
+    assert!(store.history(&id, Some(7), 10).await.unwrap().is_empty());
+    assert!(store
+        .history(&TaskId::generate(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Issue 15 item 1: a cancel says who cancelled; a failure keeps its error.
+pub async fn cancel_and_failure_are_in_the_history(store: Arc<dyn TaskStore>) {
+    let new = new_task(anon("s"), 0, None);
+    store.create(new.clone()).await.unwrap();
+    let cancel = Transition::Cancel {
+        message: Some("stopped by the operator".into()),
+        by: Some("admin".into()),
+    };
+    store.transition(&new.id, cancel, t(1)).await.unwrap();
+    let last = store.history(&new.id, Some(1), 10).await.unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(
+        last[0].kind,
+        EventKind::Cancelled {
+            by: Some("admin".into())
+        }
+    );
+    assert_eq!(last[0].status, TaskStatus::Cancelled);
+    assert_eq!(
+        last[0].status_message.as_deref(),
+        Some("stopped by the operator")
+    );
+
+    let new = new_task(anon("s"), 0, None);
+    store.create(new.clone()).await.unwrap();
+    let failed = Transition::Finish(Outcome::Failed {
+        failure: Failure::Error(RpcError {
+            code: -32000,
+            message: "no disk".into(),
+            data: None,
+        }),
+        message: "the tool failed: no disk".into(),
+    });
+    store.transition(&new.id, failed, t(1)).await.unwrap();
+    let last = store.history(&new.id, Some(1), 10).await.unwrap();
+    assert_eq!(
+        last[0].kind,
+        EventKind::Failed {
+            error: json!({"code": -32000, "message": "no disk"})
+        }
+    );
+    assert_eq!(last[0].status, TaskStatus::Failed);
+    assert_eq!(
+        last[0].status_message.as_deref(),
+        Some("the tool failed: no disk")
+    );
+}
+
+/// Issue 15 item 1: taking over an orphan, to run it again or to fail it, is in its history.
+pub async fn recovery_is_in_the_history(store: Arc<dyn TaskStore>) {
+    let rerun = new_task(anon("s"), 0, None);
+    let failed = new_task(anon("s"), 1, None);
+    store.create(rerun.clone()).await.unwrap();
+    store.create(failed.clone()).await.unwrap();
+    let recover = |recovery| Transition::Recover {
+        dead_runner: Some("runner-a".into()),
+        recovery,
+    };
+    store
+        .transition(
+            &rerun.id,
+            recover(Recovery::Rerun {
+                runner: "runner-b".into(),
+                message: "running it again".into(),
+            }),
+            t(2),
+        )
+        .await
+        .unwrap();
+    store
+        .transition(
+            &failed.id,
+            recover(Recovery::Fail {
+                message: "the server restarted".into(),
+            }),
+            t(2),
+        )
+        .await
+        .unwrap();
+    let events = store.history(&rerun.id, None, 10).await.unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1].seq, 2);
+    assert_eq!(events[1].kind, EventKind::Recovered { rerun: true });
+    assert_eq!(events[1].status, TaskStatus::Working);
+    assert_eq!(
+        events[1].status_message.as_deref(),
+        Some("running it again")
+    );
+    let events = store.history(&failed.id, None, 10).await.unwrap();
+    assert_eq!(events[1].kind, EventKind::Recovered { rerun: false });
+    assert_eq!(events[1].status, TaskStatus::Failed);
+    assert_eq!(
+        events[1].status_message.as_deref(),
+        Some("the server restarted")
+    );
+}
+
+/// Issue 15 item 1: a task's history is deleted with it, when its ttl runs out and when an
+/// operator purges it; nothing can be added to it afterwards.
+pub async fn history_goes_with_the_task(store: Arc<dyn TaskStore>) {
+    let expiring = new_task(anon("s"), 0, Some(Duration::from_secs(10)));
+    store.create(expiring.clone()).await.unwrap();
+    store
+        .transition(&expiring.id, Transition::Message(Some("m".into())), t(1))
+        .await
+        .unwrap();
+    let purged = new_task(anon("s"), 0, None);
+    store.create(purged.clone()).await.unwrap();
+    store
+        .transition(
+            &purged.id,
+            Transition::Finish(Outcome::Completed(json!({}))),
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.history(&expiring.id, None, 10).await.unwrap().len(),
+        2
+    );
+    assert_eq!(store.history(&purged.id, None, 10).await.unwrap().len(), 2);
+
+    let gone = store.delete_expired(t(10), 100).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    assert!(store
+        .history(&expiring.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let gone = store.purge(t(2), 100).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    assert!(store
+        .history(&purged.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    for id in [&expiring.id, &purged.id] {
+        let late = EventKind::ResultRetrieved { by: None };
+        let err = store.record(id, t(3), late).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    }
+}
+
+/// Issue 15 item 3: purge deletes terminal tasks last changed before the cut, at most
+/// `limit` at a time, never an unfinished one, and reports each on the feed.
+pub async fn purge_deletes_old_finished_tasks(store: Arc<dyn TaskStore>) {
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let new = new_task(anon("s"), 0, None);
+        store.create(new.clone()).await.unwrap();
+        ids.push(new.id);
+    }
+    let [completed, failed, cancelled, working, asking] = ids.as_slice() else {
+        unreachable!("five tasks")
+    };
+    let end = |outcome| Transition::Finish(outcome);
+    store
+        .transition(completed, end(Outcome::Completed(json!({}))), t(1))
+        .await
+        .unwrap();
+    let failure = Outcome::Failed {
+        failure: Failure::Result(json!({"isError": true})),
+        message: "x".into(),
+    };
+    store.transition(failed, end(failure), t(2)).await.unwrap();
+    let cancel = Transition::Cancel {
+        message: None,
+        by: None,
+    };
+    store.transition(cancelled, cancel, t(5)).await.unwrap();
+    let ask = InputRequest::new("k", "elicitation/create", json!({}));
+    store
+        .transition(asking, Transition::RequestInput(ask), t(1))
+        .await
+        .unwrap();
+
+    let mut feed = store.changes();
+    let gone = store.purge(t(3), 100).await.unwrap();
+    let mut gone: Vec<TaskId> = gone.into_iter().map(|r| r.id).collect();
+    gone.sort();
+    let mut want = vec![completed.clone(), failed.clone()];
+    want.sort();
+    assert_eq!(gone, want, "finished before t(3)");
+    let mut reported = Vec::new();
+    while reported.len() < 2 {
+        let change = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+            .await
+            .expect("purges are reported")
+            .unwrap();
+        if change.event == ChangeEvent::Expired && !reported.contains(&change.id) {
+            reported.push(change.id);
+        }
+    }
+    reported.sort();
+    assert_eq!(reported, want);
+    for id in &want {
+        assert!(store.inspect(id).await.unwrap().is_none());
+    }
+
+    let later = store.purge(t(100), 1).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(&later[0].id, cancelled);
+    assert!(store.purge(t(100), 100).await.unwrap().is_empty());
+    for id in [working, asking] {
+        assert!(
+            store.inspect(id).await.unwrap().is_some(),
+            "unfinished tasks stay"
+        );
+    }
+}
+
+/// Issue 15 item 3: the operator's listing shows every owner's tasks newest first, as
+/// `(created_at, id)` descending; each filter narrows it; pages follow each other by
+/// `before` with nothing lost or repeated.
+pub async fn admin_list_filters_and_pages(store: Arc<dyn TaskStore>) {
+    let owned = |o: &str| Requestor {
+        owner: Some(Owner::new(o)),
+        session: Some(format!("{o}-session")),
+    };
+    let mut all = Vec::new();
+    let mut add = async |requestor: Requestor, created: i64, tool: Option<&str>| {
+        let mut new = new_task(requestor, created, None);
+        new.name = tool.map(Into::into);
+        let record = store.create(new).await.unwrap();
+        all.push(record.clone());
+        record
+    };
+    let a1 = add(owned("alice"), 1, Some("a")).await;
+    add(owned("alice"), 2, Some("a")).await;
+    add(owned("alice"), 3, Some("a")).await;
+    add(owned("bob"), 4, Some("b")).await;
+    add(owned("bob"), 5, Some("b")).await;
+    add(anon("s1"), 6, None).await;
+    add(anon("s2"), 7, Some("a")).await;
+    // Two at the same instant: the id breaks the tie.
+    add(owned("carol"), 8, Some("c")).await;
+    add(owned("carol"), 8, Some("c")).await;
+    let done = store
+        .transition(
+            &a1.id,
+            Transition::Finish(Outcome::Completed(json!({}))),
+            t(9),
+        )
+        .await
+        .unwrap();
+    all[0] = done;
+    all.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+
+    let ids = |records: Vec<crate::task::TaskRecord>| -> Vec<TaskId> {
+        records.into_iter().map(|r| r.id).collect()
+    };
+    let want = |keep: &dyn Fn(&crate::task::TaskRecord) -> bool| -> Vec<TaskId> {
+        all.iter()
+            .filter(|r| keep(r))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let list = async |query: AdminQuery| ids(store.admin_list(&query).await.unwrap());
+
+    let everything = list(AdminQuery::default()).await;
+    assert_eq!(everything, want(&|_| true), "newest first");
+    assert_eq!(
+        store
+            .admin_list(&AdminQuery::default())
+            .await
+            .unwrap()
+            .iter()
+            .find(|r| r.id == a1.id)
+            .unwrap()
+            .status(),
+        TaskStatus::Completed,
+        "records as they are now"
+    );
+
+    let by_status = list(AdminQuery {
+        statuses: vec![TaskStatus::Completed, TaskStatus::Cancelled],
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(by_status, std::slice::from_ref(&a1.id));
+    let alice = list(AdminQuery {
+        owner: Some(OwnerFilter::Owner(Owner::new("alice"))),
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(alice, want(&|r| r.owner == Some(Owner::new("alice"))));
+    assert_eq!(alice.len(), 3);
+    let unowned = list(AdminQuery {
+        owner: Some(OwnerFilter::Unowned),
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(unowned, want(&|r| r.owner.is_none()));
+    assert_eq!(unowned.len(), 2);
+    let tool = list(AdminQuery {
+        tool: Some("a".into()),
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(tool, want(&|r| r.name.as_deref() == Some("a")));
+    assert_eq!(tool.len(), 4);
+    let window = list(AdminQuery {
+        created_after: Some(t(3)),
+        created_before: Some(t(8)),
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(
+        window,
+        want(&|r| r.created_at > t(3) && r.created_at < t(8))
+    );
+    assert_eq!(window.len(), 4, "4, 5, 6, 7: both bounds are strict");
+    let working_alice = list(AdminQuery {
+        statuses: vec![TaskStatus::Working],
+        owner: Some(OwnerFilter::Owner(Owner::new("alice"))),
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(working_alice.len(), 2);
+
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .admin_list(&AdminQuery {
+                before: before.clone(),
+                limit: 2,
+                ..AdminQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        before = Some(Position {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        paged.extend(ids(page));
+    }
+    assert_eq!(paged, everything, "pages by `before` walk everything once");
+    let filtered_page = list(AdminQuery {
+        tool: Some("a".into()),
+        before: Some(Position {
+            created_at: t(7),
+            id: all
+                .iter()
+                .find(|r| r.created_at == t(7))
+                .unwrap()
+                .id
+                .clone(),
+        }),
+        limit: 2,
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(filtered_page, tool[1..3]);
+}
+
+/// Issue 15 item 2: tasks are counted by status, tool and owner, over every owner.
+pub async fn counts_group_tasks(store: Arc<dyn TaskStore>) {
+    let alice = Requestor {
+        owner: Some(Owner::new("alice")),
+        session: Some("s".into()),
+    };
+    let mut first = None;
+    for i in 0..3 {
+        let record = store
+            .create(new_task(alice.clone(), i, None))
+            .await
+            .unwrap();
+        first.get_or_insert(record.id);
+    }
+    store
+        .transition(
+            first.as_ref().unwrap(),
+            Transition::Finish(Outcome::Completed(json!({}))),
+            t(5),
+        )
+        .await
+        .unwrap();
+    let mut untitled = new_task(anon("s"), 0, None);
+    untitled.name = None;
+    store.create(untitled).await.unwrap();
+    let mut counts: Vec<(&str, Option<String>, Option<String>, u64)> = store
+        .counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            (
+                c.status.as_str(),
+                c.tool,
+                c.owner.map(|o| o.as_str().to_owned()),
+                c.count,
+            )
+        })
+        .collect();
+    counts.sort();
+    let demo = Some("demo".to_owned());
+    let alice = Some("alice".to_owned());
+    assert_eq!(
+        counts,
+        [
+            ("completed", demo.clone(), alice.clone(), 1),
+            ("working", None, None, 1),
+            ("working", demo, alice, 2),
+        ]
+    );
+}
+
+/// Issue 15 item 3: an operator reads any owner's task by id.
+pub async fn inspect_ignores_owner(store: Arc<dyn TaskStore>) {
+    let alice = Owner::new("alice");
+    let new = new_task(
+        Requestor {
+            owner: Some(alice.clone()),
+            session: Some("s".into()),
+        },
+        0,
+        None,
+    );
+    let created = store.create(new.clone()).await.unwrap();
+    assert!(store.get(None, &new.id).await.unwrap().is_none());
+    assert_eq!(store.inspect(&new.id).await.unwrap(), Some(created));
+    assert!(store.inspect(&TaskId::generate()).await.unwrap().is_none());
+}
+
+/// Issue 15 item 1: an event of an unknown task is refused, not kept for nobody.
+pub async fn record_needs_a_task(store: Arc<dyn TaskStore>) {
+    let unknown = TaskId::generate();
+    let progress = EventKind::Progress {
+        progress: 1.0,
+        total: None,
+        message: None,
+    };
+    let err = store.record(&unknown, t(0), progress).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { ref id } if *id == unknown),
+        "{err}"
+    );
+    assert!(store.history(&unknown, None, 10).await.unwrap().is_empty());
+}
+
+/// Issue 15 item 2: a healthy store passes its readiness check.
+pub async fn check_passes_when_healthy(store: Arc<dyn TaskStore>) {
+    store.check().await.unwrap();
+    store.create(new_task(anon("s"), 0, None)).await.unwrap();
+    store.check().await.unwrap();
+}
+
 /// Mounts the whole [`conformance`](crate::conformance) suite as tests for one store.
 ///
 /// `$factory` is an expression callable with no arguments that returns a future of something
@@ -640,6 +1211,16 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@case records_round_trip_exactly);
             $crate::store_conformance!(@case leases_keep_runners_alive);
             $crate::store_conformance!(@case cursor_key_is_stable);
+            $crate::store_conformance!(@case history_of_a_full_life);
+            $crate::store_conformance!(@case cancel_and_failure_are_in_the_history);
+            $crate::store_conformance!(@case recovery_is_in_the_history);
+            $crate::store_conformance!(@case history_goes_with_the_task);
+            $crate::store_conformance!(@case purge_deletes_old_finished_tasks);
+            $crate::store_conformance!(@case admin_list_filters_and_pages);
+            $crate::store_conformance!(@case counts_group_tasks);
+            $crate::store_conformance!(@case inspect_ignores_owner);
+            $crate::store_conformance!(@case record_needs_a_task);
+            $crate::store_conformance!(@case check_passes_when_healthy);
         }
     };
     (@case $case:ident) => {

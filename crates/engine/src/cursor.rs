@@ -34,18 +34,19 @@ pub struct Position {
     pub id: TaskId,
 }
 
+/// Whose walk a cursor belongs to: it is signed for it and honoured only for it.
+#[derive(Clone, Copy, Debug)]
+enum Scope<'a> {
+    /// A requestor's `tasks/list`.
+    Requestor(&'a Requestor),
+    /// An operator's listing of every owner's tasks ([`Admin::list`](crate::Admin::list)).
+    Admin,
+}
+
 impl Position {
     /// The opaque cursor text, signed with `key` for `requestor`.
     pub fn encode(&self, key: &[u8], requestor: &Requestor) -> String {
-        let payload = format!("{VERSION}:{}:{}", self.created_at.as_nanosecond(), self.id);
-        let tag = mac(key, requestor, payload.as_bytes())
-            .finalize()
-            .into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(tag)
-        )
+        self.encode_for(key, Scope::Requestor(requestor))
     }
 
     /// Reads a cursor made by [`Position::encode`] with the same `key` for the same
@@ -56,13 +57,42 @@ impl Position {
     /// [`Error::InvalidCursor`] for anything else: malformed text, or a signature that another
     /// key or another requestor made.
     pub fn decode(cursor: &str, key: &[u8], requestor: &Requestor) -> Result<Self, Error> {
+        Self::decode_for(cursor, key, Scope::Requestor(requestor))
+    }
+
+    /// The cursor text of an operator's listing, signed with `key`. No requestor's
+    /// `tasks/list` takes it, and [`Position::decode_admin`] takes no requestor's cursor.
+    pub(crate) fn encode_admin(&self, key: &[u8]) -> String {
+        self.encode_for(key, Scope::Admin)
+    }
+
+    /// Reads a cursor made by [`Position::encode_admin`] with the same `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCursor`] for anything else.
+    pub(crate) fn decode_admin(cursor: &str, key: &[u8]) -> Result<Self, Error> {
+        Self::decode_for(cursor, key, Scope::Admin)
+    }
+
+    fn encode_for(&self, key: &[u8], scope: Scope<'_>) -> String {
+        let payload = format!("{VERSION}:{}:{}", self.created_at.as_nanosecond(), self.id);
+        let tag = mac(key, scope, payload.as_bytes()).finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    fn decode_for(cursor: &str, key: &[u8], scope: Scope<'_>) -> Result<Self, Error> {
         let invalid = || Error::InvalidCursor {
             cursor: cursor.chars().take(200).collect(),
         };
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-        mac(key, requestor, &payload)
+        mac(key, scope, &payload)
             .verify_slice(&tag)
             .map_err(|_| invalid())?;
         let raw = String::from_utf8(payload).map_err(|_| invalid())?;
@@ -83,16 +113,20 @@ impl Position {
     }
 }
 
-/// The MAC over a payload for a requestor. The requestor is whose listing the cursor walks
-/// (T-LIST-2): its owner, from any of its sessions; without one, its session. It is written
-/// tagged and length-prefixed so that no two requestors produce the same input.
-fn mac(key: &[u8], requestor: &Requestor, payload: &[u8]) -> Hmac<Sha256> {
+/// The MAC over a payload for a scope. A requestor's scope is whose listing the cursor walks
+/// (T-LIST-2): its owner, from any of its sessions; without one, its session. An operator's
+/// listing has a tag of its own, so its cursors and the requestors' never pass for each other.
+/// The input is written tagged and length-prefixed so that no two scopes produce the same one.
+fn mac(key: &[u8], scope: Scope<'_>, payload: &[u8]) -> Hmac<Sha256> {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
-    let (tag, who) = match (&requestor.owner, &requestor.session) {
-        (Some(owner), _) => (b'o', owner.as_str()),
-        (None, Some(session)) => (b's', session.as_str()),
-        (None, None) => (b'-', ""),
+    let (tag, who) = match scope {
+        Scope::Requestor(requestor) => match (&requestor.owner, &requestor.session) {
+            (Some(owner), _) => (b'o', owner.as_str()),
+            (None, Some(session)) => (b's', session.as_str()),
+            (None, None) => (b'-', ""),
+        },
+        Scope::Admin => (b'a', ""),
     };
     mac.update(&[tag]);
     mac.update(&(who.len() as u64).to_be_bytes());
@@ -215,5 +249,46 @@ mod tests {
             p
         );
         assert!(refused(&c, &key, &as_owner("bob", "s1")));
+    }
+
+    /// Issue 15 item 3: an operator's cursor is no requestor's `tasks/list` cursor, and no
+    /// requestor's cursor is an operator's, whatever the requestor.
+    #[test]
+    fn admin_cursors_are_their_own() {
+        let key = random_key();
+        let p = position();
+        let admin = p.encode_admin(&key);
+        assert_eq!(Position::decode_admin(&admin, &key).unwrap(), p);
+        assert!(Position::decode_admin(&admin, &random_key()).is_err());
+        let requestors = [
+            Requestor::default(),
+            Requestor::anonymous(""),
+            Requestor::anonymous("s1"),
+            Requestor {
+                owner: Some(Owner::new("")),
+                session: None,
+            },
+            Requestor {
+                owner: Some(Owner::new("admin")),
+                session: None,
+            },
+        ];
+        for who in &requestors {
+            assert!(
+                matches!(
+                    Position::decode(&admin, &key, who),
+                    Err(Error::InvalidCursor { .. })
+                ),
+                "{who:?}"
+            );
+            let theirs = p.encode(&key, who);
+            assert!(
+                matches!(
+                    Position::decode_admin(&theirs, &key),
+                    Err(Error::InvalidCursor { .. })
+                ),
+                "{who:?}"
+            );
+        }
     }
 }

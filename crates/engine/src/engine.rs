@@ -16,6 +16,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
 use crate::cursor::Position;
 use crate::executor::TaskContext;
+use crate::history::EventKind;
+use crate::metrics::{EngineMetrics, Metered};
 use crate::store::{ChangeEvent, ChangeFeed, Lease, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{
     Failure, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError, TaskId,
@@ -87,6 +89,9 @@ struct Inner {
     background: OnceCell<()>,
     /// Set by [`Engine::release_lease`]: the keeper must not take the lease again.
     released: AtomicBool,
+    /// Whether the last renewal of the lease on a shared store succeeded, for readiness.
+    lease_held: AtomicBool,
+    metrics: Arc<EngineMetrics>,
     /// The lease keeper, stopped before the lease is released so no renewal follows.
     keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -106,14 +111,20 @@ impl Engine {
     }
 
     /// An engine with a given clock, for tests that move time.
+    ///
+    /// The store is wrapped in a [`Metered`] one, which [`Engine::store`] returns.
     pub fn with_clock(
         store: Arc<dyn TaskStore>,
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let metrics = Arc::new(EngineMetrics::new());
+        let store: Arc<dyn TaskStore> = Arc::new(Metered::new(store, metrics.clone()));
         Self {
             inner: Arc::new(Inner {
                 store,
+                metrics,
+                lease_held: AtomicBool::new(false),
                 config,
                 clock,
                 runner: uuid::Uuid::new_v4().to_string(),
@@ -130,9 +141,14 @@ impl Engine {
         &self.inner.config
     }
 
-    /// The store.
+    /// The store, as the engine uses it: wrapped in a [`Metered`] one that times each call.
     pub fn store(&self) -> &Arc<dyn TaskStore> {
         &self.inner.store
+    }
+
+    /// What this engine counts, for the admin listener's `/metrics`.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.inner.metrics
     }
 
     /// Subscribes to the store's change feed.
@@ -180,6 +196,7 @@ impl Engine {
             active_limit: config.limits.max_active_per_requestor,
         };
         let record = self.inner.store.create(new).await?;
+        self.inner.metrics.task_created(&record);
         tracing::debug!(task = %record.id, kind = ?record.kind, "task created");
         self.audit(AuditEvent::Create, &record);
         Ok(record)
@@ -205,13 +222,17 @@ impl Engine {
             });
         }
         let token = CancellationToken::new();
-        self.lock_running().insert(
-            record.id.clone(),
-            Running {
-                token: token.clone(),
-                owner: record.owner.clone(),
-            },
-        );
+        {
+            let mut running = self.lock_running();
+            running.insert(
+                record.id.clone(),
+                Running {
+                    token: token.clone(),
+                    owner: record.owner.clone(),
+                },
+            );
+            self.inner.metrics.set_running(running.len());
+        }
         let ctx = TaskContext::new(self.clone(), record, token.clone());
         let handle = tokio::spawn(work(ctx));
         let engine = self.clone();
@@ -238,7 +259,7 @@ impl Engine {
             };
             // The work is over: nothing is left to stop, so a change seen from here on (our
             // own outcome included) finds no work of this task to cancel.
-            engine.lock_running().remove(&id);
+            engine.forget_running(&id);
             if let Some(outcome) = outcome {
                 engine.finish(&id, outcome).await;
             }
@@ -260,6 +281,7 @@ impl Engine {
             match attempt {
                 Ok(r) => {
                     tracing::debug!(task = %id, status = %r.status(), "task finished");
+                    self.inner.metrics.task_finished(&r, self.now());
                     self.audit(AuditEvent::Status, &r);
                 }
                 Err(Error::Conflict { actual, .. }) => {
@@ -312,6 +334,14 @@ impl Engine {
             }),
             message,
         }
+    }
+
+    /// Takes work out of the running table; returns its entry if it was there.
+    fn forget_running(&self, id: &TaskId) -> Option<Running> {
+        let mut running = self.lock_running();
+        let gone = running.remove(id);
+        self.inner.metrics.set_running(running.len());
+        gone
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Running>> {
@@ -396,7 +426,8 @@ impl Engine {
         Ok(Page { tasks, next_cursor })
     }
 
-    /// Cancels a non-terminal task and stops its work (T-CAN-1).
+    /// Cancels a non-terminal task and stops its work (T-CAN-1). The task's history says who:
+    /// `owner:NAME`, or without an owner `session:ID`.
     ///
     /// # Errors
     ///
@@ -409,15 +440,37 @@ impl Engine {
         message: Option<String>,
     ) -> Result<TaskRecord> {
         self.get(requestor, id).await?;
+        self.cancel_by(id, message, who(requestor)).await
+    }
+
+    /// Cancels any task, whoever owns it, and stops its work; `by` goes into its history.
+    pub(crate) async fn cancel_by(
+        &self,
+        id: &TaskId,
+        message: Option<String>,
+        by: Option<String>,
+    ) -> Result<TaskRecord> {
+        let now = self.now();
         let record = self
             .inner
             .store
-            .transition(id, Transition::Cancel { message }, self.now())
+            .transition(id, Transition::Cancel { message, by }, now)
             .await?;
         self.stop_local(id);
         tracing::debug!(task = %id, "task cancelled");
+        self.inner.metrics.task_finished(&record, now);
         self.audit(AuditEvent::Cancel, &record);
         Ok(record)
+    }
+
+    /// Notes in the task's history that `requestor` was handed its result (`tasks/result`).
+    /// The history is for operators: a failure to note it is logged, and the result is
+    /// handed over all the same.
+    pub async fn result_retrieved(&self, requestor: &Requestor, id: &TaskId) {
+        let kind = EventKind::ResultRetrieved { by: who(requestor) };
+        if let Err(e) = self.inner.store.record(id, self.now(), kind).await {
+            tracing::warn!(task = %id, error = %e, "could not note the result's retrieval in the task's history");
+        }
     }
 
     /// Waits until `done` holds for the task, and returns it then (T-RES-2).
@@ -437,6 +490,7 @@ impl Engine {
         id: &TaskId,
         mut done: impl FnMut(&TaskRecord) -> bool,
     ) -> Result<TaskRecord> {
+        let _waiter = self.inner.metrics.waiter();
         let mut feed = self.changes();
         loop {
             let record = self.get(requestor, id).await?;
@@ -510,7 +564,7 @@ impl Engine {
             let gone = self.inner.store.delete_expired(self.now(), 1000).await?;
             total += gone.len();
             for record in &gone {
-                if let Some(running) = self.lock_running().remove(&record.id) {
+                if let Some(running) = self.forget_running(&record.id) {
                     running.token.cancel();
                 }
                 self.audit(AuditEvent::Expire, record);
@@ -621,6 +675,7 @@ impl Engine {
                         if rerun {
                             recovered.rerun.push(record);
                         } else {
+                            self.inner.metrics.task_finished(&record, self.now());
                             recovered.failed.push(record);
                         }
                     }
@@ -645,6 +700,7 @@ impl Engine {
     /// [`Error::Store`] when the store fails; the lease then lapses by itself.
     pub async fn release_lease(&self) -> Result<()> {
         self.inner.released.store(true, Ordering::Release);
+        self.inner.lease_held.store(false, Ordering::Release);
         let keeper = self
             .inner
             .keeper
@@ -673,6 +729,7 @@ impl Engine {
                     store
                         .renew_lease(&self.inner.runner, self.inner.config.lease_ttl)
                         .await?;
+                    self.inner.lease_held.store(true, Ordering::Release);
                     let keeper = tokio::spawn(keep_lease(Arc::downgrade(&self.inner)));
                     *self.inner.keeper.lock().expect("keeper mutex poisoned") = Some(keeper);
                 }
@@ -681,6 +738,15 @@ impl Engine {
             })
             .await
             .map(drop)
+    }
+
+    /// Whether this engine holds its lease on a shared store; `None` when it needs none: the
+    /// store is not shared, or the engine's duties never started (it ran, recovered and
+    /// created nothing, as an operator's tool reading the store). After release it is not
+    /// held.
+    pub(crate) fn lease_held(&self) -> Option<bool> {
+        (self.inner.store.is_shared() && self.inner.background.initialized())
+            .then(|| self.inner.lease_held.load(Ordering::Acquire))
     }
 
     /// Trips the token of the task's work, if it runs here; says whether it did.
@@ -787,6 +853,10 @@ async fn keep_lease(engine: Weak<Inner>) {
             engine.inner.store.renew_lease(&engine.inner.runner, ttl),
         )
         .await;
+        let renewed = matches!(renewal, Ok(Ok(_)));
+        if !engine.inner.released.load(Ordering::Acquire) {
+            engine.inner.lease_held.store(renewed, Ordering::Release);
+        }
         match renewal {
             Ok(Ok(Lease::Kept)) if !uncertain => {}
             Ok(Ok(lease)) => {
@@ -809,6 +879,15 @@ async fn keep_lease(engine: Weak<Inner>) {
                 tracing::warn!(timeout = ?every, "renewing this instance's lease timed out; if it lapses, other instances take over its tasks");
             }
         }
+    }
+}
+
+/// Who a requestor is, for a task's history: `owner:NAME`, or without an owner `session:ID`.
+fn who(requestor: &Requestor) -> Option<String> {
+    match (&requestor.owner, &requestor.session) {
+        (Some(owner), _) => Some(format!("owner:{owner}")),
+        (None, Some(session)) => Some(format!("session:{session}")),
+        (None, None) => None,
     }
 }
 

@@ -1,11 +1,14 @@
 //! What a task's work sees while it runs: [`TaskContext`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
+use crate::history::EventKind;
 use crate::task::{InputRequest, Requestor, TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
 
@@ -21,7 +24,12 @@ pub struct TaskContext {
     /// Questions of this run not answered yet; only this run asks for its task, so counting
     /// here is exact.
     pending: AtomicUsize,
+    /// When progress was last written into the task's history.
+    last_progress: Mutex<Option<tokio::time::Instant>>,
 }
+
+/// At most one progress event a second goes into a task's history.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Gives a pending-question slot back when the question is answered or abandoned.
 struct PendingSlot<'a>(&'a AtomicUsize);
@@ -44,6 +52,7 @@ impl TaskContext {
             token,
             progress_token: record.progress_token.clone(),
             pending: AtomicUsize::new(0),
+            last_progress: Mutex::new(None),
         }
     }
 
@@ -73,6 +82,38 @@ impl TaskContext {
             .transition(&self.id, Transition::Message(Some(message.into())))
             .await
             .map(drop)
+    }
+
+    /// Notes progress in the task's history, for operators: the first report always, then at
+    /// most one a second (the others are dropped, not delayed). Sending progress to the
+    /// requestor is the runtime's; a failure to note it is logged, never returned, since the
+    /// work goes on all the same.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        let now = tokio::time::Instant::now();
+        {
+            let mut last = self
+                .last_progress
+                .lock()
+                .expect("progress throttle mutex poisoned");
+            if last.is_some_and(|at| now.duration_since(at) < PROGRESS_EVERY) {
+                tracing::debug!(task = %self.id, "progress not noted in the history: one a second at most");
+                return;
+            }
+            *last = Some(now);
+        }
+        let kind = EventKind::Progress {
+            progress,
+            total,
+            message,
+        };
+        if let Err(e) = self
+            .engine
+            .store()
+            .record(&self.id, self.engine.now(), kind)
+            .await
+        {
+            tracing::warn!(task = %self.id, error = %e, "could not note progress in the task's history");
+        }
     }
 
     /// Asks the requestor a question tied to this task (an `elicitation/create` or

@@ -33,10 +33,12 @@
 //! |---|---|
 //! | [`task`] | the record, ids, requestors, the state machine and mailbox |
 //! | [`store`] | the [`TaskStore`] seam, [`MemoryStore`], and [`StoreUrl`] to open any store from its URL |
+//! | [`history`] | a task's durable history: [`TaskEvent`], [`EventKind`] |
 //! | [`conformance`] | the suite every store passes |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod admin;
 mod audit;
 mod clock;
 mod config;
@@ -45,9 +47,12 @@ mod cursor;
 mod engine;
 mod error;
 mod executor;
+pub mod history;
+mod metrics;
 pub mod store;
 pub mod task;
 
+pub use admin::{Admin, AdminFilter, AdminPage};
 pub use audit::{AuditEvent, AUDIT_TARGET};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, EngineConfig, Limits, MIN_TTL};
@@ -55,9 +60,11 @@ pub use cursor::Position;
 pub use engine::{CreateTask, Engine, Page, Recovered};
 pub use error::{Error, Result};
 pub use executor::TaskContext;
+pub use history::{EventKind, TaskEvent};
+pub use metrics::{EngineMetrics, Metered};
 pub use store::{
-    Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, MemoryStore, OpenOptions,
-    StoreUrl, StoreUrlError, TaskStore, UnfinishedQuery,
+    AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, MemoryStore,
+    OpenOptions, OwnerFilter, StoreUrl, StoreUrlError, TaskCount, TaskStore, UnfinishedQuery,
 };
 #[cfg(feature = "postgres")]
 pub use store::{PostgresOptions, PostgresStore};

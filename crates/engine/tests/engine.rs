@@ -272,6 +272,37 @@ impl TaskStore for Flaky {
     fn changes(&self) -> ChangeFeed {
         self.inner.changes()
     }
+    async fn record(
+        &self,
+        id: &TaskId,
+        at: Timestamp,
+        kind: mcp_tasks_engine::EventKind,
+    ) -> Result<()> {
+        self.inner.record(id, at, kind).await
+    }
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<mcp_tasks_engine::TaskEvent>> {
+        self.inner.history(id, after, limit).await
+    }
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        self.inner.inspect(id).await
+    }
+    async fn admin_list(&self, query: &mcp_tasks_engine::AdminQuery) -> Result<Vec<TaskRecord>> {
+        self.inner.admin_list(query).await
+    }
+    async fn purge(&self, before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.inner.purge(before, limit).await
+    }
+    async fn counts(&self) -> Result<Vec<mcp_tasks_engine::TaskCount>> {
+        self.inner.counts().await
+    }
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
 }
 
 /// A transient store failure when the work ends does not lose the result.

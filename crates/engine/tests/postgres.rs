@@ -210,6 +210,62 @@ async fn a_dropped_listener_reconnects_and_loses_no_wake_up() {
     assert_eq!(seen.id, task.id);
 }
 
+/// Issue 15 item 1: a database of the version before history is migrated in place: its tasks
+/// get their tool and last change time from their records, so the operator's filters and purge
+/// see them, and their history starts at seq 1 with the next event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_without_history_is_migrated() {
+    let db = TempDatabase::create().await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    let engine = Engine::new(Arc::new(store), EngineConfig::default());
+    let old = engine.create(call(alice("s"), "build")).await.unwrap();
+    let finished = engine
+        .store()
+        .transition(
+            &old.id,
+            Transition::Finish(Outcome::Completed(json!({}))),
+            old.created_at,
+        )
+        .await
+        .unwrap();
+    drop(engine);
+    // Back to schema version 2: what a database made by the previous release holds.
+    let (client, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "DROP TABLE mcp_tasks_events; DROP INDEX mcp_tasks_by_age; \
+             ALTER TABLE mcp_tasks DROP COLUMN name, DROP COLUMN updated_at, DROP COLUMN events; \
+             DELETE FROM mcp_tasks_schema WHERE version = 3;",
+        )
+        .await
+        .unwrap();
+
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    let by_tool = store
+        .admin_list(&mcp_tasks_engine::AdminQuery {
+            tool: Some("build".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_tool, std::slice::from_ref(&finished));
+    assert!(store.history(&old.id, None, 10).await.unwrap().is_empty());
+    let retrieved = mcp_tasks_engine::EventKind::ResultRetrieved { by: None };
+    store
+        .record(&old.id, finished.last_updated_at, retrieved)
+        .await
+        .unwrap();
+    assert_eq!(store.history(&old.id, None, 10).await.unwrap()[0].seq, 1);
+    let just_before = finished.last_updated_at - jiff::SignedDuration::from_micros(1);
+    assert!(store.purge(just_before, 10).await.unwrap().is_empty());
+    let after = finished.last_updated_at + jiff::SignedDuration::from_micros(1);
+    assert_eq!(store.purge(after, 10).await.unwrap().len(), 1);
+    assert!(store.history(&old.id, None, 10).await.unwrap().is_empty());
+}
+
 /// A store whose lease renewals can be made to fail, as when its process loses the database
 /// or freezes: the lease lapses while its work still runs.
 #[derive(Debug)]
@@ -245,6 +301,37 @@ impl TaskStore for Unreachable {
     }
     fn changes(&self) -> ChangeFeed {
         self.inner.changes()
+    }
+    async fn record(
+        &self,
+        id: &TaskId,
+        at: Timestamp,
+        kind: mcp_tasks_engine::EventKind,
+    ) -> Result<()> {
+        self.inner.record(id, at, kind).await
+    }
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<mcp_tasks_engine::TaskEvent>> {
+        self.inner.history(id, after, limit).await
+    }
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        self.inner.inspect(id).await
+    }
+    async fn admin_list(&self, query: &mcp_tasks_engine::AdminQuery) -> Result<Vec<TaskRecord>> {
+        self.inner.admin_list(query).await
+    }
+    async fn purge(&self, before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.inner.purge(before, limit).await
+    }
+    async fn counts(&self) -> Result<Vec<mcp_tasks_engine::TaskCount>> {
+        self.inner.counts().await
+    }
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
     }
     fn is_shared(&self) -> bool {
         true
@@ -461,6 +548,31 @@ async fn hot_queries_use_indexes() {
              AND (created_at, id) > (0, '') ORDER BY created_at, id LIMIT 10",
             "mcp_tasks_live_by_age",
         ),
+        // Issue 15: the operator's listing, counts, purge and history.
+        (
+            "SELECT record FROM mcp_tasks WHERE true AND (created_at, id) < (5, 'x') \
+             ORDER BY created_at DESC, id DESC LIMIT 10",
+            "mcp_tasks_by_age",
+        ),
+        (
+            "SELECT record FROM mcp_tasks WHERE true AND owner = 'o' \
+             ORDER BY created_at DESC, id DESC LIMIT 10",
+            "mcp_tasks_by_owner",
+        ),
+        (
+            "SELECT status, name, owner, count(*) FROM mcp_tasks GROUP BY name, owner, status",
+            "mcp_tasks_by_group",
+        ),
+        (
+            "SELECT id FROM mcp_tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+             AND updated_at < 5 ORDER BY updated_at LIMIT 10",
+            "mcp_tasks_finished_by_update",
+        ),
+        (
+            "SELECT body FROM mcp_tasks_events WHERE task_id = 't' AND seq > 0 \
+             ORDER BY seq LIMIT 10",
+            "mcp_tasks_events_pkey",
+        ),
     ] {
         let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
         let plan: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
@@ -498,7 +610,14 @@ async fn a_write_dropped_after_commit_still_reaches_its_own_feed() {
             .unwrap();
         let mut feed = a.changes();
         let cut = Duration::from_micros(25 * attempt);
-        let write = a.transition(&task.id, Transition::Cancel { message: None }, now);
+        let write = a.transition(
+            &task.id,
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
+            now,
+        );
         if tokio::time::timeout(cut, write).await.is_ok() {
             continue;
         }

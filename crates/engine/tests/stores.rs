@@ -69,6 +69,37 @@ impl<S: TaskStore, G: std::fmt::Debug + Send + Sync + 'static> TaskStore for Scr
     fn changes(&self) -> ChangeFeed {
         self.store.changes()
     }
+    async fn record(
+        &self,
+        id: &TaskId,
+        at: Timestamp,
+        kind: mcp_tasks_engine::EventKind,
+    ) -> Result<()> {
+        self.store.record(id, at, kind).await
+    }
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<mcp_tasks_engine::TaskEvent>> {
+        self.store.history(id, after, limit).await
+    }
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        self.store.inspect(id).await
+    }
+    async fn admin_list(&self, query: &mcp_tasks_engine::AdminQuery) -> Result<Vec<TaskRecord>> {
+        self.store.admin_list(query).await
+    }
+    async fn purge(&self, before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.store.purge(before, limit).await
+    }
+    async fn counts(&self) -> Result<Vec<mcp_tasks_engine::TaskCount>> {
+        self.store.counts().await
+    }
+    async fn check(&self) -> Result<()> {
+        self.store.check().await
+    }
     fn is_shared(&self) -> bool {
         self.store.is_shared()
     }

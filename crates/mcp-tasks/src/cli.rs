@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mcp_tasks_engine::{OwnerFilter, TaskStatus};
 use serde::Deserialize;
 
+use crate::cmd::admin::args::Age;
 use crate::config::{
     parse_bounded, parse_or_unlimited, BodyBytes, Count, IdleSecs, LeaseMs, OrUnlimited, PageSize,
     PollMs, PoolSize, Rate, Sessions, SweepMs, TtlMs,
@@ -57,6 +59,10 @@ pub(crate) enum Command {
     /// List, read, wait for or cancel a server's tasks.
     #[command(subcommand)]
     Tasks(TasksCommand),
+    /// Operate a deployment: every owner's tasks, one task's history, cancel, purge, health;
+    /// through a server's admin address (--url) or on a store no server holds (--store).
+    #[command(after_help = ADMIN_HELP)]
+    Admin(Box<AdminCommand>),
 }
 
 /// Said under `--help` of every command that talks to a server.
@@ -488,4 +494,189 @@ pub(crate) struct ServeArgs {
     /// change, result, cancel, expiry and recovery, whatever the --log level. [default: off]
     #[arg(long, help_heading = "Audit")]
     pub(crate) audit: bool,
+
+    #[command(flatten)]
+    pub(crate) admin: AdminListenArgs,
+}
+
+/// The admin listener of `serve` and `gateway`: metrics, health, the admin API and dashboard.
+#[derive(Debug, Args)]
+pub(crate) struct AdminListenArgs {
+    /// Serve the admin API, dashboard, /metrics and health checks on this address (for example
+    /// 127.0.0.1:9090; port 0 picks a free one), apart from the MCP endpoint. An address other
+    /// than loopback needs --admin-token-file. [default: no admin listener]
+    #[arg(long, value_name = "ADDR", help_heading = "Admin")]
+    pub(crate) admin: Option<SocketAddr>,
+
+    /// The admin token, the first line of this file: every admin request but /healthz and the
+    /// dashboard's page needs `Authorization: Bearer TOKEN`. It is not an MCP token. Needs
+    /// --admin. [default: a random token, printed with the admin address at start]
+    #[arg(long, value_name = "FILE", help_heading = "Admin")]
+    pub(crate) admin_token_file: Option<PathBuf>,
+}
+
+/// Said under `mcp-tasks admin --help`.
+pub(crate) const ADMIN_HELP: &str = "\
+Examples:
+  mcp-tasks serve --http 127.0.0.1:8080 --admin 127.0.0.1:9090 --admin-token-file admin.token
+  export MCP_TASKS_ADMIN_URL=http://127.0.0.1:9090 MCP_TASKS_ADMIN_TOKEN=\"$(cat admin.token)\"
+  mcp-tasks admin list --status working --status input_required --older-than 10m
+  mcp-tasks admin show 0b6f3c1e-6d2a-4c1b-9d4e-2f8f0c7a9b10
+  mcp-tasks admin cancel 0b6f3c1e-6d2a-4c1b-9d4e-2f8f0c7a9b10 --message 'runaway'
+  mcp-tasks admin purge --older-than 7d
+  mcp-tasks admin --store sqlite:/var/lib/mcp-tasks/tasks.sqlite3 list --json
+
+With --url the command asks a running server's admin address (`serve --admin ADDR`) with the
+admin token (--token, MCP_TASKS_ADMIN_TOKEN or --token-file). With --store it opens the store
+itself, for a store no server holds (a SQLite file a stopped server left, or a PostgreSQL
+database); it never recovers or reruns anyone's tasks.
+
+Durations are a number and a unit: 30s, 10m, 2h, 7d. A date is RFC 3339
+(2026-12-01T00:00:00Z) or a day (2026-12-01, midnight UTC).
+
+Exit status: 0 done; 1 refused (unknown task, task already finished, server not ready);
+2 bad command line (flag, duration, date, token file); 3 the server or store could not be
+reached, or answered an error (a refused admin token among them).";
+
+/// `mcp-tasks admin`: where to find the tasks, and what to do with them.
+#[derive(Debug, Args)]
+pub(crate) struct AdminCommand {
+    #[command(flatten)]
+    pub(crate) target: AdminTarget,
+
+    #[command(subcommand)]
+    pub(crate) action: AdminAction,
+}
+
+/// A running server's admin address and its token, or a store.
+#[derive(Debug, Args)]
+pub(crate) struct AdminTarget {
+    /// The admin address of a running server (`serve --admin ADDR`), e.g. http://127.0.0.1:9090.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_TASKS_ADMIN_URL",
+        value_name = "URL",
+        help_heading = "Where"
+    )]
+    pub(crate) url: Option<String>,
+
+    /// The admin token (`--admin-token-file` of the server). Prefer the environment variable or
+    /// --token-file: a flag shows in the process list.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_TASKS_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        help_heading = "Where"
+    )]
+    pub(crate) token: Option<String>,
+
+    /// Read the admin token from the first line of this file.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Where")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// Open this store instead of asking a server: `sqlite:PATH` or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, one no running server holds.
+    #[arg(long, global = true, value_name = "STORE", help_heading = "Where")]
+    pub(crate) store: Option<String>,
+
+    /// Print the admin API's JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+/// What `mcp-tasks admin` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminAction {
+    /// Every owner's tasks, newest first.
+    List(AdminListArgs),
+    /// One task: its record, its questions and answers, and its history.
+    Show {
+        /// The task's id.
+        id: String,
+    },
+    /// Cancel an unfinished task, whoever owns it; its work stops.
+    Cancel {
+        /// The task's id.
+        id: String,
+        /// The statusMessage the cancelled task gets. [default: the server's]
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
+    },
+    /// Delete finished tasks (completed, failed, cancelled) and their history, by when they
+    /// finished.
+    #[command(group(clap::ArgGroup::new("when").required(true).args(["before", "older_than"])))]
+    Purge {
+        /// Delete the tasks that finished before this time (RFC 3339, or a day as 2026-12-01).
+        #[arg(long, value_name = "DATE", value_parser = crate::cmd::admin::args::parse_date)]
+        before: Option<jiff::Timestamp>,
+        /// Delete the tasks that finished longer ago than this (30s, 10m, 2h, 7d).
+        #[arg(long, value_name = "DURATION", value_parser = crate::cmd::admin::args::parse_age)]
+        older_than: Option<Age>,
+    },
+    /// The server's readiness, task counts by status and owner, and the limits in force.
+    Health,
+}
+
+/// The filters of `mcp-tasks admin list`.
+#[derive(Debug, Args)]
+pub(crate) struct AdminListArgs {
+    /// Only tasks in this status (repeatable, or comma-separated).
+    #[arg(long, value_enum, value_name = "STATUS", value_delimiter = ',')]
+    pub(crate) status: Vec<StatusArg>,
+
+    /// Only the tasks of this owner (an auth subject); `-` for tasks without one.
+    #[arg(long, value_name = "OWNER", value_parser = crate::cmd::admin::args::parse_owner)]
+    pub(crate) owner: Option<OwnerFilter>,
+
+    /// Only the tasks of this tool.
+    #[arg(long, value_name = "TOOL")]
+    pub(crate) tool: Option<String>,
+
+    /// Only tasks created longer ago than this (30s, 10m, 2h, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::admin::args::parse_age)]
+    pub(crate) older_than: Option<Age>,
+
+    /// Only tasks created within this long (30s, 10m, 2h, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::admin::args::parse_age)]
+    pub(crate) newer_than: Option<Age>,
+
+    /// Show at most this many tasks (1..=10000). [default: 50]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000),
+          conflicts_with = "all")]
+    pub(crate) limit: Option<u32>,
+
+    /// Show every task that matches, however many.
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+/// A task status, as the admin API names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusArg {
+    /// Running.
+    Working,
+    /// Waiting for an answer to a question it asked.
+    #[value(name = "input_required", alias = "input-required")]
+    InputRequired,
+    /// Finished with a result.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl From<StatusArg> for TaskStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Working => Self::Working,
+            StatusArg::InputRequired => Self::InputRequired,
+            StatusArg::Completed => Self::Completed,
+            StatusArg::Failed => Self::Failed,
+            StatusArg::Cancelled => Self::Cancelled,
+        }
+    }
 }

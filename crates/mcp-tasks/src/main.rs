@@ -65,6 +65,9 @@ fn main() -> ExitCode {
         (cli::Command::Tasks(command), _) => {
             client_exit(runtime.block_on(cmd::tasks::run(command)))
         }
+        (cli::Command::Admin(command), _) => {
+            admin_exit(runtime.block_on(cmd::admin::run(*command)))
+        }
     };
     // Tasks still running belong to a process that is ending; do not wait for them.
     runtime.shutdown_background();
@@ -84,6 +87,16 @@ fn server_exit(outcome: anyhow::Result<()>) -> ExitCode {
         Err(e) => {
             output::error(&format!("{e:#}"));
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn admin_exit(outcome: Result<cmd::admin::AdminExit, cmd::admin::AdminFailure>) -> ExitCode {
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            output::error(&failure.message);
+            failure.exit.into()
         }
     }
 }

@@ -51,10 +51,14 @@
 //! over an engine of your own, [`transport::stdio::serve`] and [`transport::http::router`] (an
 //! `axum::Router` to mount in a larger app), and [`client::ClientBuilder`] for the other end.
 //!
+//! Operators get their own listener, [`admin`] (health, metrics, every owner's tasks, the web
+//! dashboard), from [`ServerBuilder::admin`](server::ServerBuilder::admin).
+//!
 //! This crate does not parse command lines: the `mcp-tasks` binary does, and calls the builder.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod client;
 pub mod dialect;
 pub mod error;

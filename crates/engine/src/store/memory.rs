@@ -3,9 +3,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use super::{Change, ChangeEvent, ChangeFeed, ChangeSender, ListQuery, TaskStore, UnfinishedQuery};
+use super::{
+    AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, ListQuery, TaskCount, TaskStore,
+    UnfinishedQuery,
+};
 use crate::cursor::Position;
-use crate::task::{NewTask, Owner, Requestor, TaskId, TaskRecord, Transition};
+use crate::history::{self, EventKind, TaskEvent};
+use crate::task::{NewTask, Owner, Requestor, TaskId, TaskRecord, TaskStatus, Transition};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -35,9 +39,33 @@ struct State {
     listings: HashMap<ListKey, BTreeSet<Position>>,
     expiry: BTreeSet<(Timestamp, TaskId)>,
     live: HashMap<LimitKey, usize>,
+    /// Each task's history, in seq order (seq is the index plus one).
+    history: HashMap<TaskId, Vec<TaskEvent>>,
 }
 
 impl State {
+    /// Appends an event to the history of `record`, numbered after the last.
+    fn append(&mut self, record: &TaskRecord, at: Timestamp, kind: EventKind) {
+        let events = self.history.entry(record.id.clone()).or_default();
+        let seq = events.len() as u64 + 1;
+        events.push(TaskEvent::new(seq, at, record, kind));
+    }
+
+    /// Removes a task with everything that points at it.
+    fn remove(&mut self, id: &TaskId) -> Option<TaskRecord> {
+        let r = self.tasks.remove(id)?;
+        self.order.remove(&position(&r));
+        self.unlist(&r);
+        if let Some(at) = r.expires_at {
+            self.expiry.remove(&(at, r.id.clone()));
+        }
+        if r.is_live() {
+            self.forget_live(record_key(&r));
+        }
+        self.history.remove(id);
+        Some(r)
+    }
+
     fn unlist(&mut self, r: &TaskRecord) {
         let key = record_key(r);
         if let Some(list) = self.listings.get_mut(&key) {
@@ -45,6 +73,16 @@ impl State {
             if list.is_empty() {
                 self.listings.remove(&key);
             }
+        }
+    }
+
+    /// Gives a burst's memory back once it has all gone.
+    fn reclaim(&mut self) {
+        if self.tasks.is_empty() {
+            self.tasks.shrink_to_fit();
+            self.live.shrink_to_fit();
+            self.listings.shrink_to_fit();
+            self.history.shrink_to_fit();
         }
     }
 
@@ -153,6 +191,7 @@ impl TaskStore for MemoryStore {
             if let Some(at) = record.expires_at {
                 st.expiry.insert((at, record.id.clone()));
             }
+            st.append(&record, record.created_at, EventKind::created(&record));
             st.tasks.insert(record.id.clone(), record.clone());
         }
         self.publish(record.id.clone(), ChangeEvent::Created);
@@ -181,10 +220,14 @@ impl TaskStore for MemoryStore {
                 .get_mut(id)
                 .ok_or_else(|| Error::NotFound { id: id.clone() })?;
             let was_live = record.is_live();
-            let changed = record.apply(change, now)?;
+            let event = history::apply(record, change, now)?;
             let record = record.clone();
             if was_live && !record.is_live() {
                 st.forget_live(record_key(&record));
+            }
+            let changed = event.is_some();
+            if let Some(kind) = event {
+                st.append(&record, now, kind);
             }
             (record, changed)
         };
@@ -222,23 +265,10 @@ impl TaskStore for MemoryStore {
                 .cloned()
                 .collect();
             let mut gone = Vec::with_capacity(due.len());
-            for entry in due {
-                st.expiry.remove(&entry);
-                if let Some(r) = st.tasks.remove(&entry.1) {
-                    st.order.remove(&position(&r));
-                    st.unlist(&r);
-                    if r.is_live() {
-                        st.forget_live(record_key(&r));
-                    }
-                    gone.push(r);
-                }
+            for (_, id) in due {
+                gone.extend(st.remove(&id));
             }
-            if st.tasks.is_empty() {
-                // Give a burst's memory back once it has all expired.
-                st.tasks.shrink_to_fit();
-                st.live.shrink_to_fit();
-                st.listings.shrink_to_fit();
-            }
+            st.reclaim();
             gone
         };
         for r in &gone {
@@ -260,5 +290,93 @@ impl TaskStore for MemoryStore {
 
     fn changes(&self) -> ChangeFeed {
         self.feed.subscribe()
+    }
+
+    async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+        let mut st = self.lock();
+        let record = st
+            .tasks
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+        st.append(&record, at, kind);
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TaskEvent>> {
+        let st = self.lock();
+        let Some(events) = st.history.get(id) else {
+            return Ok(Vec::new());
+        };
+        let skip = usize::try_from(after.unwrap_or(0)).unwrap_or(usize::MAX);
+        Ok(events.iter().skip(skip).take(limit).cloned().collect())
+    }
+
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        Ok(self.lock().tasks.get(id).cloned())
+    }
+
+    async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+        let st = self.lock();
+        let older = match &query.before {
+            Some(p) => st.order.range(..p.clone()),
+            None => st.order.range(..),
+        };
+        Ok(older
+            .rev()
+            .filter_map(|p| st.tasks.get(&p.id))
+            .filter(|r| query.matches(r))
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn purge(&self, finished_before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        let gone: Vec<TaskRecord> = {
+            let mut st = self.lock();
+            let due: Vec<TaskId> = st
+                .tasks
+                .values()
+                .filter(|r| !r.is_live() && r.last_updated_at < finished_before)
+                .take(limit)
+                .map(|r| r.id.clone())
+                .collect();
+            let gone = due.iter().filter_map(|id| st.remove(id)).collect();
+            st.reclaim();
+            gone
+        };
+        for r in &gone {
+            self.publish(r.id.clone(), ChangeEvent::Expired);
+        }
+        Ok(gone)
+    }
+
+    async fn counts(&self) -> Result<Vec<TaskCount>> {
+        let st = self.lock();
+        let mut groups: HashMap<(TaskStatus, Option<String>, Option<Owner>), u64> = HashMap::new();
+        for r in st.tasks.values() {
+            *groups
+                .entry((r.status(), r.name.clone(), r.owner.clone()))
+                .or_default() += 1;
+        }
+        Ok(groups
+            .into_iter()
+            .map(|((status, tool, owner), count)| TaskCount {
+                status,
+                tool,
+                owner,
+                count,
+            })
+            .collect())
+    }
+
+    async fn check(&self) -> Result<()> {
+        // Memory is always there while the process is.
+        Ok(())
     }
 }

@@ -29,6 +29,7 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous, WriterStats};
 
 use crate::cursor::Position;
+use crate::history::{EventKind, TaskEvent};
 use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
 use crate::Result;
 
@@ -39,7 +40,7 @@ pub enum ChangeEvent {
     Created,
     /// The task changed; its status after the change.
     Updated(TaskStatus),
-    /// The task was deleted because its ttl ran out.
+    /// The task was deleted: its ttl ran out or an operator purged it.
     Expired,
 }
 
@@ -89,6 +90,82 @@ pub struct UnfinishedQuery {
     pub limit: usize,
 }
 
+/// Whose tasks an operator's listing shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerFilter {
+    /// Tasks bound to this owner.
+    Owner(Owner),
+    /// Tasks bound to no owner (created without authentication).
+    Unowned,
+}
+
+/// Which tasks an operator's listing shows ([`TaskStore::admin_list`]): every owner's, newest
+/// first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminQuery {
+    /// Only tasks in one of these statuses; empty: any.
+    pub statuses: Vec<TaskStatus>,
+    /// Only this owner's tasks, or only unowned ones; `None`: any.
+    pub owner: Option<OwnerFilter>,
+    /// Only tasks of this tool.
+    pub tool: Option<String>,
+    /// Only tasks created strictly after this time.
+    pub created_after: Option<Timestamp>,
+    /// Only tasks created strictly before this time.
+    pub created_before: Option<Timestamp>,
+    /// Start strictly before (older than) this position: the cursor of the previous page.
+    pub before: Option<Position>,
+    /// At most this many tasks.
+    pub limit: usize,
+}
+
+impl Default for AdminQuery {
+    /// Everything, newest first, 50 at a time.
+    fn default() -> Self {
+        Self {
+            statuses: Vec::new(),
+            owner: None,
+            tool: None,
+            created_after: None,
+            created_before: None,
+            before: None,
+            limit: 50,
+        }
+    }
+}
+
+impl AdminQuery {
+    /// Whether `record` passes the filters (not the position or the limit): the one
+    /// definition stores without a query language apply.
+    pub fn matches(&self, record: &TaskRecord) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&record.status()))
+            && match &self.owner {
+                None => true,
+                Some(OwnerFilter::Owner(o)) => record.owner.as_ref() == Some(o),
+                Some(OwnerFilter::Unowned) => record.owner.is_none(),
+            }
+            && self
+                .tool
+                .as_ref()
+                .is_none_or(|t| record.name.as_ref() == Some(t))
+            && self.created_after.is_none_or(|at| record.created_at > at)
+            && self.created_before.is_none_or(|at| record.created_at < at)
+    }
+}
+
+/// How many tasks share a status, a tool and an owner ([`TaskStore::counts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskCount {
+    /// Their status.
+    pub status: TaskStatus,
+    /// Their tool; `None` for tasks that wrap no tool call.
+    pub tool: Option<String>,
+    /// Their owner; `None` for unowned tasks.
+    pub owner: Option<Owner>,
+    /// How many.
+    pub count: u64,
+}
+
 /// Where tasks live.
 ///
 /// # Contract
@@ -118,6 +195,19 @@ pub struct UnfinishedQuery {
 /// - `cursor_key` is the same for every handle on the same backend, and across reopening a
 ///   durable one, so `tasks/list` cursors signed by one instance are honoured by the others and
 ///   after a restart (T-LIST-1; `cursor_key_is_stable`).
+/// - `create` appends the task's [`EventKind::Created`] event (seq 1) and `transition` the
+///   event [`history::event_for`](crate::history::event_for) makes of the change, in the same
+///   write as the change; `record` appends an event that changes no state; `history` reads them
+///   back in order, whoever owns the task; a task's history goes with it
+///   (`history_of_a_full_life`, `cancel_and_failure_are_in_the_history`,
+///   `recovery_is_in_the_history`,
+///   `history_goes_with_the_task`, `record_needs_a_task`).
+/// - `inspect`, `admin_list`, `counts` and `purge` see every owner's tasks, for operators:
+///   `admin_list` newest first, `(created_at, id)` descending, strictly before `query.before`;
+///   `purge` deletes terminal tasks last changed before a time and reports them as
+///   [`ChangeEvent::Expired`] (`admin_list_filters_and_pages`, `counts_group_tasks`,
+///   `inspect_ignores_owner`, `purge_deletes_old_finished_tasks`).
+/// - `check` answers `Ok` while the backend serves (`check_passes_when_healthy`).
 /// - Every create, change and deletion is sent on the feed (`feed_reports_changes`), also to
 ///   subscribers of other handles on the same backend when the store is shared; an entry may
 ///   come more than once.
@@ -158,6 +248,41 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Subscribes to changes.
     fn changes(&self) -> ChangeFeed;
+
+    /// Appends an event that changes no state ([`EventKind::Progress`],
+    /// [`EventKind::ResultRetrieved`]) to the task's history, with its current status. The
+    /// change feed is not told: nothing a waiter waits for changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown id, whoever owns it.
+    async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()>;
+
+    /// Reads up to `limit` events of the task's history with a seq above `after`, in order.
+    /// Not owner-scoped: an operator's read. An unknown task has no history.
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TaskEvent>>;
+
+    /// Reads any owner's task: an operator's read.
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>>;
+
+    /// Reads one page of every owner's tasks, newest first.
+    async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>>;
+
+    /// Deletes up to `limit` terminal tasks last changed before `finished_before`, with their
+    /// history; returns them, and reports each on the feed as [`ChangeEvent::Expired`].
+    async fn purge(&self, finished_before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>>;
+
+    /// How many tasks there are by status, tool and owner; groups of none are left out.
+    async fn counts(&self) -> Result<Vec<TaskCount>>;
+
+    /// Whether the backend serves: it answers a trivial query, and a file-backed store still
+    /// has the file it opened. For readiness probes.
+    async fn check(&self) -> Result<()>;
 
     /// The secret that signs `tasks/list` cursors (see [`Position`]). A store that other
     /// processes read, or that outlives its process, keeps a random key in the backend, made

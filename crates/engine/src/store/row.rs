@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use crate::cursor::Position;
+use crate::history::TaskEvent;
 use crate::task::TaskRecord;
 use crate::{Error, Result};
 
@@ -12,7 +13,11 @@ pub(in crate::store) struct Row {
     pub(in crate::store) owner: Option<String>,
     pub(in crate::store) session: Option<String>,
     pub(in crate::store) status: &'static str,
+    /// The tool, for `tools/call`.
+    pub(in crate::store) name: Option<String>,
     pub(in crate::store) created_at: i64,
+    /// When the record last changed.
+    pub(in crate::store) updated_at: i64,
     pub(in crate::store) expires_at: Option<i64>,
     pub(in crate::store) runner: Option<String>,
     pub(in crate::store) record: String,
@@ -25,7 +30,9 @@ impl Row {
             owner: record.owner.as_ref().map(|o| o.as_str().to_owned()),
             session: record.session.clone(),
             status: record.status().as_str(),
+            name: record.name.clone(),
             created_at: nanos(record.created_at),
+            updated_at: nanos(record.last_updated_at),
             expires_at: record.expires_at.map(nanos),
             runner: record.runner.clone(),
             record: serde_json::to_string(record)
@@ -49,6 +56,21 @@ pub(in crate::store) fn after(position: Option<&Position>) -> (i64, String) {
         Some(p) => (nanos(p.created_at), p.id.as_str().to_owned()),
         None => (i64::MIN, String::new()),
     }
+}
+
+/// A history event as kept in a row's JSON column.
+pub(in crate::store) fn encode_event(event: &TaskEvent) -> Result<String> {
+    serde_json::to_string(event)
+        .map_err(|e| Error::store(format!("cannot encode an event of a task's history: {e}")))
+}
+
+pub(in crate::store) fn decode_event(json: &str) -> Result<TaskEvent> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::store(format!(
+            "a stored event of a task's history is unreadable ({e}); the store was changed by \
+             something else"
+        ))
+    })
 }
 
 pub(in crate::store) fn decode(json: &str) -> Result<TaskRecord> {

@@ -295,7 +295,7 @@ impl TaskRecord {
                 self.state = TaskState::Failed(failure);
                 self.status_message = Some(message);
             }
-            Transition::Cancel { message } => {
+            Transition::Cancel { message, .. } => {
                 self.state = TaskState::Cancelled;
                 self.status_message = message;
             }
@@ -455,7 +455,10 @@ mod tests {
                 failure: Failure::Result(json!({"isError": true})),
                 message: "x".into(),
             }),
-            Transition::Cancel { message: None },
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
         ] {
             let mut r = record();
             r.apply(end, now).unwrap();
@@ -464,7 +467,10 @@ mod tests {
                 Transition::Message(Some("m".into())),
                 Transition::RequestInput(InputRequest::new("k", "elicitation/create", json!({}))),
                 Transition::Finish(Outcome::Completed(json!({"late": true}))),
-                Transition::Cancel { message: None },
+                Transition::Cancel {
+                    message: None,
+                    by: None,
+                },
             ] {
                 let err = r
                     .apply(change, Timestamp::from_second(2).unwrap())

@@ -173,6 +173,8 @@ pub enum Transition {
     Cancel {
         /// The statusMessage to show.
         message: Option<String>,
+        /// Who cancelled, for the task's history: `owner:alice`, `session:…`, `admin`…
+        by: Option<String>,
     },
     /// Takes over a task whose runner died, compare-and-swap on the runner: of several
     /// recoverers exactly one wins, the others get

@@ -1,5 +1,6 @@
 //! One module per subcommand, and what the client commands share.
 
+pub(crate) mod admin;
 pub(crate) mod call;
 mod connect;
 pub(crate) mod exit;

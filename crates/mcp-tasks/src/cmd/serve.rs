@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use mcp_tasks_engine::{OpenOptions, PostgresOptions, SqliteOptions, StoreUrl};
+use mcp_tasks_runtime::admin::AdminOptions;
 use mcp_tasks_runtime::server::{
     ctrl_c_or_sigterm, BuildError, ReadyServer, Server, ServerBuilder,
 };
@@ -67,6 +68,10 @@ pub(crate) fn configure(
     stop: &CancellationToken,
 ) -> ServerBuilder {
     let (url, open) = store(&settings.store);
+    let builder = match &settings.admin {
+        Some(admin) => builder.admin(AdminOptions::new(admin.addr, admin.token.clone())),
+        None => builder,
+    };
     builder
         .store(url)
         .open_options(open)
@@ -117,6 +122,16 @@ pub(crate) fn announce(settings: &ServeSettings, ready: &ReadyServer) {
     let recovered = ready.recovered();
     if let Some(line) = recovery_line(recovered.failed.len(), recovered.rerun.len(), shared) {
         output::info(&line);
+    }
+    // Before `listening on`, which is the line that says the server is up.
+    if let Some(admin) = ready.admin() {
+        output::info(&format!("admin: {}", admin.url()));
+        if let Some(login) = admin.login_url() {
+            output::info(&format!(
+                "admin token generated for this run (--admin-token-file sets one); log in at \
+                 {login}"
+            ));
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use mcp_tasks_engine::{ConfigError, EngineConfig, Limits, Synchronous};
+use mcp_tasks_runtime::admin::AdminToken;
 use mcp_tasks_runtime::server::RateLimit;
 use mcp_tasks_runtime::transport::http::BearerTokens;
 use serde::de::{self, Deserializer, Visitor};
@@ -160,6 +161,7 @@ pub(crate) struct FileConfig {
     audit: AuditSection,
     tasks: TasksSection,
     http: HttpSection,
+    admin: AdminSection,
     /// Read by `mcp-tasks gateway` only; `serve` ignores it, so one file serves both.
     gateway: gateway::GatewaySection,
 }
@@ -232,6 +234,13 @@ struct HttpSection {
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_stateless_requests: Option<u64>,
     auth_tokens: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct AdminSection {
+    listen: Option<SocketAddr>,
+    token_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -326,6 +335,47 @@ pub(crate) struct ServeSettings {
     pub(crate) max_stateless_requests: usize,
     /// `None` serves anonymous sessions.
     pub(crate) auth: Option<AuthSettings>,
+    /// `None` runs no admin listener.
+    pub(crate) admin: Option<AdminSettings>,
+}
+
+/// The admin listener: where, and its token.
+#[derive(Debug)]
+pub(crate) struct AdminSettings {
+    pub(crate) addr: SocketAddr,
+    /// From `--admin-token-file`, or generated (then printed at start with a login URL).
+    pub(crate) token: AdminToken,
+}
+
+/// The admin listener's settings from the flags over the `[admin]` section. A listener
+/// reachable from other machines must have a token chosen by the operator: a generated one is
+/// printed to stderr, which ends up in logs that others read.
+fn admin(args: &ServeArgs, section: AdminSection) -> anyhow::Result<Option<AdminSettings>> {
+    let addr = args.admin.admin.or(section.listen);
+    let file = args.admin.admin_token_file.clone().or(section.token_file);
+    let Some(addr) = addr else {
+        if file.is_some() {
+            anyhow::bail!(
+                "--admin-token-file ([admin] token_file) applies to the admin listener, and \
+                 none is asked for: add --admin ADDR (or [admin] listen), such as \
+                 --admin 127.0.0.1:9090"
+            );
+        }
+        return Ok(None);
+    };
+    if file.is_none() && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "--admin {addr} is not a loopback address, so other machines could reach the admin \
+             API, which reads and cancels every task: give it a token of your own with \
+             --admin-token-file FILE (or [admin] token_file), or listen on 127.0.0.1"
+        );
+    }
+    // Read now, so that a bad file is a usage error before anything listens.
+    let token = match &file {
+        Some(path) => AdminToken::from_file(path)?,
+        None => AdminToken::generate(),
+    };
+    Ok(Some(AdminSettings { addr, token }))
 }
 
 /// Bearer auth of the HTTP endpoint: the tokens, and the file they came from.
@@ -469,6 +519,7 @@ fn merge(
         ),
         Some(path) => Some(AuthSettings::load(path)?),
     };
+    let admin = admin(args, file.admin)?;
     let engine = EngineConfig::default()
         .default_ttl(default_ttl)
         .max_ttl(max_ttl)
@@ -545,6 +596,7 @@ fn merge(
                 .unwrap_or(defaults::MAX_STATELESS_REQUESTS),
         ),
         auth,
+        admin,
     })
 }
 
@@ -719,6 +771,99 @@ mod tests {
         let missing = dir.dir().join("missing").display().to_string();
         let err = settings(&["--http", "127.0.0.1:0", "--auth-tokens", &missing], "").unwrap_err();
         assert!(format!("{err:#}").contains(&missing), "{err:#}");
+    }
+
+    /// Issue 15 item 2: the admin listener comes from --admin or `[admin] listen`, its token
+    /// from --admin-token-file or `[admin] token_file`, flags first.
+    #[test]
+    fn the_admin_listener_comes_from_flags_or_file() {
+        assert!(
+            settings(&[], "").unwrap().admin.is_none(),
+            "off unless asked"
+        );
+        let dir = testkit::store::TempStore::new();
+        let one = tokens_file(&dir, "one", "  token-one  \nignored\n");
+        let two = tokens_file(&dir, "two", "token-two\n");
+        let text = format!("[admin]\nlisten = \"127.0.0.1:9090\"\ntoken_file = {one:?}");
+        let from_file = settings(&[], &text).unwrap().admin.unwrap();
+        assert_eq!(from_file.addr, "127.0.0.1:9090".parse().unwrap());
+        assert_eq!(from_file.token.as_str(), "token-one");
+        assert!(!from_file.token.is_generated());
+        assert!(
+            !format!("{from_file:?}").contains("token-one"),
+            "Debug hides the token"
+        );
+
+        let flags = ["--admin", "[::1]:0", "--admin-token-file", &two];
+        let from_flags = settings(&flags, &text).unwrap().admin.unwrap();
+        assert_eq!(from_flags.addr, "[::1]:0".parse().unwrap());
+        assert_eq!(from_flags.token.as_str(), "token-two");
+
+        let generated = settings(&["--admin", "127.0.0.1:0"], "")
+            .unwrap()
+            .admin
+            .unwrap();
+        assert!(
+            generated.token.is_generated(),
+            "a loopback listener may have a generated token"
+        );
+    }
+
+    #[test]
+    fn the_admin_listener_refuses_what_would_expose_it() {
+        let dir = testkit::store::TempStore::new();
+        let good = tokens_file(&dir, "good", "token\n");
+        let empty = tokens_file(&dir, "empty", "\n  \nsecond line\n");
+        let missing = dir.dir().join("missing").display().to_string();
+        for (flags, text, needle) in [
+            (
+                vec!["--admin", "0.0.0.0:9090"],
+                "",
+                "--admin 0.0.0.0:9090 is not a loopback",
+            ),
+            (
+                vec![],
+                "[admin]\nlisten = \"192.0.2.1:9090\"",
+                "--admin-token-file FILE",
+            ),
+            (
+                vec!["--admin-token-file", good.as_str()],
+                "",
+                "add --admin ADDR",
+            ),
+            (
+                vec![
+                    "--admin",
+                    "127.0.0.1:0",
+                    "--admin-token-file",
+                    empty.as_str(),
+                ],
+                "",
+                "is empty",
+            ),
+            (
+                vec![
+                    "--admin",
+                    "127.0.0.1:0",
+                    "--admin-token-file",
+                    missing.as_str(),
+                ],
+                "",
+                &missing,
+            ),
+        ] {
+            let err = format!("{:#}", settings(&flags, text).unwrap_err());
+            assert!(err.contains(needle), "{flags:?} {text:?}: {err}");
+        }
+        let exposed = ["--admin", "0.0.0.0:0", "--admin-token-file", good.as_str()];
+        assert!(
+            settings(&exposed, "").unwrap().admin.is_some(),
+            "with a token it may listen anywhere"
+        );
+        let err = file_error("[admin]\nlisten = \"localhost:9090\"");
+        assert!(err.contains("listen") && err.contains("line 2"), "{err}");
+        let err = file_error("[admin]\ntoken = \"x\"");
+        assert!(err.contains("token") && err.contains("line 2"), "{err}");
     }
 
     /// T-SEC-3: the rate limit defaults to 1000/s with bursts of twice that, can be set from

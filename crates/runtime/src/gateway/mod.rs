@@ -53,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 pub use policy::{PolicyError, Resolved, Rules, TaskPolicy, ToolRule};
 pub use upstream::{Backoff, Health, UpstreamSpec};
 
+use crate::admin::UpstreamStatus;
 use crate::client::{Client, ClientError, Protocol};
 use crate::server::{Server, ServerBuilder};
 
@@ -224,8 +225,15 @@ impl Gateway {
         self.inner.upstream.health()
     }
 
+    /// The connection to the upstream as operators see it: up, down or starting, how often
+    /// it was made again, and why it last went down.
+    pub fn status(&self) -> UpstreamStatus {
+        self.inner.upstream.status()
+    }
+
     /// Sets `builder` up to serve the upstream: its tools (policy applied), its
-    /// instructions, and the passthrough of everything else it offers.
+    /// instructions, the passthrough of everything else it offers, and the upstream's health
+    /// for the admin listener ([`ServerBuilder::upstream`]).
     pub fn configure(&self, builder: ServerBuilder) -> ServerBuilder {
         let tools = self
             .inner
@@ -235,7 +243,8 @@ impl Gateway {
             .clone();
         let mut builder = builder
             .tools(tools::registry(&self.inner, &tools))
-            .passthrough(Arc::new(passthrough::Offer(self.inner.clone())));
+            .passthrough(Arc::new(passthrough::Offer(self.inner.clone())))
+            .upstream(self.inner.upstream.clone());
         if let Some(instructions) = &self.inner.instructions {
             builder = builder.instructions(instructions.clone());
         }

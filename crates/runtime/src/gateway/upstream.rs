@@ -11,7 +11,8 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mcp_tasks_wire::jsonrpc::ErrorObject;
@@ -19,6 +20,7 @@ use mcp_tasks_wire::v2025_11_25::{ClientCapabilities, Implementation};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{UpstreamProbe, UpstreamState, UpstreamStatus};
 use crate::client::{Client, ClientBuilder, ClientError, Forwarder, Protocol};
 
 /// Where the upstream server is.
@@ -176,6 +178,12 @@ pub(crate) struct Upstream {
     /// A process the gateway starts (stdio), rather than a server it reaches (HTTP): how its
     /// failures are told.
     spawned: bool,
+    /// Connections made again after the first, for operators.
+    restarts: AtomicU64,
+    /// A new connection is being made now.
+    starting: AtomicBool,
+    /// Why the upstream last went down, kept after it is up again.
+    last_error: Mutex<Option<String>>,
 }
 
 impl Upstream {
@@ -185,7 +193,28 @@ impl Upstream {
             backoff,
             describe: spec.describe(),
             spawned: matches!(spec, UpstreamSpec::Stdio { .. }),
+            restarts: AtomicU64::new(0),
+            starting: AtomicBool::new(false),
+            last_error: Mutex::new(None),
         })
+    }
+
+    /// The connection as operators see it.
+    pub(crate) fn status(&self) -> UpstreamStatus {
+        let state = match &*self.health.borrow() {
+            Health::Up(client) if !client.closed().is_cancelled() => UpstreamState::Up,
+            _ if self.starting.load(Ordering::Acquire) => UpstreamState::Starting,
+            _ => UpstreamState::Down,
+        };
+        UpstreamStatus {
+            state,
+            restarts: self.restarts.load(Ordering::Relaxed),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
     }
 
     /// What the gateway does about a failed upstream, for messages: "starts it again" (a
@@ -269,6 +298,7 @@ impl Upstream {
                     wait = (wait * 2).min(self.backoff.max);
                     tracing::info!(upstream = %self.describe, "connecting to the upstream server again");
                     // A stop does not wait for a start (it may take minutes, as npx fetches).
+                    self.starting.store(true, Ordering::Release);
                     let started = tokio::select! {
                         started = connector.connect() => started,
                         () = stop.cancelled() => break,
@@ -286,12 +316,15 @@ impl Upstream {
                                 }
                             }
                             tracing::info!(upstream = %self.describe, "the upstream server is up again");
+                            self.restarts.fetch_add(1, Ordering::Relaxed);
                             self.health.send_replace(Health::Up(client.clone()));
+                            self.starting.store(false, Ordering::Release);
                             client
                         }
                         Err(e) => {
                             tracing::warn!(upstream = %self.describe, error = %e, retry_in = ?wait, "the upstream server did not start");
                             self.down(e.to_string());
+                            self.starting.store(false, Ordering::Release);
                             continue;
                         }
                     }
@@ -313,6 +346,7 @@ impl Upstream {
             }
             self.down(reason);
         }
+        self.starting.store(false, Ordering::Release);
         if let Health::Up(client) = self.health.send_replace(Health::Stopped) {
             // Calls in flight may still hold the client: they fail now, the process goes.
             client.shutdown().await;
@@ -320,9 +354,19 @@ impl Upstream {
     }
 
     fn down(&self, reason: String) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
         self.health.send_replace(Health::Down {
             reason,
             since: Instant::now(),
         });
+    }
+}
+
+impl UpstreamProbe for Upstream {
+    fn status(&self) -> UpstreamStatus {
+        Self::status(self)
     }
 }

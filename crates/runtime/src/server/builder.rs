@@ -50,6 +50,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{RateLimit, Server, ServerOptions, ToolContext, ToolDef, ToolResult, Tools};
+use crate::admin::{self, AdminListening, AdminOptions, UpstreamProbe};
 use crate::transport::{http, stdio};
 
 /// How long in-flight work may go on after a shutdown signal, unless
@@ -81,6 +82,8 @@ pub struct ServerBuilder {
     max_line_bytes: usize,
     shutdown: Option<Signal>,
     grace: Duration,
+    admin: Option<AdminOptions>,
+    upstream: Option<Arc<dyn UpstreamProbe>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("tools", &self.tools)
             .field("options", &self.options)
             .field("grace", &self.grace)
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +118,8 @@ impl Server {
             max_line_bytes: stdio::DEFAULT_MAX_LINE_BYTES,
             shutdown: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
+            admin: None,
+            upstream: None,
         }
     }
 }
@@ -133,6 +139,14 @@ pub enum BuildError {
     /// The tasks a previous run left unfinished could not be read or recovered.
     #[error("recovering the tasks left unfinished by the previous run: {0}")]
     Recovery(#[source] mcp_tasks_engine::Error),
+    /// The admin listener's address cannot be bound.
+    #[error("cannot listen for the admin API on {addr}: {error}; is the port free?")]
+    Admin {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it cannot be bound (in the message already, so not a `source` said twice).
+        error: std::io::Error,
+    },
 }
 
 impl ServerBuilder {
@@ -242,22 +256,55 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the admin API, its metrics, health and dashboard on an address of their own
+    /// (see [`admin`](crate::admin)): bound by [`build`](Self::build), served beside
+    /// [`ReadyServer::serve_stdio`] or [`ReadyServer::serve_http`], stopped with the server.
+    pub fn admin(mut self, options: AdminOptions) -> Self {
+        self.admin = Some(options);
+        self
+    }
+
+    /// Reports the health of the server this one stands in front of on the admin listener
+    /// (its overview's `upstream`, the `mcp_tasks_upstream_*` metrics) and makes its role
+    /// `gateway`. [`Gateway::configure`](crate::gateway::Gateway::configure) sets it.
+    pub fn upstream(mut self, probe: Arc<dyn UpstreamProbe>) -> Self {
+        self.upstream = Some(probe);
+        self
+    }
+
     /// Opens the store and recovers the tasks a previous run left unfinished, then starts the
-    /// TTL sweeper and (on a shared store) the recovery of stopped instances' tasks.
+    /// TTL sweeper and (on a shared store) the recovery of stopped instances' tasks, and binds
+    /// the admin listener if one was asked for.
     ///
     /// # Errors
     ///
-    /// A bad store URL, contradicting engine settings, a store that cannot be opened, or a
-    /// store that fails during recovery; each message says what to change.
+    /// A bad store URL, contradicting engine settings, a store that cannot be opened, a
+    /// store that fails during recovery, or an admin address that cannot be bound; each
+    /// message says what to change.
     pub async fn build(self) -> Result<ReadyServer, BuildError> {
         self.engine.validate().map_err(BuildError::Config)?;
-        let store = match self.store {
-            StoreSource::Url(url) => url
-                .map_err(BuildError::StoreUrl)?
-                .open(&self.open)
-                .await
-                .map_err(BuildError::Open)?,
-            StoreSource::Open(store) => store,
+        let started_at = jiff::Timestamp::now();
+        let (store, shown) = match self.store {
+            StoreSource::Url(url) => {
+                let url = url.map_err(BuildError::StoreUrl)?;
+                let shown = url.clone().resolved().unwrap_or(url.clone()).to_string();
+                (url.open(&self.open).await.map_err(BuildError::Open)?, shown)
+            }
+            StoreSource::Open(store) => (store, "(a custom store)".to_owned()),
+        };
+        // Bound before recovery, which may take a while: a busy port fails at once.
+        let admin = match self.admin {
+            Some(options) => Some(AdminSetup {
+                bound: admin::Bound::bind(options)
+                    .await
+                    .map_err(|(addr, error)| BuildError::Admin { addr, error })?,
+                context: admin::Context {
+                    store: shown,
+                    upstream: self.upstream,
+                    started_at,
+                },
+            }),
+            None => None,
         };
         let engine = Engine::new(store, self.engine);
         let server = Server::with_options(engine.clone(), self.tools, self.info, self.options);
@@ -288,8 +335,16 @@ impl ServerBuilder {
             shutdown: self.shutdown,
             grace: self.grace,
             background,
+            admin,
         })
     }
+}
+
+/// The admin listener of a built server, bound, and what it shows.
+#[derive(Debug)]
+struct AdminSetup {
+    bound: admin::Bound,
+    context: admin::Context,
 }
 
 /// The sweeper and the recovery loop; stopped when the server stops, or is dropped unserved.
@@ -318,6 +373,7 @@ pub struct ReadyServer {
     shutdown: Option<Signal>,
     grace: Duration,
     background: Background,
+    admin: Option<AdminSetup>,
 }
 
 impl std::fmt::Debug for ReadyServer {
@@ -325,6 +381,7 @@ impl std::fmt::Debug for ReadyServer {
         f.debug_struct("ReadyServer")
             .field("server", &self.server)
             .field("grace", &self.grace)
+            .field("admin", &self.admin())
             .finish_non_exhaustive()
     }
 }
@@ -350,6 +407,12 @@ impl ReadyServer {
         &self.http
     }
 
+    /// The admin listener, when [`ServerBuilder::admin`] asked for one: its bound address and,
+    /// for a generated token, the login URL. It serves once a `serve_*` method runs.
+    pub fn admin(&self) -> Option<&AdminListening> {
+        self.admin.as_ref().map(|a| a.bound.listening())
+    }
+
     /// Serves one session on stdin and stdout until stdin ends or the shutdown signal comes,
     /// then stops gracefully: new requests are refused while the answers of the requests
     /// already read (and the client's answers they wait for) are still read and written.
@@ -359,7 +422,7 @@ impl ReadyServer {
     /// An I/O error writing stdout.
     pub async fn serve_stdio(self) -> std::io::Result<()> {
         let max = self.max_line_bytes;
-        self.serve(|server, stopping| async move {
+        self.serve(None, |server, stopping| async move {
             stdio::serve_until(
                 server,
                 tokio::io::stdin(),
@@ -399,7 +462,8 @@ impl ReadyServer {
             tracing::info!("listening on http://{local}{}", self.http.path);
         }
         let config = self.http.clone();
-        self.serve(|server, stopping| async move {
+        let max_sessions = Some(config.max_sessions);
+        self.serve(max_sessions, |server, stopping| async move {
             let (router, drained) = http::router_until(server, config, stopping);
             http::serve(listener, router, drained).await
         })
@@ -410,8 +474,10 @@ impl ReadyServer {
     /// `transport` gets `stopping` tripped and the grace period to end by itself (HTTP stops
     /// accepting connections, stdio refuses new requests, and both finish the exchanges already
     /// open), and running tasks get what is left of it. Then the
-    /// sweeper and recovery loop stop and the lease is released.
-    async fn serve<F, Fut>(self, transport: F) -> std::io::Result<()>
+    /// sweeper and recovery loop stop and the lease is released. The admin listener, if any,
+    /// serves from the start to the very end (`/readyz` answers 503 from the signal on).
+    /// `max_sessions` is the transport's cap on sessions, for the admin overview.
+    async fn serve<F, Fut>(self, max_sessions: Option<usize>, transport: F) -> std::io::Result<()>
     where
         F: FnOnce(Arc<Server>, CancellationToken) -> Fut,
         Fut: Future<Output = std::io::Result<()>>,
@@ -421,9 +487,19 @@ impl ReadyServer {
             shutdown,
             grace,
             background,
+            admin,
             ..
         } = self;
         let stopping = CancellationToken::new();
+        let admin = admin.map(|a| {
+            admin::spawn(
+                a.bound,
+                server.clone(),
+                a.context,
+                max_sessions,
+                stopping.clone(),
+            )
+        });
         let mut signal = shutdown.unwrap_or_else(|| Box::pin(ctrl_c_or_sigterm()));
         // A signal future registers its handlers when first polled; polled only by the
         // spawned watcher, a SIGTERM before the watcher first ran would kill the process by
@@ -457,6 +533,9 @@ impl ReadyServer {
         stopping.cancel();
         drop(background);
         release_lease(server.engine()).await;
+        if let Some(admin) = admin {
+            admin.stop().await;
+        }
         result
     }
 }

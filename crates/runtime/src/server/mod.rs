@@ -11,6 +11,7 @@ pub(crate) mod mrtr;
 pub mod passthrough;
 mod rate;
 mod router;
+pub(crate) mod stats;
 pub mod tasks;
 pub mod tools;
 
@@ -34,6 +35,7 @@ pub use builder::{
 };
 pub use passthrough::{Passthrough, PassthroughContext};
 pub use rate::RateLimit;
+pub use stats::ServerStats;
 pub use tools::{ToolContext, ToolDef, ToolResult, Tools};
 
 /// An MCP server: tools, and the engine that runs them as tasks.
@@ -57,6 +59,8 @@ pub struct Server {
     task_after: Duration,
     /// Derived from the store's secret on first use (see [`mrtr`]).
     state_key: OnceLock<mrtr::StateKey>,
+    /// Requests of the stateless era and SSE streams open now, for operators.
+    stats: stats::Stats,
 }
 
 /// How long a MCP 2026-07-28 call of a tool whose task support is optional runs before it
@@ -102,6 +106,7 @@ impl Server {
             task_watch: ext_tasks::watch::TaskWatch::default(),
             task_after: options.task_after.unwrap_or(DEFAULT_TASK_AFTER),
             state_key: OnceLock::new(),
+            stats: stats::Stats::default(),
         })
     }
 
@@ -128,6 +133,11 @@ impl Server {
     /// The task engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Who the server tells clients it is.
+    pub fn info(&self) -> &Implementation {
+        &self.info
     }
 
     /// The tools, as they are now.
@@ -194,6 +204,31 @@ impl Server {
         self.rate.as_ref()
     }
 
+    pub(crate) fn counters(&self) -> &stats::Stats {
+        &self.stats
+    }
+
+    /// What is open now: sessions of each era, SSE streams, and the rate limit's refusals so
+    /// far; what an operator's metrics and overview show.
+    pub fn stats(&self) -> ServerStats {
+        let sessions = self
+            .live_sessions()
+            .iter()
+            .filter(|s| s.peer_info().protocol_version.is_some())
+            .count();
+        ServerStats {
+            sessions,
+            stateless_requests: self.stats.stateless_requests(),
+            open_streams: self.stats.open_streams(),
+            rate_limited: self.rate.as_ref().map_or(0, rate::RateLimiter::refused),
+        }
+    }
+
+    /// The rate limit in force, if any.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate.as_ref().map(rate::RateLimiter::limit)
+    }
+
     /// Answers one request. `sink` is the stream the request came on: messages tied to this
     /// request (progress, questions for a plain call, input requests of `tasks/result`) go there.
     ///
@@ -225,6 +260,7 @@ impl Server {
         sink: &Sink,
     ) -> Option<Response> {
         let id = request.id.clone();
+        let _counted = self.stats.stateless_request();
         match router::route_stateless(self, cx, request, sink).await {
             Ok(Some(result)) => Some(Response::result(id, result)),
             Ok(None) => None,

@@ -25,6 +25,13 @@ pub struct RateLimit {
     pub burst: NonZeroU32,
 }
 
+/// As an operator reads it: `5/s, bursts of 10`.
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s, bursts of {}", self.per_second, self.burst)
+    }
+}
+
 /// How often stale keys are dropped, in checks; a key of a requestor that went quiet costs
 /// memory until then.
 const PRUNE_EVERY: u64 = 4096;
@@ -35,6 +42,8 @@ pub(crate) struct RateLimiter {
     limit: RateLimit,
     cells: DefaultKeyedRateLimiter<String>,
     checks: AtomicU64,
+    /// Operations refused so far, for operators.
+    refused: AtomicU64,
 }
 
 impl RateLimiter {
@@ -44,7 +53,17 @@ impl RateLimiter {
             limit,
             cells: governor::RateLimiter::keyed(quota),
             checks: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    pub(crate) fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// How many operations were refused since the limiter was made.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Admits one operation of `requestor`, or says when to retry.
@@ -59,6 +78,7 @@ impl RateLimiter {
             (None, None) => "anonymous".to_owned(),
         };
         self.cells.check_key(&key).map_err(|not_until| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
             ErrorObject::internal(format!(
@@ -92,5 +112,6 @@ mod tests {
         assert!(refused.message.contains("retry in"), "{}", refused.message);
         assert!(refused.data.unwrap()["retryAfterMs"].as_u64().unwrap() > 0);
         limiter.check(&Requestor::anonymous("b")).unwrap();
+        assert_eq!(limiter.refused(), 1);
     }
 }

@@ -210,6 +210,44 @@ mod tests {
         fn changes(&self) -> ChangeFeed {
             self.inner.changes()
         }
+        async fn record(
+            &self,
+            id: &TaskId,
+            at: Timestamp,
+            kind: mcp_tasks_engine::EventKind,
+        ) -> mcp_tasks_engine::Result<()> {
+            self.inner.record(id, at, kind).await
+        }
+        async fn history(
+            &self,
+            id: &TaskId,
+            after: Option<u64>,
+            limit: usize,
+        ) -> mcp_tasks_engine::Result<Vec<mcp_tasks_engine::TaskEvent>> {
+            self.inner.history(id, after, limit).await
+        }
+        async fn inspect(&self, id: &TaskId) -> mcp_tasks_engine::Result<Option<TaskRecord>> {
+            self.inner.inspect(id).await
+        }
+        async fn admin_list(
+            &self,
+            query: &mcp_tasks_engine::AdminQuery,
+        ) -> mcp_tasks_engine::Result<Vec<TaskRecord>> {
+            self.inner.admin_list(query).await
+        }
+        async fn purge(
+            &self,
+            before: Timestamp,
+            limit: usize,
+        ) -> mcp_tasks_engine::Result<Vec<TaskRecord>> {
+            self.inner.purge(before, limit).await
+        }
+        async fn counts(&self) -> mcp_tasks_engine::Result<Vec<mcp_tasks_engine::TaskCount>> {
+            self.inner.counts().await
+        }
+        async fn check(&self) -> mcp_tasks_engine::Result<()> {
+            self.inner.check().await
+        }
     }
 
     /// A server on a gated store whose one tool, `job`, always runs as a task and never ends

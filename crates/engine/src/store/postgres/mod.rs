@@ -40,8 +40,10 @@ use tokio_postgres::{Config, NoTls};
 use self::listen::{Listener, CHANNEL};
 use super::row::{self, Row};
 use super::{
-    Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, TaskStore, UnfinishedQuery,
+    AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, OwnerFilter,
+    TaskCount, TaskStore, UnfinishedQuery,
 };
+use crate::history::{self, EventKind, TaskEvent};
 use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
 use crate::{Error, Result};
 
@@ -284,14 +286,15 @@ impl PostgresStore {
         let tx = client.transaction().await.map_err(|e| self.fail(&e))?;
         let row = tx
             .query_opt(
-                "SELECT record FROM mcp_tasks WHERE id = $1 FOR UPDATE",
+                "SELECT record, events FROM mcp_tasks WHERE id = $1 FOR UPDATE",
                 &[&id.as_str()],
             )
             .await
             .map_err(|e| self.fail(&e))?
             .ok_or_else(|| Error::NotFound { id: id.clone() })?;
         let mut record = row::decode(row.get(0))?;
-        let changed = record.apply(change, now)?;
+        let events: i64 = row.get(1);
+        let event = history::apply(&mut record, change, now)?;
         if let Some(runner) = dead_runner {
             // Locked until commit: a renewal waits, then finds `taken` raised.
             let alive: Option<bool> = tx
@@ -309,7 +312,7 @@ impl PostgresStore {
                     runner: Some(runner),
                 });
             }
-            if changed && alive.is_some() {
+            if event.is_some() && alive.is_some() {
                 tx.execute(
                     "UPDATE mcp_tasks_instances SET taken = taken + 1 WHERE runner = $1",
                     &[&runner],
@@ -318,17 +321,22 @@ impl PostgresStore {
                 .map_err(|e| self.fail(&e))?;
             }
         }
-        if !changed {
+        let Some(event) = event else {
             return Ok(record);
-        }
+        };
         let written = Row::of(&record)?;
+        let body = row::encode_event(&TaskEvent::new(seq(events), now, &record, event))?;
         let change = Change {
             id: id.clone(),
             event: ChangeEvent::Updated(record.status()),
         };
         tx.execute(
             "WITH u AS (UPDATE mcp_tasks SET status = $2, runner = $3, record = $4, \
-             version = version + 1 WHERE id = $1 RETURNING 1) SELECT pg_notify($5, $6) FROM u",
+             updated_at = $7, events = events + 1, version = version + 1 WHERE id = $1 \
+             RETURNING id, events), \
+             e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+             SELECT id, events, $8, $9 FROM u) \
+             SELECT pg_notify($5, $6) FROM u",
             &[
                 &written.id,
                 &written.status,
@@ -336,6 +344,9 @@ impl PostgresStore {
                 &written.record,
                 &CHANNEL,
                 &note(&change),
+                &written.updated_at,
+                &row::nanos(now),
+                &body,
             ],
         )
         .await
@@ -356,13 +367,19 @@ impl TaskStore for PostgresStore {
         let limit = new.active_limit;
         let record = TaskRecord::new(new);
         let r = Row::of(&record)?;
+        let body = row::encode_event(&TaskEvent::new(
+            1,
+            record.created_at,
+            &record,
+            EventKind::created(&record),
+        ))?;
         let change = Change {
             id: record.id.clone(),
             event: ChangeEvent::Created,
         };
         let note = note(&change);
-        // $1..$10 of both inserts; the limited one adds the limit as $11.
-        let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        // $1..$13 of both inserts; the limited one adds the limit as $14.
+        let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
             &r.id,
             &r.owner,
             &r.session,
@@ -373,17 +390,24 @@ impl TaskStore for PostgresStore {
             &r.record,
             &CHANNEL,
             &note,
+            &r.name,
+            &r.updated_at,
+            &body,
         ];
+        // The task's first event goes in with it: a task never exists without its history.
+        const HISTORY: &str = "e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+                               SELECT id, 1, $5::bigint, $13::text FROM i)";
         let mut client = self.client().await?;
         let inserted = match limit {
             None => {
                 let stmt = client
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "WITH i AS (INSERT INTO mcp_tasks \
-                         (id, owner, session, status, created_at, expires_at, runner, record) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1) \
-                         SELECT pg_notify($9, $10) FROM i",
-                    )
+                         (id, owner, session, status, created_at, expires_at, runner, record, \
+                         name, updated_at, events) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, $12, 1) RETURNING id), \
+                         {HISTORY} SELECT pg_notify($9, $10) FROM i"
+                    ))
                     .await
                     .map_err(|e| self.fail(&e))?;
                 client.execute(&stmt, &row_params).await
@@ -413,10 +437,12 @@ impl TaskStore for PostgresStore {
                 let sql = format!(
                     "WITH live AS (SELECT count(*) AS n FROM mcp_tasks WHERE {requestor} AND {LIVE}), \
                      i AS (INSERT INTO mcp_tasks \
-                     (id, owner, session, status, created_at, expires_at, runner, record) \
+                     (id, owner, session, status, created_at, expires_at, runner, record, \
+                     name, updated_at, events) \
                      SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, \
-                     $7::text, $8::text FROM live WHERE live.n < $11 RETURNING 1) \
-                     SELECT pg_notify($9, $10) FROM i"
+                     $7::text, $8::text, $11::text, $12::bigint, 1 FROM live WHERE live.n < $14 \
+                     RETURNING id), \
+                     {HISTORY} SELECT pg_notify($9, $10) FROM i"
                 );
                 let stmt = tx.prepare_cached(&sql).await.map_err(|e| self.fail(&e))?;
                 let mut params = row_params.to_vec();
@@ -472,13 +498,17 @@ impl TaskStore for PostgresStore {
         }
         let client = self.client().await?;
         let read = client
-            .prepare_cached("SELECT record, version FROM mcp_tasks WHERE id = $1")
+            .prepare_cached("SELECT record, version, events FROM mcp_tasks WHERE id = $1")
             .await
             .map_err(|e| self.fail(&e))?;
+        // The event's seq was read with the version: the compare-and-swap keeps them in step.
         let write = client
             .prepare_cached(
                 "WITH u AS (UPDATE mcp_tasks SET status = $3, runner = $4, record = $5, \
-                 version = version + 1 WHERE id = $1 AND version = $2 RETURNING 1) \
+                 updated_at = $8, events = events + 1, version = version + 1 \
+                 WHERE id = $1 AND version = $2 RETURNING id, events), \
+                 e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+                 SELECT id, events, $9, $10 FROM u) \
                  SELECT pg_notify($6, $7) FROM u",
             )
             .await
@@ -491,11 +521,13 @@ impl TaskStore for PostgresStore {
                 .ok_or_else(|| Error::NotFound { id: id.clone() })?;
             let mut record = row::decode(row.get(0))?;
             let version: i64 = row.get(1);
-            if !record.apply(change.clone(), now)? {
+            let events: i64 = row.get(2);
+            let Some(event) = history::apply(&mut record, change.clone(), now)? else {
                 return Ok(record);
-            }
+            };
             let written = Row::of(&record)?;
-            let event = Change {
+            let body = row::encode_event(&TaskEvent::new(seq(events), now, &record, event))?;
+            let notice = Change {
                 id: id.clone(),
                 event: ChangeEvent::Updated(record.status()),
             };
@@ -509,13 +541,16 @@ impl TaskStore for PostgresStore {
                         &written.runner,
                         &written.record,
                         &CHANNEL,
-                        &note(&event),
+                        &note(&notice),
+                        &written.updated_at,
+                        &row::nanos(now),
+                        &body,
                     ],
                 )
                 .await
                 .map_err(|e| self.fail(&e))?;
             if n == 1 {
-                self.feed.send(event);
+                self.feed.send(notice);
                 return Ok(record);
             }
             // Another write came in between: apply to what it left, which may refuse.
@@ -607,6 +642,196 @@ impl TaskStore for PostgresStore {
         self.feed.subscribe()
     }
 
+    async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+        let client = self.client().await?;
+        let read = client
+            .prepare_cached("SELECT record, version, events FROM mcp_tasks WHERE id = $1")
+            .await
+            .map_err(|e| self.fail(&e))?;
+        // Bumping the version makes a transition racing this one read again, so the two
+        // events never take the same seq.
+        let write = client
+            .prepare_cached(
+                "WITH u AS (UPDATE mcp_tasks SET events = events + 1, version = version + 1 \
+                 WHERE id = $1 AND version = $2 RETURNING id, events) \
+                 INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+                 SELECT id, events, $3, $4 FROM u",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        loop {
+            let row = client
+                .query_opt(&read, &[&id.as_str()])
+                .await
+                .map_err(|e| self.fail(&e))?
+                .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+            let record = row::decode(row.get(0))?;
+            let version: i64 = row.get(1);
+            let events: i64 = row.get(2);
+            let body = row::encode_event(&TaskEvent::new(seq(events), at, &record, kind.clone()))?;
+            let n = client
+                .execute(&write, &[&id.as_str(), &version, &row::nanos(at), &body])
+                .await
+                .map_err(|e| self.fail(&e))?;
+            if n == 1 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TaskEvent>> {
+        let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT body FROM mcp_tasks_events WHERE task_id = $1 AND seq > $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let rows = client
+            .query(&stmt, &[&id.as_str(), &after, &self::limit(limit)])
+            .await
+            .map_err(|e| self.fail(&e))?;
+        rows.iter().map(|r| row::decode_event(r.get(0))).collect()
+    }
+
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT record FROM mcp_tasks WHERE id = $1")
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let row = client
+            .query_opt(&stmt, &[&id.as_str()])
+            .await
+            .map_err(|e| self.fail(&e))?;
+        row.map(|r| row::decode(r.get(0))).transpose()
+    }
+
+    async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+        let mut sql = Sql::new("SELECT record FROM mcp_tasks WHERE true");
+        if !query.statuses.is_empty() {
+            let statuses: Vec<String> = query
+                .statuses
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            sql.text(" AND status = ANY(").arg(statuses).text(")");
+        }
+        match &query.owner {
+            None => {}
+            Some(OwnerFilter::Owner(owner)) => {
+                sql.text(" AND owner = ").arg(owner.as_str().to_owned());
+            }
+            Some(OwnerFilter::Unowned) => {
+                sql.text(" AND owner IS NULL");
+            }
+        }
+        if let Some(tool) = &query.tool {
+            sql.text(" AND name = ").arg(tool.clone());
+        }
+        if let Some(at) = query.created_after {
+            sql.text(" AND created_at > ").arg(row::nanos(at));
+        }
+        if let Some(at) = query.created_before {
+            sql.text(" AND created_at < ").arg(row::nanos(at));
+        }
+        if let Some(p) = &query.before {
+            sql.text(" AND (created_at, id) < (")
+                .arg(row::nanos(p.created_at))
+                .text(", ")
+                .arg(p.id.as_str().to_owned())
+                .text(")");
+        }
+        sql.text(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .arg(limit(query.limit));
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            sql.args.iter().map(|a| a.as_ref() as _).collect();
+        self.read_records(&sql.text, &params).await
+    }
+
+    async fn purge(&self, finished_before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        let client = self.client().await?;
+        // As the sweep: instances purging at once share the work; the history goes by cascade.
+        let stmt = client
+            .prepare_cached(
+                "WITH d AS (DELETE FROM mcp_tasks WHERE id IN \
+                 (SELECT id FROM mcp_tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+                 AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, record) \
+                 SELECT d.record, pg_notify($3, $4 || d.id)::text FROM d",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let prefix = note_prefix(&ChangeEvent::Expired);
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &row::nanos(finished_before),
+                    &self::limit(limit),
+                    &CHANNEL,
+                    &prefix,
+                ],
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let gone = rows
+            .iter()
+            .map(|r| row::decode(r.get(0)))
+            .collect::<Result<Vec<_>>>()?;
+        for record in &gone {
+            self.feed.send(Change {
+                id: record.id.clone(),
+                event: ChangeEvent::Expired,
+            });
+        }
+        Ok(gone)
+    }
+
+    async fn counts(&self) -> Result<Vec<TaskCount>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT status, name, owner, count(*) FROM mcp_tasks GROUP BY name, owner, status",
+            )
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let rows = client.query(&stmt, &[]).await.map_err(|e| self.fail(&e))?;
+        rows.iter()
+            .map(|r| {
+                let status: &str = r.get(0);
+                Ok(TaskCount {
+                    status: TaskStatus::parse(status).ok_or_else(|| {
+                        Error::store(format!(
+                            "{}: a task has the unknown status {status:?}; the database was \
+                             changed by something else",
+                            self.label
+                        ))
+                    })?,
+                    tool: r.get(1),
+                    owner: r.get::<_, Option<String>>(2).map(Owner::new),
+                    count: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn check(&self) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .map_err(|e| self.fail(&e))?;
+        Ok(())
+    }
+
     fn is_shared(&self) -> bool {
         true
     }
@@ -665,6 +890,41 @@ impl TaskStore for PostgresStore {
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The seq of the event that follows `events` events.
+fn seq(events: i64) -> u64 {
+    u64::try_from(events).unwrap_or(0) + 1
+}
+
+/// A statement put together from optional parts, with its numbered parameters.
+struct Sql {
+    text: String,
+    args: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    fn text(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a parameter's placeholder, and the parameter.
+    fn arg(
+        &mut self,
+        value: impl tokio_postgres::types::ToSql + Sync + Send + 'static,
+    ) -> &mut Self {
+        self.args.push(Box::new(value));
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
 }
 
 /// A notification's text: `<event> <task id>`, where the event is `created`, `expired`, or

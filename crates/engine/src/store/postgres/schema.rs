@@ -59,6 +59,34 @@ const MIGRATIONS: &[&str] = &[
         value bytea NOT NULL
     );
 ",
+    "
+    -- Operators (issue 15): filter by tool, purge by age, and keep each task's history.
+    -- `events` counts the task's history, so the next event's seq is known with the version
+    -- that a write compares.
+    ALTER TABLE mcp_tasks ADD COLUMN name text;
+    ALTER TABLE mcp_tasks ADD COLUMN updated_at bigint;  -- unix nanoseconds
+    ALTER TABLE mcp_tasks ADD COLUMN events bigint NOT NULL DEFAULT 0;
+    -- Tasks of older versions: microsecond precision is what timestamptz keeps.
+    UPDATE mcp_tasks SET
+        name = record::json->>'name',
+        updated_at = (extract(epoch FROM (record::json->>'last_updated_at')::timestamptz)
+                      * 1000000)::bigint * 1000;
+    -- Every owner's tasks, newest first.
+    CREATE INDEX mcp_tasks_by_age ON mcp_tasks (created_at, id);
+    -- Counts by tool, owner and status (not led by status, which the live indexes serve).
+    CREATE INDEX mcp_tasks_by_group ON mcp_tasks (name, owner, status);
+    -- Purging finished tasks by the time they finished.
+    CREATE INDEX mcp_tasks_finished_by_update ON mcp_tasks (updated_at)
+        WHERE status IN ('completed', 'failed', 'cancelled');
+    -- Each task's history: the events in order, deleted with the task.
+    CREATE TABLE mcp_tasks_events (
+        task_id text NOT NULL REFERENCES mcp_tasks (id) ON DELETE CASCADE,
+        seq     bigint NOT NULL,  -- 1, 2, 3… per task
+        at      bigint NOT NULL,  -- unix nanoseconds
+        body    text NOT NULL,    -- the whole TaskEvent as JSON
+        PRIMARY KEY (task_id, seq)
+    );
+",
 ];
 
 /// The `tasks/list` cursor key every instance shares: the first instance to ask makes it at

@@ -28,6 +28,7 @@ mod schema;
 mod writer;
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};
@@ -40,8 +41,12 @@ use tokio::sync::oneshot;
 
 use self::writer::{Counters, Op, Writer};
 use super::row::{self, Row};
-use super::{ChangeFeed, ChangeSender, ListQuery, TaskStore, UnfinishedQuery};
-use crate::task::{NewTask, Owner, TaskId, TaskRecord, Transition};
+use super::{
+    AdminQuery, ChangeFeed, ChangeSender, ListQuery, OwnerFilter, TaskCount, TaskStore,
+    UnfinishedQuery,
+};
+use crate::history::{EventKind, TaskEvent};
+use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
 use crate::{Error, Result};
 
 /// Capacity of the change feed; a slower subscriber lags and re-reads.
@@ -100,6 +105,9 @@ pub struct SqliteStore {
     feed: ChangeSender,
     counters: Arc<Counters>,
     cursor_key: crate::cursor::CursorKey,
+    /// The file's device and inode when opened: readiness checks that the path still names
+    /// the file this process writes, not a deleted one or a replacement.
+    file_id: (u64, u64),
     /// Held for the store's life; see the module docs.
     _lock: File,
 }
@@ -137,6 +145,8 @@ impl SqliteStore {
         let cursor_key = schema::cursor_key(&conn)
             .map(crate::cursor::CursorKey)
             .map_err(|e| context("", &e))?;
+        let file = std::fs::metadata(&path).map_err(|e| context("", &e))?;
+        let file_id = (file.dev(), file.ino());
 
         let feed = ChangeSender::new(FEED_CAPACITY);
         let counters = Arc::new(Counters::default());
@@ -164,6 +174,7 @@ impl SqliteStore {
             cursor_key,
             feed,
             counters,
+            file_id,
             _lock: lock,
         })
     }
@@ -306,6 +317,33 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A statement put together from optional parts, with its numbered parameters.
+struct Sql {
+    text: String,
+    args: Vec<rusqlite::types::Value>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    fn text(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a parameter's placeholder, and the parameter.
+    fn arg(&mut self, value: impl Into<rusqlite::types::Value>) -> &mut Self {
+        self.args.push(value.into());
+        self.text.push_str(&format!("?{}", self.args.len()));
+        self
+    }
+}
+
 #[async_trait]
 impl TaskStore for SqliteStore {
     fn cursor_key(&self) -> &[u8] {
@@ -390,6 +428,152 @@ impl TaskStore for SqliteStore {
     fn changes(&self) -> ChangeFeed {
         self.feed.subscribe()
     }
+
+    async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+        let id = id.clone();
+        self.write(|reply| Op::Record {
+            id,
+            at,
+            kind,
+            reply,
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        id: &TaskId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TaskEvent>> {
+        let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        let bodies = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT body FROM task_events WHERE task_id = ?1 AND seq > ?2 \
+                 ORDER BY seq LIMIT ?3",
+            )?;
+            let limit = self::limit(limit);
+            let rows = stmt.query_map(params![id.as_str(), after, limit], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })?;
+        bodies.iter().map(|b| row::decode_event(b)).collect()
+    }
+
+    async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        let json = self.read(|c| {
+            c.prepare_cached("SELECT record FROM tasks WHERE id = ?1")?
+                .query_row([id.as_str()], |r| r.get::<_, String>(0))
+                .optional()
+        })?;
+        json.as_deref().map(row::decode).transpose()
+    }
+
+    async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+        let mut sql = Sql::new("SELECT record FROM tasks WHERE 1 = 1");
+        if !query.statuses.is_empty() {
+            sql.text(" AND status IN (");
+            for (i, status) in query.statuses.iter().enumerate() {
+                sql.text(if i == 0 { "" } else { ", " });
+                sql.arg(status.as_str().to_owned());
+            }
+            sql.text(")");
+        }
+        match &query.owner {
+            None => {}
+            Some(OwnerFilter::Owner(owner)) => {
+                sql.text(" AND owner = ").arg(owner.as_str().to_owned());
+            }
+            Some(OwnerFilter::Unowned) => {
+                sql.text(" AND owner IS NULL");
+            }
+        }
+        if let Some(tool) = &query.tool {
+            sql.text(" AND name = ").arg(tool.clone());
+        }
+        if let Some(at) = query.created_after {
+            sql.text(" AND created_at > ").arg(row::nanos(at));
+        }
+        if let Some(at) = query.created_before {
+            sql.text(" AND created_at < ").arg(row::nanos(at));
+        }
+        if let Some(p) = &query.before {
+            sql.text(" AND (created_at, id) < (")
+                .arg(row::nanos(p.created_at))
+                .text(", ")
+                .arg(p.id.as_str().to_owned())
+                .text(")");
+        }
+        sql.text(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .arg(limit(query.limit));
+        self.read_records(&sql.text, rusqlite::params_from_iter(sql.args))
+    }
+
+    async fn purge(&self, finished_before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+        let before = row::nanos(finished_before);
+        self.write(|reply| Op::Purge {
+            before,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    async fn counts(&self) -> Result<Vec<TaskCount>> {
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT status, name, owner, COUNT(*) FROM tasks GROUP BY name, owner, status",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(status, tool, owner, count)| {
+                Ok(TaskCount {
+                    status: TaskStatus::parse(&status).ok_or_else(|| {
+                        Error::store(format!(
+                            "{}: a task has the unknown status {status:?}; the file was changed \
+                             by something else",
+                            self.label
+                        ))
+                    })?,
+                    tool,
+                    owner: owner.map(Owner::new),
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn check(&self) -> Result<()> {
+        let meta = std::fs::metadata(&self.path).map_err(|e| {
+            Error::store(format!(
+                "{}: the database file is gone ({e}); this process still writes to the deleted \
+                 file: restore it and restart the server",
+                self.label
+            ))
+        })?;
+        if (meta.dev(), meta.ino()) != self.file_id {
+            return Err(Error::store(format!(
+                "{}: the database file was replaced since the store opened it; this process \
+                 still writes to the old one: restart the server",
+                self.label
+            )));
+        }
+        if self.writer.as_ref().is_none_or(|w| w.is_finished()) {
+            return Err(self.writer_gone());
+        }
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0)))
+            .map(drop)
+    }
 }
 
 #[cfg(test)]
@@ -406,6 +590,28 @@ mod tests {
         assert_eq!(first, again);
         let other = SqliteStore::open(dir.path().join("u.sqlite3")).unwrap();
         assert_ne!(other.cursor_key(), first.as_slice());
+    }
+
+    /// Issue 15 item 2: readiness fails once the database file is deleted or replaced under
+    /// the store, which would otherwise go on writing to a file nobody can open again.
+    #[tokio::test]
+    async fn check_notices_a_deleted_or_replaced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        store.check().await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let err = store.check().await.unwrap_err().to_string();
+        assert!(err.contains("the database file is gone"), "{err}");
+        drop(store);
+
+        let store = SqliteStore::open(&path).unwrap();
+        store.check().await.unwrap();
+        let other = dir.path().join("other.sqlite3");
+        drop(SqliteStore::open(&other).unwrap());
+        std::fs::rename(&other, &path).unwrap();
+        let err = store.check().await.unwrap_err().to_string();
+        assert!(err.contains("was replaced"), "{err}");
     }
 
     /// The queries the store runs per request use their indexes, never a scan of every task;
@@ -453,6 +659,30 @@ mod tests {
                  AND ('r' IS NULL OR runner IS NOT 'r') AND (created_at, id) > (0, '') \
                  ORDER BY created_at, id LIMIT 10",
                 "tasks_live_by_age",
+            ),
+            // Issue 15: the operator's listing, counts, purge and history.
+            (
+                "SELECT record FROM tasks WHERE 1 = 1 AND status IN ('failed') \
+                 AND (created_at, id) < (5, 'x') ORDER BY created_at DESC, id DESC LIMIT 10",
+                "tasks_by_age",
+            ),
+            (
+                "SELECT record FROM tasks WHERE 1 = 1 AND owner = 'o' \
+                 ORDER BY created_at DESC, id DESC LIMIT 10",
+                "tasks_by_owner",
+            ),
+            (
+                "SELECT status, name, owner, COUNT(*) FROM tasks GROUP BY name, owner, status",
+                "tasks_by_group",
+            ),
+            (
+                "SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+                 AND updated_at < 5 ORDER BY updated_at LIMIT 10",
+                "tasks_finished_by_update",
+            ),
+            (
+                "SELECT body FROM task_events WHERE task_id = 't' AND seq > 0 ORDER BY seq LIMIT 10",
+                "PRIMARY KEY",
             ),
         ] {
             let p = plan(sql);

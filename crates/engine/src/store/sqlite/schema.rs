@@ -46,6 +46,34 @@ const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
 ",
+    "
+    -- Operators (issue 15): filter by tool, purge by age, and keep each task's history.
+    ALTER TABLE tasks ADD COLUMN name TEXT;
+    ALTER TABLE tasks ADD COLUMN updated_at INTEGER;  -- unix nanoseconds
+    -- Tasks of older versions: millisecond precision is what SQLite's date functions give.
+    UPDATE tasks SET
+        name = json_extract(record, '$.name'),
+        updated_at = CAST(unixepoch(json_extract(record, '$.last_updated_at'), 'subsec') * 1000
+                          AS INTEGER) * 1000000;
+    -- Every owner's tasks, newest first.
+    CREATE INDEX tasks_by_age ON tasks (created_at, id);
+    -- Counts by tool, owner and status (not led by status, which the live indexes serve).
+    CREATE INDEX tasks_by_group ON tasks (name, owner, status);
+    -- Purging finished tasks by the time they finished.
+    CREATE INDEX tasks_finished_by_update ON tasks (updated_at)
+        WHERE status IN ('completed', 'failed', 'cancelled');
+    -- Each task's history: the events in order, deleted with the task.
+    CREATE TABLE task_events (
+        task_id TEXT NOT NULL,
+        seq     INTEGER NOT NULL,  -- 1, 2, 3… per task
+        at      INTEGER NOT NULL,  -- unix nanoseconds
+        body    TEXT NOT NULL,     -- the whole TaskEvent as JSON
+        PRIMARY KEY (task_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER tasks_delete_history AFTER DELETE ON tasks BEGIN
+        DELETE FROM task_events WHERE task_id = OLD.id;
+    END;
+",
 ];
 
 /// The `tasks/list` cursor key: made at random the first time the file is opened, then read,
@@ -165,6 +193,44 @@ mod tests {
         let first = cursor_key(&conn).unwrap();
         assert_eq!(first.len(), crate::cursor::CURSOR_KEY_BYTES);
         assert_eq!(cursor_key(&conn).unwrap(), first);
+    }
+
+    /// Issue 15 item 1: a file of the version before history gets the new columns filled from
+    /// its records, and an empty history.
+    #[test]
+    fn older_files_gain_history_and_columns() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 2").unwrap();
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .unwrap();
+        tx.execute(
+            "INSERT INTO tasks (id, status, created_at, record) VALUES ('t', 'completed', 0, ?1)",
+            [r#"{"name":"build","last_updated_at":"2026-12-05T04:50:00.123456789Z"}"#],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn).unwrap();
+        let (name, updated): (String, i64) = conn
+            .query_row(
+                "SELECT name, updated_at FROM tasks WHERE id = 't'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(name, "build");
+        let want = "2026-12-05T04:50:00.123Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_nanosecond();
+        assert_eq!(i128::from(updated), want);
+        let events: i64 = conn
+            .query_row("SELECT COUNT(*) FROM task_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 0);
     }
 
     #[test]

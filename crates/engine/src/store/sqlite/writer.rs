@@ -13,6 +13,7 @@ use std::sync::{mpsc, Arc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
+use crate::history::{self, EventKind, TaskEvent};
 use crate::store::row::{self, Row};
 use crate::store::{Change, ChangeEvent, ChangeSender};
 use crate::task::{TaskId, TaskRecord, Transition};
@@ -37,6 +38,19 @@ pub(super) enum Op {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<TaskRecord>>>,
     },
+    /// Appends an event that changes no state.
+    Record {
+        id: TaskId,
+        at: jiff::Timestamp,
+        kind: EventKind,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// Deletes finished tasks last changed before `before`.
+    Purge {
+        before: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<TaskRecord>>>,
+    },
 }
 
 /// What a write did, held until its transaction commits.
@@ -52,6 +66,7 @@ enum Done {
         oneshot::Sender<Result<Vec<TaskRecord>>>,
         Result<Vec<TaskRecord>>,
     ),
+    Recorded(oneshot::Sender<Result<()>>, Result<()>),
 }
 
 /// Counters of the writer's work, for benchmarks and tests of the batching.
@@ -133,6 +148,9 @@ impl Writer {
                         Done::Deleted(reply, _) => {
                             let _ = reply.send(Err(Error::store(message.clone())));
                         }
+                        Done::Recorded(reply, _) => {
+                            let _ = reply.send(Err(Error::store(message.clone())));
+                        }
                     }
                 }
                 for op in ops {
@@ -164,6 +182,9 @@ impl Writer {
                         });
                     }
                 }
+                let _ = reply.send(result);
+            }
+            Done::Recorded(reply, result) => {
                 let _ = reply.send(result);
             }
         }
@@ -212,6 +233,21 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
             Done::Deleted(reply, result)
         }
+        Op::Record {
+            id,
+            at,
+            kind,
+            reply,
+        } => Done::Recorded(reply, record(tx, &id, at, kind)),
+        Op::Purge {
+            before,
+            limit,
+            reply,
+        } => {
+            let result = purge(tx, before, limit);
+            *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
+            Done::Deleted(reply, result)
+        }
     }
 }
 
@@ -220,10 +256,50 @@ fn fail(op: Op, message: &str) {
         Op::Create { reply, .. } | Op::Transition { reply, .. } => {
             let _ = reply.send(Err(Error::store(message.to_owned())));
         }
-        Op::DeleteExpired { reply, .. } => {
+        Op::DeleteExpired { reply, .. } | Op::Purge { reply, .. } => {
+            let _ = reply.send(Err(Error::store(message.to_owned())));
+        }
+        Op::Record { reply, .. } => {
             let _ = reply.send(Err(Error::store(message.to_owned())));
         }
     }
+}
+
+/// Runs `f` so that its writes are all kept or all undone, while the batch's transaction goes
+/// on: a write whose second half fails must not commit its first with the others.
+fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    tx.execute_batch("SAVEPOINT write").map_err(sql)?;
+    match f() {
+        Ok(v) => {
+            tx.execute_batch("RELEASE write").map_err(sql)?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO write; RELEASE write")
+                .map_err(sql)?;
+            Err(e)
+        }
+    }
+}
+
+/// Appends an event to the history of `record`, numbered after its last.
+fn append(
+    tx: &Transaction<'_>,
+    record: &TaskRecord,
+    at: jiff::Timestamp,
+    kind: EventKind,
+) -> Result<()> {
+    let id = record.id.as_str();
+    let last: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM task_events WHERE task_id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+        .map_err(sql)?;
+    let seq = u64::try_from(last).unwrap_or(0) + 1;
+    let body = row::encode_event(&TaskEvent::new(seq, at, record, kind))?;
+    tx.prepare_cached("INSERT INTO task_events (task_id, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut s| s.execute(params![id, last + 1, row::nanos(at), body]))
+        .map_err(sql)?;
+    Ok(())
 }
 
 fn sql(e: rusqlite::Error) -> Error {
@@ -256,10 +332,19 @@ fn create(
             return Err(Error::LimitExceeded { limit });
         }
     }
+    atomically(tx, || {
+        insert(tx, &record, row)?;
+        append(tx, &record, record.created_at, EventKind::created(&record))?;
+        Ok(record)
+    })
+}
+
+fn insert(tx: &Transaction<'_>, record: &TaskRecord, row: &Row) -> Result<()> {
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO tasks (id, owner, session, status, created_at, expires_at, runner, record) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO tasks \
+             (id, owner, session, status, name, created_at, updated_at, expires_at, runner, record) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -267,14 +352,16 @@ fn create(
                 row.owner,
                 row.session,
                 row.status,
+                row.name,
                 row.created_at,
+                row.updated_at,
                 row.expires_at,
                 row.runner,
                 row.record
             ])
         });
     match inserted {
-        Ok(_) => Ok(record),
+        Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(f, _))
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
@@ -299,14 +386,58 @@ fn transition(
         .map_err(sql)?;
     let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
     let mut record = row::decode(&json)?;
-    let changed = record.apply(change, now)?;
-    if changed {
-        let row = Row::of(&record)?;
-        tx.prepare_cached("UPDATE tasks SET status = ?2, runner = ?3, record = ?4 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![row.id, row.status, row.runner, row.record]))
-            .map_err(sql)?;
+    let Some(event) = history::apply(&mut record, change, now)? else {
+        return Ok((record, false));
+    };
+    let row = Row::of(&record)?;
+    atomically(tx, || {
+        tx.prepare_cached(
+            "UPDATE tasks SET status = ?2, runner = ?3, record = ?4, updated_at = ?5 WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                row.id,
+                row.status,
+                row.runner,
+                row.record,
+                row.updated_at
+            ])
+        })
+        .map_err(sql)?;
+        append(tx, &record, now, event)
+    })?;
+    Ok((record, true))
+}
+
+fn record(tx: &Transaction<'_>, id: &TaskId, at: jiff::Timestamp, kind: EventKind) -> Result<()> {
+    let json: Option<String> = tx
+        .prepare_cached("SELECT record FROM tasks WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+        .map_err(sql)?;
+    let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
+    append(tx, &row::decode(&json)?, at, kind)
+}
+
+/// Deletes finished tasks last changed before `before`, oldest first; their history goes with
+/// them (a trigger).
+fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Vec<TaskRecord>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = tx
+        .prepare_cached(
+            "DELETE FROM tasks WHERE id IN \
+             (SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+             AND updated_at < ?1 ORDER BY updated_at LIMIT ?2) \
+             RETURNING record",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map(params![before, limit], |r| r.get::<_, String>(0))
+        .map_err(sql)?;
+    let mut gone = Vec::new();
+    for json in rows {
+        gone.push(row::decode(&json.map_err(sql)?)?);
     }
-    Ok((record, changed))
+    Ok(gone)
 }
 
 fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Vec<TaskRecord>> {

@@ -2,6 +2,10 @@
 //! inlined, as a result of kind `complete`.
 //!
 //! An unknown, expired or other owner's task is -32602, alike (T-SEC-1).
+//!
+//! A terminal task's answer carries its result or error, so in this era it is where the
+//! result is retrieved: audited and noted in the task's history as `tasks/result` is in
+//! 2025-11-25.
 
 use mcp_tasks_wire::jsonrpc::{params_as, ErrorObject};
 use mcp_tasks_wire::v2026_07_28::{ResultType, TaskIdParams};
@@ -23,6 +27,15 @@ pub(crate) async fn handle(
         .get(cx.session.requestor(), &id)
         .await
         .map_err(|e| to_error_object(&e))?;
+    if record.status().is_terminal() {
+        server
+            .engine()
+            .audit(mcp_tasks_engine::AuditEvent::ResultRetrieved, &record);
+        server
+            .engine()
+            .result_retrieved(cx.session.requestor(), &id)
+            .await;
+    }
     let mut detailed = crate::ext_dialect::detailed(&record);
     detailed.result_type = Some(ResultType::Complete);
     crate::server::to_value(&detailed)

@@ -117,6 +117,7 @@ pub(crate) async fn handle(
         };
         if record.status().is_terminal() {
             engine.audit(AuditEvent::ResultRetrieved, &record);
+            engine.result_retrieved(&requestor, &id).await;
             return dialect::terminal_answer(&record);
         }
         let fresh: Vec<_> = record

@@ -56,8 +56,9 @@ enum Mode {
         sink: Sink,
         cancel: CancellationToken,
     },
-    /// A task from its start (either era): questions wait in its mailbox.
-    Task(TaskContext),
+    /// A task from its start (either era): questions wait in its mailbox. Shared so progress
+    /// can be noted in its history without holding up the handler.
+    Task(Arc<TaskContext>),
     /// A MCP 2026-07-28 call the server directs: answered within the request (multi
     /// round-trip) until it becomes a task, if it does.
     Directed(Arc<Directed>),
@@ -82,7 +83,7 @@ impl ToolContext {
         Self {
             session,
             progress_token: task.progress_token().cloned(),
-            mode: Mode::Task(task),
+            mode: Mode::Task(Arc::new(task)),
             resumed: false,
         }
     }
@@ -102,7 +103,7 @@ impl ToolContext {
         Self {
             session: Arc::new(Session::new(format!("resumed-{}", task.id()))),
             progress_token: None,
-            mode: Mode::Task(task),
+            mode: Mode::Task(Arc::new(task)),
             resumed: true,
         }
     }
@@ -138,18 +139,20 @@ impl ToolContext {
         }
     }
 
-    /// Reports progress, when the caller gave a progress token; otherwise does nothing.
-    /// Nothing is sent once the call is cancelled or the task is over (T-PROG-1). A MCP
-    /// 2026-07-28 call reports on the request's stream while it is plain; once it became a
-    /// task that stream is answered and gone, so its progress is dropped (`tasks/get` and the
-    /// status message tell how it goes).
+    /// Reports progress: to the caller when it gave a progress token, and, for a task, into
+    /// the task's history for operators (the first report, then at most one a second).
+    /// Nothing is sent or noted once the call is cancelled or the task is over (T-PROG-1). A
+    /// MCP 2026-07-28 call reports on the request's stream while it is plain; once it became
+    /// a task that stream is answered and gone, so its progress goes to the history only
+    /// (`tasks/get` and the status message tell how it goes).
     pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let Some(token) = &self.progress_token else {
-            return;
-        };
         if self.cancellation().is_cancelled() {
             return;
         }
+        self.note_progress(progress, total, message);
+        let Some(token) = &self.progress_token else {
+            return;
+        };
         let mut params = json!({"progressToken": token, "progress": progress});
         if let Some(total) = total {
             params["total"] = json!(total);
@@ -174,6 +177,27 @@ impl ToolContext {
                     Notification::new(method::NOTIFY_PROGRESS, Some(params)).into(),
                 );
             }
+        }
+    }
+
+    /// Notes a task's progress in its history, in the background: the handler does not wait
+    /// for the store.
+    fn note_progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let message = message.map(str::to_owned);
+        match &self.mode {
+            Mode::Task(t) => {
+                let task = t.clone();
+                tokio::spawn(async move { task.progress(progress, total, message).await });
+            }
+            Mode::Directed(d) if d.task().is_some() => {
+                let directed = d.clone();
+                tokio::spawn(async move {
+                    if let Some(task) = directed.task() {
+                        task.progress(progress, total, message).await;
+                    }
+                });
+            }
+            Mode::Directed(_) | Mode::Plain { .. } => {}
         }
     }
 
@@ -228,7 +252,7 @@ impl ToolContext {
     pub async fn set_status_message(&self, message: impl Into<String>) -> Result<(), ErrorObject> {
         let task = match &self.mode {
             Mode::Plain { .. } => None,
-            Mode::Task(t) => Some(t),
+            Mode::Task(t) => Some(t.as_ref()),
             Mode::Directed(d) => d.task(),
         };
         let Some(task) = task else {

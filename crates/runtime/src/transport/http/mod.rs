@@ -269,7 +269,7 @@ impl HttpState {
         tracked
             .replay
             .open(number, rx, until, session.closed().clone(), prime)
-            .into_response(busy)
+            .into_response((busy, self.server.counters().stream()))
     }
 
     /// Ends the standing (GET) streams of every session, resumed ones included. Only POST
@@ -791,7 +791,7 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
         );
     }
     let response = if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
-        resume(&tracked, last, busy)
+        resume(&tracked, last, (busy, state.server.counters().stream()))
     } else {
         let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
         tracked.session.set_standing(Some(tx));
@@ -808,7 +808,7 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
 }
 
 /// `GET` with `Last-Event-ID`: the rest of the stream that id belongs to, or why not.
-fn resume(tracked: &Tracked, last: &HeaderValue, busy: Busy) -> Response {
+fn resume(tracked: &Tracked, last: &HeaderValue, busy: impl Send + 'static) -> Response {
     let text = String::from_utf8_lossy(last.as_bytes());
     let Ok(after) = text.parse::<EventId>() else {
         return bad_request(

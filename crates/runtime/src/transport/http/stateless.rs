@@ -48,6 +48,7 @@ use super::accept::accepts;
 use super::param_headers::ParamHeaders;
 use super::{HttpState, PROTOCOL_VERSION_HEADER};
 use crate::server::era::{self, RequestContext};
+use crate::server::stats::Counted;
 use crate::server::tools;
 use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 
@@ -285,7 +286,9 @@ pub(super) async fn serve(
                 cancel.disarm();
                 return json(r.id, r.outcome);
             }
-            first if sse => return stream(first, rx, id, cancel),
+            first if sse => {
+                return stream(first, rx, id, (cancel, state.server.counters().stream()))
+            }
             // A client that takes no stream gets the answer alone.
             _ => {}
         }
@@ -294,10 +297,15 @@ pub(super) async fn serve(
 
 /// The SSE answer: `first`, then what the request sends, until its answer (or, for a stream
 /// with no answer, until it ends).
-fn stream(first: Message, rx: Outbound, id: RequestId, cancel: CancelOnDrop) -> Response {
+fn stream(
+    first: Message,
+    rx: Outbound,
+    id: RequestId,
+    (cancel, counted): (CancelOnDrop, Counted),
+) -> Response {
     let events = futures::stream::unfold(
-        (Some(first), rx, Some(cancel), false),
-        move |(next, mut rx, mut cancel, done)| {
+        (Some(first), rx, Some(cancel), false, counted),
+        move |(next, mut rx, mut cancel, done, counted)| {
             let id = id.clone();
             async move {
                 if done {
@@ -317,7 +325,7 @@ fn stream(first: Message, rx: Outbound, id: RequestId, cancel: CancelOnDrop) -> 
                 let event = Event::default().data(data);
                 Some((
                     Ok::<_, std::convert::Infallible>(event),
-                    (None, rx, cancel, last),
+                    (None, rx, cancel, last, counted),
                 ))
             }
         },

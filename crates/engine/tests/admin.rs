@@ -1,0 +1,335 @@
+//! The operator's side of the engine (issue 15): who cancelled, results retrieved and progress
+//! in the history, the [`Admin`](mcp_tasks_engine::Admin) facade over every owner's tasks, and
+//! the metrics the engine keeps, over the memory and SQLite stores.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_tasks_engine::{
+    AdminFilter, CreateTask, Engine, EngineConfig, Error, EventKind, MemoryStore, Outcome, Owner,
+    OwnerFilter, RequestKind, Requestor, SqliteStore, TaskStatus, TaskStore,
+};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+
+fn owned(owner: &str) -> Requestor {
+    Requestor {
+        owner: Some(Owner::new(owner)),
+        session: Some(format!("{owner}-session")),
+    }
+}
+
+fn call(requestor: &Requestor, tool: &str) -> CreateTask {
+    CreateTask {
+        requestor: requestor.clone(),
+        kind: RequestKind::ToolsCall,
+        name: Some(tool.into()),
+        params: json!({"name": tool, "arguments": {}}),
+        ttl_ms: None,
+        progress_token: None,
+    }
+}
+
+/// The stores to run on, with what must outlive them.
+fn stores() -> Vec<(Arc<dyn TaskStore>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path().join("tasks.sqlite3")).unwrap();
+    vec![
+        (Arc::new(MemoryStore::new()), None),
+        (Arc::new(sqlite), Some(dir)),
+    ]
+}
+
+async fn last_event(engine: &Engine, id: &mcp_tasks_engine::TaskId) -> EventKind {
+    let (_, history) = engine.admin().task(id).await.unwrap();
+    history.last().expect("a history").kind.clone()
+}
+
+/// Issue 15 item 1: a requestor's cancel names the requestor, by owner or else by session; an
+/// operator's names the operator; a retrieved result names who retrieved it.
+#[tokio::test]
+async fn the_history_says_who() {
+    for (store, _dir) in stores() {
+        let engine = Engine::new(store, EngineConfig::default());
+        let alice = owned("alice");
+        let anon = Requestor::anonymous("s-1");
+        let by = |who: &str| Some(who.to_owned());
+
+        let task = engine.create(call(&alice, "t")).await.unwrap();
+        engine.cancel(&alice, &task.id, None).await.unwrap();
+        assert_eq!(
+            last_event(&engine, &task.id).await,
+            EventKind::Cancelled {
+                by: by("owner:alice")
+            }
+        );
+        let task = engine.create(call(&anon, "t")).await.unwrap();
+        engine.cancel(&anon, &task.id, None).await.unwrap();
+        assert_eq!(
+            last_event(&engine, &task.id).await,
+            EventKind::Cancelled {
+                by: by("session:s-1")
+            }
+        );
+        let task = engine.create(call(&anon, "t")).await.unwrap();
+        let cancelled = engine
+            .admin()
+            .cancel(&task.id, "admin", Some("runaway".into()))
+            .await
+            .unwrap();
+        assert_eq!(cancelled.status(), TaskStatus::Cancelled);
+        assert_eq!(cancelled.status_message.as_deref(), Some("runaway"));
+        assert_eq!(
+            last_event(&engine, &task.id).await,
+            EventKind::Cancelled { by: by("admin") }
+        );
+
+        let task = engine.create(call(&alice, "t")).await.unwrap();
+        engine.start(&task, |_| async { Outcome::Completed(json!({})) });
+        engine.wait_terminal(&alice, &task.id).await.unwrap();
+        engine.result_retrieved(&alice, &task.id).await;
+        assert_eq!(
+            last_event(&engine, &task.id).await,
+            EventKind::ResultRetrieved {
+                by: by("owner:alice")
+            }
+        );
+    }
+}
+
+/// Issue 15 item 1: progress goes into the history once a second at most, the first report
+/// always; what the work reports in between is dropped, not queued.
+#[tokio::test(start_paused = true)]
+async fn progress_is_kept_once_a_second() {
+    let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+    let me = Requestor::anonymous("s");
+    let task = engine.create(call(&me, "t")).await.unwrap();
+    engine.start(&task, |cx| async move {
+        cx.progress(1.0, Some(4.0), Some("one".into())).await;
+        cx.progress(2.0, Some(4.0), None).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cx.progress(3.0, Some(4.0), Some("three".into())).await;
+        cx.progress(4.0, Some(4.0), None).await;
+        Outcome::Completed(json!({}))
+    });
+    engine.wait_terminal(&me, &task.id).await.unwrap();
+    let (_, history) = engine.admin().task(&task.id).await.unwrap();
+    let progress: Vec<(f64, Option<String>)> = history
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Progress {
+                progress, message, ..
+            } => Some((progress, message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        progress,
+        [(1.0, Some("one".into())), (3.0, Some("three".into()))]
+    );
+}
+
+/// Issue 15 item 3: the operator lists every owner's tasks newest first, in pages whose
+/// cursors are signed for the operator's listing alone; reads one task with its history;
+/// cancels any owner's task, stopping its work; and purges finished tasks.
+#[tokio::test]
+async fn the_operator_sees_and_steers_every_task() {
+    for (store, _dir) in stores() {
+        let engine = Engine::new(store, EngineConfig::default().page_size(2));
+        let admin = engine.admin();
+        let (alice, bob) = (owned("alice"), owned("bob"));
+        let mut made = Vec::new();
+        for i in 0..5 {
+            let who = if i % 2 == 0 { &alice } else { &bob };
+            made.push(engine.create(call(who, "t")).await.unwrap());
+        }
+        // Newest first: tasks made within one clock tick tie on createdAt and go by id.
+        made.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+        let made: Vec<_> = made.into_iter().map(|r| r.id).collect();
+
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = admin
+                .list(AdminFilter::default(), cursor.as_deref(), 2)
+                .await
+                .unwrap();
+            assert!(page.tasks.len() <= 2);
+            seen.extend(page.tasks.iter().map(|r| r.id.clone()));
+            match page.next_cursor {
+                Some(next) => {
+                    // A requestor's tasks/list takes no operator's cursor.
+                    let refused = engine.list(&alice, Some(&next)).await.unwrap_err();
+                    assert!(matches!(refused, Error::InvalidCursor { .. }), "{refused}");
+                    cursor = Some(next);
+                }
+                None => break,
+            }
+        }
+        assert_eq!(seen, made, "every task once, newest first");
+        let bobs = admin
+            .list(
+                AdminFilter {
+                    owner: Some(OwnerFilter::Owner(Owner::new("bob"))),
+                    ..AdminFilter::default()
+                },
+                None,
+                50,
+            )
+            .await
+            .unwrap();
+        assert_eq!(bobs.tasks.len(), 2);
+        assert!(bobs.next_cursor.is_none());
+
+        // Nor does the operator's listing take a requestor's cursor, or a forged one.
+        let theirs = engine
+            .list(&alice, None)
+            .await
+            .unwrap()
+            .next_cursor
+            .expect("alice's 3 tasks take two pages of 2");
+        for bad in [theirs.as_str(), "forged", ""] {
+            let refused = admin
+                .list(AdminFilter::default(), Some(bad), 2)
+                .await
+                .unwrap_err();
+            assert!(matches!(refused, Error::InvalidCursor { .. }), "{refused}");
+        }
+
+        // Any owner's task, with its history; unknown ids are NotFound.
+        let (record, history) = admin.task(&made[0]).await.unwrap();
+        assert_eq!(record.id, made[0]);
+        assert_eq!(history.len(), 1);
+        assert!(matches!(history[0].kind, EventKind::Created { .. }));
+        let unknown = mcp_tasks_engine::TaskId::generate();
+        assert!(matches!(
+            admin.task(&unknown).await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            admin.cancel(&unknown, "admin", None).await,
+            Err(Error::NotFound { .. })
+        ));
+
+        // Cancelling stops the work; a second cancel is refused naming the status.
+        let running = engine.create(call(&bob, "forever")).await.unwrap();
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel();
+        engine.start(&running, |cx| async move {
+            cx.cancellation().cancelled().await;
+            let _ = stopped_tx.send(());
+            std::future::pending::<Outcome>().await
+        });
+        admin.cancel(&running.id, "admin", None).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), stopped_rx)
+            .await
+            .expect("the work is stopped")
+            .unwrap();
+        let again = admin.cancel(&running.id, "admin", None).await.unwrap_err();
+        assert!(
+            matches!(
+                again,
+                Error::Conflict {
+                    actual: TaskStatus::Cancelled,
+                    ..
+                }
+            ),
+            "{again}"
+        );
+
+        let counts = admin.counts().await.unwrap();
+        let total: u64 = counts.iter().map(|c| c.count).sum();
+        assert_eq!(total, 6);
+        admin.check().await.unwrap();
+        assert_eq!(
+            admin.lease_held(),
+            None,
+            "a store of one process has no lease"
+        );
+
+        // Only the finished task goes, with its history.
+        let purged = admin
+            .purge(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(purged, 1);
+        assert!(matches!(
+            admin.task(&running.id).await,
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(
+            admin
+                .list(AdminFilter::default(), None, 50)
+                .await
+                .unwrap()
+                .tasks
+                .len(),
+            5
+        );
+    }
+}
+
+fn encoded(engine: &Engine) -> String {
+    let mut registry = Registry::default();
+    engine.metrics().register(&mut registry);
+    let mut text = String::new();
+    encode(&mut text, &registry).unwrap();
+    text
+}
+
+/// Issue 15 item 2: the engine counts what it does: tasks created and finished by tool and
+/// status, the work running and the requests waiting now, and every store operation.
+#[tokio::test]
+async fn the_engine_keeps_its_metrics() {
+    let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+    let me = Requestor::anonymous("s");
+    let done = engine.create(call(&me, "build")).await.unwrap();
+    engine.start(&done, |_| async { Outcome::Completed(json!({})) });
+    engine.wait_terminal(&me, &done.id).await.unwrap();
+
+    let held = engine.create(call(&me, "build")).await.unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    engine.start(&held, |_| async move {
+        let _ = released.await;
+        Outcome::Completed(json!({}))
+    });
+    let waiter = {
+        let engine = engine.clone();
+        let me = me.clone();
+        let id = held.id.clone();
+        tokio::spawn(async move { engine.wait_terminal(&me, &id).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while engine.metrics().waiters() < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the waiter is counted"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let text = encoded(&engine);
+    for line in [
+        "mcp_tasks_tasks_created_total{tool=\"build\"} 2",
+        "mcp_tasks_tasks_finished_total{tool=\"build\",status=\"completed\"} 1",
+        "mcp_tasks_task_duration_seconds_count{tool=\"build\",status=\"completed\"} 1",
+        "mcp_tasks_running 1",
+        "mcp_tasks_waiters 1",
+        "mcp_tasks_store_operation_seconds_count{op=\"create\"} 2",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    release.send(()).unwrap();
+    waiter.await.unwrap().unwrap();
+
+    let cancelled = engine.create(call(&me, "deploy")).await.unwrap();
+    engine.cancel(&me, &cancelled.id, None).await.unwrap();
+    let text = encoded(&engine);
+    for line in [
+        "mcp_tasks_tasks_finished_total{tool=\"build\",status=\"completed\"} 2",
+        "mcp_tasks_tasks_finished_total{tool=\"deploy\",status=\"cancelled\"} 1",
+        "mcp_tasks_running 0",
+        "mcp_tasks_waiters 0",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+}
