@@ -145,6 +145,11 @@ function call(tool, args, { answers } = {}) {
   return { id, done, argv };
 }
 
+/** Waits until the element's text matches: the page fills it in when its data arrives. */
+async function shows(locator, pattern) {
+  await locator.filter({ hasText: pattern }).waitFor();
+}
+
 function row(page, id) {
   return page.locator(`[data-testid=task-row][data-task-id="${id}"]`);
 }
@@ -176,7 +181,7 @@ describe('signing in', () => {
       await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByTestId('dashboard').waitFor();
-      assert.equal(await page.getByTestId('server-role').textContent(), 'serve');
+      await shows(page.getByTestId('server-role'), /^serve$/);
       await page.reload();
       await page.getByTestId('dashboard').waitFor();
       assert.equal(await page.getByTestId('login').isHidden(), true, 'the token is kept for the tab');
@@ -190,11 +195,13 @@ describe('signing in', () => {
   test('/#token=TOKEN signs in without typing and leaves no token in the address', async () => {
     const page = await newPage();
     await step(page, 'hash-token', async () => {
+      const entries = await page.evaluate(() => history.length);
       await page.goto(`${DASHBOARD}#token=${encodeURIComponent(ADMIN_TOKEN)}`);
       await page.getByTestId('dashboard').waitFor();
       assert.equal(await page.getByTestId('login').isHidden(), true);
       assert.equal(page.url(), DASHBOARD);
-      assert.equal(await page.evaluate(() => history.length), 1, 'no history entry holds the token');
+      assert.equal(await page.evaluate(() => history.length), entries + 1,
+        'the address with the token was replaced, not followed by another entry');
       await page.getByTestId('stat-ready').getByText('ready', { exact: true }).waitFor();
       assert.deepEqual(page.errors, []);
     });
@@ -262,15 +269,22 @@ describe('tasks', () => {
       await row(page, id).getByRole('button', { name: `Open task ${id}` }).click();
       const detail = page.getByTestId('task-detail');
       await detail.locator('[data-testid=detail-status][data-status=working]').waitFor();
+      const cancels = [];
+      page.on('request', (request) => {
+        if (request.url().endsWith(`/api/tasks/${id}/cancel`)) cancels.push(request.method());
+      });
 
       page.once('dialog', (dialog) => dialog.dismiss());
       await detail.getByTestId('cancel-button').click();
+      assert.equal(await detail.getByTestId('cancel-button').isEnabled(), true);
+      assert.deepEqual(cancels, [], 'dismissed: nothing is sent');
       assert.equal((await adminApi(`api/tasks/${id}`)).task.status, 'working', 'dismissed: not cancelled');
 
       page.once('dialog', (dialog) => dialog.accept());
       await detail.getByTestId('cancel-button').click();
       await detail.locator('[data-testid=detail-status][data-status=cancelled]').waitFor();
-      assert.match(await detail.getByTestId('cancel-result').textContent(), /Cancelled/);
+      await shows(detail.getByTestId('cancel-result'), /^Cancelled/);
+      assert.deepEqual(cancels, ['POST']);
       const cancelled = detail.locator('[data-testid=timeline-item][data-type=cancelled]');
       assert.match(await cancelled.textContent(), /by admin/);
       await row(page, id).locator('[data-status=cancelled]').waitFor();

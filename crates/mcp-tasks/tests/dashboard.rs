@@ -144,9 +144,7 @@ async fn the_dashboard_lists_shows_and_cancels_tasks_in_a_headless_chromium() {
     .into_iter()
     .map(str::to_owned)
     .collect();
-    let server = HttpServer::spawn_command(bin(), &args)
-        .await
-        .terminate_on_drop();
+    let server = HttpServer::spawn_command(bin(), &args).await;
     let dashboard = admin_url(&server).await;
 
     let script = browser_dir.join("dashboard.test.mjs");

@@ -12,6 +12,8 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const PAGE_SIZE = 50;
 /** Changes arriving closer together than this are shown with one refetch. */
 const REFRESH_DELAY_MS = 250;
+/** Progress is kept in a task's history but not announced as a change, so an open unfinished task is re-read this often. */
+const PROGRESS_POLL_MS = 2000;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 15000;
 const REFUSED = 'The server refused this token. Enter the admin token again.';
@@ -369,6 +371,8 @@ async function followEvents(signal) {
       if (!first) refreshSoon({ all: true });
       first = false;
       await readEvents(response.body, signal, (type, data) => {
+        // The server's feed fell behind and dropped changes: refetch everything.
+        if (type === 'lagged') refreshSoon({ all: true });
         if (type !== 'task') return;
         let change;
         try {
@@ -709,7 +713,7 @@ function renderDetail() {
     ['Expires', task.expiresAt ? when(task.expiresAt) : '—'],
   ];
 
-  const waiting = (task.inputs ?? []).filter((input) => input.response === undefined);
+  const waiting = (task.inputs ?? []).filter((input) => input.response == null);
   const parts = [
     head,
     actions,
@@ -747,8 +751,11 @@ function question(method, params) {
   return JSON.stringify(params ?? null);
 }
 
-function answer(response) {
-  if (response == null) return ['(no answer)'];
+/** An answer as kept: the JSON-RPC response, `{result}` or `{error}`. */
+function answer(reply) {
+  if (reply == null) return ['(no answer)'];
+  if (reply.error !== undefined) return [h('span', { class: 'error' }, `error: ${errorText(reply.error)}`)];
+  const response = reply.result ?? reply;
   if (typeof response.action === 'string') {
     return [h('span', { class: `badge answer-${response.action}` }, response.action),
       response.content !== undefined ? [' ', h('code', {}, JSON.stringify(response.content))] : null];
@@ -756,7 +763,8 @@ function answer(response) {
   if (response.content !== undefined && response.role !== undefined) {
     return [`${response.role}: ${contentText(response.content)}`, response.model ? h('span', { class: 'muted' }, ` (${response.model})`) : null];
   }
-  return [json(response)];
+  const { _meta, ...rest } = response;
+  return [json(rest)];
 }
 
 function describe(event) {
@@ -868,6 +876,12 @@ function start() {
   window.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && state.selected && !event.target.closest?.('input, select, textarea')) closeTask();
   });
+  setInterval(() => {
+    const task = state.detail?.task;
+    if (state.token && !document.hidden && task && task.taskId === state.selected && !TERMINAL.has(task.status)) {
+      guarded('the task', loadDetail);
+    }
+  }, PROGRESS_POLL_MS);
   // Relative ages ("3 min ago") age without any change to announce.
   setInterval(() => {
     if (state.token && !document.hidden) {
