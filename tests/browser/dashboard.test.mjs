@@ -154,10 +154,11 @@ function row(page, id) {
   return page.locator(`[data-testid=task-row][data-task-id="${id}"]`);
 }
 
-async function screenshot(page, name) {
+/** Saves the page, or one part of it, as docs/img/dashboard-NAME.png. */
+async function screenshot(target, name, options = {}) {
   if (!SCREENSHOTS) return;
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `dashboard-${name}.png`), animations: 'disabled' });
+  await target.screenshot({ path: path.join(SCREENSHOTS, `dashboard-${name}.png`), animations: 'disabled', ...options });
 }
 
 describe('signing in', () => {
@@ -300,7 +301,7 @@ describe('tasks', () => {
   });
 
   test('screenshots for the README', { skip: !SCREENSHOTS && 'DASHBOARD_SCREENSHOTS is not 1' }, async () => {
-    const shots = await newPage({ height: 1100 });
+    const shots = await newPage({ height: 600 });
     await step(shots, 'screenshots', async () => {
       const busy = call('countdown', { from: 60, interval_ms: 1000 });
       const failing = call('fail', { message: 'the disk is full' });
@@ -311,10 +312,12 @@ describe('tasks', () => {
       await shots.locator('[data-testid=live-status][data-state=live]').waitFor();
       await row(shots, ids[0]).locator('[data-status=working]').waitFor();
       await row(shots, ids[2]).locator('[data-status=completed]').waitFor();
-      await screenshot(shots, 'list');
+      await screenshot(shots, 'list', { fullPage: true });
       await row(shots, ids[2]).getByRole('button', { name: `Open task ${ids[2]}` }).click();
       await shots.getByTestId('timeline').waitFor();
-      await screenshot(shots, 'timeline');
+      // Tall enough for the whole timeline; only the list and the task are kept.
+      await shots.setViewportSize({ width: 1440, height: 1800 });
+      await screenshot(shots.locator('#workspace'), 'timeline');
       busy.done.catch(() => {});
       await adminApi(`api/tasks/${ids[0]}/cancel`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
       await busy.done;

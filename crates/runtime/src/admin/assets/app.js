@@ -34,6 +34,8 @@ const state = {
   detail: null,
   detailError: null,
   cancelNote: null,
+  /** Which load the banner's message is about, so its next success clears it. */
+  bannerFor: null,
   events: null,
 };
 
@@ -685,7 +687,7 @@ function renderDetail() {
   }
 
   const note = state.cancelNote?.id === id ? state.cancelNote : null;
-  const actions = h('div', { class: 'actions' },
+  const actions = TERMINAL.has(task.status) && !note ? null : h('div', { class: 'actions' },
     TERMINAL.has(task.status) ? null : h('button', {
       id: 'cancel-button',
       type: 'button',
@@ -716,7 +718,7 @@ function renderDetail() {
   const waiting = (task.inputs ?? []).filter((input) => input.response == null);
   const parts = [
     head,
-    actions,
+    ...(actions ? [actions] : []),
     h('dl', { class: 'pairs', 'data-testid': 'detail-summary' },
       summary.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
   ];
