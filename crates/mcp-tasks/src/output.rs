@@ -4,7 +4,7 @@
 //! With `--log-format json` the messages are JSON objects too, so that every stderr line of
 //! the process parses the same way.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::OnceLock;
 
 use mcp_tasks_engine::AUDIT_TARGET;
@@ -55,25 +55,27 @@ pub(crate) fn init_logging(filter: Option<&str>, audit: bool) {
     }
 }
 
+/// Writes one line on stderr. A closed or full stderr (a supervisor that stopped reading, a
+/// test that dropped the pipe) loses the line but never panics, as `eprintln!` would: a panic
+/// here, in the signal task, would keep a SIGTERM from ever stopping the server.
 fn write(level: &str, message: &str) {
-    match format() {
-        LogFormat::Text if level == "ERROR" => eprintln!("mcp-tasks: error: {message}"),
-        LogFormat::Text => eprintln!("mcp-tasks: {message}"),
+    let line = match format() {
+        LogFormat::Text if level == "ERROR" => format!("mcp-tasks: error: {message}"),
+        LogFormat::Text => format!("mcp-tasks: {message}"),
         LogFormat::Json => {
             let mut timestamp = String::new();
             // The layout and clock format of tracing-subscriber's JSON lines.
             let _ = SystemTime.format_time(&mut Writer::new(&mut timestamp));
-            eprintln!(
-                "{}",
-                json!({
-                    "timestamp": timestamp,
-                    "level": level,
-                    "target": "mcp_tasks",
-                    "fields": {"message": message},
-                })
-            );
+            json!({
+                "timestamp": timestamp,
+                "level": level,
+                "target": "mcp_tasks",
+                "fields": {"message": message},
+            })
+            .to_string()
         }
-    }
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 pub(crate) fn error(message: &str) {

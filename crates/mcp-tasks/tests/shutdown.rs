@@ -217,3 +217,40 @@ async fn sigterm_over_http_ends_open_get_streams() {
         "the GET streams were waited for until the grace ran out:\n{stderr}"
     );
 }
+
+/// A server whose stderr was closed (a supervisor that stopped reading its log) still stops on
+/// SIGTERM and exits 0: writing "shutting down" to the closed pipe loses the line but must not
+/// panic the task that carries the signal, which left the server running until SIGKILL.
+#[tokio::test]
+async fn sigterm_stops_a_server_whose_stderr_is_closed() {
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
+    let mut child = tokio::process::Command::new(bin())
+        .args(["serve", "--store", "memory", "--http", "127.0.0.1:0"])
+        .env_remove("MCP_TASKS_CONFIG")
+        .env_remove("MCP_TASKS_STORE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let listening = async {
+        while let Some(line) = lines.next_line().await.expect("stderr reads") {
+            if line.contains("listening on") {
+                return;
+            }
+        }
+        panic!("the server ended before it listened");
+    };
+    tokio::time::timeout(Duration::from_secs(30), listening)
+        .await
+        .expect("the server listens");
+    drop(lines);
+    sigterm(child.id().expect("the server runs"));
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the server exits on SIGTERM although its stderr is closed")
+        .expect("the server is reaped");
+    assert!(status.success(), "exit status {status:?}");
+}

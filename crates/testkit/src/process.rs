@@ -89,11 +89,13 @@ impl ServeOptions {
 
 /// Environment variables `mcp-tasks` reads settings from. The spawn helpers clear them, so a
 /// developer's own settings never leak into a test; a test that wants one passes the flag.
-pub const SETTINGS_ENV: [&str; 4] = [
+pub const SETTINGS_ENV: [&str; 6] = [
     "MCP_TASKS_CONFIG",
     "MCP_TASKS_STORE",
     "MCP_TASKS_TOKEN",
     "MCP_TASKS_AUTH_TOKENS",
+    "MCP_TASKS_ADMIN_URL",
+    "MCP_TASKS_ADMIN_TOKEN",
 ];
 
 /// Clears [`SETTINGS_ENV`] from a command about to start the binary.

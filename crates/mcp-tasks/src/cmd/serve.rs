@@ -53,8 +53,8 @@ pub(crate) fn stop_on_signal() -> CancellationToken {
         let stop = stop.clone();
         async move {
             signal.await;
-            output::info("shutting down");
             stop.cancel();
+            output::info("shutting down");
         }
     });
     stop
