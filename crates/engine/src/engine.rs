@@ -204,8 +204,9 @@ impl Engine {
 
     /// Runs `work` for a task just created, on the tokio runtime.
     ///
-    /// The work gets a [`TaskContext`] (cancellation, status message, input requests) and
-    /// returns an [`Outcome`] that finishes the task. If the task was cancelled meanwhile the
+    /// The work gets a [`TaskContext`] (cancellation, status message, input requests,
+    /// progress) and returns an [`Outcome`] that finishes the task; its last progress report
+    /// is written into the history before the outcome. If the task was cancelled meanwhile the
     /// outcome is dropped: terminal is final (T-LIFE-2). A panic in the work fails the task with
     /// an internal error instead of leaving it `working`.
     pub fn start<F, Fut>(&self, record: &TaskRecord, work: F)
@@ -234,6 +235,7 @@ impl Engine {
             self.inner.metrics.set_running(running.len());
         }
         let ctx = TaskContext::new(self.clone(), record, token.clone());
+        let progress = ctx.progress_notes();
         let handle = tokio::spawn(work(ctx));
         let engine = self.clone();
         let id = record.id.clone();
@@ -260,6 +262,8 @@ impl Engine {
             // The work is over: nothing is left to stop, so a change seen from here on (our
             // own outcome included) finds no work of this task to cancel.
             engine.forget_running(&id);
+            // The last progress goes in before the outcome; none follows it.
+            progress.close(outcome.is_some()).await;
             if let Some(outcome) = outcome {
                 engine.finish(&id, outcome).await;
             }

@@ -255,7 +255,10 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown id, whoever owns it.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown id, whoever owns it;
+    /// [`Error::Conflict`](crate::Error::Conflict) for [`EventKind::Progress`] once the task is
+    /// terminal, decided in the same atomic step as the append, so no history shows progress
+    /// after the task's end.
     async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()>;
 
     /// Reads up to `limit` events of the task's history with a seq above `after`, in order.

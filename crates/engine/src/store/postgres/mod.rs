@@ -666,6 +666,8 @@ impl TaskStore for PostgresStore {
                 .map_err(|e| self.fail(&e))?
                 .ok_or_else(|| Error::NotFound { id: id.clone() })?;
             let record = row::decode(row.get(0))?;
+            // Checked on the version the write compares: a change in between makes it re-read.
+            history::recordable(&record, &kind)?;
             let version: i64 = row.get(1);
             let events: i64 = row.get(2);
             let body = row::encode_event(&TaskEvent::new(seq(events), at, &record, kind.clone()))?;

@@ -415,7 +415,9 @@ fn record(tx: &Transaction<'_>, id: &TaskId, at: jiff::Timestamp, kind: EventKin
         .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
         .map_err(sql)?;
     let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
-    append(tx, &row::decode(&json)?, at, kind)
+    let record = row::decode(&json)?;
+    history::recordable(&record, &kind)?;
+    append(tx, &record, at, kind)
 }
 
 /// Deletes finished tasks last changed before `before`, oldest first; their history goes with
