@@ -1049,26 +1049,46 @@ pub async fn admin_list_filters_and_pages(store: Arc<dyn TaskStore>) {
     .await;
     assert_eq!(working_alice.len(), 2);
 
-    let mut paged = Vec::new();
-    let mut before = None;
-    loop {
-        let page = store
-            .admin_list(&AdminQuery {
-                before: before.clone(),
-                limit: 2,
-                ..AdminQuery::default()
-            })
-            .await
-            .unwrap();
-        assert!(page.len() <= 2);
-        let Some(last) = page.last() else { break };
-        before = Some(Position {
-            created_at: last.created_at,
-            id: last.id.clone(),
-        });
-        paged.extend(ids(page));
-    }
-    assert_eq!(paged, everything, "pages by `before` walk everything once");
+    let paged = async |query: AdminQuery| {
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .admin_list(&AdminQuery {
+                    before: before.clone(),
+                    limit: 2,
+                    ..query.clone()
+                })
+                .await
+                .unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            before = Some(Position {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
+            paged.extend(ids(page));
+        }
+        paged
+    };
+    assert_eq!(
+        paged(AdminQuery::default()).await,
+        everything,
+        "pages by `before` walk everything once"
+    );
+    // Unfinished and finished statuses at once, paged: one listing, newest first.
+    let mixed = paged(AdminQuery {
+        statuses: vec![TaskStatus::Completed, TaskStatus::Working],
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(mixed, everything);
+    let mixed = paged(AdminQuery {
+        statuses: vec![TaskStatus::Completed, TaskStatus::InputRequired],
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(mixed, std::slice::from_ref(&a1.id));
     let filtered_page = list(AdminQuery {
         tool: Some("a".into()),
         before: Some(Position {
