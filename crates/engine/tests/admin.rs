@@ -436,3 +436,83 @@ async fn the_engine_keeps_its_metrics() {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
 }
+
+/// Issue 15 item 3 (review: purge deleted tasks and still failed): a task whose stored record
+/// no longer decodes is deleted all the same by a purge or by the sweep, and reported by id on
+/// the feed; the others are returned, counted and fed as usual, and nothing is left behind
+/// while an error claims nothing happened.
+#[tokio::test]
+async fn unreadable_records_do_not_fail_a_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tasks.sqlite3");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    use mcp_tasks_engine::Clock;
+    let clock = Arc::new(mcp_tasks_engine::ManualClock::new(jiff::Timestamp::now()));
+    let engine = Engine::with_clock(store.clone(), EngineConfig::default(), clock.clone());
+    let me = Requestor::anonymous("s");
+    let corrupt = |id: &mcp_tasks_engine::TaskId| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let n = conn
+            .execute(
+                "UPDATE tasks SET record = 'garbage' WHERE id = ?1",
+                [id.as_str()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    let make = async |finished: bool| {
+        let mut new = call(&me, "t");
+        new.ttl_ms = Some(60_000);
+        let task = engine.create(new).await.unwrap();
+        if finished {
+            engine
+                .store()
+                .transition(
+                    &task.id,
+                    mcp_tasks_engine::Transition::Finish(Outcome::Completed(json!({}))),
+                    clock.now(),
+                )
+                .await
+                .unwrap();
+        }
+        task.id
+    };
+    let deleted = async |feed: &mut mcp_tasks_engine::ChangeFeed| {
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let change = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+                .await
+                .expect("both deletions are on the feed")
+                .unwrap();
+            assert_eq!(change.event, mcp_tasks_engine::ChangeEvent::Expired);
+            ids.push(change.id);
+        }
+        ids.sort();
+        ids
+    };
+
+    let (good, bad) = (make(true).await, make(true).await);
+    corrupt(&bad);
+    let mut feed = engine.changes();
+    let purged = engine
+        .admin()
+        .purge(clock.now() + jiff::SignedDuration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1, "the readable task is counted");
+    assert_eq!(store.count().await.unwrap(), 0, "both went");
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(deleted(&mut feed).await, both);
+
+    let (good, bad) = (make(false).await, make(false).await);
+    corrupt(&bad);
+    clock.advance(Duration::from_secs(61));
+    let mut feed = engine.changes();
+    assert_eq!(engine.sweep_expired().await.unwrap(), 1);
+    assert_eq!(store.count().await.unwrap(), 0, "both went");
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(deleted(&mut feed).await, both);
+}

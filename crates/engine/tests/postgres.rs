@@ -643,3 +643,91 @@ async fn a_write_dropped_after_commit_still_reaches_its_own_feed() {
     }
     panic!("no write was dropped after its commit in 400 attempts");
 }
+
+/// Issue 15 item 3 (review: a deletion failed after deleting): a task whose stored record no
+/// longer decodes is purged or swept with the others and reported by id on the feed, and the
+/// readable ones are returned, instead of an error for a deletion that happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_do_not_fail_a_deletion() {
+    let db = TempDatabase::create().await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let at = Timestamp::from_second(1_800_000_000).unwrap();
+    let make = async |finished: bool| {
+        let record = store
+            .create(NewTask {
+                id: TaskId::generate(),
+                requestor: alice("s"),
+                kind: RequestKind::ToolsCall,
+                name: Some("t".into()),
+                params: json!({}),
+                created_at: at,
+                ttl: Some(Duration::from_secs(60)),
+                poll_interval: None,
+                progress_token: None,
+                runner: None,
+                active_limit: None,
+            })
+            .await
+            .unwrap();
+        if finished {
+            let done = Transition::Finish(Outcome::Completed(json!({})));
+            store.transition(&record.id, done, at).await.unwrap();
+        }
+        record.id
+    };
+    let corrupt = async |id: &TaskId| {
+        let n = client
+            .execute(
+                "UPDATE mcp_tasks SET record = 'garbage' WHERE id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    // Until both are reported; this instance's earlier writes, and these deletions, also come
+    // back through its listener, in no set order.
+    let fed = async |feed: &mut ChangeFeed| {
+        let mut ids = std::collections::BTreeSet::new();
+        while ids.len() < 2 {
+            let change = within("the feed", Duration::from_secs(10), feed.recv())
+                .await
+                .unwrap();
+            if change.event == ChangeEvent::Expired {
+                ids.insert(change.id);
+            }
+        }
+        ids.into_iter().collect::<Vec<_>>()
+    };
+
+    let (good, bad) = (make(true).await, make(true).await);
+    corrupt(&bad).await;
+    let mut feed = store.changes();
+    let purged = store
+        .purge(at + jiff::SignedDuration::from_secs(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0].id, good);
+    assert_eq!(store.count().await.unwrap(), 0);
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(fed(&mut feed).await, both);
+
+    let (good, bad) = (make(false).await, make(false).await);
+    corrupt(&bad).await;
+    let mut feed = store.changes();
+    let swept = store
+        .delete_expired(at + jiff::SignedDuration::from_secs(61), 10)
+        .await
+        .unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(store.count().await.unwrap(), 0);
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(fed(&mut feed).await, both);
+}

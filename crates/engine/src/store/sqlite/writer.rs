@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
 use crate::history::{self, EventKind, TaskEvent};
-use crate::store::row::{self, Row};
+use crate::store::row::{self, Deleted, Row};
 use crate::store::{Change, ChangeEvent, ChangeSender};
 use crate::task::{TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
@@ -62,10 +62,7 @@ enum Done {
         Result<TaskRecord>,
         Option<ChangeEvent>,
     ),
-    Deleted(
-        oneshot::Sender<Result<Vec<TaskRecord>>>,
-        Result<Vec<TaskRecord>>,
-    ),
+    Deleted(oneshot::Sender<Result<Vec<TaskRecord>>>, Result<Deleted>),
     Recorded(oneshot::Sender<Result<()>>, Result<()>),
 }
 
@@ -174,14 +171,7 @@ impl Writer {
                 let _ = reply.send(result);
             }
             Done::Deleted(reply, result) => {
-                if let Ok(gone) = &result {
-                    for r in gone {
-                        self.feed.send(Change {
-                            id: r.id.clone(),
-                            event: ChangeEvent::Expired,
-                        });
-                    }
-                }
+                let result = result.map(|gone| gone.publish(&self.label, &self.feed));
                 let _ = reply.send(result);
             }
             Done::Recorded(reply, result) => {
@@ -422,43 +412,49 @@ fn record(tx: &Transaction<'_>, id: &TaskId, at: jiff::Timestamp, kind: EventKin
 
 /// Deletes finished tasks last changed before `before`, oldest first; their history goes with
 /// them (a trigger).
-fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Vec<TaskRecord>> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = tx
-        .prepare_cached(
-            "DELETE FROM tasks WHERE id IN \
-             (SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
-             AND updated_at < ?1 ORDER BY updated_at LIMIT ?2) \
-             RETURNING record",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map(params![before, limit], |r| r.get::<_, String>(0))
-        .map_err(sql)?;
-    let mut gone = Vec::new();
-    for json in rows {
-        gone.push(row::decode(&json.map_err(sql)?)?);
-    }
-    Ok(gone)
+fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Deleted> {
+    delete(
+        tx,
+        "DELETE FROM tasks WHERE id IN \
+         (SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+         AND updated_at < ?1 ORDER BY updated_at LIMIT ?2) \
+         RETURNING id, record",
+        before,
+        limit,
+    )
 }
 
-fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Vec<TaskRecord>> {
+fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Deleted> {
+    delete(
+        tx,
+        "DELETE FROM tasks WHERE id IN \
+         (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
+         RETURNING id, record",
+        now,
+        limit,
+    )
+}
+
+/// Runs a `DELETE … RETURNING id, record` taking a time and a limit. SQLite deletes every row
+/// at the first step, so the statement runs under a savepoint: an error while reading the rows
+/// back undoes the deletion it reports as failed. A record that does not decode is no error
+/// ([`Deleted`]).
+fn delete(tx: &Transaction<'_>, sql: &str, at: i64, limit: usize) -> Result<Deleted> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = tx
-        .prepare_cached(
-            "DELETE FROM tasks WHERE id IN \
-             (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
-             RETURNING record",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map(params![now, limit], |r| r.get::<_, String>(0))
-        .map_err(sql)?;
-    let mut gone = Vec::new();
-    for json in rows {
-        gone.push(row::decode(&json.map_err(sql)?)?);
-    }
-    Ok(gone)
+    atomically(tx, || {
+        let mut stmt = tx.prepare_cached(sql).map_err(self::sql)?;
+        let rows = stmt
+            .query_map(params![at, limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self::sql)?;
+        let mut gone = Deleted::default();
+        for row in rows {
+            let (id, json) = row.map_err(self::sql)?;
+            gone.push(&id, &json);
+        }
+        Ok(gone)
+    })
 }
 
 #[cfg(test)]
