@@ -66,6 +66,17 @@ enum Done {
     Recorded(oneshot::Sender<Result<()>>, Result<()>),
 }
 
+impl Done {
+    /// The write's error, if it failed.
+    fn error(&self) -> Option<String> {
+        match self {
+            Self::Record(_, Err(e), _) => Some(e.to_string()),
+            Self::Deleted(_, Err(e)) | Self::Recorded(_, Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// Counters of the writer's work, for benchmarks and tests of the batching.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
@@ -111,14 +122,20 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for op in ops.by_ref() {
-                done.push(apply(&tx, op, &mut deleted));
+                let applied = apply(&tx, op, &mut deleted);
                 // Some errors (a full disk, an I/O error) make SQLite roll the whole
-                // transaction back; what came before must not be reported stored.
+                // transaction back; what came before must not be reported stored, and the
+                // error that did it says why.
                 if tx.is_autocommit() {
-                    return Err(super::schema::failure(
-                        "the transaction was rolled back by an earlier error".into(),
-                    ));
+                    let cause = applied
+                        .error()
+                        .unwrap_or_else(|| "an error SQLite did not name".to_owned());
+                    done.push(applied);
+                    return Err(super::schema::failure(format!(
+                        "the transaction was rolled back by an error: {cause}"
+                    )));
                 }
+                done.push(applied);
             }
             tx.commit()
         })();
@@ -257,6 +274,11 @@ fn fail(op: Op, message: &str) {
 
 /// Runs `f` so that its writes are all kept or all undone, while the batch's transaction goes
 /// on: a write whose second half fails must not commit its first with the others.
+///
+/// Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back, and
+/// the savepoint with it; undoing to the savepoint then fails too. The write's own error is
+/// the one that says why, so it is the one returned (the batch fails as a whole, see
+/// [`Writer::commit`]).
 fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
     tx.execute_batch("SAVEPOINT write").map_err(sql)?;
     match f() {
@@ -265,8 +287,9 @@ fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<
             Ok(v)
         }
         Err(e) => {
-            tx.execute_batch("ROLLBACK TO write; RELEASE write")
-                .map_err(sql)?;
+            if let Err(undo) = tx.execute_batch("ROLLBACK TO write; RELEASE write") {
+                tracing::debug!(error = %undo, cause = %e, "undoing a failed write: the transaction is already rolled back");
+            }
             Err(e)
         }
     }
@@ -464,8 +487,12 @@ mod tests {
     use serde_json::json;
 
     fn create_op() -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
+        create_op_of(TaskId::generate())
+    }
+
+    fn create_op_of(id: TaskId) -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
         let record = TaskRecord::new(NewTask {
-            id: TaskId::generate(),
+            id,
             requestor: Requestor::anonymous("s"),
             kind: RequestKind::ToolsCall,
             name: None,
@@ -523,5 +550,47 @@ mod tests {
         for mut a in answers {
             assert!(a.try_recv().unwrap().is_ok());
         }
+    }
+
+    /// Review of issue 15 (the cause was lost): when an error makes SQLite roll the whole
+    /// transaction back, every write of the batch is refused, none is stored, and each hears
+    /// the error that did it, not the failure to undo its savepoint.
+    #[test]
+    fn a_rolled_back_batch_names_its_cause() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON task_events WHEN NEW.task_id = 'bad' \
+             BEGIN SELECT RAISE(ROLLBACK, 'the disk is on fire'); END;",
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::sync_channel(8);
+        let mut answers = Vec::new();
+        for id in [TaskId::generate(), TaskId::from("bad"), TaskId::generate()] {
+            let (op, answer) = create_op_of(id);
+            tx.send(op).unwrap();
+            answers.push(answer);
+        }
+        drop(tx);
+        let mut writer = Writer {
+            conn,
+            ops: rx,
+            feed: ChangeSender::new(16),
+            max_batch: 100,
+            label: "test".into(),
+            counters: Arc::new(Counters::default()),
+        };
+        let mut batch: Vec<Op> = writer.ops.try_iter().collect();
+        writer.commit(&mut batch);
+        assert_eq!(writer.counters.commits.load(Ordering::Relaxed), 0);
+        for mut answer in answers {
+            let err = answer.try_recv().unwrap().unwrap_err().to_string();
+            assert!(err.contains("the disk is on fire"), "{err}");
+        }
+        let tasks: i64 = writer
+            .conn
+            .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tasks, 0);
     }
 }
