@@ -190,6 +190,14 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {
     if found > known {
         return Err(MigrateError::TooNew { found, known });
     }
+    if found > 0 && found < known {
+        // Upgrading a large table takes a while, and holds its lock meanwhile (see MIGRATIONS).
+        tracing::info!(
+            from = found,
+            to = known,
+            "migrating the task store's schema"
+        );
+    }
     for (done, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.batch_execute(sql).await?;
         let version = i32::try_from(done + 1).unwrap_or(i32::MAX);

@@ -174,6 +174,14 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
             known,
         });
     }
+    if version > 0 && version < known {
+        // Upgrading a large file takes seconds; say so, or the start looks stuck.
+        tracing::info!(
+            from = version,
+            to = known,
+            "migrating the task store's schema"
+        );
+    }
     for (done, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", done + 1))?;
