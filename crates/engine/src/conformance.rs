@@ -1049,26 +1049,46 @@ pub async fn admin_list_filters_and_pages(store: Arc<dyn TaskStore>) {
     .await;
     assert_eq!(working_alice.len(), 2);
 
-    let mut paged = Vec::new();
-    let mut before = None;
-    loop {
-        let page = store
-            .admin_list(&AdminQuery {
-                before: before.clone(),
-                limit: 2,
-                ..AdminQuery::default()
-            })
-            .await
-            .unwrap();
-        assert!(page.len() <= 2);
-        let Some(last) = page.last() else { break };
-        before = Some(Position {
-            created_at: last.created_at,
-            id: last.id.clone(),
-        });
-        paged.extend(ids(page));
-    }
-    assert_eq!(paged, everything, "pages by `before` walk everything once");
+    let paged = async |query: AdminQuery| {
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .admin_list(&AdminQuery {
+                    before: before.clone(),
+                    limit: 2,
+                    ..query.clone()
+                })
+                .await
+                .unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            before = Some(Position {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
+            paged.extend(ids(page));
+        }
+        paged
+    };
+    assert_eq!(
+        paged(AdminQuery::default()).await,
+        everything,
+        "pages by `before` walk everything once"
+    );
+    // Unfinished and finished statuses at once, paged: one listing, newest first.
+    let mixed = paged(AdminQuery {
+        statuses: vec![TaskStatus::Completed, TaskStatus::Working],
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(mixed, everything);
+    let mixed = paged(AdminQuery {
+        statuses: vec![TaskStatus::Completed, TaskStatus::InputRequired],
+        ..AdminQuery::default()
+    })
+    .await;
+    assert_eq!(mixed, std::slice::from_ref(&a1.id));
     let filtered_page = list(AdminQuery {
         tool: Some("a".into()),
         before: Some(Position {
@@ -1172,6 +1192,79 @@ pub async fn record_needs_a_task(store: Arc<dyn TaskStore>) {
     assert!(store.history(&unknown, None, 10).await.unwrap().is_empty());
 }
 
+/// Issue 15 item 1: progress is refused once the task ended, in the same step as the append,
+/// so a report that raced the end never lands after it; what a finished task may still get
+/// (its result being retrieved) is kept.
+pub async fn progress_ends_with_the_task(store: Arc<dyn TaskStore>) {
+    let progress = |p: f64| EventKind::Progress {
+        progress: p,
+        total: Some(2.0),
+        message: None,
+    };
+    let new = new_task(anon("s"), 0, None);
+    let id = new.id.clone();
+    store.create(new).await.unwrap();
+    store.record(&id, t(1), progress(1.0)).await.unwrap();
+    store
+        .transition(
+            &id,
+            Transition::Finish(Outcome::Completed(json!({"content": []}))),
+            t(2),
+        )
+        .await
+        .unwrap();
+    let late = store.record(&id, t(3), progress(2.0)).await.unwrap_err();
+    assert!(
+        matches!(
+            late,
+            Error::Conflict {
+                actual: TaskStatus::Completed,
+                ..
+            }
+        ),
+        "{late}"
+    );
+    let retrieved = EventKind::ResultRetrieved {
+        by: Some("session:s".into()),
+    };
+    store.record(&id, t(4), retrieved.clone()).await.unwrap();
+    let kinds: Vec<EventKind> = store
+        .history(&id, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    assert_eq!(kinds[1], progress(1.0));
+    assert_eq!(kinds[2], EventKind::Completed);
+    assert_eq!(kinds[3], retrieved);
+
+    // Cancelled ends it as well.
+    let new = new_task(anon("s"), 0, None);
+    let id = new.id.clone();
+    store.create(new).await.unwrap();
+    store
+        .transition(
+            &id,
+            Transition::Cancel {
+                message: None,
+                by: None,
+            },
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.record(&id, t(2), progress(1.0)).await,
+        Err(Error::Conflict {
+            actual: TaskStatus::Cancelled,
+            ..
+        })
+    ));
+    assert_eq!(store.history(&id, None, 10).await.unwrap().len(), 2);
+}
+
 /// Issue 15 item 2: a healthy store passes its readiness check.
 pub async fn check_passes_when_healthy(store: Arc<dyn TaskStore>) {
     store.check().await.unwrap();
@@ -1220,6 +1313,7 @@ macro_rules! store_conformance {
             $crate::store_conformance!(@case counts_group_tasks);
             $crate::store_conformance!(@case inspect_ignores_owner);
             $crate::store_conformance!(@case record_needs_a_task);
+            $crate::store_conformance!(@case progress_ends_with_the_task);
             $crate::store_conformance!(@case check_passes_when_healthy);
         }
     };

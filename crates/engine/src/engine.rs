@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -87,10 +87,8 @@ struct Inner {
     /// Set once the background duties run: the watcher that stops work ended elsewhere and,
     /// on a shared store, the lease keeper. Started on first use, from inside the runtime.
     background: OnceCell<()>,
-    /// Set by [`Engine::release_lease`]: the keeper must not take the lease again.
-    released: AtomicBool,
-    /// Whether the last renewal of the lease on a shared store succeeded, for readiness.
-    lease_held: AtomicBool,
+    /// The lease on a shared store: held or not, for readiness, or released for good.
+    lease: LeaseState,
     metrics: Arc<EngineMetrics>,
     /// The lease keeper, stopped before the lease is released so no renewal follows.
     keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -124,13 +122,12 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 metrics,
-                lease_held: AtomicBool::new(false),
+                lease: LeaseState::default(),
                 config,
                 clock,
                 runner: uuid::Uuid::new_v4().to_string(),
                 running: Mutex::new(HashMap::new()),
                 background: OnceCell::new(),
-                released: AtomicBool::new(false),
                 keeper: Mutex::new(None),
             }),
         }
@@ -204,8 +201,9 @@ impl Engine {
 
     /// Runs `work` for a task just created, on the tokio runtime.
     ///
-    /// The work gets a [`TaskContext`] (cancellation, status message, input requests) and
-    /// returns an [`Outcome`] that finishes the task. If the task was cancelled meanwhile the
+    /// The work gets a [`TaskContext`] (cancellation, status message, input requests,
+    /// progress) and returns an [`Outcome`] that finishes the task; its last progress report
+    /// is written into the history before the outcome. If the task was cancelled meanwhile the
     /// outcome is dropped: terminal is final (T-LIFE-2). A panic in the work fails the task with
     /// an internal error instead of leaving it `working`.
     pub fn start<F, Fut>(&self, record: &TaskRecord, work: F)
@@ -234,6 +232,7 @@ impl Engine {
             self.inner.metrics.set_running(running.len());
         }
         let ctx = TaskContext::new(self.clone(), record, token.clone());
+        let progress = ctx.progress_notes();
         let handle = tokio::spawn(work(ctx));
         let engine = self.clone();
         let id = record.id.clone();
@@ -260,6 +259,8 @@ impl Engine {
             // The work is over: nothing is left to stop, so a change seen from here on (our
             // own outcome included) finds no work of this task to cancel.
             engine.forget_running(&id);
+            // The last progress goes in before the outcome; none follows it.
+            progress.close(outcome.is_some()).await;
             if let Some(outcome) = outcome {
                 engine.finish(&id, outcome).await;
             }
@@ -719,8 +720,7 @@ impl Engine {
     ///
     /// [`Error::Store`] when the store fails; the lease then lapses by itself.
     pub async fn release_lease(&self) -> Result<()> {
-        self.inner.released.store(true, Ordering::Release);
-        self.inner.lease_held.store(false, Ordering::Release);
+        self.inner.lease.release();
         let keeper = self
             .inner
             .keeper
@@ -749,7 +749,7 @@ impl Engine {
                     store
                         .renew_lease(&self.inner.runner, self.inner.config.lease_ttl)
                         .await?;
-                    self.inner.lease_held.store(true, Ordering::Release);
+                    self.inner.lease.set_held(true);
                     let keeper = tokio::spawn(keep_lease(Arc::downgrade(&self.inner)));
                     *self.inner.keeper.lock().expect("keeper mutex poisoned") = Some(keeper);
                 }
@@ -766,7 +766,7 @@ impl Engine {
     /// held.
     pub(crate) fn lease_held(&self) -> Option<bool> {
         (self.inner.store.is_shared() && self.inner.background.initialized())
-            .then(|| self.inner.lease_held.load(Ordering::Acquire))
+            .then(|| self.inner.lease.held())
     }
 
     /// Trips the token of the task's work, if it runs here; says whether it did.
@@ -864,7 +864,7 @@ async fn keep_lease(engine: Weak<Inner>) {
         let Some(inner) = engine.upgrade() else {
             return;
         };
-        if inner.released.load(Ordering::Acquire) {
+        if inner.lease.released() {
             return;
         }
         let engine = Engine { inner };
@@ -874,9 +874,7 @@ async fn keep_lease(engine: Weak<Inner>) {
         )
         .await;
         let renewed = matches!(renewal, Ok(Ok(_)));
-        if !engine.inner.released.load(Ordering::Acquire) {
-            engine.inner.lease_held.store(renewed, Ordering::Release);
-        }
+        engine.inner.lease.set_held(renewed);
         match renewal {
             Ok(Ok(Lease::Kept)) if !uncertain => {}
             Ok(Ok(lease)) => {
@@ -899,6 +897,39 @@ async fn keep_lease(engine: Weak<Inner>) {
                 tracing::warn!(timeout = ?every, "renewing this instance's lease timed out; if it lapses, other instances take over its tasks");
             }
         }
+    }
+}
+
+/// An engine's lease on a shared store, in one atomic: a renewal that ends while the lease is
+/// being released cannot mark it held again, as it could with a flag for each.
+#[derive(Debug, Default)]
+struct LeaseState(AtomicU8);
+
+impl LeaseState {
+    const NOT_HELD: u8 = 0;
+    const HELD: u8 = 1;
+    const RELEASED: u8 = 2;
+
+    /// Notes whether the lease is held; once released, it stays released.
+    fn set_held(&self, held: bool) {
+        let next = if held { Self::HELD } else { Self::NOT_HELD };
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now != Self::RELEASED).then_some(next)
+            });
+    }
+
+    fn release(&self) {
+        self.0.store(Self::RELEASED, Ordering::Release);
+    }
+
+    fn released(&self) -> bool {
+        self.0.load(Ordering::Acquire) == Self::RELEASED
+    }
+
+    fn held(&self) -> bool {
+        self.0.load(Ordering::Acquire) == Self::HELD
     }
 }
 
@@ -927,4 +958,26 @@ fn json_size(value: &Value) -> usize {
     // Writing a Value to an infallible writer cannot fail.
     let _ = serde_json::to_writer(&mut count, value);
     count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15 item 2 (review: a renewal ending during release left the lease "held"): the
+    /// keeper's late word cannot undo a release.
+    #[test]
+    fn a_released_lease_stays_released() {
+        let lease = LeaseState::default();
+        assert!(!lease.held());
+        lease.set_held(true);
+        assert!(lease.held());
+        lease.set_held(false);
+        assert!(!lease.held());
+        lease.set_held(true);
+        lease.release();
+        lease.set_held(true);
+        assert!(!lease.held());
+        assert!(lease.released());
+    }
 }

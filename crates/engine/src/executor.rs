@@ -1,14 +1,12 @@
 //! What a task's work sees while it runs: [`TaskContext`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::history::EventKind;
+use crate::progress::{ProgressNotes, Report};
 use crate::task::{InputRequest, Requestor, TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
 
@@ -24,12 +22,9 @@ pub struct TaskContext {
     /// Questions of this run not answered yet; only this run asks for its task, so counting
     /// here is exact.
     pending: AtomicUsize,
-    /// When progress was last written into the task's history.
-    last_progress: Mutex<Option<tokio::time::Instant>>,
+    /// Progress on its way into the task's history.
+    progress: ProgressNotes,
 }
-
-/// At most one progress event a second goes into a task's history.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Gives a pending-question slot back when the question is answered or abandoned.
 struct PendingSlot<'a>(&'a AtomicUsize);
@@ -43,6 +38,7 @@ impl Drop for PendingSlot<'_> {
 impl TaskContext {
     pub(crate) fn new(engine: Engine, record: &TaskRecord, token: CancellationToken) -> Self {
         Self {
+            progress: ProgressNotes::new(engine.clone(), record.id.clone()),
             engine,
             id: record.id.clone(),
             requestor: Requestor {
@@ -52,8 +48,12 @@ impl TaskContext {
             token,
             progress_token: record.progress_token.clone(),
             pending: AtomicUsize::new(0),
-            last_progress: Mutex::new(None),
         }
+    }
+
+    /// The run's progress notes, for the engine to close when the work ends.
+    pub(crate) fn progress_notes(&self) -> ProgressNotes {
+        self.progress.clone()
     }
 
     /// The task's id.
@@ -84,36 +84,22 @@ impl TaskContext {
             .map(drop)
     }
 
-    /// Notes progress in the task's history, for operators: the first report always, then at
-    /// most one a second (the others are dropped, not delayed). Sending progress to the
-    /// requestor is the runtime's; a failure to note it is logged, never returned, since the
-    /// work goes on all the same.
-    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
-        let now = tokio::time::Instant::now();
-        {
-            let mut last = self
-                .last_progress
-                .lock()
-                .expect("progress throttle mutex poisoned");
-            if last.is_some_and(|at| now.duration_since(at) < PROGRESS_EVERY) {
-                tracing::debug!(task = %self.id, "progress not noted in the history: one a second at most");
-                return;
-            }
-            *last = Some(now);
-        }
-        let kind = EventKind::Progress {
+    /// Notes progress in the task's history, for operators: the first report at once, then at
+    /// most one a second, each time the latest; the last report before the work returns is
+    /// written before its outcome. Reports in between are replaced, not queued, so reporting
+    /// costs no memory however often it happens.
+    ///
+    /// Never waits and never fails: it may be called from any thread, inside a tokio runtime
+    /// or not (outside one the report waits for a later one, or for the work's end). Sending
+    /// progress to the requestor is the runtime's; a failure to note it is logged, since the
+    /// work goes on all the same. Nothing is noted once the work ended.
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        self.progress.report(Report {
             progress,
             total,
             message,
-        };
-        if let Err(e) = self
-            .engine
-            .store()
-            .record(&self.id, self.engine.now(), kind)
-            .await
-        {
-            tracing::warn!(task = %self.id, error = %e, "could not note progress in the task's history");
-        }
+            at: self.engine.now(),
+        });
     }
 
     /// Asks the requestor a question tied to this task (an `elicitation/create` or

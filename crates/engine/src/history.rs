@@ -88,8 +88,9 @@ pub enum EventKind {
         /// The answer (a result object, or an error object).
         response: Value,
     },
-    /// The work reported progress. Kept at most once a second per task, so a chatty tool
-    /// does not flood the history.
+    /// The work reported progress. Kept at most once a second per task, the latest report
+    /// each time, so a chatty tool does not flood the history; the last report before the
+    /// outcome is kept too, and none follows the task's end.
     Progress {
         /// How far along.
         progress: f64,
@@ -194,6 +195,23 @@ pub(crate) fn apply(
         return Ok(None);
     }
     Ok(event_for(&seen, record))
+}
+
+/// Refuses an event that [`TaskStore::record`](crate::TaskStore::record) must not append to
+/// the task `record`: progress once the task ended, which would make its history show work
+/// after its end. Every store checks it in the same atomic step as the append.
+///
+/// # Errors
+///
+/// [`Error::Conflict`](crate::Error::Conflict) naming the task's status.
+pub(crate) fn recordable(record: &TaskRecord, kind: &EventKind) -> crate::Result<()> {
+    if matches!(kind, EventKind::Progress { .. }) && record.status().is_terminal() {
+        return Err(crate::Error::Conflict {
+            id: record.id.clone(),
+            actual: record.status(),
+        });
+    }
+    Ok(())
 }
 
 /// A failure as the history shows it: the JSON-RPC error object, or the failing result.

@@ -49,6 +49,7 @@ mod error;
 mod executor;
 pub mod history;
 mod metrics;
+mod progress;
 pub mod store;
 pub mod task;
 

@@ -41,9 +41,10 @@ struct OpLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// Task durations: from 10 ms to about 11 hours.
+/// Task durations: buckets from 0.01 s to 167,772.16 s (about 46.6 hours), ×4, so a task that
+/// lives out the default maximum ttl (24 hours) still lands in a bucket of its own size.
 fn duration_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.01, 4.0, 11))
+    Histogram::new(exponential_buckets(0.01, 4.0, 13))
 }
 
 /// Store latencies: from 50 µs to about 3 s.
@@ -377,5 +378,34 @@ mod tests {
         }
         drop(waiter);
         assert!(encoded(&metrics).contains("mcp_tasks_waiters 0"));
+    }
+
+    /// Issue 15 item 2 (review: durations above 2.9 hours all fell into +Inf): a task that
+    /// lives out the default maximum ttl is counted in a finite bucket.
+    #[test]
+    fn durations_up_to_the_longest_default_ttl_have_a_bucket() {
+        let metrics = EngineMetrics::new();
+        let max = crate::EngineConfig::default().max_ttl.unwrap();
+        let mut record = TaskRecord::new(new_task(Some("long")));
+        record
+            .apply(
+                Transition::Finish(Outcome::Completed(json!({}))),
+                Timestamp::UNIX_EPOCH,
+            )
+            .unwrap();
+        let end = Timestamp::UNIX_EPOCH + max;
+        metrics.task_finished(&record, end);
+        let text = encoded(&metrics);
+        let top = text
+            .lines()
+            .rfind(|l| {
+                l.starts_with("mcp_tasks_task_duration_seconds_bucket") && !l.contains("+Inf")
+            })
+            .expect("finite buckets");
+        assert!(
+            top.starts_with("mcp_tasks_task_duration_seconds_bucket{le=\"167772.16\""),
+            "{top}"
+        );
+        assert!(top.ends_with(" 1"), "the 24-hour task is in it: {top}");
     }
 }

@@ -98,36 +98,139 @@ async fn the_history_says_who() {
     }
 }
 
+fn progress_of(history: &[mcp_tasks_engine::TaskEvent]) -> Vec<(f64, Option<String>)> {
+    history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Progress {
+                progress, message, ..
+            } => Some((*progress, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many `record` calls reached the store, from the engine's own metrics.
+fn records_written(engine: &Engine) -> u64 {
+    let text = encoded(engine);
+    let line = "mcp_tasks_store_operation_seconds_count{op=\"record\"} ";
+    text.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
 /// Issue 15 item 1: progress goes into the history once a second at most, the first report
-/// always; what the work reports in between is dropped, not queued.
+/// at once; what the work reports in between is replaced by the latest, and the last report
+/// before the work returns is written before its outcome.
 #[tokio::test(start_paused = true)]
 async fn progress_is_kept_once_a_second() {
     let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
     let me = Requestor::anonymous("s");
     let task = engine.create(call(&me, "t")).await.unwrap();
     engine.start(&task, |cx| async move {
-        cx.progress(1.0, Some(4.0), Some("one".into())).await;
-        cx.progress(2.0, Some(4.0), None).await;
+        cx.progress(1.0, Some(4.0), Some("one".into()));
+        cx.progress(2.0, Some(4.0), None);
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        cx.progress(3.0, Some(4.0), Some("three".into())).await;
-        cx.progress(4.0, Some(4.0), None).await;
+        cx.progress(3.0, Some(4.0), Some("three".into()));
+        cx.progress(4.0, Some(4.0), Some("done".into()));
         Outcome::Completed(json!({}))
     });
     engine.wait_terminal(&me, &task.id).await.unwrap();
     let history = engine.admin().task(&task.id, None).await.unwrap().history;
-    let progress: Vec<(f64, Option<String>)> = history
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Progress {
-                progress, message, ..
-            } => Some((progress, message)),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        progress,
-        [(1.0, Some("one".into())), (3.0, Some("three".into()))]
+        progress_of(&history),
+        [
+            (1.0, Some("one".into())),
+            (3.0, Some("three".into())),
+            (4.0, Some("done".into()))
+        ]
     );
+    assert_eq!(
+        history.last().unwrap().kind,
+        EventKind::Completed,
+        "nothing after the outcome: {history:?}"
+    );
+}
+
+/// Issue 15 item 1 (review: a task per progress call): a tool reporting two million times in
+/// a tight loop starts one write, keeps one report, and holds no task or memory per call;
+/// its history shows the first report and the last, then the outcome.
+#[tokio::test]
+async fn progress_in_a_tight_loop_stays_flat() {
+    const CALLS: u32 = 2_000_000;
+    let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+    let me = Requestor::anonymous("s");
+    let task = engine.create(call(&me, "t")).await.unwrap();
+    let (spawned_tx, spawned_rx) = tokio::sync::oneshot::channel();
+    engine.start(&task, |cx| async move {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        for i in 1..=CALLS {
+            let message = (i == CALLS).then(|| "last".to_owned());
+            cx.progress(f64::from(i), Some(f64::from(CALLS)), message);
+        }
+        let _ = spawned_tx.send(metrics.num_alive_tasks() - before);
+        Outcome::Completed(json!({}))
+    });
+    engine.wait_terminal(&me, &task.id).await.unwrap();
+    assert_eq!(
+        spawned_rx.await.unwrap(),
+        1,
+        "one write in flight, not one per call"
+    );
+    assert_eq!(records_written(&engine), 2, "the first report and the last");
+    let history = engine.admin().task(&task.id, None).await.unwrap().history;
+    assert_eq!(
+        progress_of(&history),
+        [(1.0, None), (f64::from(CALLS), Some("last".into()))]
+    );
+    assert_eq!(history.last().unwrap().kind, EventKind::Completed);
+}
+
+/// Issue 15 item 1 (review: progress off a tokio thread): a report from a thread of the
+/// tool's own never panics; with no runtime to write it, it waits and is written before the
+/// outcome.
+#[tokio::test]
+async fn progress_from_a_plain_thread_is_kept() {
+    let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+    let me = Requestor::anonymous("s");
+    let task = engine.create(call(&me, "t")).await.unwrap();
+    engine.start(&task, |cx| async move {
+        std::thread::scope(|threads| {
+            threads.spawn(|| {
+                for i in 1..=3 {
+                    cx.progress(f64::from(i), None, Some(format!("step {i}")));
+                }
+            });
+        });
+        Outcome::Completed(json!({}))
+    });
+    engine.wait_terminal(&me, &task.id).await.unwrap();
+    let history = engine.admin().task(&task.id, None).await.unwrap().history;
+    assert_eq!(progress_of(&history), [(3.0, Some("step 3".into()))]);
+    assert_eq!(history.last().unwrap().kind, EventKind::Completed);
+    assert_eq!(records_written(&engine), 1);
+}
+
+/// Issue 15 item 1: the work's context may outlive the work (a thread of the tool's keeps
+/// it); what it reports after the work ended is not noted, and nothing follows the outcome.
+#[tokio::test]
+async fn progress_after_the_work_ended_is_not_noted() {
+    let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+    let me = Requestor::anonymous("s");
+    let task = engine.create(call(&me, "t")).await.unwrap();
+    let (kept_tx, kept_rx) = tokio::sync::oneshot::channel();
+    engine.start(&task, |cx| async move {
+        let _ = kept_tx.send(cx);
+        Outcome::Completed(json!({}))
+    });
+    engine.wait_terminal(&me, &task.id).await.unwrap();
+    let cx = kept_rx.await.unwrap();
+    cx.progress(1.0, None, None);
+    tokio::task::yield_now().await;
+    let history = engine.admin().task(&task.id, None).await.unwrap().history;
+    assert_eq!(history.len(), 2, "created, completed: {history:?}");
+    assert_eq!(records_written(&engine), 0);
 }
 
 /// Issue 15 item 3: the operator lists every owner's tasks newest first, in pages whose
@@ -333,4 +436,84 @@ async fn the_engine_keeps_its_metrics() {
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
+}
+
+/// Issue 15 item 3 (review: purge deleted tasks and still failed): a task whose stored record
+/// no longer decodes is deleted all the same by a purge or by the sweep, and reported by id on
+/// the feed; the others are returned, counted and fed as usual, and nothing is left behind
+/// while an error claims nothing happened.
+#[tokio::test]
+async fn unreadable_records_do_not_fail_a_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tasks.sqlite3");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    use mcp_tasks_engine::Clock;
+    let clock = Arc::new(mcp_tasks_engine::ManualClock::new(jiff::Timestamp::now()));
+    let engine = Engine::with_clock(store.clone(), EngineConfig::default(), clock.clone());
+    let me = Requestor::anonymous("s");
+    let corrupt = |id: &mcp_tasks_engine::TaskId| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let n = conn
+            .execute(
+                "UPDATE tasks SET record = 'garbage' WHERE id = ?1",
+                [id.as_str()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    let make = async |finished: bool| {
+        let mut new = call(&me, "t");
+        new.ttl_ms = Some(60_000);
+        let task = engine.create(new).await.unwrap();
+        if finished {
+            engine
+                .store()
+                .transition(
+                    &task.id,
+                    mcp_tasks_engine::Transition::Finish(Outcome::Completed(json!({}))),
+                    clock.now(),
+                )
+                .await
+                .unwrap();
+        }
+        task.id
+    };
+    let deleted = async |feed: &mut mcp_tasks_engine::ChangeFeed| {
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let change = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+                .await
+                .expect("both deletions are on the feed")
+                .unwrap();
+            assert_eq!(change.event, mcp_tasks_engine::ChangeEvent::Expired);
+            ids.push(change.id);
+        }
+        ids.sort();
+        ids
+    };
+
+    let (good, bad) = (make(true).await, make(true).await);
+    corrupt(&bad);
+    let mut feed = engine.changes();
+    let purged = engine
+        .admin()
+        .purge(clock.now() + jiff::SignedDuration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1, "the readable task is counted");
+    assert_eq!(store.count().await.unwrap(), 0, "both went");
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(deleted(&mut feed).await, both);
+
+    let (good, bad) = (make(false).await, make(false).await);
+    corrupt(&bad);
+    clock.advance(Duration::from_secs(61));
+    let mut feed = engine.changes();
+    assert_eq!(engine.sweep_expired().await.unwrap(), 1);
+    assert_eq!(store.count().await.unwrap(), 0, "both went");
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(deleted(&mut feed).await, both);
 }

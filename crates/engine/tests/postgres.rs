@@ -237,8 +237,9 @@ async fn a_database_without_history_is_migrated() {
     client
         .batch_execute(
             "DROP TABLE mcp_tasks_events; DROP INDEX mcp_tasks_by_age; \
+             DROP FUNCTION mcp_tasks_columns_from_record CASCADE; \
              ALTER TABLE mcp_tasks DROP COLUMN name, DROP COLUMN updated_at, DROP COLUMN events; \
-             DELETE FROM mcp_tasks_schema WHERE version = 3;",
+             DELETE FROM mcp_tasks_schema WHERE version >= 3;",
         )
         .await
         .unwrap();
@@ -264,6 +265,124 @@ async fn a_database_without_history_is_migrated() {
     let after = finished.last_updated_at + jiff::SignedDuration::from_micros(1);
     assert_eq!(store.purge(after, 10).await.unwrap().len(), 1);
     assert!(store.history(&old.id, None, 10).await.unwrap().is_empty());
+}
+
+/// Issue 15 (review: a version-2 instance still running after the migration): the rows and
+/// updates it writes, which know nothing of `name` and `updated_at`, are listed by tool and
+/// purged by the time they finished all the same, whether written after the migration or
+/// between versions 3 and 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_an_older_instance_writes_are_listed_and_purged() {
+    let db = TempDatabase::create().await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let created = Timestamp::from_second(1_800_000_000).unwrap();
+    let finished = created + jiff::SignedDuration::from_secs(3600);
+    // As version 2 wrote: the columns of version 1 only, then a compare-and-swap update.
+    let write_as_v2 = async |tool: &str| {
+        let mut record = TaskRecord::new(NewTask {
+            id: TaskId::generate(),
+            requestor: alice("s"),
+            kind: RequestKind::ToolsCall,
+            name: Some(tool.into()),
+            params: json!({}),
+            created_at: created,
+            ttl: None,
+            poll_interval: None,
+            progress_token: None,
+            runner: Some("old".into()),
+            active_limit: None,
+        });
+        let nanos = |t: Timestamp| i64::try_from(t.as_nanosecond()).unwrap();
+        client
+            .execute(
+                "INSERT INTO mcp_tasks (id, owner, session, status, created_at, expires_at, \
+                 runner, record) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
+                &[
+                    &record.id.as_str(),
+                    &"alice",
+                    &"s",
+                    &record.status().as_str(),
+                    &nanos(created),
+                    &record.runner,
+                    &serde_json::to_string(&record).unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        record
+            .apply(Transition::Finish(Outcome::Completed(json!({}))), finished)
+            .unwrap();
+        client
+            .execute(
+                "UPDATE mcp_tasks SET status = $2, runner = $3, record = $4, \
+                 version = version + 1 WHERE id = $1 AND version = 0",
+                &[
+                    &record.id.as_str(),
+                    &record.status().as_str(),
+                    &record.runner,
+                    &serde_json::to_string(&record).unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        record
+    };
+    let by_tool = async |store: &PostgresStore, tool: &str| {
+        store
+            .admin_list(&mcp_tasks_engine::AdminQuery {
+                tool: Some(tool.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    };
+
+    let after = write_as_v2("after").await;
+    assert_eq!(by_tool(&store, "after").await, std::slice::from_ref(&after));
+
+    // Between versions 3 and 4, nothing filled them: version 4 does, when it migrates.
+    client
+        .batch_execute(
+            "DROP FUNCTION mcp_tasks_columns_from_record CASCADE; \
+             DELETE FROM mcp_tasks_schema WHERE version = 4;",
+        )
+        .await
+        .unwrap();
+    let between = write_as_v2("between").await;
+    let unfilled: Option<i64> = client
+        .query_one(
+            "SELECT updated_at FROM mcp_tasks WHERE id = $1",
+            &[&between.id.as_str()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unfilled, None, "the schema of version 3 leaves it empty");
+    drop(store);
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    assert_eq!(
+        by_tool(&store, "between").await,
+        std::slice::from_ref(&between)
+    );
+
+    // Purged by when they finished, not when they were created.
+    let just_before = finished - jiff::SignedDuration::from_micros(1);
+    assert!(store.purge(just_before, 10).await.unwrap().is_empty());
+    let mut purged: Vec<TaskId> = store
+        .purge(finished + jiff::SignedDuration::from_micros(1), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    purged.sort();
+    let mut both = vec![after.id, between.id];
+    both.sort();
+    assert_eq!(purged, both);
 }
 
 /// A store whose lease renewals can be made to fail, as when its process loses the database
@@ -642,4 +761,97 @@ async fn a_write_dropped_after_commit_still_reaches_its_own_feed() {
         return;
     }
     panic!("no write was dropped after its commit in 400 attempts");
+}
+
+/// Issue 15 item 3 (review: a deletion failed after deleting): a task whose stored record no
+/// longer decodes is purged or swept with the others and reported by id on the feed, and the
+/// readable ones are returned, instead of an error for a deletion that happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_do_not_fail_a_deletion() {
+    let db = TempDatabase::create().await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let at = Timestamp::from_second(1_800_000_000).unwrap();
+    let make = async |finished: bool| {
+        let record = store
+            .create(NewTask {
+                id: TaskId::generate(),
+                requestor: alice("s"),
+                kind: RequestKind::ToolsCall,
+                name: Some("t".into()),
+                params: json!({}),
+                created_at: at,
+                ttl: Some(Duration::from_secs(60)),
+                poll_interval: None,
+                progress_token: None,
+                runner: None,
+                active_limit: None,
+            })
+            .await
+            .unwrap();
+        if finished {
+            let done = Transition::Finish(Outcome::Completed(json!({})));
+            store.transition(&record.id, done, at).await.unwrap();
+        }
+        record.id
+    };
+    // Behind the store's back, as a hand or another program would: no trigger of ours runs.
+    client
+        .batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    let corrupt = async |id: &TaskId| {
+        let n = client
+            .execute(
+                "UPDATE mcp_tasks SET record = 'garbage' WHERE id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    // Until both are reported; this instance's earlier writes, and these deletions, also come
+    // back through its listener, in no set order.
+    let fed = async |feed: &mut ChangeFeed| {
+        let mut ids = std::collections::BTreeSet::new();
+        while ids.len() < 2 {
+            let change = within("the feed", Duration::from_secs(10), feed.recv())
+                .await
+                .unwrap();
+            if change.event == ChangeEvent::Expired {
+                ids.insert(change.id);
+            }
+        }
+        ids.into_iter().collect::<Vec<_>>()
+    };
+
+    let (good, bad) = (make(true).await, make(true).await);
+    corrupt(&bad).await;
+    let mut feed = store.changes();
+    let purged = store
+        .purge(at + jiff::SignedDuration::from_secs(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0].id, good);
+    assert_eq!(store.count().await.unwrap(), 0);
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(fed(&mut feed).await, both);
+
+    let (good, bad) = (make(false).await, make(false).await);
+    corrupt(&bad).await;
+    let mut feed = store.changes();
+    let swept = store
+        .delete_expired(at + jiff::SignedDuration::from_secs(61), 10)
+        .await
+        .unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(store.count().await.unwrap(), 0);
+    let mut both = vec![good, bad];
+    both.sort();
+    assert_eq!(fed(&mut feed).await, both);
 }

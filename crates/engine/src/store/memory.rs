@@ -299,6 +299,7 @@ impl TaskStore for MemoryStore {
             .get(id)
             .cloned()
             .ok_or_else(|| Error::NotFound { id: id.clone() })?;
+        history::recordable(&record, &kind)?;
         st.append(&record, at, kind);
         Ok(())
     }

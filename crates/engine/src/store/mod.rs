@@ -240,7 +240,12 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     /// Reads one page of a listing.
     async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>>;
 
-    /// Deletes up to `limit` tasks whose ttl ran out by `now`; returns them.
+    /// Deletes up to `limit` tasks whose ttl ran out by `now`; returns them, and reports each
+    /// on the feed as [`ChangeEvent::Expired`].
+    ///
+    /// A task whose stored record no longer decodes is deleted all the same, reported on the
+    /// feed and logged with its id, but not returned (there is no record to return): the
+    /// deletion is never an error once it happened.
     async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>>;
 
     /// Reads one page of tasks that are not terminal.
@@ -255,7 +260,10 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown id, whoever owns it.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown id, whoever owns it;
+    /// [`Error::Conflict`](crate::Error::Conflict) for [`EventKind::Progress`] once the task is
+    /// terminal, decided in the same atomic step as the append, so no history shows progress
+    /// after the task's end.
     async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()>;
 
     /// Reads up to `limit` events of the task's history with a seq above `after`, in order.
@@ -274,7 +282,8 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>>;
 
     /// Deletes up to `limit` terminal tasks last changed before `finished_before`, with their
-    /// history; returns them, and reports each on the feed as [`ChangeEvent::Expired`].
+    /// history; returns them, and reports each on the feed as [`ChangeEvent::Expired`]. An
+    /// unreadable record goes as in [`TaskStore::delete_expired`].
     async fn purge(&self, finished_before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>>;
 
     /// How many tasks there are by status, tool and owner; groups of none are left out.

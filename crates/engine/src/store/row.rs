@@ -4,7 +4,8 @@ use jiff::Timestamp;
 
 use crate::cursor::Position;
 use crate::history::TaskEvent;
-use crate::task::TaskRecord;
+use crate::store::{Change, ChangeEvent, ChangeSender};
+use crate::task::{TaskId, TaskRecord};
 use crate::{Error, Result};
 
 /// The indexed columns of a record, and the record as JSON.
@@ -79,4 +80,51 @@ pub(in crate::store) fn decode(json: &str) -> Result<TaskRecord> {
             "a stored task record is unreadable ({e}); the file was changed by something else"
         ))
     })
+}
+
+/// The tasks a deletion (expiry, purge) removed: the records that decode, and the ids of those
+/// that do not.
+///
+/// A task past its ttl, or purged, goes whatever its record holds; an unreadable record must
+/// not turn a deletion that happened into an error that says nothing was deleted. So it is
+/// reported by id: on the feed like the others, and in the log, where the operator learns
+/// which task went without its record.
+#[derive(Debug, Default)]
+pub(in crate::store) struct Deleted {
+    records: Vec<TaskRecord>,
+    unreadable: Vec<(TaskId, Error)>,
+}
+
+impl Deleted {
+    /// Whether nothing was deleted.
+    pub(in crate::store) fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.unreadable.is_empty()
+    }
+
+    /// Takes the deleted row `id` whose record was `json`.
+    pub(in crate::store) fn push(&mut self, id: &str, json: &str) {
+        match decode(json) {
+            Ok(record) => self.records.push(record),
+            Err(e) => self.unreadable.push((TaskId::from(id), e)),
+        }
+    }
+
+    /// Once the deletion is committed: reports every task on the feed as
+    /// [`ChangeEvent::Expired`], logs each unreadable one, and returns the records.
+    pub(in crate::store) fn publish(self, store: &str, feed: &ChangeSender) -> Vec<TaskRecord> {
+        for (id, e) in self.unreadable {
+            tracing::error!(store, task = %id, error = %e, "deleted a task whose stored record is unreadable; it is not in the audit log or the count of deleted tasks");
+            feed.send(Change {
+                id,
+                event: ChangeEvent::Expired,
+            });
+        }
+        for record in &self.records {
+            feed.send(Change {
+                id: record.id.clone(),
+                event: ChangeEvent::Expired,
+            });
+        }
+        self.records
+    }
 }

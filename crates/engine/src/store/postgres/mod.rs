@@ -38,7 +38,7 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Config, NoTls};
 
 use self::listen::{Listener, CHANNEL};
-use super::row::{self, Row};
+use super::row::{self, Deleted, Row};
 use super::{
     AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, OwnerFilter,
     TaskCount, TaskStore, UnfinishedQuery,
@@ -592,7 +592,7 @@ impl TaskStore for PostgresStore {
                 "WITH d AS (DELETE FROM mcp_tasks WHERE id IN \
                  (SELECT id FROM mcp_tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
                  FOR UPDATE SKIP LOCKED) RETURNING id, record) \
-                 SELECT d.record, pg_notify($3, $4 || d.id)::text FROM d",
+                 SELECT d.record, d.id, pg_notify($3, $4 || d.id)::text FROM d",
             )
             .await
             .map_err(|e| self.fail(&e))?;
@@ -604,17 +604,11 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(|e| self.fail(&e))?;
-        let gone = rows
-            .iter()
-            .map(|r| row::decode(r.get(0)))
-            .collect::<Result<Vec<_>>>()?;
-        for record in &gone {
-            self.feed.send(Change {
-                id: record.id.clone(),
-                event: ChangeEvent::Expired,
-            });
+        let mut gone = Deleted::default();
+        for r in &rows {
+            gone.push(r.get(1), r.get(0));
         }
-        Ok(gone)
+        Ok(gone.publish(&self.label, &self.feed))
     }
 
     async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
@@ -666,6 +660,8 @@ impl TaskStore for PostgresStore {
                 .map_err(|e| self.fail(&e))?
                 .ok_or_else(|| Error::NotFound { id: id.clone() })?;
             let record = row::decode(row.get(0))?;
+            // Checked on the version the write compares: a change in between makes it re-read.
+            history::recordable(&record, &kind)?;
             let version: i64 = row.get(1);
             let events: i64 = row.get(2);
             let body = row::encode_event(&TaskEvent::new(seq(events), at, &record, kind.clone()))?;
@@ -765,7 +761,7 @@ impl TaskStore for PostgresStore {
                  (SELECT id FROM mcp_tasks WHERE status IN ('completed', 'failed', 'cancelled') \
                  AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
                  RETURNING id, record) \
-                 SELECT d.record, pg_notify($3, $4 || d.id)::text FROM d",
+                 SELECT d.record, d.id, pg_notify($3, $4 || d.id)::text FROM d",
             )
             .await
             .map_err(|e| self.fail(&e))?;
@@ -782,17 +778,11 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(|e| self.fail(&e))?;
-        let gone = rows
-            .iter()
-            .map(|r| row::decode(r.get(0)))
-            .collect::<Result<Vec<_>>>()?;
-        for record in &gone {
-            self.feed.send(Change {
-                id: record.id.clone(),
-                event: ChangeEvent::Expired,
-            });
+        let mut gone = Deleted::default();
+        for r in &rows {
+            gone.push(r.get(1), r.get(0));
         }
-        Ok(gone)
+        Ok(gone.publish(&self.label, &self.feed))
     }
 
     async fn counts(&self) -> Result<Vec<TaskCount>> {

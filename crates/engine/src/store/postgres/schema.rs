@@ -15,6 +15,23 @@ const MIGRATION_LOCK: i64 = 0x4d43_5054_4d49_4752; // "MCPTMIGR"
 /// As in the SQLite store, the columns beside `record` exist to be indexed: the record (JSON
 /// text) is the truth and every write sets both from the same record. `version` counts writes,
 /// for the compare-and-swap of transitions.
+///
+/// # Locks, and instances of an older version still running
+///
+/// Instances of several versions may share the database during a rolling upgrade: the first
+/// to start migrates, and the others go on serving while it does, and after.
+/// - Version 3 adds columns (`ALTER TABLE`), which takes an ACCESS EXCLUSIVE lock on
+///   `mcp_tasks`, and fills them from every row's record in the same transaction: every
+///   instance's reads and writes of tasks wait until the migration commits, about the time of
+///   rewriting the whole table (seconds per million tasks). Migrate at a quiet time, or stop
+///   the instances, if that pause matters.
+/// - Version 4 creates triggers (a SHARE ROW EXCLUSIVE lock: writes wait, reads go on) and then
+///   fills only the rows an instance of version 2 wrote since version 3.
+/// - A version-2 instance still running afterwards writes rows without `name` and
+///   `updated_at`, and updates records without `updated_at`; the triggers of version 4 fill
+///   both from the record, so its tasks are listed by tool, counted and purged like the others.
+///   Its writes leave no history: a task it created or changed has events missing from its
+///   history.
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE mcp_tasks (
@@ -87,6 +104,36 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (task_id, seq)
     );
 ",
+    "
+    -- Instances of version 2 may still be running (see MIGRATIONS): their inserts leave name
+    -- and updated_at NULL, and their updates change the record without updated_at. Every write
+    -- of version 3 on sets updated_at, and bumps events whenever it changes the record, so
+    -- these conditions single out the older writers' rows, which get both columns from their
+    -- record (to the microsecond, as in version 3). The function is not even called otherwise.
+    CREATE FUNCTION mcp_tasks_columns_from_record() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.name := NEW.record::json->>'name';
+        NEW.updated_at := (extract(epoch FROM (NEW.record::json->>'last_updated_at')::timestamptz)
+                           * 1000000)::bigint * 1000;
+        RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER mcp_tasks_columns_on_insert BEFORE INSERT ON mcp_tasks FOR EACH ROW
+        WHEN (NEW.updated_at IS NULL)
+        EXECUTE FUNCTION mcp_tasks_columns_from_record();
+    CREATE TRIGGER mcp_tasks_columns_on_update BEFORE UPDATE ON mcp_tasks FOR EACH ROW
+        WHEN (NEW.events = OLD.events AND NEW.record IS DISTINCT FROM OLD.record)
+        EXECUTE FUNCTION mcp_tasks_columns_from_record();
+    -- What version-2 instances wrote since version 3, now that no more can slip in: rows
+    -- without the columns, and finished rows without the two events of a version-3 life
+    -- (created, ended), whose updated_at may date from before they finished.
+    UPDATE mcp_tasks SET
+        name = record::json->>'name',
+        updated_at = (extract(epoch FROM (record::json->>'last_updated_at')::timestamptz)
+                      * 1000000)::bigint * 1000
+    WHERE updated_at IS NULL
+       OR (events < 2 AND status IN ('completed', 'failed', 'cancelled'));
+",
 ];
 
 /// The `tasks/list` cursor key every instance shares: the first instance to ask makes it at
@@ -142,6 +189,14 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {
         .get(0);
     if found > known {
         return Err(MigrateError::TooNew { found, known });
+    }
+    if found > 0 && found < known {
+        // Upgrading a large table takes a while, and holds its lock meanwhile (see MIGRATIONS).
+        tracing::info!(
+            from = found,
+            to = known,
+            "migrating the task store's schema"
+        );
     }
     for (done, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.batch_execute(sql).await?;

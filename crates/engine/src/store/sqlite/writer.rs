@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
 use crate::history::{self, EventKind, TaskEvent};
-use crate::store::row::{self, Row};
+use crate::store::row::{self, Deleted, Row};
 use crate::store::{Change, ChangeEvent, ChangeSender};
 use crate::task::{TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
@@ -62,11 +62,19 @@ enum Done {
         Result<TaskRecord>,
         Option<ChangeEvent>,
     ),
-    Deleted(
-        oneshot::Sender<Result<Vec<TaskRecord>>>,
-        Result<Vec<TaskRecord>>,
-    ),
+    Deleted(oneshot::Sender<Result<Vec<TaskRecord>>>, Result<Deleted>),
     Recorded(oneshot::Sender<Result<()>>, Result<()>),
+}
+
+impl Done {
+    /// The write's error, if it failed.
+    fn error(&self) -> Option<String> {
+        match self {
+            Self::Record(_, Err(e), _) => Some(e.to_string()),
+            Self::Deleted(_, Err(e)) | Self::Recorded(_, Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// Counters of the writer's work, for benchmarks and tests of the batching.
@@ -114,14 +122,20 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for op in ops.by_ref() {
-                done.push(apply(&tx, op, &mut deleted));
+                let applied = apply(&tx, op, &mut deleted);
                 // Some errors (a full disk, an I/O error) make SQLite roll the whole
-                // transaction back; what came before must not be reported stored.
+                // transaction back; what came before must not be reported stored, and the
+                // error that did it says why.
                 if tx.is_autocommit() {
-                    return Err(super::schema::failure(
-                        "the transaction was rolled back by an earlier error".into(),
-                    ));
+                    let cause = applied
+                        .error()
+                        .unwrap_or_else(|| "an error SQLite did not name".to_owned());
+                    done.push(applied);
+                    return Err(super::schema::failure(format!(
+                        "the transaction was rolled back by an error: {cause}"
+                    )));
                 }
+                done.push(applied);
             }
             tx.commit()
         })();
@@ -174,14 +188,7 @@ impl Writer {
                 let _ = reply.send(result);
             }
             Done::Deleted(reply, result) => {
-                if let Ok(gone) = &result {
-                    for r in gone {
-                        self.feed.send(Change {
-                            id: r.id.clone(),
-                            event: ChangeEvent::Expired,
-                        });
-                    }
-                }
+                let result = result.map(|gone| gone.publish(&self.label, &self.feed));
                 let _ = reply.send(result);
             }
             Done::Recorded(reply, result) => {
@@ -267,6 +274,11 @@ fn fail(op: Op, message: &str) {
 
 /// Runs `f` so that its writes are all kept or all undone, while the batch's transaction goes
 /// on: a write whose second half fails must not commit its first with the others.
+///
+/// Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back, and
+/// the savepoint with it; undoing to the savepoint then fails too. The write's own error is
+/// the one that says why, so it is the one returned (the batch fails as a whole, see
+/// [`Writer::commit`]).
 fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
     tx.execute_batch("SAVEPOINT write").map_err(sql)?;
     match f() {
@@ -275,8 +287,9 @@ fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<
             Ok(v)
         }
         Err(e) => {
-            tx.execute_batch("ROLLBACK TO write; RELEASE write")
-                .map_err(sql)?;
+            if let Err(undo) = tx.execute_batch("ROLLBACK TO write; RELEASE write") {
+                tracing::debug!(error = %undo, cause = %e, "undoing a failed write: the transaction is already rolled back");
+            }
             Err(e)
         }
     }
@@ -415,48 +428,56 @@ fn record(tx: &Transaction<'_>, id: &TaskId, at: jiff::Timestamp, kind: EventKin
         .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
         .map_err(sql)?;
     let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
-    append(tx, &row::decode(&json)?, at, kind)
+    let record = row::decode(&json)?;
+    history::recordable(&record, &kind)?;
+    append(tx, &record, at, kind)
 }
 
 /// Deletes finished tasks last changed before `before`, oldest first; their history goes with
 /// them (a trigger).
-fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Vec<TaskRecord>> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = tx
-        .prepare_cached(
-            "DELETE FROM tasks WHERE id IN \
-             (SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
-             AND updated_at < ?1 ORDER BY updated_at LIMIT ?2) \
-             RETURNING record",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map(params![before, limit], |r| r.get::<_, String>(0))
-        .map_err(sql)?;
-    let mut gone = Vec::new();
-    for json in rows {
-        gone.push(row::decode(&json.map_err(sql)?)?);
-    }
-    Ok(gone)
+fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Deleted> {
+    delete(
+        tx,
+        "DELETE FROM tasks WHERE id IN \
+         (SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+         AND updated_at < ?1 ORDER BY updated_at LIMIT ?2) \
+         RETURNING id, record",
+        before,
+        limit,
+    )
 }
 
-fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Vec<TaskRecord>> {
+fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Deleted> {
+    delete(
+        tx,
+        "DELETE FROM tasks WHERE id IN \
+         (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
+         RETURNING id, record",
+        now,
+        limit,
+    )
+}
+
+/// Runs a `DELETE … RETURNING id, record` taking a time and a limit. SQLite deletes every row
+/// at the first step, so the statement runs under a savepoint: an error while reading the rows
+/// back undoes the deletion it reports as failed. A record that does not decode is no error
+/// ([`Deleted`]).
+fn delete(tx: &Transaction<'_>, sql: &str, at: i64, limit: usize) -> Result<Deleted> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = tx
-        .prepare_cached(
-            "DELETE FROM tasks WHERE id IN \
-             (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
-             RETURNING record",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map(params![now, limit], |r| r.get::<_, String>(0))
-        .map_err(sql)?;
-    let mut gone = Vec::new();
-    for json in rows {
-        gone.push(row::decode(&json.map_err(sql)?)?);
-    }
-    Ok(gone)
+    atomically(tx, || {
+        let mut stmt = tx.prepare_cached(sql).map_err(self::sql)?;
+        let rows = stmt
+            .query_map(params![at, limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self::sql)?;
+        let mut gone = Deleted::default();
+        for row in rows {
+            let (id, json) = row.map_err(self::sql)?;
+            gone.push(&id, &json);
+        }
+        Ok(gone)
+    })
 }
 
 #[cfg(test)]
@@ -466,8 +487,12 @@ mod tests {
     use serde_json::json;
 
     fn create_op() -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
+        create_op_of(TaskId::generate())
+    }
+
+    fn create_op_of(id: TaskId) -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
         let record = TaskRecord::new(NewTask {
-            id: TaskId::generate(),
+            id,
             requestor: Requestor::anonymous("s"),
             kind: RequestKind::ToolsCall,
             name: None,
@@ -525,5 +550,47 @@ mod tests {
         for mut a in answers {
             assert!(a.try_recv().unwrap().is_ok());
         }
+    }
+
+    /// Review of issue 15 (the cause was lost): when an error makes SQLite roll the whole
+    /// transaction back, every write of the batch is refused, none is stored, and each hears
+    /// the error that did it, not the failure to undo its savepoint.
+    #[test]
+    fn a_rolled_back_batch_names_its_cause() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON task_events WHEN NEW.task_id = 'bad' \
+             BEGIN SELECT RAISE(ROLLBACK, 'the disk is on fire'); END;",
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::sync_channel(8);
+        let mut answers = Vec::new();
+        for id in [TaskId::generate(), TaskId::from("bad"), TaskId::generate()] {
+            let (op, answer) = create_op_of(id);
+            tx.send(op).unwrap();
+            answers.push(answer);
+        }
+        drop(tx);
+        let mut writer = Writer {
+            conn,
+            ops: rx,
+            feed: ChangeSender::new(16),
+            max_batch: 100,
+            label: "test".into(),
+            counters: Arc::new(Counters::default()),
+        };
+        let mut batch: Vec<Op> = writer.ops.try_iter().collect();
+        writer.commit(&mut batch);
+        assert_eq!(writer.counters.commits.load(Ordering::Relaxed), 0);
+        for mut answer in answers {
+            let err = answer.try_recv().unwrap().unwrap_err().to_string();
+            assert!(err.contains("the disk is on fire"), "{err}");
+        }
+        let tasks: i64 = writer
+            .conn
+            .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tasks, 0);
     }
 }

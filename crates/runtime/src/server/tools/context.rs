@@ -56,9 +56,8 @@ enum Mode {
         sink: Sink,
         cancel: CancellationToken,
     },
-    /// A task from its start (either era): questions wait in its mailbox. Shared so progress
-    /// can be noted in its history without holding up the handler.
-    Task(Arc<TaskContext>),
+    /// A task from its start (either era): questions wait in its mailbox.
+    Task(TaskContext),
     /// A MCP 2026-07-28 call the server directs: answered within the request (multi
     /// round-trip) until it becomes a task, if it does.
     Directed(Arc<Directed>),
@@ -83,7 +82,7 @@ impl ToolContext {
         Self {
             session,
             progress_token: task.progress_token().cloned(),
-            mode: Mode::Task(Arc::new(task)),
+            mode: Mode::Task(task),
             resumed: false,
         }
     }
@@ -103,7 +102,7 @@ impl ToolContext {
         Self {
             session: Arc::new(Session::new(format!("resumed-{}", task.id()))),
             progress_token: None,
-            mode: Mode::Task(Arc::new(task)),
+            mode: Mode::Task(task),
             resumed: true,
         }
     }
@@ -180,24 +179,17 @@ impl ToolContext {
         }
     }
 
-    /// Notes a task's progress in its history, in the background: the handler does not wait
-    /// for the store.
+    /// Notes a task's progress in its history. The engine keeps the latest report and writes
+    /// at most one at a time, in the background, so this never waits, spawns nothing per
+    /// call, and works from any thread, a tokio worker or not.
     fn note_progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let message = message.map(str::to_owned);
-        match &self.mode {
-            Mode::Task(t) => {
-                let task = t.clone();
-                tokio::spawn(async move { task.progress(progress, total, message).await });
-            }
-            Mode::Directed(d) if d.task().is_some() => {
-                let directed = d.clone();
-                tokio::spawn(async move {
-                    if let Some(task) = directed.task() {
-                        task.progress(progress, total, message).await;
-                    }
-                });
-            }
-            Mode::Directed(_) | Mode::Plain { .. } => {}
+        let task = match &self.mode {
+            Mode::Task(t) => Some(t),
+            Mode::Directed(d) => d.task(),
+            Mode::Plain { .. } => None,
+        };
+        if let Some(task) = task {
+            task.progress(progress, total, message.map(str::to_owned));
         }
     }
 
@@ -252,7 +244,7 @@ impl ToolContext {
     pub async fn set_status_message(&self, message: impl Into<String>) -> Result<(), ErrorObject> {
         let task = match &self.mode {
             Mode::Plain { .. } => None,
-            Mode::Task(t) => Some(t.as_ref()),
+            Mode::Task(t) => Some(t),
             Mode::Directed(d) => d.task(),
         };
         let Some(task) = task else {
@@ -707,5 +699,56 @@ mod tests {
             drop(cx);
             assert_eq!(logged(out).await, expected, "{asked:?}");
         }
+    }
+
+    /// Issue 15 item 1 (review: progress off a tokio thread panicked the task): a task's tool
+    /// that reports progress from a plain thread of its own completes, and its last report is
+    /// in the history before the outcome.
+    #[tokio::test]
+    async fn a_task_reports_progress_from_a_plain_thread() {
+        use mcp_tasks_engine::{
+            CreateTask, Engine, EngineConfig, EventKind, MemoryStore, Outcome, RequestKind,
+            Requestor, TaskStatus,
+        };
+        let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
+        let me = Requestor::anonymous("s");
+        let task = engine
+            .create(CreateTask {
+                requestor: me.clone(),
+                kind: RequestKind::ToolsCall,
+                name: Some("crunch".into()),
+                params: json!({"name": "crunch", "arguments": {}}),
+                ttl_ms: None,
+                progress_token: Some(json!("p")),
+            })
+            .await
+            .unwrap();
+        let session = Arc::new(Session::new("s"));
+        engine.start(&task, move |task| async move {
+            let cx = ToolContext::task(session, task);
+            std::thread::scope(|threads| {
+                threads.spawn(|| {
+                    for step in 1..=100 {
+                        cx.progress(f64::from(step), Some(100.0), Some("crunching"));
+                    }
+                });
+            });
+            Outcome::Completed(json!({"content": []}))
+        });
+        let done = engine.wait_terminal(&me, &task.id).await.unwrap();
+        assert_eq!(done.status(), TaskStatus::Completed, "{done:?}");
+        let (_, history) = engine.admin().task(&task.id).await.unwrap();
+        let kinds: Vec<_> = history.into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds[1..],
+            [
+                EventKind::Progress {
+                    progress: 100.0,
+                    total: Some(100.0),
+                    message: Some("crunching".into())
+                },
+                EventKind::Completed
+            ]
+        );
     }
 }
