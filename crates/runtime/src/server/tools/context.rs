@@ -737,7 +737,7 @@ mod tests {
         });
         let done = engine.wait_terminal(&me, &task.id).await.unwrap();
         assert_eq!(done.status(), TaskStatus::Completed, "{done:?}");
-        let (_, history) = engine.admin().task(&task.id).await.unwrap();
+        let history = engine.admin().task(&task.id, None).await.unwrap().history;
         let kinds: Vec<_> = history.into_iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds[1..],
