@@ -300,6 +300,100 @@ describe('tasks', () => {
     });
   });
 
+  // A task with more than 1000 events would take minutes to make, so the page is shown a first
+  // page cut short: the server's answer to `GET /api/tasks/ID` (no `after`) keeps its first event
+  // and says `historyMore`. Every `?after=SEQ` read goes to the server as it is.
+  test('the timeline loads more events, and its re-reads keep them (issue 15 item 1)', async () => {
+    const tab = await signedIn();
+    await step(tab, 'history-pages', async () => {
+      const run = call('countdown', { from: 600, interval_ms: 100 });
+      const id = await run.id;
+      run.done.catch(() => {});
+      // Progress enters the history at most once a second: wait for a few events to page through.
+      for (let tries = 0; (await adminApi(`api/tasks/${id}`)).history.length < 3; tries += 1) {
+        assert.ok(tries < 100, 'the countdown noted no progress in its history');
+        await new Promise((resolve) => { setTimeout(resolve, 200); });
+      }
+      const reads = [];
+      tab.on('request', (request) => {
+        const url = new URL(request.url());
+        if (url.pathname === `/api/tasks/${id}`) reads.push(url.search);
+      });
+      await tab.route((url) => url.pathname === `/api/tasks/${id}` && url.search === '', async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        body.history = body.history.slice(0, 1);
+        body.historyMore = true;
+        await route.fulfill({ response, json: body });
+      });
+
+      await tab.goto(`${DASHBOARD}#task=${encodeURIComponent(id)}`);
+      const detail = tab.getByTestId('task-detail');
+      const items = detail.getByTestId('timeline-item');
+      await shows(detail.getByTestId('history-more-row'), /Showing the first 1 event; more follow/);
+      assert.equal(await items.count(), 1);
+
+      await detail.getByRole('button', { name: 'Load more events' }).click();
+      await detail.locator('[data-testid=timeline-item][data-seq="3"]').waitFor();
+      assert.equal(await detail.getByTestId('history-more').count(), 0, 'every event is shown');
+      assert.ok(reads.includes('?after=1'), `the next page was asked for: ${JSON.stringify(reads)}`);
+
+      // The 2 s re-read of the unfinished task appends what followed, and keeps what was shown.
+      const shown = await items.count();
+      await detail.locator(`[data-testid=timeline-item][data-seq="${shown + 1}"]`).waitFor();
+      const seqs = await items.evaluateAll((list) => list.map((item) => Number(item.dataset.seq)));
+      assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every event once, in order');
+      assert.equal(reads.filter((search) => search === '').length, 1,
+        `only the first read asks for the first page: ${JSON.stringify(reads)}`);
+      assert.deepEqual(tab.errors, []);
+
+      await adminApi(`api/tasks/${id}/cancel`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+      await run.done;
+    });
+    await tab.context().close();
+  });
+
+  // A store that cannot count, or a hundred owners, cannot be made cheaply from outside the
+  // server (the server's side is in crates/runtime/tests/admin.rs); the page is shown the
+  // server's own overview with those fields changed.
+  test('the overview says when the counts are unknown or owners are left out (issue 15 items 2 and 3)', async () => {
+    const tab = await newPage();
+    await step(tab, 'overview-flags', async () => {
+      let change = null;
+      await tab.route((url) => url.pathname === '/api/overview', async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        change(body);
+        await route.fulfill({ response, json: body });
+      });
+
+      change = (body) => {
+        body.counts.byOwner = Array.from({ length: 100 }, (_, i) => ({
+          owner: `user-${i}`, working: 0, input_required: 0, completed: 1, failed: 0, cancelled: 0, total: 1,
+        }));
+        body.counts.byOwnerMore = true;
+      };
+      await tab.goto(`${DASHBOARD}#token=${encodeURIComponent(ADMIN_TOKEN)}`);
+      await shows(tab.getByTestId('owners-more'), /^Showing the 100 largest owners/);
+      assert.equal(await tab.locator('#owners-body tr').count(), 100);
+      assert.equal(await tab.getByTestId('counts-error').count(), 0);
+
+      const reason = 'the store took longer than 5 s to count its tasks';
+      change = (body) => {
+        body.counts = { byStatus: { working: 0, input_required: 0, completed: 0, failed: 0, cancelled: 0 }, byOwner: [], byOwnerMore: false };
+        body.countsError = reason;
+      };
+      await tab.reload();
+      await shows(tab.getByTestId('stat-store').getByTestId('counts-error'), new RegExp(`counts unavailable ${reason}`));
+      await shows(tab.getByTestId('owners-unknown'), /could not count its tasks/);
+      assert.equal(await tab.getByTestId('owners-more').isHidden(), true);
+      const counts = await tab.locator('#filters [data-count]').allTextContents();
+      assert.ok(counts.length > 0 && counts.every((text) => text === ''), `no zeros shown as counts: ${counts}`);
+      assert.deepEqual(tab.errors, []);
+    });
+    await tab.context().close();
+  });
+
   test('screenshots for the README', { skip: !SCREENSHOTS && 'DASHBOARD_SCREENSHOTS is not 1' }, async () => {
     const shots = await newPage({ height: 600 });
     await step(shots, 'screenshots', async () => {

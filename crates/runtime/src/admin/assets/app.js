@@ -31,7 +31,12 @@ const state = {
   /** Ids shown before, so a task that appears can be marked. */
   seen: null,
   selected: null,
+  /** The open task: `{task, history, historyMore}`, `history` being every page loaded so far. */
   detail: null,
+  /** The "Load more events" button was pressed and its page has not arrived yet. */
+  moreWanted: false,
+  /** The seq of the last event shown when the button was pressed, to put the focus back once its page is shown. */
+  historyFocus: null,
   detailError: null,
   cancelNote: null,
   /** Which load the banner's message is about, so its next success clears it. */
@@ -266,14 +271,41 @@ async function loadTasks() {
   renderTasks();
 }
 
-async function loadDetail() {
+/**
+ * Loads the open task. Its history comes in pages of at most 1000 events (`historyMore` says
+ * whether more follow, `?after=SEQ` asks for them), and history is only ever appended to, so
+ * once a page is shown a re-read asks only for what follows the last event shown: pages already
+ * loaded are kept. `more` is the "Load more events" button: append the next page. Without it,
+ * while older pages are still unread, the new events are left for that button to bring in
+ * order, and only the task itself is refreshed.
+ */
+async function loadDetail({ more = false } = {}) {
   const id = state.selected;
   if (!id) return;
   const mine = ++generation.detail;
+  // A re-read started while the button's page is on its way supersedes that load, so it
+  // brings the page instead.
+  const wantMore = more || state.moreWanted;
+  const kept = state.detail?.task?.taskId === id ? state.detail : null;
+  const last = kept?.history?.at(-1)?.seq;
+  const after = last == null ? null : last;
   try {
-    const detail = await api(`/api/tasks/${encodeURIComponent(id)}`);
+    const query = after == null ? '' : `?after=${encodeURIComponent(after)}`;
+    const page = await api(`/api/tasks/${encodeURIComponent(id)}${query}`);
     if (mine !== generation.detail || state.selected !== id) return;
-    state.detail = detail;
+    const events = page.history ?? [];
+    if (after == null) {
+      state.detail = { ...page, history: events, historyMore: Boolean(page.historyMore) };
+    } else if (wantMore || !kept.historyMore) {
+      state.detail = {
+        ...page,
+        history: kept.history.concat(events.filter((event) => event.seq > after)),
+        historyMore: Boolean(page.historyMore),
+      };
+    } else {
+      state.detail = { ...page, history: kept.history, historyMore: events.length > 0 };
+    }
+    if (wantMore) state.moreWanted = false;
     state.detailError = null;
   } catch (e) {
     if (!(e instanceof ApiError) || mine !== generation.detail) throw e;
@@ -282,6 +314,22 @@ async function loadDetail() {
       : `Could not load task ${id}: ${e.message}`;
   }
   renderDetail();
+}
+
+/** The "Load more events" button: the next page of the open task's history. */
+async function loadMoreHistory() {
+  const button = $('#history-more');
+  if (button) button.disabled = true;
+  state.moreWanted = true;
+  state.historyFocus = state.detail?.history?.at(-1)?.seq ?? null;
+  const loaded = await guarded('the task', () => loadDetail({ more: true }));
+  if (!loaded) {
+    // The page is as it was; let the button be pressed again.
+    state.moreWanted = false;
+    state.historyFocus = null;
+    const again = $('#history-more');
+    if (again) again.disabled = false;
+  }
 }
 
 function taskQuery() {
@@ -454,14 +502,19 @@ function renderOverview() {
   const ready = o.ready ?? {};
   const checks = Object.entries(ready.checks ?? {}).map(([name, value]) => `${name}: ${value}`).join(' · ');
   const isReady = ready.status === 'ready';
+  // The store could not count its tasks: every count is 0 then, which must not pass for "none".
+  const countsError = o.countsError ?? null;
   const cards = [
     stat('Readiness', h('span', { class: `badge ${isReady ? 'ok' : 'bad'}` }, ready.status ?? 'unknown'),
       'stat-ready', h('span', { class: 'stat-note' }, checks)),
-    stat('Store', h('span', { class: 'store', title: server.store ?? '' }, server.store ?? '—'), 'stat-store',
+    stat('Store', h('span', { class: 'store', title: server.store ?? '' }, server.store ?? '—'), 'stat-store', [
       h('span', { class: 'stat-note' }, [
         server.shared ? 'shared by instances' : 'this instance only',
         server.runner ? ` · runner ${server.runner}` : '',
-      ].join('')), true),
+      ].join('')),
+      countsError ? h('span', { class: 'stat-note counts-error', role: 'alert', 'data-testid': 'counts-error' },
+        h('span', { class: 'badge bad' }, 'counts unavailable'), ` ${countsError}`) : null,
+    ], true),
     stat('Sessions', o.sessions ?? '—', 'stat-sessions'),
     stat('Open streams', o.openStreams ?? '—', 'stat-streams'),
     stat('Waiters', o.waiters ?? '—', 'stat-waiters'),
@@ -479,24 +532,18 @@ function renderOverview() {
   }
   $('#overview').replaceChildren(...cards);
 
-  const byStatus = o.counts?.byStatus ?? {};
+  const byStatus = countsError ? {} : o.counts?.byStatus ?? {};
   for (const span of document.querySelectorAll('[data-count]')) {
     const n = byStatus[span.dataset.count];
     span.textContent = n == null ? '' : String(n);
   }
 
-  const owners = o.counts?.byOwner ?? [];
-  $('#owners-body').replaceChildren(...(owners.length
-    ? owners.map((row) => h('tr', { dataset: { owner: row.owner ?? '' } },
-      h('th', { scope: 'row' }, h('button', {
-        type: 'button',
-        class: 'link',
-        title: `Show the tasks of ${owner(row.owner)}`,
-        onclick: () => filterOwner(row.owner),
-      }, owner(row.owner))),
-      ...STATUSES.map((s) => h('td', { class: 'num' }, row[s] ?? 0)),
-      h('td', { class: 'num total' }, row.total ?? 0)))
-    : [h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No tasks yet.'))]));
+  const owners = countsError ? [] : o.counts?.byOwner ?? [];
+  const ownersMore = !countsError && Boolean(o.counts?.byOwnerMore);
+  const ownersNote = $('#owners-note');
+  ownersNote.textContent = ownersMore ? `Showing the ${owners.length} largest owners; more owners have tasks.` : '';
+  ownersNote.hidden = !ownersMore;
+  $('#owners-body').replaceChildren(...ownerRows(owners, countsError));
 
   const select = $('#filter-owner');
   const chosen = select.value;
@@ -521,6 +568,24 @@ function renderOverview() {
     ['Sessions at most', count(limits.maxSessions)],
   ];
   $('#limits').replaceChildren(...pairs.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
+}
+
+/** The per-owner table's rows; with the counts unknown, one row saying so instead of zeros. */
+function ownerRows(owners, countsError) {
+  if (countsError) {
+    return [h('tr', {}, h('td', { colspan: 7, class: 'error', 'data-testid': 'owners-unknown' },
+      `Unknown: the store could not count its tasks (${countsError}).`))];
+  }
+  if (!owners.length) return [h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No tasks yet.'))];
+  return owners.map((row) => h('tr', { dataset: { owner: row.owner ?? '' } },
+    h('th', { scope: 'row' }, h('button', {
+      type: 'button',
+      class: 'link',
+      title: `Show the tasks of ${owner(row.owner)}`,
+      onclick: () => filterOwner(row.owner),
+    }, owner(row.owner))),
+    ...STATUSES.map((s) => h('td', { class: 'num' }, row[s] ?? 0)),
+    h('td', { class: 'num total' }, row.total ?? 0)));
 }
 
 function filterOwner(name) {
@@ -598,6 +663,8 @@ function route() {
   if (id === state.selected) return;
   state.selected = id;
   state.cancelNote = null;
+  state.moreWanted = false;
+  state.historyFocus = null;
   if (state.detail?.task?.taskId !== id) {
     state.detail = null;
     state.detailError = null;
@@ -727,7 +794,20 @@ function renderDetail() {
       h('ul', { class: 'questions', 'data-testid': 'detail-questions' },
         waiting.map((input) => h('li', {}, h('span', { class: 'mono muted' }, input.method), ' ', question(input.method, input.params)))));
   }
-  parts.push(h('h3', {}, 'Timeline'), renderTimeline(state.detail.history ?? []));
+  const history = state.detail.history ?? [];
+  parts.push(h('h3', {}, 'Timeline'), renderTimeline(history));
+  if (state.detail.historyMore) {
+    parts.push(h('div', { class: 'more', 'data-testid': 'history-more-row' },
+      h('span', { class: 'muted' }, `Showing the first ${plural(history.length, 'event')}; more follow.`),
+      h('button', {
+        id: 'history-more',
+        type: 'button',
+        class: 'secondary',
+        'data-testid': 'history-more',
+        disabled: state.moreWanted,
+        onclick: loadMoreHistory,
+      }, state.moreWanted ? 'Loading…' : 'Load more events')));
+  }
   if (task.error !== undefined) {
     parts.push(h('h3', {}, 'Error'), h('p', { class: 'error', 'data-testid': 'detail-error' }, errorText(task.error)),
       h('details', {}, h('summary', {}, 'JSON'), json(task.error)));
@@ -740,6 +820,13 @@ function renderDetail() {
   }
   parts.push(h('h3', {}, 'Parameters'), h('details', {}, h('summary', {}, 'JSON'), json(task.params ?? null)));
   panel.replaceChildren(...parts);
+  if (state.historyFocus != null && !state.moreWanted) {
+    // Keep the keyboard where it was: on the button while more follow, else on the first event
+    // the button brought.
+    const before = panel.querySelector(`.timeline > li[data-seq="${CSS.escape(String(state.historyFocus))}"]`);
+    state.historyFocus = null;
+    (panel.querySelector('#history-more') ?? before?.nextElementSibling)?.focus();
+  }
 }
 
 /** What a question asks: an elicitation's message, or a sampling request's last message. */
@@ -820,7 +907,7 @@ function renderTimeline(history) {
   if (!history.length) return h('p', { class: 'muted' }, 'No history recorded.');
   return h('ol', { class: 'timeline', 'data-testid': 'timeline' }, history.map((event) => {
     const [title, body] = describe(event);
-    return h('li', { 'data-testid': 'timeline-item', dataset: { type: event.type ?? '', seq: event.seq ?? '' } },
+    return h('li', { 'data-testid': 'timeline-item', tabindex: -1, dataset: { type: event.type ?? '', seq: event.seq ?? '' } },
       h('div', { class: 'when' }, h('time', { datetime: event.at, title: when(event.at) }, clock(event.at))),
       h('div', { class: 'what' },
         h('div', { class: 'title' }, h('strong', {}, title), ' ', badge(event.status)),
