@@ -7,7 +7,8 @@
 //! > become failed with a statusMessage that says the server restarted, unless their tool is
 //! > declared resumable, in which case they run again. Never stuck in working.
 //!
-//! Also: a SQLite file is served by one process at a time, and a second `serve` says so at once.
+//! Also: a SQLite file is served by one process at a time, and a second `serve` says so at once;
+//! and a task's history (issue 15 item 1) says what the restart did to it.
 
 mod common;
 
@@ -20,7 +21,7 @@ use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use testkit::http::{HttpServer, HttpSession};
-use testkit::process::{run_to_exit, ServeOptions};
+use testkit::process::{assert_exit, run_to_exit, show, stdout_json, ServeOptions};
 use testkit::stdio::RpcError;
 use testkit::store::TempStore;
 
@@ -336,6 +337,153 @@ async fn a_second_server_on_the_same_file_fails_fast() {
     let id = task_id(&check_create_result(&result));
     let result = result_on(&session, &id).await.expect("its result");
     assert_eq!(text(&result), "still here");
+}
+
+/// Issue 15 items 1 and 3: SIGKILL a server while a task waits for input, one works and one
+/// resumable task runs, then start it again on the same file with `--admin`. Each task's
+/// history, as `mcp-tasks admin show --json` prints it from the restarted server and then from
+/// the file alone (`--store`, once that server is gone too), is its events before the kill and
+/// then `recovered`: failed, saying the server restarted, or, for the resumable tool, running
+/// again, and then completed.
+#[tokio::test]
+async fn the_history_of_a_task_in_flight_at_a_kill_9_ends_with_its_recovery() {
+    let store = TempStore::new();
+    let options = store_options(&store);
+    let first = HttpServer::spawn_with(bin(), &options).await;
+    let session = first.session().await;
+    let create = async |tool: &str, arguments: Value| {
+        let result = session
+            .request("tools/call", task_call(tool, arguments, json!({})))
+            .await
+            .unwrap_or_else(|e| panic!("creating a {tool} task failed: {e}"));
+        task_id(&check_create_result(&result))
+    };
+    let asking = create("ask_name", json!({})).await;
+    let working = create("slow_echo", json!({ "text": "lost", "delay_ms": 600_000 })).await;
+    let resumable = create("resumable_wait", json!({ "delay_ms": 500 })).await;
+    wait_status(&session, &asking, "input_required").await;
+    let exit = first.kill9().await;
+    assert!(!exit.success(), "the server was killed: {exit:?}");
+
+    let second =
+        HttpServer::spawn_with(bin(), &options.clone().args(["--admin", "127.0.0.1:0"])).await;
+    let stderr = second.stderr();
+    let login = stderr
+        .lines()
+        .filter(|l| l.contains("#token="))
+        .find_map(|l| l.find("http://").map(|at| &l[at..]))
+        .unwrap_or_else(|| panic!("no admin login URL on stderr:\n{stderr}"))
+        .to_owned();
+    wait_status(&second.session().await, &resumable, "completed").await;
+    let by_server = ["admin", "--url", login.as_str()];
+    let mut shown = BTreeMap::new();
+    for id in [&asking, &working, &resumable] {
+        shown.insert(id.clone(), admin_show(&by_server, id).await);
+    }
+
+    let failed_by_restart = |id: &String, before: &[&str]| {
+        let doc = &shown[id];
+        let history = doc["history"].as_array().unwrap();
+        let types: Vec<&str> = history
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        let mut wanted = before.to_vec();
+        wanted.push("recovered");
+        assert_eq!(types, wanted, "the history of {id}: {doc:#}");
+        let recovered = history.last().unwrap();
+        assert_eq!(
+            (&recovered["rerun"], &recovered["status"]),
+            (&json!(false), &json!("failed")),
+            "{doc:#}"
+        );
+        let message = recovered["statusMessage"].as_str().unwrap_or_default();
+        assert!(message.contains("server restarted"), "{doc:#}");
+        assert_eq!(doc["task"]["status"], json!("failed"), "{doc:#}");
+        assert_eq!(doc["task"]["statusMessage"], json!(message), "{doc:#}");
+    };
+    failed_by_restart(&asking, &["created", "message", "inputRequested"]);
+    failed_by_restart(&working, &["created"]);
+    let doc = &shown[&resumable];
+    let history = doc["history"].as_array().unwrap();
+    let types: Vec<&str> = history
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["created", "recovered", "completed"],
+        "the history of the resumable {resumable}: {doc:#}"
+    );
+    assert_eq!(
+        (&history[1]["rerun"], &history[1]["status"]),
+        (&json!(true), &json!("working")),
+        "{doc:#}"
+    );
+    assert_eq!(
+        doc["task"]["result"]["content"][0]["text"],
+        json!("waited 500 ms"),
+        "{doc:#}"
+    );
+    for doc in shown.values() {
+        let seqs: Vec<u64> = doc["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{doc:#}");
+    }
+
+    // The timeline says it in words.
+    let text = run_admin(&[&by_server[..], &["show", asking.as_str()]].concat(), 0).await;
+    assert!(
+        text.stdout.contains("recovered after a restart: "),
+        "{}",
+        show(&text)
+    );
+
+    // Once no server holds the file, the store itself shows the same history.
+    second.kill9().await;
+    let store_arg = store.store_arg();
+    let by_store = ["admin", "--store", store_arg.as_str()];
+    for (id, doc) in &shown {
+        assert_eq!(
+            &admin_show(&by_store, id).await,
+            doc,
+            "--store prints what the server's admin API printed"
+        );
+    }
+}
+
+/// Polls `tasks/get` until the task has `wanted` (bounded by [`SETTLE`]).
+async fn wait_status(session: &HttpSession, id: &str, wanted: &str) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let task = get_on(session, id).await;
+        if status(&task) == wanted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} did not become {wanted} within {SETTLE:?}: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `mcp-tasks ARGS…` (bounded) and checks it exited with `want`.
+async fn run_admin(args: &[&str], want: i32) -> testkit::process::Finished {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let done = run_to_exit(bin(), &args, Duration::from_secs(60)).await;
+    assert_exit(&args.join(" "), &done, want);
+    done
+}
+
+/// `mcp-tasks admin WHERE… show ID --json`.
+async fn admin_show(place: &[&str], id: &str) -> Value {
+    let done = run_admin(&[place, &["show", id, "--json"]].concat(), 0).await;
+    stdout_json(&format!("admin show {id}"), &done)
 }
 
 /// Before the load: [`DONE_UNSEEN`] tasks that complete at once, polled (never their result)
