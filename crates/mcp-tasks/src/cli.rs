@@ -534,9 +534,10 @@ database); it never recovers or reruns anyone's tasks.
 Durations are a number and a unit: 30s, 10m, 2h, 7d. A date is RFC 3339
 (2026-12-01T00:00:00Z) or a day (2026-12-01, midnight UTC).
 
-Exit status: 0 done; 1 refused (unknown task, task already finished, server not ready);
-2 bad command line (flag, duration, date, token file); 3 the server or store could not be
-reached, or answered an error (a refused admin token among them).";
+Exit status: 0 done (also when stdout is closed early, as by `| head`); 1 refused (unknown
+task, task already finished, server not ready); 2 bad command line (flag, duration, date, token
+file); 3 the server or store could not be reached, no admin API is at --url, or it answered an
+error (a refused admin token among them).";
 
 /// `mcp-tasks admin`: where to find the tasks, and what to do with them.
 #[derive(Debug, Args)]
@@ -573,7 +574,8 @@ pub(crate) struct AdminTarget {
     )]
     pub(crate) token: Option<String>,
 
-    /// Read the admin token from the first line of this file.
+    /// Read the admin token from the first line of this file; it wins over --token and
+    /// MCP_TASKS_ADMIN_TOKEN.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Where")]
     pub(crate) token_file: Option<PathBuf>,
 
@@ -595,14 +597,16 @@ pub(crate) enum AdminAction {
     /// One task: its record, its questions and answers, and its history.
     Show {
         /// The task's id.
+        #[arg(value_parser = crate::cmd::admin::args::parse_id)]
         id: String,
     },
     /// Cancel an unfinished task, whoever owns it; its work stops.
     Cancel {
         /// The task's id.
+        #[arg(value_parser = crate::cmd::admin::args::parse_id)]
         id: String,
         /// The statusMessage the cancelled task gets. [default: the server's]
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "TEXT", value_parser = crate::cmd::admin::args::parse_message)]
         message: Option<String>,
     },
     /// Delete finished tasks (completed, failed, cancelled) and their history, by when they

@@ -95,7 +95,9 @@ fn admin_exit(outcome: Result<cmd::admin::AdminExit, cmd::admin::AdminFailure>) 
     match outcome {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            output::error(&failure.message);
+            if !failure.message.is_empty() {
+                output::error(&failure.message);
+            }
             failure.exit.into()
         }
     }

@@ -437,11 +437,11 @@ async fn admin_over_http_lists_shows_cancels_purges_and_checks_health() {
     );
 
     // purge: every finished task; the cancelled one among them.
+    // The server's clock counts back: the line says the age as given, no time of this one's.
     let purged = run_admin(&["purge", "--older-than", "0s"], 0).await;
-    assert!(
-        purged
-            .stdout
-            .starts_with("purged 4 tasks that finished before "),
+    assert_eq!(
+        purged.stdout,
+        "purged 4 tasks that finished more than 0s ago\n",
         "{}",
         show(&purged)
     );
@@ -699,6 +699,34 @@ async fn usage_errors_exit_2_saying_why() {
                 .to_vec(),
             "is not an http:// URL",
         ),
+        (admin(&["show", ""]), "a task id is not empty"),
+        (admin(&["cancel", ""]), "a task id is not empty"),
+        (
+            admin(&["cancel", "t-1", "--message", ""]),
+            "give a message or leave out --message",
+        ),
+        (
+            admin(&["--token-file", "/dev/zero", "list"]),
+            "/dev/zero is not a file",
+        ),
+        (
+            admin(&["--token-file", "/dev/urandom", "list"]),
+            "/dev/urandom is not a file",
+        ),
+        (
+            [
+                "serve",
+                "--store",
+                "memory",
+                "--admin",
+                "127.0.0.1:0",
+                "--admin-token-file",
+                "/dev/zero",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            "/dev/zero is not a file",
+        ),
         (
             ["admin", "--store", "memory", "list"]
                 .map(str::to_owned)
@@ -748,4 +776,186 @@ async fn usage_errors_exit_2_saying_why() {
         );
         assert_eq!(done.stdout, "", "{args:?}");
     }
+}
+
+/// The characters of a hostile task text: ESC sequences (colour, an OSC title), BEL, DEL, an
+/// 8-bit CSI, a right-to-left override and a newline.
+const HOSTILE: &str = "\u{1b}[31mRED\u{1b}[0m \u{1b}]0;owned\u{7}\u{7f}\u{9b}2J\u{202e}evil\nnext";
+
+/// Whether a terminal would act on `c` rather than show it.
+fn is_unsafe(c: char) -> bool {
+    c != '\n' && (c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c))
+}
+
+/// Every string in a JSON document.
+fn strings(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::String(s) => into.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, into)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, into)),
+        _ => {}
+    }
+}
+
+/// Review of issue 15 (review-ux 2.1, 2.2, 2.3, 2.5): a task's text reaches the operator's
+/// terminal escaped, and exactly in `--json`; a URL with no admin API is exit 3, not "unknown
+/// task"; an answer larger than any the API gives is refused; a closed stdout ends quietly.
+#[tokio::test]
+async fn hostile_texts_wrong_urls_huge_answers_and_closed_pipes() {
+    let scratch = Scratch::new();
+    let token = scratch.token_file();
+    let (server, url) = serve_with_admin("memory", &["--admin-token-file", &token]).await;
+    call(server.url(), "fail", json!({ "message": HOSTILE }), None, 1).await;
+    let admin = |more: &[&str]| -> Vec<String> {
+        [
+            "admin",
+            "--url",
+            url.as_str(),
+            "--token-file",
+            token.as_str(),
+        ]
+        .iter()
+        .chain(more)
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let run_admin = |more: Vec<String>, want: i32| async move {
+        let args: Vec<&str> = more.iter().map(String::as_str).collect();
+        run_expecting(&args, want).await
+    };
+    let listed = stdout_json(
+        "list --json",
+        &run_admin(admin(&["list", "--json"]), 0).await,
+    );
+    let id = id_of(&listed, "fail");
+    let shown = run_admin(admin(&["show", &id, "--json"]), 0).await;
+    assert!(
+        !shown.stdout.chars().any(is_unsafe),
+        "raw control characters in --json:\n{:?}",
+        shown.stdout
+    );
+    let mut texts = Vec::new();
+    strings(&stdout_json("show --json", &shown), &mut texts);
+    assert!(
+        texts.iter().any(|t| t.contains(HOSTILE)),
+        "--json keeps the text exactly: {texts:?}"
+    );
+    // The table clips the message at 60 characters; `show` has room for all of it.
+    for (args, wanted) in [
+        (admin(&["list"]), &[r"\u{1b}[31mRED\u{1b}[0m"][..]),
+        (
+            admin(&["show", &id]),
+            &[
+                r"\u{1b}[31mRED\u{1b}[0m",
+                r"\u{7f}\u{9b}2J\u{202e}evil next",
+            ],
+        ),
+    ] {
+        let done = run_admin(args.clone(), 0).await;
+        assert!(
+            !done.stdout.chars().any(is_unsafe),
+            "{args:?} wrote raw control characters:\n{:?}",
+            done.stdout
+        );
+        for want in wanted {
+            assert!(
+                done.stdout.contains(want),
+                "{args:?} shows {want:?}:\n{}",
+                show(&done)
+            );
+        }
+    }
+
+    // A path with no admin API is "not there" (3); an unknown task stays "refused" (1).
+    let beside = format!("{url}sub/");
+    let wrong = run_expecting(
+        &["admin", "--url", &beside, "--token-file", &token, "list"],
+        3,
+    )
+    .await;
+    assert!(
+        wrong.stderr.contains("no admin API at") && wrong.stderr.contains("/sub/api/tasks"),
+        "{}",
+        show(&wrong)
+    );
+    run_admin(admin(&["show", "no-such-task"]), 1).await;
+
+    // A closed stdout: `admin list | head -0`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let args = admin(&["list"]);
+    let child = without_terminal(bin())
+        .args(&args)
+        .env_remove("MCP_TASKS_ADMIN_URL")
+        .env_remove("MCP_TASKS_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let output = tokio::time::timeout(LIMIT, child.wait_with_output())
+        .await
+        .expect("admin list into a closed pipe ends")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "a closed stdout ends quietly");
+    drop(server);
+
+    // Something that is not the admin API answers without end.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endless = format!("http://{}/", listener.local_addr().unwrap());
+    let flood = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                    transfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = format!("100000\r\n{}\r\n", " ".repeat(0x10_0000));
+        // Until the client hangs up; bounded so a client that never does cannot keep it going.
+        for _ in 0..1024 {
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let huge = run_expecting(&["admin", "--url", &endless, "--token", TOKEN, "list"], 3).await;
+    assert!(
+        huge.stderr.contains("answered with more than 64 MiB"),
+        "{}",
+        show(&huge)
+    );
+    flood.abort();
+}
+
+/// Review of issue 15 (review-ux 2.4): the server names an unreadable token file's cause once.
+#[tokio::test]
+async fn a_missing_token_file_is_named_with_its_cause_once() {
+    let scratch = Scratch::new();
+    let missing = scratch.file("no-such.token");
+    let done = run_expecting(
+        &[
+            "serve",
+            "--store",
+            "memory",
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            &missing,
+        ],
+        2,
+    )
+    .await;
+    assert!(done.stderr.contains(&missing), "{}", show(&done));
+    assert_eq!(
+        done.stderr.matches("os error 2").count(),
+        1,
+        "{}",
+        show(&done)
+    );
 }

@@ -388,7 +388,12 @@ async fn only_healthz_and_the_dashboard_are_open(store: Store) {
     }
     let (status, body) = f.get("/api/nowhere").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(body["error"]["code"], "unknown_route", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("/api/nowhere") && message.contains("mcp-tasks admin API"),
+        "{message}"
+    );
     let r = f
         .request(Method::DELETE, "/api/purge")
         .bearer_auth(ADMIN_TOKEN)

@@ -42,6 +42,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// A path the listener does not serve: its own code, so a client pointed at the wrong
+    /// address or path (no admin API there) tells that from an unknown task (`not_found`).
+    pub(super) fn unknown_route(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "unknown_route", message)
+    }
+
     pub(super) fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
@@ -223,17 +224,21 @@ fn router(state: Arc<AdminState>, token: &AdminToken) -> Router {
         .route("/assets/app.js", get(assets::script))
         .route("/assets/app.css", get(assets::style))
         .merge(guarded)
-        .fallback(not_found)
+        .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY))
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found(
-        "no such admin route; the API is under /api (tasks, overview, purge, events), with \
-         /healthz, /readyz and /metrics",
-    )
+/// Any other path. It names the path, since the usual cause is an address or path prefix
+/// that is not the admin listener's.
+async fn unknown_route(uri: Uri) -> ApiError {
+    ApiError::unknown_route(format!(
+        "no such route: {}; the mcp-tasks admin API's routes are /api/tasks, /api/tasks/{{id}}, \
+         /api/tasks/{{id}}/cancel, /api/purge, /api/overview, /api/events, /healthz, /readyz \
+         and /metrics, at the root of the --admin address",
+        uri.path()
+    ))
 }
 
 async fn method_not_allowed() -> ApiError {

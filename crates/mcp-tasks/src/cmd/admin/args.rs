@@ -50,9 +50,40 @@ pub(crate) fn parse_date(text: &str) -> Result<Timestamp, String> {
     ))
 }
 
+/// clap's parser for a task id: any text but an empty one, which would name the task list
+/// rather than a task.
+pub(crate) fn parse_id(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("a task id is not empty; `mcp-tasks admin list` shows the ids".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
+/// clap's parser for `cancel --message`: an empty message would read as a dangling
+/// `cancelled by admin:` in the history.
+pub(crate) fn parse_message(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "give a message or leave out --message (the server's own words are used)".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_messages_are_not_empty() {
+        assert_eq!(parse_id("t-1").unwrap(), "t-1");
+        assert!(parse_id("").unwrap_err().contains("not empty"));
+        assert!(parse_id("  ").is_err());
+        assert_eq!(parse_message("runaway").unwrap(), "runaway");
+        assert!(parse_message("")
+            .unwrap_err()
+            .contains("give a message or leave out --message"));
+    }
 
     #[test]
     fn ages_are_the_admin_apis() {

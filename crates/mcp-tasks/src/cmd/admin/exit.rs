@@ -23,10 +23,12 @@ impl From<AdminExit> for ExitCode {
     }
 }
 
-/// An admin command that ended badly: the status, and what to tell the operator.
+/// An admin command that ended early: the status, and what to tell the operator.
 #[derive(Debug)]
 pub(crate) struct AdminFailure {
     pub(crate) exit: AdminExit,
+    /// Safe to print on a terminal: the server's and store's words in it have their control
+    /// characters escaped ([`super::print::safe`]). Empty for an end with nothing to say.
     pub(crate) message: String,
 }
 
@@ -34,7 +36,16 @@ impl AdminFailure {
     pub(crate) fn new(exit: AdminExit, message: impl Into<String>) -> Self {
         Self {
             exit,
-            message: message.into(),
+            message: super::print::safe(&message.into()),
+        }
+    }
+
+    /// Stdout was closed (`mcp-tasks admin list | head -1`): whoever reads has what they
+    /// wanted, so the command ends with 0 and says nothing.
+    pub(crate) fn stdout_closed() -> Self {
+        Self {
+            exit: AdminExit::Done,
+            message: String::new(),
         }
     }
 

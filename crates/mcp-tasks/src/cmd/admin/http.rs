@@ -16,6 +16,9 @@ use super::exit::{AdminExit, AdminFailure};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read. A page of the most tasks the API gives at once is far smaller; a
+/// bigger answer comes from something that is not the admin API, and is not buffered whole.
+pub(super) const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// A server's admin API.
 #[derive(Debug)]
@@ -132,9 +135,10 @@ impl HttpAdmin {
         }
         let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        let body = self.body(response).await?;
+        let text = String::from_utf8_lossy(&body);
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| {
+            return serde_json::from_slice(&body).map_err(|e| {
                 AdminFailure::unreachable(format!(
                     "{} answered {} with what is not JSON ({e}); is it a server's admin \
                      address (serve --admin ADDR)?",
@@ -144,6 +148,32 @@ impl HttpAdmin {
             });
         }
         Err(self.refusal(status, &text))
+    }
+
+    /// An answer's body, at most [`MAX_BODY`] bytes of it.
+    async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, AdminFailure> {
+        let too_large = || {
+            AdminFailure::unreachable(format!(
+                "{} answered with more than {} MiB, which the admin API never does; is it a \
+                 server's admin address (serve --admin ADDR)?",
+                self.shown(),
+                MAX_BODY / (1024 * 1024)
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Why a request got no answer.
@@ -184,6 +214,11 @@ impl HttpAdmin {
             (StatusCode::UNAUTHORIZED, _) => AdminFailure::unreachable(format!(
                 "the admin API at {url} needs the admin token: pass --token-file FILE (the \
                  server's --admin-token-file), or set MCP_TASKS_ADMIN_TOKEN"
+            )),
+            // A path the listener does not serve: --url is not its admin address.
+            (_, "unknown_route") => AdminFailure::unreachable(format!(
+                "no admin API at {url}, which answered: {message}; give --url the server's \
+                 --admin address, such as http://127.0.0.1:9090"
             )),
             (_, "not_found" | "conflict" | "unavailable") => AdminFailure::refused(message),
             (_, "bad_request") => AdminFailure::new(AdminExit::Usage, message),
@@ -253,6 +288,11 @@ mod tests {
         let body = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m {code}"}}}}"#);
         let cases = [
             (StatusCode::NOT_FOUND, body("not_found"), AdminExit::Refused),
+            (
+                StatusCode::NOT_FOUND,
+                body("unknown_route"),
+                AdminExit::Unreachable,
+            ),
             (StatusCode::CONFLICT, body("conflict"), AdminExit::Refused),
             (
                 StatusCode::BAD_REQUEST,

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use mcp_tasks_runtime::admin::query::{PurgeRequest, TaskQuery, MAX_LIMIT};
+use mcp_tasks_runtime::admin::AdminToken;
 use serde_json::{json, Value};
 
 use self::args::Age;
@@ -50,6 +51,17 @@ impl PurgeWhen {
                 finished_before: None,
                 older_than: Some(age.text.clone()),
             },
+        }
+    }
+}
+
+impl PurgeWhen {
+    /// When, as the purge line says it. An age is said as given: the server's clock counted
+    /// back from its own now, which this process does not know.
+    fn shown(&self) -> String {
+        match self {
+            Self::Before(at) => format!("before {at:.0}"),
+            Self::OlderThan(age) => format!("more than {} ago", age.text),
         }
     }
 }
@@ -118,23 +130,12 @@ impl Backend {
     }
 }
 
-/// The admin token, the first line of `path`.
+/// The admin token, the first line of `path`, read as the server reads its
+/// `--admin-token-file`: one bounded line, no device.
 fn read_token(path: &Path) -> Result<String, AdminFailure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        AdminFailure::usage(format!(
-            "cannot read the admin token file {}: {e}",
-            path.display()
-        ))
-    })?;
-    let token = text.lines().next().unwrap_or("").trim();
-    if token.is_empty() {
-        return Err(AdminFailure::usage(format!(
-            "the admin token file {} is empty; it holds the token on its first line, as the \
-             server's --admin-token-file does",
-            path.display()
-        )));
-    }
-    Ok(token.to_owned())
+    AdminToken::from_file(path)
+        .map(|token| token.as_str().to_owned())
+        .map_err(|e| AdminFailure::usage(e.to_string()))
 }
 
 pub(crate) async fn run(command: AdminCommand) -> Result<AdminExit, AdminFailure> {
@@ -170,25 +171,21 @@ async fn act(
             Ok(AdminExit::Done)
         }
         AdminAction::Purge { before, older_than } => {
-            let request = before
+            let when = before
                 .map(PurgeWhen::Before)
                 .or(older_than.map(PurgeWhen::OlderThan))
                 .ok_or_else(|| {
                     AdminFailure::usage("say which tasks: --before DATE or --older-than DURATION")
-                })?
-                .request();
-            let answer = backend.purge(&request).await?;
+                })?;
+            let answer = backend.purge(&when.request()).await?;
             if json {
                 print::json(&answer)?;
             } else {
                 let purged = answer.get("purged").and_then(Value::as_u64).unwrap_or(0);
-                let before = match request.cutoff(now) {
-                    Ok(at) => format!(" before {at:.0}"),
-                    Err(_) => String::new(),
-                };
                 print::out(&[format!(
-                    "purged {purged} {} that finished{before}",
-                    if purged == 1 { "task" } else { "tasks" }
+                    "purged {purged} {} that finished {}",
+                    if purged == 1 { "task" } else { "tasks" },
+                    when.shown()
                 )])?;
             }
             Ok(AdminExit::Done)

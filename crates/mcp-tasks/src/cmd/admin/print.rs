@@ -2,7 +2,15 @@
 //! prints as they are): a table of tasks, one task with its timeline, the health overview.
 //!
 //! Each function returns lines, so the layout is tested without a terminal; [`out`] writes them.
+//!
+//! Every text in those documents comes from a task's owner or a store (a status message, a
+//! question, a failure, a tool name), so it may hold control characters or escape sequences
+//! that would recolour, hide or retitle the operator's terminal. [`safe`] makes them visible;
+//! [`clip`] and [`columns`] apply it to every cell, and [`out`] to every line, so no text
+//! reaches the terminal without it. `--json` ([`json`]) stays exact JSON, with the same
+//! characters as JSON escapes.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use jiff::Timestamp;
@@ -10,19 +18,70 @@ use serde_json::Value;
 
 use super::exit::AdminFailure;
 
-/// Writes `lines` on stdout.
+/// Writes `lines` on stdout, each made [`safe`].
 pub(super) fn out(lines: &[String]) -> Result<(), AdminFailure> {
+    let lines: Vec<String> = lines.iter().map(|line| safe(line)).collect();
+    write_lines(&lines)
+}
+
+/// Prints a JSON document, pretty, with the characters [`safe`] escapes written as JSON
+/// escapes (`\u202e`): the same document for a parser, nothing a terminal acts on.
+pub(super) fn json(value: &Value) -> Result<(), AdminFailure> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    write_lines(&[json_safe(&text)])
+}
+
+fn write_lines(lines: &[String]) -> Result<(), AdminFailure> {
     let mut stdout = std::io::stdout().lock();
     lines
         .iter()
         .try_for_each(|line| writeln!(stdout, "{line}"))
         .and_then(|()| stdout.flush())
-        .map_err(|e| AdminFailure::unreachable(format!("cannot write to stdout: {e}")))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => AdminFailure::stdout_closed(),
+            _ => AdminFailure::unreachable(format!("cannot write to stdout: {e}")),
+        })
 }
 
-/// Prints a JSON document, pretty.
-pub(super) fn json(value: &Value) -> Result<(), AdminFailure> {
-    out(&[serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())])
+/// Whether a terminal might act on `c` rather than show it: control characters (C0, DEL,
+/// C1; ESC starts every escape sequence), and the bidirectional marks, embeddings, overrides
+/// and isolates, which reorder what follows them on the line.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every character a terminal might act on written as a visible escape, `\u{1b}`.
+/// Applying it twice changes nothing more.
+pub(super) fn safe(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe(c) {
+            let _ = write!(shown, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+/// Serialized JSON with the unsafe characters serde leaves as they are (DEL, C1, the
+/// bidirectional controls) written as `\uXXXX`. They can only stand inside strings, where
+/// that escape means the same character; serde already escapes C0 there, so a raw newline is
+/// the pretty layout's and stays.
+fn json_safe(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe(c) && c > '\u{1f}' {
+            let _ = write!(shown, "\\u{:04x}", u32::from(c));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// The widest a tool name is shown in the table.
@@ -38,10 +97,10 @@ fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
-/// `text` on one line, at most `width` characters: whitespace runs become one space, and a
-/// longer text ends with `…`.
+/// `text` on one line, [`safe`], at most `width` characters: whitespace runs become one
+/// space, and a longer text ends with `…`.
 pub(super) fn clip(text: &str, width: usize) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = safe(&text.split_whitespace().collect::<Vec<_>>().join(" "));
     if line.chars().count() <= width {
         return line;
     }
@@ -88,8 +147,13 @@ fn time(at: &str) -> String {
     }
 }
 
-/// Lines of columns, each padded to its widest cell; the last column is not padded.
+/// Lines of columns, each padded to its widest cell; the last column is not padded. Each
+/// cell is made [`safe`] before it is measured.
 fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| safe(cell)).collect())
+        .collect();
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..count)
         .map(|i| {
@@ -220,7 +284,7 @@ pub(super) fn task(detail: &Value, now: Timestamp) -> Vec<String> {
         lines.push(format!(
             "  (more events follow; the admin API gives them with \
              GET /api/tasks/{}?after={last})",
-            str_of(task, "taskId").unwrap_or("ID")
+            safe(str_of(task, "taskId").unwrap_or("ID"))
         ));
     }
     lines
@@ -774,5 +838,67 @@ mod tests {
             text.contains("tasks   unknown: the store cannot count its tasks: connection refused"),
             "{text}"
         );
+    }
+
+    /// The characters of an attack: ESC sequences (colour, OSC title), BEL, DEL, an 8-bit
+    /// CSI, a right-to-left override and an isolate.
+    const HOSTILE: &str = "a\u{1b}[31mRED\u{1b}]0;title\u{7}b\u{7f}c\u{9b}d\u{202e}e\u{2066}f";
+
+    fn assert_safe(lines: &[String]) {
+        for line in lines {
+            assert!(!line.chars().any(is_unsafe), "unsafe: {line:?}");
+        }
+    }
+
+    /// Review-ux 2.1: no text of a task reaches the terminal with a character it acts on; each
+    /// shows as a visible escape.
+    #[test]
+    fn hostile_texts_are_shown_escaped_everywhere() {
+        assert_eq!(
+            safe(HOSTILE),
+            r"a\u{1b}[31mRED\u{1b}]0;title\u{7}b\u{7f}c\u{9b}d\u{202e}e\u{2066}f"
+        );
+        assert_eq!(safe(&safe(HOSTILE)), safe(HOSTILE));
+        assert_eq!(clip("日本語 ok", 10), "日本語 ok");
+        let task = json!({
+            "taskId": HOSTILE, "status": "failed", "kind": HOSTILE, "tool": HOSTILE,
+            "owner": HOSTILE, "session": HOSTILE, "runner": HOSTILE, "statusMessage": HOSTILE,
+            "createdAt": HOSTILE, "params": {"x": HOSTILE}, "result": {"y": HOSTILE},
+            "error": {"message": HOSTILE},
+            "inputs": [{"key": HOSTILE, "method": HOSTILE, "params": {"message": HOSTILE},
+                        "response": {"result": {"content": {"text": HOSTILE}}}}],
+        });
+        let events = json!([
+            {"type": "created", "at": HOSTILE, "status": HOSTILE, "kind": HOSTILE,
+             "tool": HOSTILE, "owner": HOSTILE},
+            {"type": "failed", "error": {"content": [{"type": "text", "text": HOSTILE}]}},
+            {"type": "cancelled", "by": HOSTILE, "statusMessage": HOSTILE},
+            {"type": HOSTILE, "statusMessage": HOSTILE},
+        ]);
+        let detail = json!({"task": task, "history": events, "historyMore": true});
+        let shown = super::task(&detail, now());
+        assert_safe(&shown);
+        assert!(shown.join("\n").contains(r"a\u{1b}[31mRED"), "{shown:?}");
+        assert_safe(&table(std::slice::from_ref(&task), now()));
+        let overview = json!({
+            "server": {"name": HOSTILE, "version": HOSTILE, "role": HOSTILE, "runner": HOSTILE,
+                       "store": HOSTILE},
+            "ready": {"status": HOSTILE, "checks": {HOSTILE: HOSTILE}},
+            "countsError": HOSTILE,
+            "limits": {HOSTILE: HOSTILE},
+            "upstream": {"state": HOSTILE, "lastError": HOSTILE},
+            "counts": {"byOwner": [{"owner": HOSTILE}]},
+        });
+        assert_safe(&super::overview(&overview, now()));
+    }
+
+    /// Review-ux 2.1: `--json` stays the same document, with nothing raw a terminal acts on.
+    #[test]
+    fn json_output_escapes_what_serde_leaves_raw() {
+        let doc = json!({"message": HOSTILE, HOSTILE: [HOSTILE]});
+        let text = json_safe(&serde_json::to_string_pretty(&doc).unwrap());
+        assert!(!text.chars().any(|c| c != '\n' && is_unsafe(c)), "{text:?}");
+        assert!(text.contains(r"\u202e"), "{text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), doc);
     }
 }
