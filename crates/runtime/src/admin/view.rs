@@ -371,8 +371,8 @@ pub struct ErrorBody {
 /// See [`ErrorBody`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// `bad_request`, `unauthorized`, `not_found`, `method_not_allowed`, `conflict`,
-    /// `too_large`, `unavailable` or `internal`.
+    /// `bad_request`, `unauthorized`, `not_found`, `unknown_route`, `method_not_allowed`,
+    /// `conflict`, `too_large`, `unavailable` or `internal`.
     pub code: String,
     /// What was wrong, and what to do.
     pub message: String,
