@@ -17,6 +17,11 @@ use serde_json::Value;
 
 use super::UpstreamStatus;
 
+/// The statusMessage of a task an operator cancelled without saying why: one wording for the
+/// admin API and `mcp-tasks admin --store`, so a task reads the same whichever way it was
+/// cancelled.
+pub const CANCELLED_MESSAGE: &str = "The task was cancelled by an operator.";
+
 /// One task in a list: everything but its params, outcome and mailbox.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use mcp_tasks_engine::{Admin, Engine, EngineConfig, Error, OpenOptions, StoreUrl, TaskId};
 use mcp_tasks_runtime::admin::query::{PurgeRequest, TaskQuery};
 use mcp_tasks_runtime::admin::view::{
-    Cancelled, Counts, Purged, Readiness, TaskPage, TaskShow, TaskSummary,
+    Cancelled, Counts, Purged, Readiness, TaskPage, TaskShow, TaskSummary, CANCELLED_MESSAGE,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -21,10 +21,6 @@ use super::exit::AdminFailure;
 
 /// Who a cancel from this command is, in the task's history: an operator, from the CLI.
 const CANCELLED_BY: &str = "admin:cli";
-
-/// The statusMessage of a task cancelled without `--message`: the admin API's words, so a
-/// task reads the same whichever way an operator cancelled it.
-const CANCELLED_MESSAGE: &str = "The task was cancelled by an operator.";
 
 /// A store opened for an operator.
 pub(super) struct StoreAdmin {

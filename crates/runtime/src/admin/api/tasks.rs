@@ -17,13 +17,12 @@ use super::json_body;
 use crate::admin::error::ApiError;
 use crate::admin::query::{HistoryQuery, TaskQuery};
 use crate::admin::serve::AdminState;
-use crate::admin::view::{CancelRequest, Cancelled, TaskPage, TaskShow, TaskSummary};
+use crate::admin::view::{
+    CancelRequest, Cancelled, TaskPage, TaskShow, TaskSummary, CANCELLED_MESSAGE,
+};
 
 /// Who an operator's cancel is recorded as.
 const CANCELLED_BY: &str = "admin";
-
-/// The statusMessage of a task an operator cancelled without saying why.
-const CANCELLED_MESSAGE: &str = "The task was cancelled by an operator.";
 
 pub(crate) async fn list(
     State(state): State<Arc<AdminState>>,
