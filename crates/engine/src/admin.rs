@@ -423,11 +423,10 @@ mod tests {
         let me = Requestor::anonymous("s");
         let done = finished(&engine, &me, Outcome::Completed(json!({}))).await;
         let at = Timestamp::now();
+        // Events a finished task still takes (progress is refused once it ended).
         for i in 0..HISTORY_PAGE {
-            let kind = EventKind::Progress {
-                progress: i as f64,
-                total: None,
-                message: None,
+            let kind = EventKind::ResultRetrieved {
+                by: Some(format!("session:{i}")),
             };
             engine.store().record(&done.id, at, kind).await.unwrap();
         }
@@ -439,7 +438,7 @@ mod tests {
         let last = first.history.last().unwrap().seq;
         let rest = admin.task(&done.id, Some(last)).await.unwrap();
         assert!(!rest.history_more);
-        // created, completed, and the progress notes: two past the first page.
+        // created, completed, and the retrieval notes: two past the first page.
         assert_eq!(rest.history.len(), 2);
         assert_eq!(rest.history[0].seq, last + 1);
     }
