@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use crate::cursor::Position;
 use crate::history::TaskEvent;
-use crate::store::{Change, ChangeEvent, ChangeSender};
+use crate::store::{AdminQuery, Change, ChangeEvent, ChangeSender, OwnerFilter};
 use crate::task::{TaskId, TaskRecord};
 use crate::{Error, Result};
 
@@ -126,5 +126,48 @@ impl Deleted {
             });
         }
         self.records
+    }
+}
+
+/// What the SQL stores' statement builders share: text and numbered parameters, each store
+/// with its own placeholders and parameter types.
+pub(in crate::store) trait Statement {
+    /// Appends text.
+    fn text(&mut self, text: &str) -> &mut Self;
+    /// Appends a text parameter's placeholder, and the parameter.
+    fn text_arg(&mut self, value: String) -> &mut Self;
+    /// Appends an integer parameter's placeholder, and the parameter.
+    fn int_arg(&mut self, value: i64) -> &mut Self;
+}
+
+/// The `AND …` conditions of an operator's listing besides its statuses (which each store
+/// writes its own way, for its own indexes), written once so that both SQL stores filter as
+/// [`AdminQuery::matches`] says.
+pub(in crate::store) fn admin_filters(sql: &mut impl Statement, query: &AdminQuery) {
+    match &query.owner {
+        None => {}
+        Some(OwnerFilter::Owner(owner)) => {
+            sql.text(" AND owner = ")
+                .text_arg(owner.as_str().to_owned());
+        }
+        Some(OwnerFilter::Unowned) => {
+            sql.text(" AND owner IS NULL");
+        }
+    }
+    if let Some(tool) = &query.tool {
+        sql.text(" AND name = ").text_arg(tool.clone());
+    }
+    if let Some(at) = query.created_after {
+        sql.text(" AND created_at > ").int_arg(nanos(at));
+    }
+    if let Some(at) = query.created_before {
+        sql.text(" AND created_at < ").int_arg(nanos(at));
+    }
+    if let Some(p) = &query.before {
+        sql.text(" AND (created_at, id) < (")
+            .int_arg(nanos(p.created_at))
+            .text(", ")
+            .text_arg(p.id.as_str().to_owned())
+            .text(")");
     }
 }

@@ -40,8 +40,8 @@ use tokio_postgres::{Config, NoTls};
 use self::listen::{Listener, CHANNEL};
 use super::row::{self, Deleted, Row};
 use super::{
-    AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, OwnerFilter,
-    TaskCount, TaskStore, UnfinishedQuery,
+    AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, TaskCount,
+    TaskStore, UnfinishedQuery,
 };
 use crate::history::{self, EventKind, TaskEvent};
 use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
@@ -720,31 +720,7 @@ impl TaskStore for PostgresStore {
                 .collect();
             sql.text(" AND status = ANY(").arg(statuses).text(")");
         }
-        match &query.owner {
-            None => {}
-            Some(OwnerFilter::Owner(owner)) => {
-                sql.text(" AND owner = ").arg(owner.as_str().to_owned());
-            }
-            Some(OwnerFilter::Unowned) => {
-                sql.text(" AND owner IS NULL");
-            }
-        }
-        if let Some(tool) = &query.tool {
-            sql.text(" AND name = ").arg(tool.clone());
-        }
-        if let Some(at) = query.created_after {
-            sql.text(" AND created_at > ").arg(row::nanos(at));
-        }
-        if let Some(at) = query.created_before {
-            sql.text(" AND created_at < ").arg(row::nanos(at));
-        }
-        if let Some(p) = &query.before {
-            sql.text(" AND (created_at, id) < (")
-                .arg(row::nanos(p.created_at))
-                .text(", ")
-                .arg(p.id.as_str().to_owned())
-                .text(")");
-        }
+        row::admin_filters(&mut sql, query);
         sql.text(" ORDER BY created_at DESC, id DESC LIMIT ")
             .arg(limit(query.limit));
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
@@ -914,6 +890,20 @@ impl Sql {
         self.args.push(Box::new(value));
         self.text.push_str(&format!("${}", self.args.len()));
         self
+    }
+}
+
+impl row::Statement for Sql {
+    fn text(&mut self, text: &str) -> &mut Self {
+        Self::text(self, text)
+    }
+
+    fn text_arg(&mut self, value: String) -> &mut Self {
+        self.arg(value)
+    }
+
+    fn int_arg(&mut self, value: i64) -> &mut Self {
+        self.arg(value)
     }
 }
 

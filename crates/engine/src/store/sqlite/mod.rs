@@ -44,8 +44,7 @@ use tokio::sync::oneshot;
 use self::writer::{Counters, Op, Writer};
 use super::row::{self, Row};
 use super::{
-    AdminQuery, ChangeFeed, ChangeSender, ListQuery, OwnerFilter, TaskCount, TaskStore,
-    UnfinishedQuery,
+    AdminQuery, ChangeFeed, ChangeSender, ListQuery, TaskCount, TaskStore, UnfinishedQuery,
 };
 use crate::history::{EventKind, TaskEvent};
 use crate::task::{NewTask, Owner, TaskId, TaskRecord, TaskStatus, Transition};
@@ -371,6 +370,20 @@ impl Sql {
     }
 }
 
+impl row::Statement for Sql {
+    fn text(&mut self, text: &str) -> &mut Self {
+        Self::text(self, text)
+    }
+
+    fn text_arg(&mut self, value: String) -> &mut Self {
+        self.arg(value)
+    }
+
+    fn int_arg(&mut self, value: i64) -> &mut Self {
+        self.arg(value)
+    }
+}
+
 /// The statuses of unfinished tasks, as their partial index names them: a query uses a
 /// partial index only when its text repeats the index's condition.
 const LIVE: &str = "status IN ('working', 'input_required')";
@@ -409,31 +422,7 @@ fn admin_list_sql(query: &AdminQuery) -> Sql {
         branches.push(String::new());
     }
     let mut sql = Sql::new("");
-    match &query.owner {
-        None => {}
-        Some(OwnerFilter::Owner(owner)) => {
-            sql.text(" AND owner = ").arg(owner.as_str().to_owned());
-        }
-        Some(OwnerFilter::Unowned) => {
-            sql.text(" AND owner IS NULL");
-        }
-    }
-    if let Some(tool) = &query.tool {
-        sql.text(" AND name = ").arg(tool.clone());
-    }
-    if let Some(at) = query.created_after {
-        sql.text(" AND created_at > ").arg(row::nanos(at));
-    }
-    if let Some(at) = query.created_before {
-        sql.text(" AND created_at < ").arg(row::nanos(at));
-    }
-    if let Some(p) = &query.before {
-        sql.text(" AND (created_at, id) < (")
-            .arg(row::nanos(p.created_at))
-            .text(", ")
-            .arg(p.id.as_str().to_owned())
-            .text(")");
-    }
+    row::admin_filters(&mut sql, query);
     // The filters' parameters are numbered once and shared by every branch.
     let filters = std::mem::take(&mut sql.text);
     let branches: Vec<String> = branches
@@ -660,6 +649,7 @@ impl TaskStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::cursor::Position;
+    use crate::store::OwnerFilter;
 
     /// T-LIST-1: cursors outlive a restart: the file keeps the key that signs them.
     #[test]
