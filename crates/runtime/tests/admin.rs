@@ -113,7 +113,7 @@ async fn build(store: Store, grace: Duration) -> (ReadyServer, Kept, oneshot::Se
         .store_url(&url)
         .tools(tools())
         .http_config(HttpConfig {
-            auth: Some(auth),
+            auth: Some(auth.into()),
             ..HttpConfig::default()
         })
         .admin(AdminOptions::new(

@@ -4,6 +4,7 @@
 //!
 //! - [`schema`]: validation against the official schemas.
 //! - [`stdio`], [`http`]: peers driving the real binary; [`message`]: what they send.
+//! - [`oauth`]: a local OAuth issuer (keys, JWKS, introspection) and the tokens it signs.
 //! - [`process`]: which store and flags a server gets ([`process::ServeOptions`]), its memory,
 //!   and commands expected to exit; [`store`]: scratch SQLite files that outlive a server, for
 //!   kill-and-restart tests.
@@ -11,6 +12,7 @@
 pub mod auth;
 pub mod http;
 pub mod message;
+pub mod oauth;
 pub mod postgres;
 pub mod process;
 pub mod schema;

@@ -84,7 +84,7 @@ pub(crate) fn configure(
             session_idle_timeout: settings.session_idle_timeout,
             max_sessions: settings.max_sessions,
             max_stateless_requests: settings.max_stateless_requests,
-            auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
+            auth: settings.auth.as_ref().map(|auth| auth.tokens.clone().into()),
             ..http::HttpConfig::default()
         })
         .shutdown_signal(stop.clone().cancelled_owned())

@@ -789,7 +789,11 @@ mod tests {
         let engine = Engine::new(Arc::new(MemoryStore::new()), EngineConfig::default());
         let server = Server::new(engine, tools, Implementation::new("t", "0"));
         let config = HttpConfig {
-            auth: Some(BearerTokens::parse(&format!("alice {ALICE}\nalice {ALICE_2}\n")).unwrap()),
+            auth: Some(
+                BearerTokens::parse(&format!("alice {ALICE}\nalice {ALICE_2}\n"))
+                    .unwrap()
+                    .into(),
+            ),
             ..HttpConfig::default()
         };
         let router = http::router(server, config).layer(axum::middleware::from_fn(

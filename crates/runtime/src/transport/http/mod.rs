@@ -15,7 +15,8 @@
 //! - With [`HttpConfig::auth`], every request carries `Authorization: Bearer <token>` (else
 //!   401), and the token's subject owns the session and its tasks, which all of that subject's
 //!   sessions reach (T-SEC-1). A request with another subject's token on a session is answered
-//!   404, like an unknown session. See [`BearerTokens`].
+//!   404, like an unknown session. See [`Authenticator`]: static [`BearerTokens`], or an
+//!   [`OAuth`] resource server, whose Protected Resource Metadata is served here too.
 //! - Bodies above the configured size are refused with 413.
 //! - `tasks/result` and plain `tools/call` are answered as SSE, so input requests and progress
 //!   can ride on the same exchange (T-RES-4); everything else as JSON. A client whose `Accept`
@@ -90,7 +91,13 @@ use mcp_tasks_wire::method::{self, SUPPORTED_PROTOCOL_VERSIONS};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
+pub use auth::{
+    Authenticator, BearerTokens, IntrospectionConfig, JwksSource, JwtAlgorithm, OAuth,
+    OAuthConfig, OAuthError, TokenError, TokensError, DEFAULT_FETCH_TIMEOUT,
+    DEFAULT_INTROSPECTION_CACHE_ENTRIES, DEFAULT_INTROSPECTION_CACHE_TTL,
+    DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, METADATA_PATH,
+    MIN_TOKEN_CHARS,
+};
 pub use origin::OriginPolicy;
 pub use replay::{
     MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS, MAX_SERVER_REPLAY_BYTES,
@@ -128,9 +135,9 @@ pub struct HttpConfig {
     /// The most requests of MCP 2026-07-28 served at once, `subscriptions/listen` streams
     /// included; one more is refused with 503. They have no session to count them by.
     pub max_stateless_requests: usize,
-    /// The bearer tokens every request must carry, whose subjects own the sessions they open
-    /// and those sessions' tasks (T-SEC-1); `None` serves anonymous sessions.
-    pub auth: Option<BearerTokens>,
+    /// How every request's bearer token is checked, and whose it is: its subject owns the
+    /// sessions it opens and the tasks it creates (T-SEC-1); `None` serves anonymous sessions.
+    pub auth: Option<Authenticator>,
     /// The most bytes of events the whole server keeps so clients can resume streams; beyond
     /// it the oldest streams' events are dropped first (and resuming before them is refused).
     pub max_replay_bytes: usize,
@@ -383,8 +390,15 @@ fn router_with(
             }
         });
     }
-    Router::new()
-        .route(&path, get(get_stream).post(post).delete(delete))
+    let mut router = Router::new().route(&path, get(get_stream).post(post).delete(delete));
+    // RFC 9728: the metadata is public, so it is served before any credentials are asked for.
+    if let Some(oauth) = state.config.auth.as_ref().and_then(Authenticator::oauth) {
+        for at in oauth.metadata_paths(&path) {
+            let document = axum::Json(oauth.metadata().clone());
+            router = router.route(&at, get(move || async move { document }));
+        }
+    }
+    router
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -436,7 +450,8 @@ fn bad_request(status: StatusCode, message: impl Into<String>) -> Response {
 enum Reject {
     /// An HTTP status and the reason.
     Status(StatusCode, String),
-    /// Missing or unknown credentials: 401 with a `WWW-Authenticate` challenge.
+    /// Missing or refused credentials: 401 (403 for a missing scope) with a
+    /// `WWW-Authenticate` challenge.
     Unauthorized(Refusal),
 }
 
@@ -451,15 +466,17 @@ impl IntoResponse for Reject {
 
 /// The checks common to every method and both eras: origin and credentials. Gives the
 /// request's owner: the subject of its bearer token, or `None` without authentication.
-fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Reject> {
+async fn precheck(state: &HttpState, headers: &HeaderMap) -> Result<Option<Owner>, Reject> {
     state
         .config
         .origins
         .check(headers)
         .map_err(|why| Reject::Status(StatusCode::FORBIDDEN, why))?;
     match &state.config.auth {
-        Some(tokens) => Ok(Some(
-            tokens.authenticate(headers).map_err(Reject::Unauthorized)?,
+        Some(auth) => Ok(Some(
+            auth.authenticate(headers)
+                .await
+                .map_err(Reject::Unauthorized)?,
         )),
         None => Ok(None),
     }
@@ -544,7 +561,7 @@ async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let owner = match precheck(&state, &headers) {
+    let owner = match precheck(&state, &headers).await {
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
@@ -762,7 +779,7 @@ async fn answer(
 }
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    let owner = match precheck(&state, &headers) {
+    let owner = match precheck(&state, &headers).await {
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
@@ -858,7 +875,7 @@ fn resume(tracked: &Tracked, last: &HeaderValue, busy: impl Send + 'static) -> R
 }
 
 async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    let owner = match precheck(&state, &headers) {
+    let owner = match precheck(&state, &headers).await {
         Ok(owner) => owner,
         Err(refused) => return refused.into_response(),
     };
@@ -1276,7 +1293,7 @@ mod tests {
         let tokens =
             BearerTokens::parse(&format!("alice {ALICE}\nalice {ALICE_2}\nbob {BOB}\n")).unwrap();
         let config = HttpConfig {
-            auth: Some(tokens),
+            auth: Some(tokens.into()),
             ..HttpConfig::default()
         };
         app_with(config, wait_tools(), replay::Limits::default())

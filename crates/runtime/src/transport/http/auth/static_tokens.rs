@@ -1,5 +1,6 @@
-//! Bearer-token authentication: every request carries `Authorization: Bearer <token>`, and the
-//! token's subject owns the session it opens and every task created in it (T-SEC-1).
+//! Static bearer tokens: every request carries `Authorization: Bearer <token>` from a fixed
+//! list, and the token's subject owns the session it opens and every task created in it
+//! (T-SEC-1). For small setups; behind an identity provider, see [`super::OAuth`].
 //!
 //! An owner's tasks are visible to all of its sessions, whichever of its tokens opened them and
 //! whichever server instance serves them (the store scopes `tasks/get|result|list|cancel` by
@@ -16,17 +17,16 @@
 //! belongs to the subject that opened it: a request on it with another subject's valid token
 //! gets the `404` of an unknown session, so session ids tell nothing across subjects.
 //!
-//! This is not OAuth: tokens are not issued, scoped or expired here, and a changed list takes a
-//! restart.
+//! These tokens are not issued, scoped or expired here, and a changed list takes a restart.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use mcp_tasks_engine::Owner;
-use mcp_tasks_wire::jsonrpc::ErrorObject;
 use sha2::{Digest as _, Sha256};
+
+use super::{bearer, Reason};
 
 /// The fewest characters a token may have: shorter ones are guessable.
 pub const MIN_TOKEN_CHARS: usize = 16;
@@ -164,20 +164,13 @@ impl BearerTokens {
     ///
     /// # Errors
     ///
-    /// Why the request is refused; it answers itself with 401.
-    pub(super) fn authenticate(&self, headers: &HeaderMap) -> Result<Owner, Refusal> {
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Err(Refusal::Missing);
-        };
-        let value = value.to_str().map_err(|_| Refusal::OtherScheme)?.trim();
-        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(Refusal::OtherScheme);
-        }
+    /// Why the request is refused; it is answered with 401.
+    pub(super) fn authenticate(&self, headers: &HeaderMap) -> Result<Owner, Reason> {
+        let token = bearer(headers)?;
         self.owners
-            .get(&digest(token.trim()))
+            .get(&digest(token))
             .cloned()
-            .ok_or(Refusal::UnknownToken)
+            .ok_or(Reason::UnknownToken)
     }
 }
 
@@ -257,52 +250,10 @@ pub enum TokensError {
     Empty,
 }
 
-/// Why a request was refused, answered with `401 Unauthorized`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Refusal {
-    /// No `Authorization` header.
-    Missing,
-    /// An `Authorization` header of another scheme than `Bearer`.
-    OtherScheme,
-    /// A bearer token that is not accepted.
-    UnknownToken,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let (challenge, message) = match self {
-            Self::Missing => (
-                "Bearer",
-                "this server requires authentication: send `Authorization: Bearer <token>` with \
-                 every request",
-            ),
-            Self::OtherScheme => (
-                "Bearer",
-                "the Authorization header is not `Bearer <token>`; this server takes bearer \
-                 tokens only",
-            ),
-            Self::UnknownToken => (
-                "Bearer error=\"invalid_token\"",
-                "the bearer token is not one this server accepts; check it, or ask the server's \
-                 operator for one",
-            ),
-        };
-        let mut response = super::rpc_error(
-            StatusCode::UNAUTHORIZED,
-            None,
-            ErrorObject::invalid_request(message),
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
-        response
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     const ALICE: &str = "alice-token-0123456789";
     const ALICE_2: &str = "alice-second-token-0123";
@@ -343,10 +294,10 @@ mod tests {
     #[test]
     fn refusals_say_why() {
         let t = tokens();
-        assert_eq!(t.authenticate(&HeaderMap::new()), Err(Refusal::Missing));
+        assert_eq!(t.authenticate(&HeaderMap::new()), Err(Reason::Missing));
         assert_eq!(
             t.authenticate(&with_auth("Basic YWxpY2U6cHc=")),
-            Err(Refusal::OtherScheme)
+            Err(Reason::OtherScheme)
         );
         for bad in [
             "Bearer",
@@ -356,18 +307,10 @@ mod tests {
         ] {
             assert_eq!(
                 t.authenticate(&with_auth(bad)),
-                Err(Refusal::UnknownToken),
+                Err(Reason::UnknownToken),
                 "{bad:?}"
             );
         }
-        let refused = Refusal::UnknownToken.into_response();
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            refused.headers()[header::WWW_AUTHENTICATE],
-            "Bearer error=\"invalid_token\""
-        );
-        let missing = Refusal::Missing.into_response();
-        assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
     }
 
     #[test]
