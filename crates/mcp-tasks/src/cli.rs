@@ -379,6 +379,9 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) auth_tokens: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub(crate) oauth: OAuthArgs,
+
     /// Where tasks are kept: `memory` (they end with the process), `sqlite` (the default file),
     /// `sqlite:PATH` (relative to the working directory; `~` is not expanded; the directory
     /// is created), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the database must
@@ -513,6 +516,49 @@ pub(crate) struct AdminListenArgs {
     /// --admin. [default: a random token, printed with the admin address at start]
     #[arg(long, value_name = "FILE", help_heading = "Admin")]
     pub(crate) admin_token_file: Option<PathBuf>,
+}
+
+/// OAuth 2.1 resource server settings of `serve` and `gateway` (`[oauth]` in the config file).
+#[derive(Debug, Args, Default)]
+pub(crate) struct OAuthArgs {
+    /// Accept OAuth access tokens of this authorization server (its issuer identifier, the
+    /// exact `iss` of its tokens; https, or http on loopback). The token's subject owns the
+    /// tasks its requests create. Needs --http, and --oauth-jwks or --oauth-introspection;
+    /// not with --auth-tokens. [default: no OAuth]
+    #[arg(long, value_name = "URL", help_heading = "Authentication")]
+    pub(crate) oauth_issuer: Option<String>,
+
+    /// This server's resource URL, which tokens' `aud` must hold (RFC 8707): the endpoint as
+    /// clients reach it, e.g. https://mcp.example.com/mcp. [default: http://ADDR/mcp when
+    /// --http is a loopback address with a fixed port; required otherwise]
+    #[arg(long, value_name = "URL", help_heading = "Authentication")]
+    pub(crate) oauth_audience: Option<String>,
+
+    /// The issuer's signing keys: its JWKS URL (`jwks_uri`, fetched, cached and refetched on
+    /// rotation), or a JWKS file.
+    #[arg(long, value_name = "URL|FILE", help_heading = "Authentication")]
+    pub(crate) oauth_jwks: Option<String>,
+
+    /// A scope every token must have, else 403 insufficient_scope (repeatable).
+    #[arg(long, value_name = "SCOPE", help_heading = "Authentication")]
+    pub(crate) oauth_required_scope: Vec<String>,
+
+    /// The token claim whose value owns the tasks. [default: sub]
+    #[arg(long, value_name = "CLAIM", help_heading = "Authentication")]
+    pub(crate) oauth_subject_claim: Option<String>,
+
+    /// Check opaque tokens at this RFC 7662 introspection endpoint (JWTs too when no
+    /// --oauth-jwks is given). Needs --oauth-client-id and --oauth-client-secret-file.
+    #[arg(long, value_name = "URL", help_heading = "Authentication")]
+    pub(crate) oauth_introspection: Option<String>,
+
+    /// This server's client id at the introspection endpoint.
+    #[arg(long, value_name = "ID", help_heading = "Authentication")]
+    pub(crate) oauth_client_id: Option<String>,
+
+    /// A file whose first line is this server's client secret at the introspection endpoint.
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
+    pub(crate) oauth_client_secret_file: Option<PathBuf>,
 }
 
 /// Said under `mcp-tasks admin --help`.

@@ -84,7 +84,11 @@ pub(crate) fn configure(
             session_idle_timeout: settings.session_idle_timeout,
             max_sessions: settings.max_sessions,
             max_stateless_requests: settings.max_stateless_requests,
-            auth: settings.auth.as_ref().map(|auth| auth.tokens.clone().into()),
+            auth: match (&settings.auth, &settings.oauth) {
+                (_, Some(oauth)) => Some(oauth.clone().into()),
+                (Some(auth), None) => Some(auth.tokens.clone().into()),
+                (None, None) => None,
+            },
             ..http::HttpConfig::default()
         })
         .shutdown_signal(stop.clone().cancelled_owned())
@@ -146,6 +150,21 @@ pub(crate) async fn serve(ready: ReadyServer, settings: &ServeSettings) -> anyho
     let local = listener.local_addr().context("reading the bound address")?;
     if let Some(auth) = &settings.auth {
         output::info(&auth_line(auth));
+    }
+    if let Some(oauth) = &settings.oauth {
+        if let Err(e) = oauth.refresh_keys().await {
+            tracing::warn!(
+                error = %e,
+                "cannot load the OAuth issuer's keys yet; tokens are refused until they can be \
+                 had (they are fetched again on demand)"
+            );
+        }
+        output::info(&format!(
+            "OAuth is on: access tokens of {} for {}; metadata at {}",
+            oauth.issuer(),
+            oauth.resource(),
+            oauth.metadata_url()
+        ));
     }
     output::info(&format!(
         "listening on http://{local}{}",

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use crate::cli::{ServeArgs, SyncMode};
 
 mod gateway;
+mod oauth;
 
 pub(crate) use gateway::GatewaySettings;
 
@@ -162,6 +163,7 @@ pub(crate) struct FileConfig {
     tasks: TasksSection,
     http: HttpSection,
     admin: AdminSection,
+    oauth: oauth::OAuthSection,
     /// Read by `mcp-tasks gateway` only; `serve` ignores it, so one file serves both.
     gateway: gateway::GatewaySection,
 }
@@ -335,6 +337,8 @@ pub(crate) struct ServeSettings {
     pub(crate) max_stateless_requests: usize,
     /// `None` serves anonymous sessions.
     pub(crate) auth: Option<AuthSettings>,
+    /// OAuth access tokens instead of `auth`'s static ones.
+    pub(crate) oauth: Option<std::sync::Arc<mcp_tasks_runtime::transport::http::OAuth>>,
     /// `None` runs no admin listener.
     pub(crate) admin: Option<AdminSettings>,
 }
@@ -519,6 +523,7 @@ fn merge(
         ),
         Some(path) => Some(AuthSettings::load(path)?),
     };
+    let oauth = oauth::resolve(&args.oauth, file.oauth, http, auth.is_some())?;
     let admin = admin(args, file.admin)?;
     let engine = EngineConfig::default()
         .default_ttl(default_ttl)
@@ -596,6 +601,7 @@ fn merge(
                 .unwrap_or(defaults::MAX_STATELESS_REQUESTS),
         ),
         auth,
+        oauth,
         admin,
     })
 }
