@@ -51,7 +51,9 @@ async fn t_sec_1_serve_takes_oauth_tokens_in_both_eras() {
     let issuer = Issuer::start().await;
     let server = serve(&issuer, "memory", &["--oauth-required-scope", "tasks"]).await;
     assert!(
-        server.stderr().contains(&format!("OAuth is on: access tokens of {}", issuer.url())),
+        server
+            .stderr()
+            .contains(&format!("OAuth is on: access tokens of {}", issuer.url())),
         "{}",
         server.stderr()
     );
@@ -86,7 +88,12 @@ async fn t_sec_1_serve_takes_oauth_tokens_in_both_eras() {
         claims["scope"] = json!("openid");
         claims
     });
-    let refused = http.post(server.url()).bearer_auth(&unscoped).send().await.unwrap();
+    let refused = http
+        .post(server.url())
+        .bearer_auth(&unscoped)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 403);
     assert_eq!(
         refused.headers()["www-authenticate"],
@@ -136,7 +143,8 @@ async fn t_sec_1_the_oauth_table_of_the_config_file_is_read() {
         ),
     )
     .unwrap();
-    let options = ServeOptions::default().args(["--config".to_owned(), config.display().to_string()]);
+    let options =
+        ServeOptions::default().args(["--config".to_owned(), config.display().to_string()]);
     let server = HttpServer::spawn_with(bin(), &options).await;
     let mut claims = issuer.claims("u-123", AUDIENCE);
     claims["email"] = json!("alice@example.com");
@@ -166,11 +174,19 @@ async fn t_sec_1_contradictory_oauth_settings_exit_2() {
     let issuer = "https://id.example.com";
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["--http", "127.0.0.1:8080", "--oauth-issuer", issuer, "--oauth-jwks", jwks, "--auth-tokens"]
-                .into_iter()
-                .map(str::to_owned)
-                .chain([tokens.path().display().to_string()])
-                .collect(),
+            vec![
+                "--http",
+                "127.0.0.1:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                jwks,
+                "--auth-tokens",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([tokens.path().display().to_string()])
+            .collect(),
             "two ways to authenticate",
         ),
         (
@@ -180,29 +196,65 @@ async fn t_sec_1_contradictory_oauth_settings_exit_2() {
                 .collect(),
             "applies to --http",
         ),
-        (vec!["--http".into(), "127.0.0.1:0".into(), "--oauth-jwks".into(), jwks.into()], "turns on"),
         (
-            ["--http", "127.0.0.1:0", "--oauth-issuer", "http://id.example.com", "--oauth-jwks", jwks]
-                .map(str::to_owned)
-                .to_vec(),
+            vec![
+                "--http".into(),
+                "127.0.0.1:0".into(),
+                "--oauth-jwks".into(),
+                jwks.into(),
+            ],
+            "turns on",
+        ),
+        (
+            [
+                "--http",
+                "127.0.0.1:0",
+                "--oauth-issuer",
+                "http://id.example.com",
+                "--oauth-jwks",
+                jwks,
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "must be an https URL",
         ),
         (
-            ["--http", "127.0.0.1:0", "--oauth-issuer", issuer, "--oauth-jwks", "http://id.example.com/jwks"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "--http",
+                "127.0.0.1:0",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                "http://id.example.com/jwks",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "must be an https URL",
         ),
         (
-            ["--http", "127.0.0.1:0", "--oauth-issuer", issuer, "--oauth-jwks", jwks]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "--http",
+                "127.0.0.1:0",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                jwks,
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "--oauth-audience URL is needed",
         ),
         (
-            ["--http", "0.0.0.0:8080", "--oauth-issuer", issuer, "--oauth-jwks", jwks]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "--http",
+                "0.0.0.0:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                jwks,
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "--oauth-audience URL is needed",
         ),
         (
@@ -212,31 +264,62 @@ async fn t_sec_1_contradictory_oauth_settings_exit_2() {
             "needs a way to check tokens",
         ),
         (
-            ["--http", "127.0.0.1:8080", "--oauth-issuer", issuer, "--oauth-introspection", "https://id.example.com/introspect"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "--http",
+                "127.0.0.1:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-introspection",
+                "https://id.example.com/introspect",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "--oauth-client-id ID and --oauth-client-secret-file FILE",
         ),
         (
-            vec!["--http", "127.0.0.1:8080", "--oauth-issuer", issuer, "--oauth-introspection",
-                 "https://id.example.com/introspect", "--oauth-client-id", "mcp",
-                 "--oauth-client-secret-file"]
-                .into_iter()
-                .map(str::to_owned)
-                .chain([empty_secret.display().to_string()])
-                .collect(),
+            vec![
+                "--http",
+                "127.0.0.1:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-introspection",
+                "https://id.example.com/introspect",
+                "--oauth-client-id",
+                "mcp",
+                "--oauth-client-secret-file",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([empty_secret.display().to_string()])
+            .collect(),
             "is empty",
         ),
         (
-            ["--http", "127.0.0.1:8080", "--oauth-issuer", issuer, "--oauth-jwks", "/nonexistent/jwks.json"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "--http",
+                "127.0.0.1:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                "/nonexistent/jwks.json",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "cannot read the JWKS file",
         ),
         (
-            ["--http", "127.0.0.1:8080", "--oauth-issuer", issuer, "--oauth-jwks", jwks, "--oauth-required-scope", "a\"b"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "--http",
+                "127.0.0.1:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                jwks,
+                "--oauth-required-scope",
+                "a\"b",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             "not a scope token",
         ),
     ];
@@ -342,7 +425,10 @@ async fn t_sec_1_the_gateway_never_passes_a_clients_token_upstream() {
     let token = issuer.token("alice", AUDIENCE);
     let alice = BearerSession::start(gateway.url(), &token).await;
     let called = alice
-        .request("tools/call", json!({"name": "echo", "arguments": {"text": "hi"}}))
+        .request(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "hi"}}),
+        )
         .await
         .unwrap();
     assert_eq!(called["content"][0]["text"], "hi", "{called}");
@@ -407,14 +493,23 @@ async fn t_sec_1_subjects_are_isolated_across_instances() {
     // Alice's own session on b finds it: the store is shared.
     let alice_b = BearerSession::start(b.url(), &issuer.token("alice", AUDIENCE)).await;
     assert_eq!(
-        alice_b.request("tasks/get", json!({"taskId": id})).await.unwrap()["taskId"],
+        alice_b
+            .request("tasks/get", json!({"taskId": id}))
+            .await
+            .unwrap()["taskId"],
         json!(id)
     );
     let bob = BearerSession::start(b.url(), &issuer.token("bob", AUDIENCE)).await;
     let unknown = "00000000-0000-4000-8000-000000000000";
     for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
-        let foreign = bob.request(method, json!({"taskId": id})).await.unwrap_err();
-        let missing = bob.request(method, json!({"taskId": unknown})).await.unwrap_err();
+        let foreign = bob
+            .request(method, json!({"taskId": id}))
+            .await
+            .unwrap_err();
+        let missing = bob
+            .request(method, json!({"taskId": unknown}))
+            .await
+            .unwrap_err();
         assert_eq!(foreign.code, missing.code, "{method}");
         assert_eq!(
             foreign.message.replace(&id, "<id>"),

@@ -232,7 +232,11 @@ impl Fixture {
     /// A `slow` task started by a 2026-07-28 request: its id.
     async fn task_2026(&self, token: &str) -> String {
         let reply = self
-            .call_2026(Some(token), "tools/call", json!({"name": "slow", "arguments": {}}))
+            .call_2026(
+                Some(token),
+                "tools/call",
+                json!({"name": "slow", "arguments": {}}),
+            )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.json()["result"]["taskId"]
@@ -246,7 +250,10 @@ impl Fixture {
 async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = tokio::time::Instant::now() + LIMIT;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -273,7 +280,10 @@ async fn assert_refused(f: &Fixture, token: &str, why: &str) {
         let body = reply.json();
         assert_eq!(body["error"]["code"], -32600, "{why} ({era})");
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.contains(why), "{era}: {message:?} should say {why:?}");
+        assert!(
+            message.contains(why),
+            "{era}: {message:?} should say {why:?}"
+        );
     }
 }
 
@@ -286,7 +296,9 @@ async fn t_sec_1_a_valid_token_works_in_both_eras() {
     let token = issuer.token("alice", &f.url);
     let session = f.session(&token).await;
     let id = f.task_2025(&token, &session).await;
-    let got = f.call_2025(&token, &session, "tasks/get", json!({"taskId": id})).await;
+    let got = f
+        .call_2025(&token, &session, "tasks/get", json!({"taskId": id}))
+        .await;
     assert_eq!(got.json()["result"]["status"], "working", "{}", got.body);
     let id_2026 = f.task_2026(&token).await;
     let got = f
@@ -325,10 +337,15 @@ async fn t_sec_1_bad_tokens_are_refused_with_the_right_challenge() {
     let forged_key = SigningKey::es256(&issuer.current_key().kid);
     let cases = [
         (
-            issuer.sign(&with(json!({"exp": now - 120, "iat": now - 600, "nbf": now - 600}))),
+            issuer.sign(&with(
+                json!({"exp": now - 120, "iat": now - 600, "nbf": now - 600}),
+            )),
             "expired",
         ),
-        (issuer.sign(&with(json!({"nbf": now + 600}))), "not valid yet"),
+        (
+            issuer.sign(&with(json!({"nbf": now + 600}))),
+            "not valid yet",
+        ),
         (
             issuer.sign(&with(json!({"iss": "https://other-issuer.example"}))),
             "not issued by this server's authorization server",
@@ -338,14 +355,28 @@ async fn t_sec_1_bad_tokens_are_refused_with_the_right_challenge() {
             "not issued for this server",
         ),
         (
-            issuer.sign(&with(json!({"aud": ["https://a.example/mcp", "https://b.example"]}))),
+            issuer.sign(&with(
+                json!({"aud": ["https://a.example/mcp", "https://b.example"]}),
+            )),
             "not issued for this server",
         ),
-        (issuer.sign(&with(json!({"aud": null}))), "lacks a required claim"),
-        (issuer.sign(&with(json!({"exp": null}))), "lacks a required claim"),
+        (
+            issuer.sign(&with(json!({"aud": null}))),
+            "lacks a required claim",
+        ),
+        (
+            issuer.sign(&with(json!({"exp": null}))),
+            "lacks a required claim",
+        ),
         (forged_key.sign(&good), "signature does not verify"),
-        (oauth::unsigned(&good, &issuer.current_key().kid), "algorithm"),
-        (SigningKey::ed25519("k-unknown").sign(&good), "a key the issuer does not publish"),
+        (
+            oauth::unsigned(&good, &issuer.current_key().kid),
+            "algorithm",
+        ),
+        (
+            SigningKey::ed25519("k-unknown").sign(&good),
+            "a key the issuer does not publish",
+        ),
         (
             oauth::hmac_with_public_key(&issuer.current_key(), &good),
             "algorithm",
@@ -375,9 +406,12 @@ async fn t_sec_1_no_token_is_asked_for_with_the_metadata_url() {
     let replies = [
         f.initialize(None).await,
         f.call_2026(None, "tools/list", json!({})).await,
-        f.send(f.http.get(&f.url).header("accept", "text/event-stream")).await,
-        f.send(f.http.delete(&f.url).header("mcp-session-id", "x")).await,
-        f.send(f.http.post(&f.url).basic_auth("alice", Some("pw"))).await,
+        f.send(f.http.get(&f.url).header("accept", "text/event-stream"))
+            .await,
+        f.send(f.http.delete(&f.url).header("mcp-session-id", "x"))
+            .await,
+        f.send(f.http.post(&f.url).basic_auth("alice", Some("pw")))
+            .await,
     ];
     for reply in replies {
         assert_eq!(reply.status, 401, "{}", reply.body);
@@ -443,7 +477,9 @@ async fn t_sec_1_protected_resource_metadata_is_public_and_right() {
         "bearer_methods_supported": ["header"],
         "scopes_supported": ["tasks"],
     });
-    let root = f.url.replace("/mcp", "/.well-known/oauth-protected-resource");
+    let root = f
+        .url
+        .replace("/mcp", "/.well-known/oauth-protected-resource");
     let named = f.initialize(None).await.challenge().to_owned();
     let named = named
         .split("resource_metadata=\"")
@@ -477,7 +513,12 @@ async fn t_sec_1_key_rotation_is_picked_up() {
     // Rotating again, to the other key type, works the same.
     issuer.rotate();
     let newer = issuer.token("alice", &f.url);
-    assert_eq!(f.call_2026(Some(&newer), "tools/list", json!({})).await.status, 200);
+    assert_eq!(
+        f.call_2026(Some(&newer), "tools/list", json!({}))
+            .await
+            .status,
+        200
+    );
 }
 
 /// Forged `kid`s cannot make the server hammer the issuer: within the minimum interval an
@@ -495,16 +536,33 @@ async fn t_sec_1_unknown_kids_fetch_the_key_set_at_most_once_per_interval() {
     let fetched = issuer.jwks_fetches();
     assert_eq!(fetched, 1);
     for n in 0..20 {
-        let forged = SigningKey::es256(&format!("forged-{n}")).sign(&issuer.claims("alice", &f.url));
+        let forged =
+            SigningKey::es256(&format!("forged-{n}")).sign(&issuer.claims("alice", &f.url));
         assert_eq!(f.initialize(Some(&forged)).await.status, 401);
     }
-    assert_eq!(issuer.jwks_fetches(), fetched, "gated by the minimum interval");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        fetched,
+        "gated by the minimum interval"
+    );
     assert_eq!(f.initialize(Some(&good)).await.status, 200);
 
     let refreshing = start(&issuer, |c| c.jwks_refresh = Duration::ZERO).await;
     let before = issuer.jwks_fetches();
-    assert_eq!(refreshing.initialize(Some(&issuer.token("a", &refreshing.url))).await.status, 200);
-    assert_eq!(refreshing.initialize(Some(&issuer.token("a", &refreshing.url))).await.status, 200);
+    assert_eq!(
+        refreshing
+            .initialize(Some(&issuer.token("a", &refreshing.url)))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        refreshing
+            .initialize(Some(&issuer.token("a", &refreshing.url)))
+            .await
+            .status,
+        200
+    );
     eventually("a background refresh of a stale key set", || async {
         issuer.jwks_fetches() >= before + 2
     })
@@ -528,7 +586,12 @@ async fn t_sec_1_an_unreachable_key_set_refuses_without_hanging() {
         c.jwks = Some(JwksSource::Url("http://127.0.0.1:9/jwks".into()));
     })
     .await;
-    assert_refused(&dead, &issuer.token("alice", &dead.url), "cannot be fetched").await;
+    assert_refused(
+        &dead,
+        &issuer.token("alice", &dead.url),
+        "cannot be fetched",
+    )
+    .await;
 }
 
 /// The key set may be a local file; a rotated file is read again on an unknown `kid`.
@@ -540,7 +603,12 @@ async fn t_sec_1_a_jwks_file_is_read_and_reread() {
     std::fs::write(&path, issuer.jwks().to_string()).unwrap();
     let file = path.clone();
     let f = start(&issuer, move |c| c.jwks = Some(JwksSource::File(file))).await;
-    assert_eq!(f.initialize(Some(&issuer.token("alice", &f.url))).await.status, 200);
+    assert_eq!(
+        f.initialize(Some(&issuer.token("alice", &f.url)))
+            .await
+            .status,
+        200
+    );
     issuer.rotate();
     let rotated = issuer.token("alice", &f.url);
     assert_refused(&f, &rotated, "a key the issuer does not publish").await;
@@ -569,7 +637,12 @@ async fn t_sec_1_opaque_tokens_are_introspected() {
     let token = issuer.opaque_token(&issuer.claims("alice", &f.url));
     let session = f.session(&token).await;
     let id = f.task_2025(&token, &session).await;
-    assert_eq!(f.call_2026(Some(&token), "tasks/get", json!({"taskId": id})).await.status, 200);
+    assert_eq!(
+        f.call_2026(Some(&token), "tasks/get", json!({"taskId": id}))
+            .await
+            .status,
+        200
+    );
     issuer.revoke(&token);
     assert_refused(&f, &token, "not active").await;
     let elsewhere = issuer.opaque_token(&issuer.claims("alice", "https://other.example/mcp"));
@@ -635,8 +708,12 @@ async fn assert_isolated(a: &Fixture, b: &Fixture, issuer: &Issuer) {
     for theirs in [&task, &task_2026] {
         for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
             let params = |id: &str| json!({"taskId": id});
-            let foreign = b.call_2025(&bob, &bob_session, method, params(theirs)).await;
-            let missing = b.call_2025(&bob, &bob_session, method, params(unknown)).await;
+            let foreign = b
+                .call_2025(&bob, &bob_session, method, params(theirs))
+                .await;
+            let missing = b
+                .call_2025(&bob, &bob_session, method, params(unknown))
+                .await;
             assert_eq!(foreign.status, missing.status, "2025 {method}");
             assert_eq!(
                 without(&foreign.body, &[theirs]),
@@ -666,7 +743,9 @@ async fn assert_isolated(a: &Fixture, b: &Fixture, issuer: &Issuer) {
             assert!(foreign.json()["error"].is_object(), "{}", foreign.body);
         }
     }
-    let listed = b.call_2025(&bob, &bob_session, "tasks/list", json!({})).await;
+    let listed = b
+        .call_2025(&bob, &bob_session, "tasks/list", json!({}))
+        .await;
     let ids: Vec<Value> = listed.json()["result"]["tasks"]
         .as_array()
         .unwrap_or_else(|| panic!("a listing: {}", listed.body))
@@ -691,7 +770,10 @@ async fn assert_isolated(a: &Fixture, b: &Fixture, issuer: &Issuer) {
     };
     let foreign = b.send(get(&alice_session)).await;
     let missing = b.send(get(unknown)).await;
-    assert_eq!((foreign.status, foreign.body), (missing.status, missing.body));
+    assert_eq!(
+        (foreign.status, foreign.body),
+        (missing.status, missing.body)
+    );
     let delete = |session: &str| {
         b.http
             .delete(&b.url)
@@ -700,7 +782,10 @@ async fn assert_isolated(a: &Fixture, b: &Fixture, issuer: &Issuer) {
     };
     let foreign = b.send(delete(&alice_session)).await;
     let missing = b.send(delete(unknown)).await;
-    assert_eq!((foreign.status, foreign.body), (missing.status, missing.body));
+    assert_eq!(
+        (foreign.status, foreign.body),
+        (missing.status, missing.body)
+    );
 
     // And alice still has everything.
     let got = a

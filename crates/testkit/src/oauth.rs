@@ -148,9 +148,14 @@ impl Drop for Issuer {
 impl Issuer {
     /// An issuer with one ES256 key, `k1`, listening on a free loopback port.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// An issuer with one ES256 key, `k1`, listening on `addr`.
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .expect("a loopback port for the issuer");
+            .unwrap_or_else(|e| panic!("cannot listen on {addr} for the issuer: {e}"));
         let addr = listener.local_addr().expect("its address");
         let shared = Arc::new(Shared {
             issuer: format!("http://{addr}"),
@@ -239,7 +244,7 @@ impl Issuer {
     pub fn rotate(&self) -> String {
         let n = self.next_kid.fetch_add(1, Ordering::SeqCst);
         let kid = format!("k{n}");
-        let key = if n % 2 == 0 {
+        let key = if n.is_multiple_of(2) {
             SigningKey::ed25519(&kid)
         } else {
             SigningKey::es256(&kid)
@@ -323,7 +328,10 @@ async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
-    let expected = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
     let authorized = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -123,13 +123,11 @@ pub(super) fn resolve(
     };
     config.introspection = match (introspection, client_id, secret_file) {
         (None, None, None) => None,
-        (Some(endpoint), Some(client_id), Some(secret_file)) => {
-            Some(IntrospectionConfig {
-                endpoint,
-                client_id,
-                client_secret: read_secret(&secret_file)?,
-            })
-        }
+        (Some(endpoint), Some(client_id), Some(secret_file)) => Some(IntrospectionConfig {
+            endpoint,
+            client_id,
+            client_secret: read_secret(&secret_file)?,
+        }),
         (None, _, _) => anyhow::bail!(
             "--oauth-client-id and --oauth-client-secret-file are the credentials for \
              --oauth-introspection URL, which is not given"
@@ -151,7 +149,8 @@ pub(super) fn resolve(
 
 /// Refuses plain http off loopback: keys or answers fetched in the clear could be anyone's.
 fn secure_url(flag: &str, url: &str) -> anyhow::Result<()> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("{flag} {url:?} is not a URL"))?;
+    let parsed =
+        reqwest::Url::parse(url).with_context(|| format!("{flag} {url:?} is not a URL"))?;
     let host = parsed.host_str().unwrap_or_default();
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host

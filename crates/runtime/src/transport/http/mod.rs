@@ -92,11 +92,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{
-    Authenticator, BearerTokens, IntrospectionConfig, JwksSource, JwtAlgorithm, OAuth,
-    OAuthConfig, OAuthError, TokenError, TokensError, DEFAULT_FETCH_TIMEOUT,
-    DEFAULT_INTROSPECTION_CACHE_ENTRIES, DEFAULT_INTROSPECTION_CACHE_TTL,
-    DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, METADATA_PATH,
-    MIN_TOKEN_CHARS,
+    Authenticator, BearerTokens, IntrospectionConfig, JwksSource, JwtAlgorithm, OAuth, OAuthConfig,
+    OAuthError, TokenError, TokensError, DEFAULT_FETCH_TIMEOUT,
+    DEFAULT_INTROSPECTION_CACHE_ENTRIES, DEFAULT_INTROSPECTION_CACHE_TTL, DEFAULT_JWKS_MIN_REFETCH,
+    DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, METADATA_PATH, MIN_TOKEN_CHARS,
 };
 pub use origin::OriginPolicy;
 pub use replay::{
@@ -398,9 +397,7 @@ fn router_with(
             router = router.route(&at, get(move || async move { document }));
         }
     }
-    router
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
 /// Serves `router` on `listener` with `TCP_NODELAY` until `shutdown` completes.

@@ -269,7 +269,10 @@ impl Jwks {
 async fn fetch(http: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<u8>, String> {
     let mut response = http
         .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json, application/jwk-set+json")
+        .header(
+            reqwest::header::ACCEPT,
+            "application/json, application/jwk-set+json",
+        )
         .send()
         .await
         .map_err(|e| format!("GET failed: {e}"))?;
@@ -306,7 +309,9 @@ fn parse(bytes: &[u8]) -> Result<KeySet, String> {
         }
     }
     if keys.is_empty() {
-        return Err("the key set holds no usable signing key (RSA, EC P-256/P-384 or Ed25519)".into());
+        return Err(
+            "the key set holds no usable signing key (RSA, EC P-256/P-384 or Ed25519)".into(),
+        );
     }
     Ok(KeySet {
         keys,
@@ -373,12 +378,29 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(set.keys.len(), 1);
-        assert!(matches!(set.lookup(Some("ec1"), Algorithm::ES256), Lookup::Found(k) if k.len() == 1));
-        assert!(matches!(set.lookup(None, Algorithm::ES256), Lookup::Found(_)));
-        assert!(matches!(set.lookup(Some("ec1"), Algorithm::RS256), Lookup::WrongAlgorithm));
-        assert!(matches!(set.lookup(Some("ec1"), Algorithm::HS256), Lookup::WrongAlgorithm));
-        assert!(matches!(set.lookup(Some("h"), Algorithm::HS256), Lookup::NotFound));
-        assert!(matches!(set.lookup(Some("nope"), Algorithm::ES256), Lookup::NotFound));
+        assert!(
+            matches!(set.lookup(Some("ec1"), Algorithm::ES256), Lookup::Found(k) if k.len() == 1)
+        );
+        assert!(matches!(
+            set.lookup(None, Algorithm::ES256),
+            Lookup::Found(_)
+        ));
+        assert!(matches!(
+            set.lookup(Some("ec1"), Algorithm::RS256),
+            Lookup::WrongAlgorithm
+        ));
+        assert!(matches!(
+            set.lookup(Some("ec1"), Algorithm::HS256),
+            Lookup::WrongAlgorithm
+        ));
+        assert!(matches!(
+            set.lookup(Some("h"), Algorithm::HS256),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            set.lookup(Some("nope"), Algorithm::ES256),
+            Lookup::NotFound
+        ));
     }
 
     #[test]

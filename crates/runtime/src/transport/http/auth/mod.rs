@@ -269,9 +269,7 @@ impl Refusal {
     }
 
     fn metadata_url(&self) -> &str {
-        self.challenge
-            .as_ref()
-            .map_or("", |c| &c.resource_metadata)
+        self.challenge.as_ref().map_or("", |c| &c.resource_metadata)
     }
 }
 
@@ -289,10 +287,9 @@ impl IntoResponse for Refusal {
         } else {
             // Only a configured URL or scope could make the value unsendable, and those are
             // checked when the server is set up.
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -306,8 +303,8 @@ mod tests {
         Refusal {
             reason,
             challenge: Some(Challenge {
-                resource_metadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
-                    .into(),
+                resource_metadata:
+                    "https://mcp.example.com/.well-known/oauth-protected-resource/mcp".into(),
                 scope: scope.map(Into::into),
             }),
         }
@@ -375,7 +372,10 @@ mod tests {
         };
         assert_eq!(bearer(&with("bearer  abc ")), Ok("abc"));
         assert_eq!(bearer(&with("Bearer")), Ok(""));
-        assert_eq!(bearer(&with("Basic YWxpY2U6cHc=")), Err(Reason::OtherScheme));
+        assert_eq!(
+            bearer(&with("Basic YWxpY2U6cHc=")),
+            Err(Reason::OtherScheme)
+        );
         assert_eq!(bearer(&HeaderMap::new()), Err(Reason::Missing));
     }
 }

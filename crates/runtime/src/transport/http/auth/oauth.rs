@@ -242,11 +242,12 @@ impl OAuth {
         if config.algorithms.is_empty() {
             return config_err("no JWT algorithm is accepted; list at least one".into());
         }
-        if let Some(alg) = config
-            .algorithms
-            .iter()
-            .find(|a| matches!(a, JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512))
-        {
+        if let Some(alg) = config.algorithms.iter().find(|a| {
+            matches!(
+                a,
+                JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512
+            )
+        }) {
             return config_err(format!(
                 "{alg:?} is symmetric: the issuer's published keys are public, so an HMAC made \
                  with one proves nothing; accept asymmetric algorithms only"
@@ -289,7 +290,7 @@ impl OAuth {
             )?),
         };
         let resource_path = resource.path().trim_end_matches('/').to_owned();
-        let mut origin = resource.clone();
+        let mut origin = resource;
         origin.set_path("");
         origin.set_query(None);
         let resource_metadata = format!(
@@ -416,7 +417,11 @@ impl OAuth {
         }
     }
 
-    async fn verify_jwt(&self, jwks: &Arc<Jwks>, token: &str) -> Result<Map<String, Value>, Invalid> {
+    async fn verify_jwt(
+        &self,
+        jwks: &Arc<Jwks>,
+        token: &str,
+    ) -> Result<Map<String, Value>, Invalid> {
         // `alg: none` (and any name jsonwebtoken does not know) fails here.
         let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
         if !self.algorithms.contains(&header.alg) {
@@ -444,7 +449,10 @@ impl OAuth {
 
     /// RFC 7662 §2.2 answers: `active`, then the same claims a JWT must have right. `aud` is
     /// required: a token's audience binding is what keeps other servers' tokens out.
-    fn check_introspected(&self, claims: Map<String, Value>) -> Result<Map<String, Value>, Invalid> {
+    fn check_introspected(
+        &self,
+        claims: Map<String, Value>,
+    ) -> Result<Map<String, Value>, Invalid> {
         if claims.get("active") != Some(&Value::Bool(true)) {
             return Err(Invalid::Inactive);
         }
@@ -503,7 +511,11 @@ fn unreadable_header(token: &str) -> Invalid {
     let alg = token
         .split('.')
         .next()
-        .and_then(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
         .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
         .is_some_and(|h| h.get("alg").is_some_and(Value::is_string));
     if alg {
@@ -575,12 +587,25 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_saying_why() {
-        let cases: [(fn(&mut OAuthConfig), &str); 6] = [
-            (|c| c.audience = "mcp.example.com/mcp".into(), "is not a URL"),
-            (|c| c.audience = "https://mcp.example.com/mcp#x".into(), "#fragment"),
+        type Change = fn(&mut OAuthConfig);
+        let cases: [(Change, &str); 6] = [
+            (
+                |c| c.audience = "mcp.example.com/mcp".into(),
+                "is not a URL",
+            ),
+            (
+                |c| c.audience = "https://mcp.example.com/mcp#x".into(),
+                "#fragment",
+            ),
             (|c| c.introspection = None, "needs a way to check tokens"),
-            (|c| c.algorithms = vec![JwtAlgorithm::HS256], "HS256 is symmetric"),
-            (|c| c.required_scopes = vec!["a b".into()], "not a scope token"),
+            (
+                |c| c.algorithms = vec![JwtAlgorithm::HS256],
+                "HS256 is symmetric",
+            ),
+            (
+                |c| c.required_scopes = vec!["a b".into()],
+                "not a scope token",
+            ),
             (|c| c.subject_claim = " ".into(), "subject claim is empty"),
         ];
         for (change, needle) in cases {
