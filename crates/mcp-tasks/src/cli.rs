@@ -529,7 +529,7 @@ pub(crate) struct OAuthArgs {
     pub(crate) oauth_issuer: Option<String>,
 
     /// This server's resource URL, which tokens' `aud` must hold (RFC 8707): the endpoint as
-    /// clients reach it, e.g. https://mcp.example.com/mcp. [default: http://ADDR/mcp when
+    /// clients reach it, e.g. `https://mcp.example.com/mcp`. [default: http://ADDR/mcp when
     /// --http is a loopback address with a fixed port; required otherwise]
     #[arg(long, value_name = "URL", help_heading = "Authentication")]
     pub(crate) oauth_audience: Option<String>,

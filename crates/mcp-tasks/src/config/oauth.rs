@@ -190,3 +190,66 @@ fn read_secret(path: &Path) -> anyhow::Result<String> {
     }
     Ok(secret.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(issuer: &str) -> OAuthArgs {
+        OAuthArgs {
+            oauth_issuer: Some(issuer.into()),
+            oauth_jwks: Some("http://127.0.0.1:1/jwks".into()),
+            ..OAuthArgs::default()
+        }
+    }
+
+    /// The resource URL defaults to the endpoint only where that is unambiguous: a loopback
+    /// address with a fixed port.
+    #[test]
+    fn the_audience_is_derived_from_a_fixed_loopback_address() {
+        for (addr, audience) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080/mcp"),
+            ("[::1]:8080", "http://[::1]:8080/mcp"),
+        ] {
+            let oauth = resolve(
+                &args("http://localhost:8400"),
+                OAuthSection::default(),
+                Some(addr.parse().unwrap()),
+                false,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(oauth.resource(), audience);
+        }
+    }
+
+    /// Flags win over `[oauth]` keys one by one.
+    #[test]
+    fn flags_win_over_the_file() {
+        let section: OAuthSection = toml::from_str(
+            "issuer = \"https://file.example\"\naudience = \"https://mcp.example/mcp\"\n\
+             required_scopes = [\"from-file\"]\n",
+        )
+        .unwrap();
+        let oauth = resolve(
+            &args("https://flag.example"),
+            section,
+            Some("0.0.0.0:8080".parse().unwrap()),
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(oauth.issuer(), "https://flag.example");
+        assert_eq!(oauth.resource(), "https://mcp.example/mcp");
+        assert_eq!(
+            oauth.metadata()["scopes_supported"],
+            serde_json::json!(["from-file"])
+        );
+    }
+
+    #[test]
+    fn nothing_set_is_no_oauth() {
+        let none = resolve(&OAuthArgs::default(), OAuthSection::default(), None, true).unwrap();
+        assert!(none.is_none());
+    }
+}
