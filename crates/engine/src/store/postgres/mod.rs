@@ -28,14 +28,15 @@
 
 mod listen;
 mod schema;
+mod tls;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use jiff::Timestamp;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::config::Host;
+use tokio_postgres::Config;
 
 use self::listen::{Listener, CHANNEL};
 use super::row::{self, Deleted, Row};
@@ -107,11 +108,12 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] saying why: the address is malformed or asks for TLS, the server is out
-    /// of reach or refuses the credentials, the database does not exist, or it was migrated by
+    /// [`Error::Store`] saying why: the address is malformed, its TLS settings are unknown or
+    /// name a CA file that cannot be read, the TLS handshake or certificate check fails, the
+    /// server is out of reach or refuses the credentials, the database does not exist, or it was migrated by
     /// a newer version.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self> {
-        let (mut config, label) = parse(url)?;
+        let (mut config, label, tls) = parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout);
         }
@@ -128,14 +130,13 @@ impl PostgresStore {
         let cannot = |what: &str, e: &dyn std::fmt::Display| {
             Error::store(format!("cannot open the task store {label}: {what}{e}"))
         };
-        let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
-            cannot(
-                "",
-                &format!(
-                    "{}; is PostgreSQL running there, and does the database exist?",
-                    describe(&e)
-                ),
-            )
+        let (mut client, connection) = config.connect(tls.clone()).await.map_err(|e| {
+            let hint = if describe(&e).contains("TLS") {
+                "check the address's sslmode and sslrootcert"
+            } else {
+                "is PostgreSQL running there, and does the database exist?"
+            };
+            cannot("", &format!("{}; {hint}", describe(&e)))
         })?;
         let driver = tokio::spawn(connection);
         let opened = match schema::migrate(&mut client).await {
@@ -158,7 +159,7 @@ impl PostgresStore {
         let pool_of = |size: usize| {
             let manager = Manager::from_config(
                 config.clone(),
-                NoTls,
+                tls.clone(),
                 ManagerConfig {
                     recycling_method: RecyclingMethod::Fast,
                 },
@@ -179,7 +180,7 @@ impl PostgresStore {
         let feed = ChangeSender::new(FEED_CAPACITY);
         let mut listen_config = config.clone();
         listen_config.application_name(format!("mcp-tasks listener {origin}"));
-        let listener = Listener::start(listen_config, feed.clone(), label.clone())
+        let listener = Listener::start(listen_config, tls, feed.clone(), label.clone())
             .await
             .map_err(|e| cannot("listening for changes: ", &describe(&e)))?;
         Ok(Self {
@@ -201,7 +202,7 @@ impl PostgresStore {
     ///
     /// [`Error::Store`] saying what is wrong with it, as [`PostgresStore::connect_with`] would.
     pub fn check_url(url: &str) -> Result<String> {
-        parse(url).map(|(_, label)| label)
+        parse(url).map(|(_, label, _)| label)
     }
 
     /// The database, for messages: its address without the password.
@@ -938,22 +939,22 @@ fn parse_note(text: &str) -> Option<Change> {
     })
 }
 
-/// The address parsed, and its label; refused when it asks for what this build cannot do.
-fn parse(url: &str) -> Result<(Config, String)> {
-    let config: Config = url.parse().map_err(|e| {
+/// The address parsed, its label, and its TLS as `sslmode` and `sslrootcert` ask (see [`tls`]).
+/// The `sslrootcert` file is read here, so a missing or unreadable one is refused before a
+/// server starts.
+fn parse(url: &str) -> Result<(Config, String, tls::Tls)> {
+    let invalid = |e: &dyn std::fmt::Display| {
         Error::store(format!(
             "the PostgreSQL address is not valid ({e}); write it as \
-             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=PATH]"
         ))
-    })?;
+    };
+    let (rest, settings) = tls::split(url).map_err(|e| invalid(&e))?;
+    let mut config: Config = rest.parse().map_err(|e| invalid(&e))?;
+    config.ssl_mode(settings.mode.wire());
     let label = label(&config);
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(Error::store(format!(
-            "{label}: sslmode=require is not supported: this build connects without TLS; \
-             use a local socket or a trusted network with sslmode=disable or prefer"
-        )));
-    }
-    Ok((config, label))
+    let tls = tls::Tls::new(&settings).map_err(|e| Error::store(format!("{label}: {e}")))?;
+    Ok((config, label, tls))
 }
 
 /// The address without its password: `postgres://user@host:port/database`.
