@@ -175,9 +175,11 @@ impl Engine {
     /// # Errors
     ///
     /// [`Error::LimitExceeded`] when the requestor has too many unfinished tasks (T-TTL-2);
+    /// [`Error::NulByte`] when its owner, session or tool name holds a NUL byte;
     /// [`Error::Store`] when the store fails.
     pub async fn create(&self, req: CreateTask) -> Result<TaskRecord> {
         self.ensure_background().await?;
+        crate::task::storable(&req.requestor, req.name.as_deref())?;
         let config = &self.inner.config;
         let new = NewTask {
             id: TaskId::generate(),

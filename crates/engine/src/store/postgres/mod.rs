@@ -365,6 +365,10 @@ impl TaskStore for PostgresStore {
     }
 
     async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+        crate::task::storable(&new.requestor, new.name.as_deref())?;
+        if !new.id.can_exist() {
+            return Err(Error::NulByte { field: "task id" });
+        }
         let limit = new.active_limit;
         let record = TaskRecord::new(new);
         let r = Row::of(&record)?;
@@ -474,6 +478,9 @@ impl TaskStore for PostgresStore {
     }
 
     async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+        if !id.can_exist() || owner.is_some_and(|o| has_nul(o.as_str())) {
+            return Ok(None);
+        }
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
@@ -494,6 +501,9 @@ impl TaskStore for PostgresStore {
         change: Transition,
         now: Timestamp,
     ) -> Result<TaskRecord> {
+        if !id.can_exist() {
+            return Err(Error::NotFound { id: id.clone() });
+        }
         if matches!(change, Transition::Recover { .. }) {
             return self.recover(id, change, now).await;
         }
@@ -561,6 +571,11 @@ impl TaskStore for PostgresStore {
     async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
         let (after_at, after_id) = row::after(query.after.as_ref());
         let limit = limit(query.limit);
+        if query.owner.as_ref().is_some_and(|o| has_nul(o.as_str()))
+            || query.session.as_deref().is_some_and(has_nul)
+        {
+            return Ok(Vec::new());
+        }
         match (&query.owner, &query.session) {
             // Every session of an owner, on every instance, reads the same index in the same
             // order: the listing is one, wherever it is asked for.
@@ -638,6 +653,9 @@ impl TaskStore for PostgresStore {
     }
 
     async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+        if !id.can_exist() {
+            return Err(Error::NotFound { id: id.clone() });
+        }
         let client = self.client().await?;
         let read = client
             .prepare_cached("SELECT record, version, events FROM mcp_tasks WHERE id = $1")
@@ -682,6 +700,9 @@ impl TaskStore for PostgresStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<TaskEvent>> {
+        if !id.can_exist() {
+            return Ok(Vec::new());
+        }
         let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
         let client = self.client().await?;
         let stmt = client
@@ -699,6 +720,9 @@ impl TaskStore for PostgresStore {
     }
 
     async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        if !id.can_exist() {
+            return Ok(None);
+        }
         let client = self.client().await?;
         let stmt = client
             .prepare_cached("SELECT record FROM mcp_tasks WHERE id = $1")
@@ -712,6 +736,13 @@ impl TaskStore for PostgresStore {
     }
 
     async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+        let owner = match &query.owner {
+            Some(super::OwnerFilter::Owner(owner)) => Some(owner.as_str()),
+            _ => None,
+        };
+        if owner.is_some_and(has_nul) || query.tool.as_deref().is_some_and(has_nul) {
+            return Ok(Vec::new());
+        }
         let mut sql = Sql::new("SELECT record FROM mcp_tasks WHERE true");
         if !query.statuses.is_empty() {
             let statuses: Vec<String> = query
@@ -853,6 +884,13 @@ impl TaskStore for PostgresStore {
             .map_err(|e| self.fail(&e))?;
         Ok(())
     }
+}
+
+/// Whether a string holds a NUL byte, which PostgreSQL's text refuses. No stored task has one
+/// in its id, owner, session or tool name ([`crate::task::storable`] refuses them), so a lookup
+/// by one finds nothing, and is answered so without asking the database, which would fail it.
+fn has_nul(s: &str) -> bool {
+    s.contains('\0')
 }
 
 fn limit(n: usize) -> i64 {
