@@ -353,3 +353,49 @@ async fn bad_tls_settings_name_the_parameter() {
         assert!(!err.contains("hunter2"), "{err}");
     }
 }
+
+/// A Unix socket: no host name to check, and a server that declines TLS there, as PostgreSQL
+/// does. The default (prefer) goes on in plain, as it did before TLS was supported.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_socket_connects_in_plain_under_prefer() {
+    let db = TempDatabase::create().await;
+    let (upstream, user, name) = upstream(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let port = 5999;
+    let listener =
+        tokio::net::UnixListener::bind(dir.path().join(format!(".s.PGSQL.{port}"))).unwrap();
+    let relays = tokio::spawn(async move {
+        let mut relays = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            relays.spawn(async move {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                if first == SSL_REQUEST {
+                    if client.write_all(b"N").await.is_err() {
+                        return;
+                    }
+                } else if server.write_all(&first).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    let socket = dir.path().display();
+    works(&format!(
+        "host={socket} port={port} user={user} dbname={name}"
+    ))
+    .await;
+    works(&format!(
+        "host={socket} port={port} user={user} dbname={name} sslmode=disable"
+    ))
+    .await;
+    relays.abort();
+}

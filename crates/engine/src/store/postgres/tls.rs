@@ -427,16 +427,14 @@ where
     type TlsConnect = Connect;
     type Error = io::Error;
 
+    /// Never fails here: tokio-postgres asks for a connector before every connection, with
+    /// `""` for a Unix socket, where the server declines TLS and the connection goes on in
+    /// plain. A name TLS cannot check fails the handshake, if one is attempted.
     fn make_tls_connect(&mut self, domain: &str) -> io::Result<Connect> {
-        let name = ServerName::try_from(domain.to_owned()).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{domain:?} is not a host name TLS can check"),
-            )
-        })?;
         Ok(Connect {
             config: self.config.clone(),
-            name,
+            name: ServerName::try_from(domain.to_owned())
+                .map_err(|_| format!("{domain:?} is not a host name TLS can check")),
         })
     }
 }
@@ -444,7 +442,7 @@ where
 /// One connection's handshake.
 pub(super) struct Connect {
     config: Arc<ClientConfig>,
-    name: ServerName<'static>,
+    name: Result<ServerName<'static>, String>,
 }
 
 impl<S> TlsConnect<S> for Connect
@@ -457,8 +455,11 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
+            let name = self
+                .name
+                .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
             let tls = tokio_rustls::TlsConnector::from(self.config)
-                .connect(self.name, stream)
+                .connect(name, stream)
                 .await?;
             Ok(Stream(tls))
         })
