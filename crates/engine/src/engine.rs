@@ -175,9 +175,11 @@ impl Engine {
     /// # Errors
     ///
     /// [`Error::LimitExceeded`] when the requestor has too many unfinished tasks (T-TTL-2);
+    /// [`Error::NulByte`] when its owner, session or tool name holds a NUL byte;
     /// [`Error::Store`] when the store fails.
     pub async fn create(&self, req: CreateTask) -> Result<TaskRecord> {
         self.ensure_background().await?;
+        crate::task::storable(&req.requestor, req.name.as_deref())?;
         let config = &self.inner.config;
         let new = NewTask {
             id: TaskId::generate(),
@@ -497,10 +499,12 @@ impl Engine {
     /// Waits until `done` holds for the task, and returns it then (T-RES-2).
     ///
     /// Wakes on the store's change feed, never by polling; a lagging feed makes it re-read.
+    /// Once waiting, it outlasts a store outage: a re-read that fails is tried again every
+    /// second, or sooner when the feed reports a change, until the store answers.
     ///
     /// # Errors
     ///
-    /// As [`Engine::get`], also when the task expires while waited on.
+    /// As [`Engine::get`] for the first read, also when the task expires while waited on.
     ///
     /// # Cancel safety
     ///
@@ -513,24 +517,38 @@ impl Engine {
     ) -> Result<TaskRecord> {
         let _waiter = self.inner.metrics.waiter();
         let mut feed = self.changes();
+        let mut record = self.get(requestor, id).await?;
         loop {
-            let record = self.get(requestor, id).await?;
             if done(&record) {
                 return Ok(record);
             }
+            let mut failing = false;
             loop {
-                match feed.recv().await {
-                    Ok(change) if change.id == *id => {
-                        if change.event == ChangeEvent::Expired {
-                            return Err(Error::Expired { id: id.clone() });
-                        }
+                let woke = next_change(&mut feed, id);
+                if failing {
+                    // Re-read at least this often while the store fails, whatever the feed.
+                    if let Ok(woke) = tokio::time::timeout(STORE_RETRY, woke).await {
+                        woke?;
+                    }
+                } else {
+                    woke.await?;
+                }
+                // A waiter rides out a store outage: the first read answered for the request,
+                // but a re-read that fails (a shared store's listener makes waiters re-read
+                // while its database is away) waits for the store instead of failing a wait
+                // that may last hours. Once it answers, the change made meanwhile is seen.
+                match self.get(requestor, id).await {
+                    Ok(read) => {
+                        record = read;
                         break;
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => break,
-                    Err(RecvError::Closed) => {
-                        return Err(Error::store("the store's change feed closed"));
+                    Err(e @ Error::Store { .. }) => {
+                        if !failing {
+                            tracing::warn!(task = %id, error = %e, "a waiter cannot re-read its task; it waits for the store");
+                        }
+                        failing = true;
                     }
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -934,6 +952,28 @@ impl LeaseState {
 }
 
 /// Who a requestor is, for a task's history: `owner:NAME`, or without an owner `session:ID`.
+/// How often a waiter re-reads its task while the store fails.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Waits for the feed to report a change of `id` (or changes it may have missed).
+async fn next_change(feed: &mut ChangeFeed, id: &TaskId) -> Result<()> {
+    loop {
+        match feed.recv().await {
+            Ok(change) if change.id == *id => {
+                if change.event == ChangeEvent::Expired {
+                    return Err(Error::Expired { id: id.clone() });
+                }
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return Ok(()),
+            Err(RecvError::Closed) => {
+                return Err(Error::store("the store's change feed closed"));
+            }
+        }
+    }
+}
+
 fn who(requestor: &Requestor) -> Option<String> {
     match (&requestor.owner, &requestor.session) {
         (Some(owner), _) => Some(format!("owner:{owner}")),

@@ -83,6 +83,14 @@ pub enum Error {
         /// Its runner.
         runner: Option<String>,
     },
+    /// A string the task would keep holds a NUL byte (U+0000). PostgreSQL's text cannot hold
+    /// one, so every store refuses it alike, as the requestor's mistake, rather than one store
+    /// failing where the others do not.
+    #[error("{field} holds a NUL byte (U+0000), which no task store keeps")]
+    NulByte {
+        /// What held it: `owner`, `session` or `tool name`.
+        field: &'static str,
+    },
     /// The store failed; the message of the cause says how.
     ///
     /// The cause is part of the message and deliberately not exposed as `source()`, so error

@@ -603,11 +603,14 @@ async fn bad_addresses_are_explained() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("does not exist"), "{err}");
-    let err = PostgresStore::connect("postgres://h/db?sslmode=require")
+    let err = PostgresStore::connect("postgres://h/db?sslmode=required")
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("sslmode=require is not supported"), "{err}");
+    assert!(
+        err.contains("sslmode=\"required\" is not a TLS mode"),
+        "{err}"
+    );
     let err = PostgresStore::connect("postgres://h:notaport/db")
         .await
         .unwrap_err()

@@ -13,7 +13,7 @@ pub fn to_error_object(e: &Error) -> ErrorObject {
         Error::NotFound { .. } | Error::Expired { .. } => {
             ErrorObject::invalid_params(format!("Failed to retrieve task: {e}"))
         }
-        Error::Conflict { .. } | Error::InvalidCursor { .. } => {
+        Error::Conflict { .. } | Error::InvalidCursor { .. } | Error::NulByte { .. } => {
             ErrorObject::invalid_params(e.to_string())
         }
         // T-TTL-2 asks for -32603 when a requestor is over its limit; the message says which.
@@ -69,6 +69,11 @@ mod tests {
                 Error::InvalidCursor { cursor: "x".into() },
                 ErrorCode::INVALID_PARAMS,
                 "cursor",
+            ),
+            (
+                Error::NulByte { field: "owner" },
+                ErrorCode::INVALID_PARAMS,
+                "NUL byte",
             ),
             (
                 Error::Cancelled { id: id.clone() },

@@ -20,6 +20,13 @@ impl TaskId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether a task can have this id. Ids this engine makes are UUIDs, and PostgreSQL's text
+    /// cannot hold a NUL byte, so an id with one names no task on any store: a store answers it
+    /// as unknown without asking its database, which would refuse it as a failure.
+    pub fn can_exist(&self) -> bool {
+        !self.0.contains('\0')
+    }
 }
 
 impl From<String> for TaskId {
@@ -52,5 +59,7 @@ mod tests {
         let one = TaskId::generate();
         let parsed = uuid::Uuid::parse_str(one.as_str()).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
+        assert!(one.can_exist());
+        assert!(!TaskId::from("a\0b").can_exist());
     }
 }

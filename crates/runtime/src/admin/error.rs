@@ -75,6 +75,7 @@ impl ApiError {
             Error::NotFound { .. } | Error::Expired { .. } => Self::not_found(e.to_string()),
             Error::Conflict { .. } => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             Error::InvalidCursor { .. } => Self::bad_request(format!("parameter cursor: {e}")),
+            Error::NulByte { .. } => Self::bad_request(e.to_string()),
             Error::Store { .. } => Self::unavailable(e.to_string()),
             Error::DuplicateInputKey { .. }
             | Error::Cancelled { .. }

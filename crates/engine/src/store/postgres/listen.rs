@@ -22,7 +22,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config};
+
+use super::tls::Tls;
 
 use crate::store::ChangeSender;
 
@@ -49,12 +51,13 @@ impl Listener {
     /// opened is missed.
     pub(super) async fn start(
         config: Config,
+        tls: Tls,
         feed: ChangeSender,
         label: String,
     ) -> Result<Self, tokio_postgres::Error> {
-        let first = listen(&config).await?;
+        let first = listen(&config, &tls).await?;
         let reconnects = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(run(first, config, feed, label, reconnects.clone()));
+        let task = tokio::spawn(run(first, config, tls, feed, label, reconnects.clone()));
         Ok(Self { task, reconnects })
     }
 
@@ -83,8 +86,8 @@ impl Drop for Session {
     }
 }
 
-async fn listen(config: &Config) -> Result<Session, tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+async fn listen(config: &Config, tls: &Tls) -> Result<Session, tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let (tx, notes) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -114,6 +117,7 @@ async fn listen(config: &Config) -> Result<Session, tokio_postgres::Error> {
 async fn run(
     first: Session,
     config: Config,
+    tls: Tls,
     feed: ChangeSender,
     label: String,
     reconnects: Arc<AtomicU64>,
@@ -124,7 +128,7 @@ async fn run(
         drop(session);
         tracing::warn!(store = %label, "lost the connection that listens for changes; reconnecting");
         feed.missed();
-        session = reconnect(&config, &label, &feed).await;
+        session = reconnect(&config, &tls, &label, &feed).await;
         reconnects.fetch_add(1, Ordering::Relaxed);
         tracing::info!(store = %label, "listening for changes again");
         feed.missed();
@@ -154,11 +158,11 @@ async fn serve(session: &mut Session, feed: &ChangeSender) {
     }
 }
 
-async fn reconnect(config: &Config, label: &str, feed: &ChangeSender) -> Session {
+async fn reconnect(config: &Config, tls: &Tls, label: &str, feed: &ChangeSender) -> Session {
     let mut wait = BACKOFF_FIRST;
     loop {
         tokio::time::sleep(wait).await;
-        match listen(config).await {
+        match listen(config, tls).await {
             Ok(session) => return session,
             Err(e) => {
                 tracing::warn!(store = %label, error = %super::describe(&e), retry_in = ?wait, "cannot listen for changes yet; waiters re-read meanwhile");

@@ -28,14 +28,15 @@
 
 mod listen;
 mod schema;
+mod tls;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use jiff::Timestamp;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::config::Host;
+use tokio_postgres::Config;
 
 use self::listen::{Listener, CHANNEL};
 use super::row::{self, Deleted, Row};
@@ -107,11 +108,12 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] saying why: the address is malformed or asks for TLS, the server is out
-    /// of reach or refuses the credentials, the database does not exist, or it was migrated by
+    /// [`Error::Store`] saying why: the address is malformed, its TLS settings are unknown or
+    /// name a CA file that cannot be read, the TLS handshake or certificate check fails, the
+    /// server is out of reach or refuses the credentials, the database does not exist, or it was migrated by
     /// a newer version.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self> {
-        let (mut config, label) = parse(url)?;
+        let (mut config, label, tls) = parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout);
         }
@@ -128,14 +130,13 @@ impl PostgresStore {
         let cannot = |what: &str, e: &dyn std::fmt::Display| {
             Error::store(format!("cannot open the task store {label}: {what}{e}"))
         };
-        let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
-            cannot(
-                "",
-                &format!(
-                    "{}; is PostgreSQL running there, and does the database exist?",
-                    describe(&e)
-                ),
-            )
+        let (mut client, connection) = config.connect(tls.clone()).await.map_err(|e| {
+            let hint = if describe(&e).contains("TLS") {
+                "check the address's sslmode and sslrootcert"
+            } else {
+                "is PostgreSQL running there, and does the database exist?"
+            };
+            cannot("", &format!("{}; {hint}", describe(&e)))
         })?;
         let driver = tokio::spawn(connection);
         let opened = match schema::migrate(&mut client).await {
@@ -158,7 +159,7 @@ impl PostgresStore {
         let pool_of = |size: usize| {
             let manager = Manager::from_config(
                 config.clone(),
-                NoTls,
+                tls.clone(),
                 ManagerConfig {
                     recycling_method: RecyclingMethod::Fast,
                 },
@@ -179,7 +180,7 @@ impl PostgresStore {
         let feed = ChangeSender::new(FEED_CAPACITY);
         let mut listen_config = config.clone();
         listen_config.application_name(format!("mcp-tasks listener {origin}"));
-        let listener = Listener::start(listen_config, feed.clone(), label.clone())
+        let listener = Listener::start(listen_config, tls, feed.clone(), label.clone())
             .await
             .map_err(|e| cannot("listening for changes: ", &describe(&e)))?;
         Ok(Self {
@@ -201,7 +202,7 @@ impl PostgresStore {
     ///
     /// [`Error::Store`] saying what is wrong with it, as [`PostgresStore::connect_with`] would.
     pub fn check_url(url: &str) -> Result<String> {
-        parse(url).map(|(_, label)| label)
+        parse(url).map(|(_, label, _)| label)
     }
 
     /// The database, for messages: its address without the password.
@@ -364,6 +365,10 @@ impl TaskStore for PostgresStore {
     }
 
     async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+        crate::task::storable(&new.requestor, new.name.as_deref())?;
+        if !new.id.can_exist() {
+            return Err(Error::NulByte { field: "task id" });
+        }
         let limit = new.active_limit;
         let record = TaskRecord::new(new);
         let r = Row::of(&record)?;
@@ -473,6 +478,9 @@ impl TaskStore for PostgresStore {
     }
 
     async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+        if !id.can_exist() || owner.is_some_and(|o| has_nul(o.as_str())) {
+            return Ok(None);
+        }
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
@@ -493,6 +501,9 @@ impl TaskStore for PostgresStore {
         change: Transition,
         now: Timestamp,
     ) -> Result<TaskRecord> {
+        if !id.can_exist() {
+            return Err(Error::NotFound { id: id.clone() });
+        }
         if matches!(change, Transition::Recover { .. }) {
             return self.recover(id, change, now).await;
         }
@@ -560,6 +571,11 @@ impl TaskStore for PostgresStore {
     async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
         let (after_at, after_id) = row::after(query.after.as_ref());
         let limit = limit(query.limit);
+        if query.owner.as_ref().is_some_and(|o| has_nul(o.as_str()))
+            || query.session.as_deref().is_some_and(has_nul)
+        {
+            return Ok(Vec::new());
+        }
         match (&query.owner, &query.session) {
             // Every session of an owner, on every instance, reads the same index in the same
             // order: the listing is one, wherever it is asked for.
@@ -637,6 +653,9 @@ impl TaskStore for PostgresStore {
     }
 
     async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+        if !id.can_exist() {
+            return Err(Error::NotFound { id: id.clone() });
+        }
         let client = self.client().await?;
         let read = client
             .prepare_cached("SELECT record, version, events FROM mcp_tasks WHERE id = $1")
@@ -681,6 +700,9 @@ impl TaskStore for PostgresStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<TaskEvent>> {
+        if !id.can_exist() {
+            return Ok(Vec::new());
+        }
         let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
         let client = self.client().await?;
         let stmt = client
@@ -698,6 +720,9 @@ impl TaskStore for PostgresStore {
     }
 
     async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+        if !id.can_exist() {
+            return Ok(None);
+        }
         let client = self.client().await?;
         let stmt = client
             .prepare_cached("SELECT record FROM mcp_tasks WHERE id = $1")
@@ -711,6 +736,13 @@ impl TaskStore for PostgresStore {
     }
 
     async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+        let owner = match &query.owner {
+            Some(super::OwnerFilter::Owner(owner)) => Some(owner.as_str()),
+            _ => None,
+        };
+        if owner.is_some_and(has_nul) || query.tool.as_deref().is_some_and(has_nul) {
+            return Ok(Vec::new());
+        }
         let mut sql = Sql::new("SELECT record FROM mcp_tasks WHERE true");
         if !query.statuses.is_empty() {
             let statuses: Vec<String> = query
@@ -854,6 +886,13 @@ impl TaskStore for PostgresStore {
     }
 }
 
+/// Whether a string holds a NUL byte, which PostgreSQL's text refuses. No stored task has one
+/// in its id, owner, session or tool name ([`crate::task::storable`] refuses them), so a lookup
+/// by one finds nothing, and is answered so without asking the database, which would fail it.
+fn has_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -938,22 +977,22 @@ fn parse_note(text: &str) -> Option<Change> {
     })
 }
 
-/// The address parsed, and its label; refused when it asks for what this build cannot do.
-fn parse(url: &str) -> Result<(Config, String)> {
-    let config: Config = url.parse().map_err(|e| {
+/// The address parsed, its label, and its TLS as `sslmode` and `sslrootcert` ask (see [`tls`]).
+/// The `sslrootcert` file is read here, so a missing or unreadable one is refused before a
+/// server starts.
+fn parse(url: &str) -> Result<(Config, String, tls::Tls)> {
+    let invalid = |e: &dyn std::fmt::Display| {
         Error::store(format!(
             "the PostgreSQL address is not valid ({e}); write it as \
-             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=PATH]"
         ))
-    })?;
+    };
+    let (rest, settings) = tls::split(url).map_err(|e| invalid(&e))?;
+    let mut config: Config = rest.parse().map_err(|e| invalid(&e))?;
+    config.ssl_mode(settings.mode.wire());
     let label = label(&config);
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(Error::store(format!(
-            "{label}: sslmode=require is not supported: this build connects without TLS; \
-             use a local socket or a trusted network with sslmode=disable or prefer"
-        )));
-    }
-    Ok((config, label))
+    let tls = tls::Tls::new(&settings).map_err(|e| Error::store(format!("{label}: {e}")))?;
+    Ok((config, label, tls))
 }
 
 /// The address without its password: `postgres://user@host:port/database`.

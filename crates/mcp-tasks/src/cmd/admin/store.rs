@@ -152,7 +152,9 @@ impl StoreAdmin {
             Error::NotFound { .. } | Error::Expired { .. } | Error::Conflict { .. } => {
                 AdminFailure::refused(e.to_string())
             }
-            Error::InvalidCursor { .. } => AdminFailure::usage(e.to_string()),
+            Error::InvalidCursor { .. } | Error::NulByte { .. } => {
+                AdminFailure::usage(e.to_string())
+            }
             Error::Store { .. } => {
                 AdminFailure::unreachable(format!("the store {} failed: {e}", self.shown))
             }
