@@ -13,6 +13,7 @@ use std::sync::{mpsc, Arc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
+use super::health::Health;
 use crate::history::{self, EventKind, TaskEvent};
 use crate::store::row::{self, Deleted, Row};
 use crate::store::{Change, ChangeEvent, ChangeSender};
@@ -51,6 +52,10 @@ pub(super) enum Op {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<TaskRecord>>>,
     },
+    /// Readiness asks, after a failed write, whether a write commits now: a transaction that
+    /// allocates a few pages and frees them (a row rewritten in place could fit where a new
+    /// task does not).
+    Probe { reply: oneshot::Sender<Result<()>> },
 }
 
 /// What a write did, held until its transaction commits.
@@ -67,6 +72,20 @@ enum Done {
 }
 
 impl Done {
+    /// The SQLite error code of the write's error, if it failed in SQLite.
+    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        let error = match self {
+            Self::Record(_, Err(e), _) | Self::Deleted(_, Err(e)) | Self::Recorded(_, Err(e)) => e,
+            _ => return None,
+        };
+        match error {
+            Error::Store { cause } => cause
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code),
+            _ => None,
+        }
+    }
+
     /// The write's error, if it failed.
     fn error(&self) -> Option<String> {
         match self {
@@ -91,6 +110,7 @@ pub(super) struct Writer {
     pub(super) max_batch: usize,
     pub(super) label: String,
     pub(super) counters: Arc<Counters>,
+    pub(super) health: Arc<Health>,
 }
 
 impl Writer {
@@ -113,10 +133,22 @@ impl Writer {
     }
 
     /// Applies and commits one batch, then answers it. Returns whether rows were deleted.
+    ///
+    /// The batch runs only while the path still names the opened file: a write to a deleted
+    /// file is a write nobody will find again.
     fn commit(&mut self, batch: &mut Vec<Op>) -> bool {
+        if let Err(e) = self.health.verify() {
+            let message = e.to_string();
+            for op in batch.drain(..) {
+                fail(op, &message);
+            }
+            return false;
+        }
         let mut ops = batch.drain(..);
         let mut done = Vec::with_capacity(ops.len());
         let mut deleted = false;
+        // The SQLite error that undid the batch, for the advice that goes with it.
+        let mut code = None;
         let committed = (|| -> rusqlite::Result<()> {
             let tx = self
                 .conn
@@ -127,6 +159,7 @@ impl Writer {
                 // transaction back; what came before must not be reported stored, and the
                 // error that did it says why.
                 if tx.is_autocommit() {
+                    code = applied.sqlite_code();
                     let cause = applied
                         .error()
                         .unwrap_or_else(|| "an error SQLite did not name".to_owned());
@@ -141,6 +174,7 @@ impl Writer {
         })();
         match committed {
             Ok(()) => {
+                self.health.wrote(Ok(()));
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .writes
@@ -152,8 +186,13 @@ impl Writer {
             }
             Err(e) => {
                 // Nothing of the batch is stored: every writer in it hears so.
-                tracing::error!(store = %self.label, error = %e, "a write transaction failed; its writes were rolled back");
-                let message = format!("{}: the write was not stored: {e}", self.label);
+                let code = code.or_else(|| e.sqlite_error_code());
+                let message = format!(
+                    "{}: the write was not stored: {e}; {}",
+                    self.label,
+                    advice(code)
+                );
+                self.health.wrote(Err(&message));
                 for d in done {
                     match d {
                         Done::Record(reply, ..) => {
@@ -206,6 +245,28 @@ impl Writer {
     }
 }
 
+/// What an operator should do about a write transaction that SQLite undid with `code`.
+/// Tasks stored before are never touched by a failed transaction, and reads go on.
+fn advice(code: Option<rusqlite::ErrorCode>) -> &'static str {
+    use rusqlite::ErrorCode;
+    match code {
+        Some(ErrorCode::DiskFull) => {
+            "the disk (or the store's size limit) is full: free space, or delete finished tasks \
+             (mcp-tasks admin purge); tasks stored before are intact and can still be read"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            "the file or its file system is read-only: make it writable again; tasks stored \
+             before are intact and can still be read"
+        }
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+            "the file system refused the write (no space, a file size limit, a read-only or \
+             immutable file, or a failing disk): fix it and writes resume; tasks stored \
+             before are intact and can still be read"
+        }
+        _ => "tasks stored before are intact and can still be read",
+    }
+}
+
 /// Applies one write inside the batch's transaction; its answer waits for the commit.
 fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
     match op {
@@ -255,6 +316,14 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
             Done::Deleted(reply, result)
         }
+        Op::Probe { reply } => Done::Recorded(
+            reply,
+            tx.execute_batch(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(16384));
+                 DELETE FROM meta WHERE name = 'probe';",
+            )
+            .map_err(sql),
+        ),
     }
 }
 
@@ -266,7 +335,7 @@ fn fail(op: Op, message: &str) {
         Op::DeleteExpired { reply, .. } | Op::Purge { reply, .. } => {
             let _ = reply.send(Err(Error::store(message.to_owned())));
         }
-        Op::Record { reply, .. } => {
+        Op::Record { reply, .. } | Op::Probe { reply } => {
             let _ = reply.send(Err(Error::store(message.to_owned())));
         }
     }
@@ -486,6 +555,15 @@ mod tests {
     use crate::task::{NewTask, RequestKind, Requestor};
     use serde_json::json;
 
+    /// The health of a store on an in-memory database: its "file" is the test binary, which
+    /// stays in place.
+    fn test_health() -> Arc<Health> {
+        use std::os::unix::fs::MetadataExt;
+        let exe = std::env::current_exe().unwrap();
+        let meta = std::fs::metadata(&exe).unwrap();
+        Arc::new(Health::new(&exe, "test", (meta.dev(), meta.ino()), None))
+    }
+
     fn create_op() -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
         create_op_of(TaskId::generate())
     }
@@ -539,6 +617,7 @@ mod tests {
             max_batch: 100,
             label: "test".into(),
             counters: counters.clone(),
+            health: test_health(),
         }
         .run();
         assert_eq!(counters.writes.load(Ordering::Relaxed), 250);
@@ -579,6 +658,7 @@ mod tests {
             max_batch: 100,
             label: "test".into(),
             counters: Arc::new(Counters::default()),
+            health: test_health(),
         };
         let mut batch: Vec<Op> = writer.ops.try_iter().collect();
         writer.commit(&mut batch);
