@@ -149,6 +149,11 @@ impl Health {
         Error::store(self.lost.get().cloned().unwrap_or(why))
     }
 
+    /// Whether the store is lost.
+    pub(super) fn is_lost(&self) -> bool {
+        self.lost.get().is_some()
+    }
+
     /// Why the last write transaction failed, while no other has committed since.
     pub(super) fn fault(&self) -> Option<String> {
         self.fault.lock().expect("sqlite health poisoned").clone()

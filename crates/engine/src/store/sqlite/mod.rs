@@ -332,10 +332,17 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     /// Closes the writer and waits for it, so the file is settled (and its lock free) once
     /// the store is gone.
+    ///
+    /// The readers of a lost store are never closed, for the reason the writer thread gives.
     fn drop(&mut self) {
         self.ops.take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
+        }
+        if self.health.is_lost() {
+            for reader in self.pool().drain(..) {
+                std::mem::forget(reader);
+            }
         }
     }
 }

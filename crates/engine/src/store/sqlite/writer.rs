@@ -115,6 +115,10 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Runs until every sender is gone.
+    ///
+    /// The connection of a lost store is never closed: closing checkpoints the log and then
+    /// deletes it by name, which would delete whatever file now has that name (the copy an
+    /// operator put back, or the log of another server's store).
     pub(super) fn run(mut self) {
         let mut batch = Vec::with_capacity(self.max_batch);
         while let Ok(first) = self.ops.recv() {
@@ -130,6 +134,9 @@ impl Writer {
                 self.reclaim();
             }
         }
+        if self.health.is_lost() {
+            std::mem::forget(self.conn);
+        }
     }
 
     /// Applies and commits one batch, then answers it. Returns whether rows were deleted.
@@ -138,7 +145,10 @@ impl Writer {
     /// file is a write nobody will find again.
     fn commit(&mut self, batch: &mut Vec<Op>) -> bool {
         if let Err(e) = self.health.verify() {
-            let message = e.to_string();
+            let message = match e {
+                Error::Store { cause } => cause.to_string(),
+                other => other.to_string(),
+            };
             for op in batch.drain(..) {
                 fail(op, &message);
             }
