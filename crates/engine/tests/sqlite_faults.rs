@@ -54,7 +54,12 @@ async fn create_n(store: &SqliteStore, n: usize) -> Vec<TaskRecord> {
 async fn assert_all_there(store: &SqliteStore, made: &[TaskRecord]) {
     for task in made {
         let found = store.get(None, &task.id).await.unwrap();
-        assert_eq!(found.as_ref().map(|t| &t.id), Some(&task.id), "lost {}", task.id);
+        assert_eq!(
+            found.as_ref().map(|t| &t.id),
+            Some(&task.id),
+            "lost {}",
+            task.id
+        );
         assert_eq!(found.unwrap().params, task.params);
     }
 }
@@ -86,7 +91,10 @@ async fn the_wal_index_is_no_mapped_file() {
     for found in futures::future::join_all(reads).await {
         assert!(found.unwrap().is_some());
     }
-    assert!(!shm(&path).exists(), "a -shm file exists: the index is mapped");
+    assert!(
+        !shm(&path).exists(),
+        "a -shm file exists: the index is mapped"
+    );
 
     // What truncating the -shm of the old layout looked like, with a stale file in its place.
     std::fs::write(shm(&path), b"").unwrap();
@@ -121,7 +129,10 @@ async fn a_deleted_directory_is_never_served_and_can_be_copied_back() {
     assert_eq!(store_error(store.get(None, &made[0].id).await), err);
     assert_eq!(store_error(store.count().await), err);
     assert_eq!(store_error(store.check().await), err);
-    assert!(!dir.exists(), "the store made a new directory or file in place of the lost one");
+    assert!(
+        !dir.exists(),
+        "the store made a new directory or file in place of the lost one"
+    );
 
     // The message's own instructions: recreate the directory, copy what the process holds.
     std::fs::create_dir(&dir).unwrap();

@@ -11,8 +11,9 @@
 //! process holds it open).
 //!
 //! A failed write transaction (a full disk, a read-only file, an I/O error) makes the store
-//! *faulted* until a write commits again; readiness then probes with a small write, so an
-//! idle server becomes ready again once the fault clears.
+//! *faulted* until a test write of 64 KiB commits (a smaller write committing proves little
+//! on a nearly full disk). The writer tries one after each commit while faulted, and
+//! readiness asks for one, so an idle server becomes ready again once the fault clears.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -159,23 +160,26 @@ impl Health {
         self.fault.lock().expect("sqlite health poisoned").clone()
     }
 
-    /// Records the outcome of a write transaction: the first failure and the first success
-    /// after failures are logged, not every failed batch (each failed request is logged by
-    /// whoever answers it).
-    pub(super) fn wrote(&self, outcome: std::result::Result<(), &str>) {
+    /// Records a failed write transaction (or probe). Only the first failure of a fault is
+    /// logged, not each failed batch: every failed request is logged by whoever answers it.
+    pub(super) fn failed(&self, why: &str) {
         let mut fault = self.fault.lock().expect("sqlite health poisoned");
-        match (outcome, fault.is_some()) {
-            (Ok(()), false) => {}
-            (Ok(()), true) => {
-                *fault = None;
-                tracing::warn!(store = %self.label, "writes commit again; the store is healthy");
-            }
-            (Err(why), was_faulted) => {
-                if !was_faulted {
-                    tracing::error!(store = %self.label, error = %why, "a write transaction failed; its writes were rolled back, and the store reports unready until a write commits");
-                }
-                *fault = Some(why.to_owned());
-            }
+        if fault.is_none() {
+            tracing::error!(store = %self.label, error = %why, "a write transaction failed; its writes were rolled back, and the store reports unready until a test write commits");
+        }
+        *fault = Some(why.to_owned());
+    }
+
+    /// Records that a test write committed after a fault.
+    pub(super) fn recovered(&self) {
+        if self
+            .fault
+            .lock()
+            .expect("sqlite health poisoned")
+            .take()
+            .is_some()
+        {
+            tracing::warn!(store = %self.label, "writes commit again; the store is healthy");
         }
     }
 }

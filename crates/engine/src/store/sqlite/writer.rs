@@ -52,9 +52,7 @@ pub(super) enum Op {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<TaskRecord>>>,
     },
-    /// Readiness asks, after a failed write, whether a write commits now: a transaction that
-    /// allocates a few pages and frees them (a row rewritten in place could fit where a new
-    /// task does not).
+    /// Readiness asks, after a failed write, whether writes commit again ([`Writer::probe`]).
     Probe { reply: oneshot::Sender<Result<()>> },
 }
 
@@ -154,7 +152,67 @@ impl Writer {
             }
             return false;
         }
-        let mut ops = batch.drain(..);
+        let (probes, writes): (Vec<Op>, Vec<Op>) = batch
+            .drain(..)
+            .partition(|op| matches!(op, Op::Probe { .. }));
+        let (deleted, failure) = if writes.is_empty() {
+            (false, None)
+        } else {
+            self.commit_writes(writes)
+        };
+        // While faulted, a write that committed proves little (a small one fits where a task
+        // does not): the store is healthy again once a probe commits.
+        let health = match failure {
+            Some(message) => {
+                self.health.failed(&message);
+                Err(message)
+            }
+            None if self.health.fault().is_some() || !probes.is_empty() => {
+                let probed = self.probe();
+                match &probed {
+                    Ok(()) => self.health.recovered(),
+                    Err(message) => self.health.failed(message),
+                }
+                probed
+            }
+            None => Ok(()),
+        };
+        for probe in probes {
+            if let Op::Probe { reply } = probe {
+                let _ = reply.send(health.clone().map_err(Error::store));
+            }
+        }
+        deleted
+    }
+
+    /// Whether a write the size of a sizeable task commits: 64 KiB written, committed, then
+    /// deleted. Run only after a failure (and by readiness while faulted).
+    fn probe(&mut self) -> std::result::Result<(), String> {
+        let written = self.conn.execute_batch(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(65536));",
+        );
+        if let Err(e) = written {
+            let code = e.sqlite_error_code();
+            return Err(format!(
+                "{}: a test write failed: {e}; {}",
+                self.label,
+                advice(code)
+            ));
+        }
+        // Left behind if this fails, the row is replaced by the next probe.
+        if let Err(e) = self
+            .conn
+            .execute_batch("DELETE FROM meta WHERE name = 'probe';")
+        {
+            tracing::debug!(store = %self.label, error = %e, "removing the test write failed");
+        }
+        Ok(())
+    }
+
+    /// Applies and commits writes in one transaction, then answers them. Returns whether
+    /// rows were deleted, and why the transaction failed if it did.
+    fn commit_writes(&mut self, writes: Vec<Op>) -> (bool, Option<String>) {
+        let mut ops = writes.into_iter();
         let mut done = Vec::with_capacity(ops.len());
         let mut deleted = false;
         // The SQLite error that undid the batch, for the advice that goes with it.
@@ -184,7 +242,6 @@ impl Writer {
         })();
         match committed {
             Ok(()) => {
-                self.health.wrote(Ok(()));
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .writes
@@ -192,7 +249,7 @@ impl Writer {
                 for d in done {
                     self.answer(d);
                 }
-                deleted
+                (deleted, None)
             }
             Err(e) => {
                 // Nothing of the batch is stored: every writer in it hears so.
@@ -202,7 +259,6 @@ impl Writer {
                     self.label,
                     advice(code)
                 );
-                self.health.wrote(Err(&message));
                 for d in done {
                     match d {
                         Done::Record(reply, ..) => {
@@ -219,7 +275,7 @@ impl Writer {
                 for op in ops {
                     fail(op, &message);
                 }
-                false
+                (false, Some(message))
             }
         }
     }
@@ -326,14 +382,8 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
             Done::Deleted(reply, result)
         }
-        Op::Probe { reply } => Done::Recorded(
-            reply,
-            tx.execute_batch(
-                "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(16384));
-                 DELETE FROM meta WHERE name = 'probe';",
-            )
-            .map_err(sql),
-        ),
+        // Taken out of the batch before it runs (`Writer::commit`).
+        Op::Probe { reply } => Done::Recorded(reply, Ok(())),
     }
 }
 
