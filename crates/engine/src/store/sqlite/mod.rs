@@ -678,13 +678,8 @@ impl TaskStore for SqliteStore {
         if self.writer.as_ref().is_none_or(|w| w.is_finished()) {
             return Err(self.writer_gone());
         }
-        if let Some(fault) = self.health.fault() {
-            self.write(|reply| Op::Probe { reply }).await.map_err(|e| {
-                Error::store(format!(
-                    "{}: writes fail (the last failure: {fault}); a test write just now: {e}",
-                    self.label
-                ))
-            })?;
+        if self.health.fault().is_some() {
+            self.write(|reply| Op::Probe { reply }).await?;
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0)))
             .map(drop)

@@ -72,9 +72,11 @@ enum Done {
 impl Done {
     /// The SQLite error code of the write's error, if it failed in SQLite.
     fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
-        let error = match self {
-            Self::Record(_, Err(e), _) | Self::Deleted(_, Err(e)) | Self::Recorded(_, Err(e)) => e,
-            _ => return None,
+        let (Self::Record(_, Err(error), _)
+        | Self::Deleted(_, Err(error))
+        | Self::Recorded(_, Err(error))) = self
+        else {
+            return None;
         };
         match error {
             Error::Store { cause } => cause
@@ -165,7 +167,10 @@ impl Writer {
         let health = match failure {
             Some(message) => {
                 self.health.failed(&message);
-                Err(message)
+                let cause = message
+                    .strip_prefix(&format!("{}: ", self.label))
+                    .unwrap_or(&message);
+                Err(format!("{}: writes fail: {cause}", self.label))
             }
             None if self.health.fault().is_some() || !probes.is_empty() => {
                 let probed = self.probe();
@@ -194,7 +199,7 @@ impl Writer {
         if let Err(e) = written {
             let code = e.sqlite_error_code();
             return Err(format!(
-                "{}: a test write failed: {e}; {}",
+                "{}: writes fail: a test write just now failed: {e}; {}",
                 self.label,
                 advice(code)
             ));
