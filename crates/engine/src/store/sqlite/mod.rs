@@ -25,6 +25,10 @@
 //!   on the calling task's thread with a pooled connection instead of hopping to a blocking
 //!   thread; an operator's listing and the counts, which may visit many rows, run on a
 //!   blocking thread.
+//! - **Honest under faults** (issue 16): the process maps no file of the store into memory
+//!   (no `-shm` index, no `mmap`), so a file changed under it is an error, never a SIGBUS; a
+//!   deleted or replaced file makes the store refuse everything from then on, and a failed
+//!   write makes it unready until a test write commits (see `health.rs`).
 
 mod health;
 mod schema;
