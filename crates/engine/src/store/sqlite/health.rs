@@ -11,7 +11,7 @@
 //! process holds it open).
 //!
 //! A failed write transaction (a full disk, a read-only file, an I/O error) makes the store
-//! *faulted* until a test write of 64 KiB commits (a smaller write committing proves little
+//! *faulted* until a test write of 256 KiB commits (a smaller write committing proves little
 //! on a nearly full disk). The writer tries one after each commit while faulted, and
 //! readiness asks for one, so an idle server becomes ready again once the fault clears.
 

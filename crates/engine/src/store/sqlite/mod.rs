@@ -311,6 +311,8 @@ impl SqliteStore {
     }
 
     fn open_reader(&self) -> Result<Connection> {
+        // A new connection opens whatever file the path names now: check it is still ours.
+        self.health.verify()?;
         // Read-write, though it only reads: a read-only connection of `unix-excl` would take
         // a shared lock of its own, which downgrades the process's exclusive one.
         let conn = schema::open(&self.path, false)

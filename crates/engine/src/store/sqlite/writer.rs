@@ -166,7 +166,6 @@ impl Writer {
         // does not): the store is healthy again once a probe commits.
         let health = match failure {
             Some(message) => {
-                self.health.failed(&message);
                 let cause = message
                     .strip_prefix(&format!("{}: ", self.label))
                     .unwrap_or(&message);
@@ -190,11 +189,12 @@ impl Writer {
         deleted
     }
 
-    /// Whether a write the size of a sizeable task commits: 64 KiB written, committed, then
-    /// deleted. Run only after a failure (and by readiness while faulted).
+    /// Whether there is room for a few tasks: 256 KiB written, committed, then deleted. A
+    /// create writes some fifteen pages (one per index the task is in), so a probe smaller
+    /// than a few creates could pass while creates fail. Run only while faulted.
     fn probe(&mut self) -> std::result::Result<(), String> {
         let written = self.conn.execute_batch(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(65536));",
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(262144));",
         );
         if let Err(e) = written {
             let code = e.sqlite_error_code();
@@ -264,6 +264,9 @@ impl Writer {
                     self.label,
                     advice(code)
                 );
+                // Before anyone hears of the failure, so a readiness check that follows it
+                // sees the fault.
+                self.health.failed(&message);
                 for d in done {
                     match d {
                         Done::Record(reply, ..) => {
