@@ -25,7 +25,12 @@
 //!   on the calling task's thread with a pooled connection instead of hopping to a blocking
 //!   thread; an operator's listing and the counts, which may visit many rows, run on a
 //!   blocking thread.
+//! - **Honest under faults** (issue 16): the process maps no file of the store into memory
+//!   (no `-shm` index, no `mmap`), so a file changed under it is an error, never a SIGBUS; a
+//!   deleted or replaced file makes the store refuse everything from then on, and a failed
+//!   write makes it unready until a test write commits (see `health.rs`).
 
+mod health;
 mod schema;
 mod writer;
 
@@ -38,9 +43,10 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use self::health::Health;
 use self::writer::{Counters, Op, Writer};
 use super::row::{self, Row};
 use super::{
@@ -73,6 +79,11 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Idle read connections kept open.
     pub readers: usize,
+    /// The most bytes the database file may hold, or `None` for as much as the disk has.
+    /// A write that needs more fails as on a full disk (`-32603`, readiness fails) while
+    /// reads go on; deleting tasks (expiry, purge) makes room again. Rounded down to whole
+    /// pages; a file already larger keeps its size as the limit.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for SqliteOptions {
@@ -81,6 +92,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             max_batch: 512,
             readers: 4,
+            max_bytes: None,
         }
     }
 }
@@ -106,9 +118,8 @@ pub struct SqliteStore {
     feed: ChangeSender,
     counters: Arc<Counters>,
     cursor_key: crate::cursor::CursorKey,
-    /// The file's device and inode when opened: readiness checks that the path still names
-    /// the file this process writes, not a deleted one or a replacement.
-    file_id: (u64, u64),
+    /// Whether the path still names the file this process writes, and whether writes commit.
+    health: Arc<Health>,
     /// Held for the store's life; see the module docs.
     _lock: File,
 }
@@ -130,24 +141,40 @@ impl SqliteStore {
     /// # Errors
     ///
     /// [`Error::Store`] saying why: the file is in use by another process, is another
-    /// program's database or not a database at all, was written by a newer version, or cannot
-    /// be opened.
+    /// program's database or not a database at all, was written by a newer version, is
+    /// read-only, or cannot be opened.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let label = format!("sqlite:{}", path.display());
         let context = |what: &str, e: &dyn std::fmt::Display| {
             Error::store(format!("cannot open the task store {label}: {what}{e}"))
         };
+        ignore_file_size_signal();
         let lock = lock(&path).map_err(|e| context("", &e))?;
-        let mut conn = Connection::open(&path).map_err(|e| context("", &e))?;
+        let existed = path.try_exists().map_err(|e| context("", &e))?;
+        let mut conn = schema::open(&path, true).map_err(|e| context("", &e))?;
         schema::configure(&conn, options.synchronous).map_err(|e| context("", &e))?;
-        schema::configure_writer(&conn).map_err(|e| context("", &e))?;
+        schema::configure_writer(&conn, options.max_bytes).map_err(|e| context("", &e))?;
         schema::migrate(&mut conn).map_err(|e| context("", &e))?;
         let cursor_key = schema::cursor_key(&conn)
             .map(crate::cursor::CursorKey)
             .map_err(|e| context("", &e))?;
         let file = std::fs::metadata(&path).map_err(|e| context("", &e))?;
         let file_id = (file.dev(), file.ino());
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal_id = std::fs::metadata(&wal).ok().map(|m| (m.dev(), m.ino()));
+        if !existed {
+            // Loud on purpose: after the file or its directory was deleted, this line is the
+            // one that tells the operator the tasks are not here.
+            tracing::warn!(
+                store = %label,
+                "created a new, empty task store: no file was there. If this server kept \
+                 tasks before, they are not in it (the file or its directory was deleted or \
+                 moved): stop the server and restore the file"
+            );
+        }
+        let health = Arc::new(Health::new(&path, &label, file_id, wal_id));
 
         let feed = ChangeSender::new(FEED_CAPACITY);
         let counters = Arc::new(Counters::default());
@@ -160,6 +187,7 @@ impl SqliteStore {
             max_batch: options.max_batch.max(1),
             label: label.clone(),
             counters: counters.clone(),
+            health: health.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("mcp-tasks-sqlite-writer".into())
@@ -175,7 +203,7 @@ impl SqliteStore {
             cursor_key,
             feed,
             counters,
-            file_id,
+            health,
             _lock: lock,
         })
     }
@@ -238,6 +266,7 @@ impl SqliteStore {
 
     /// Runs a read on a pooled connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        self.health.verify_if_due()?;
         let pooled = self.pool().pop();
         let conn = match pooled {
             Some(c) => c,
@@ -257,6 +286,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.health.verify_if_due()?;
         let pooled = self.pool().pop();
         let conn = match pooled {
             Some(c) => c,
@@ -281,16 +311,17 @@ impl SqliteStore {
     }
 
     fn open_reader(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .and_then(|c| {
-            schema::configure(&c, self.options.synchronous)?;
-            c.execute_batch("PRAGMA query_only = ON;")?;
-            Ok(c)
-        })
-        .map_err(|e| Error::store(format!("{}: cannot open a reader: {e}", self.label)))?;
+        // A new connection opens whatever file the path names now: check it is still ours.
+        self.health.verify()?;
+        // Read-write, though it only reads: a read-only connection of `unix-excl` would take
+        // a shared lock of its own, which downgrades the process's exclusive one.
+        let conn = schema::open(&self.path, false)
+            .and_then(|c| {
+                schema::configure(&c, self.options.synchronous)?;
+                c.execute_batch("PRAGMA query_only = ON;")?;
+                Ok(c)
+            })
+            .map_err(|e| Error::store(format!("{}: cannot open a reader: {e}", self.label)))?;
         Ok(conn)
     }
 
@@ -307,12 +338,35 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     /// Closes the writer and waits for it, so the file is settled (and its lock free) once
     /// the store is gone.
+    ///
+    /// The readers of a lost store are never closed, for the reason the writer thread gives.
     fn drop(&mut self) {
         self.ops.take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        if self.health.is_lost() {
+            for reader in self.pool().drain(..) {
+                std::mem::forget(reader);
+            }
+        }
     }
+}
+
+/// Makes a file size limit (`ulimit -f`, systemd's `LimitFSIZE=`) an error instead of death.
+///
+/// A write past the limit raises SIGXFSZ, whose default action ends the process at once, with
+/// no log line and the batch's writers never answered. With the signal handled (the handler
+/// only sets a flag nobody reads) the write fails with `EFBIG`, and the store reports it like
+/// a full disk. Process-wide, and done once; a handler installed by the application runs too.
+fn ignore_file_size_signal() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let raised = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, raised) {
+            tracing::warn!(error = %e, "cannot handle SIGXFSZ: a file size limit would end the process");
+        }
+    });
 }
 
 /// Takes the file's exclusive lock, or says who has it.
@@ -622,23 +676,16 @@ impl TaskStore for SqliteStore {
             .collect()
     }
 
+    /// Ready when the path still names the opened file, the writer runs, a read answers,
+    /// and writes commit: after a failed write transaction, a small write is tried, so the
+    /// store turns ready again by itself once the disk has room or is writable again.
     async fn check(&self) -> Result<()> {
-        let meta = std::fs::metadata(&self.path).map_err(|e| {
-            Error::store(format!(
-                "{}: the database file is gone ({e}); this process still writes to the deleted \
-                 file: restore it and restart the server",
-                self.label
-            ))
-        })?;
-        if (meta.dev(), meta.ino()) != self.file_id {
-            return Err(Error::store(format!(
-                "{}: the database file was replaced since the store opened it; this process \
-                 still writes to the old one: restart the server",
-                self.label
-            )));
-        }
+        self.health.verify()?;
         if self.writer.as_ref().is_none_or(|w| w.is_finished()) {
             return Err(self.writer_gone());
+        }
+        if self.health.fault().is_some() {
+            self.write(|reply| Op::Probe { reply }).await?;
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0)))
             .map(drop)
@@ -673,7 +720,7 @@ mod tests {
         store.check().await.unwrap();
         std::fs::remove_file(&path).unwrap();
         let err = store.check().await.unwrap_err().to_string();
-        assert!(err.contains("the database file is gone"), "{err}");
+        assert!(err.contains("the database file was deleted"), "{err}");
         drop(store);
 
         let store = SqliteStore::open(&path).unwrap();

@@ -4,7 +4,9 @@
 //! version `n - 1` to `n` inside one transaction, so a crash mid-migration leaves the old
 //! version intact. A file from a newer build is refused rather than misread.
 
-use rusqlite::Connection;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
 
 use super::Synchronous;
 
@@ -103,6 +105,38 @@ pub(super) fn cursor_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
     )
 }
 
+/// The VFS every connection of the store uses.
+///
+/// SQLite's default `unix` VFS keeps the write-ahead log's index in a `-shm` file that every
+/// connection maps into memory, so that other processes can share it. A mapped file that
+/// shrinks or turns immutable under the process kills it with SIGBUS on the next access: no
+/// error, no log line. Only one process serves a file (`PATH.lock`), so nothing needs the
+/// index shared across processes: `unix-excl` holds an exclusive lock on the database for
+/// the process and keeps the index in heap memory that the process's connections share. No
+/// `-shm` file exists, and the locking of each read is in memory, not a system call. The
+/// price: no other process can read the file while a server holds it (`mcp-tasks admin
+/// --store` is refused by `PATH.lock` first anyway; ask the server, `admin --url`).
+pub(super) const VFS: &str = "unix-excl";
+
+/// Opens a connection to the store's file, creating it if `create`.
+pub(super) fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags_and_vfs(path, flags, VFS)?;
+    // SQLite opens a file it may not write read-only, without a word; every write would then
+    // fail. Refused here, the server does not start on a store it cannot keep.
+    if conn.is_readonly("main")? {
+        return Err(failure(
+            "the file is read-only for this process: make it and its directory writable \
+             (chmod, chown, chattr -i, or a read-write mount)"
+                .to_owned(),
+        ));
+    }
+    Ok(conn)
+}
+
 /// The settings of every connection.
 pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -110,15 +144,23 @@ pub(super) fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
     };
+    // mmap_size = 0: the database file is read with read(2), never mapped, for the reason of
+    // [`VFS`]: a mapped file that shrinks under the process is a SIGBUS, not an error.
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {sync};
          PRAGMA cache_size = -16384;
-         PRAGMA temp_store = MEMORY;"
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 0;"
     ))
 }
 
-/// Settings only the writer applies: journal mode and space reclaiming.
-pub(super) fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+/// Settings only the writer applies: journal mode, space reclaiming, and the size limit.
+pub(super) fn configure_writer(conn: &Connection, max_bytes: Option<u64>) -> rusqlite::Result<()> {
+    if let Some(max) = max_bytes {
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages = max / u64::try_from(page).unwrap_or(4096).max(1);
+        conn.execute_batch(&format!("PRAGMA max_page_count = {};", pages.max(1)))?;
+    }
     // auto_vacuum only takes effect on a file without tables, which is when it matters.
     conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;

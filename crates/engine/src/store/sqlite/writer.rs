@@ -13,6 +13,7 @@ use std::sync::{mpsc, Arc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
+use super::health::Health;
 use crate::history::{self, EventKind, TaskEvent};
 use crate::store::row::{self, Deleted, Row};
 use crate::store::{Change, ChangeEvent, ChangeSender};
@@ -51,6 +52,8 @@ pub(super) enum Op {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<TaskRecord>>>,
     },
+    /// Readiness asks, after a failed write, whether writes commit again ([`Writer::probe`]).
+    Probe { reply: oneshot::Sender<Result<()>> },
 }
 
 /// What a write did, held until its transaction commits.
@@ -67,6 +70,22 @@ enum Done {
 }
 
 impl Done {
+    /// The SQLite error code of the write's error, if it failed in SQLite.
+    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        let (Self::Record(_, Err(error), _)
+        | Self::Deleted(_, Err(error))
+        | Self::Recorded(_, Err(error))) = self
+        else {
+            return None;
+        };
+        match error {
+            Error::Store { cause } => cause
+                .downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code),
+            _ => None,
+        }
+    }
+
     /// The write's error, if it failed.
     fn error(&self) -> Option<String> {
         match self {
@@ -91,10 +110,15 @@ pub(super) struct Writer {
     pub(super) max_batch: usize,
     pub(super) label: String,
     pub(super) counters: Arc<Counters>,
+    pub(super) health: Arc<Health>,
 }
 
 impl Writer {
     /// Runs until every sender is gone.
+    ///
+    /// The connection of a lost store is never closed: closing checkpoints the log and then
+    /// deletes it by name, which would delete whatever file now has that name (the copy an
+    /// operator put back, or the log of another server's store).
     pub(super) fn run(mut self) {
         let mut batch = Vec::with_capacity(self.max_batch);
         while let Ok(first) = self.ops.recv() {
@@ -110,13 +134,94 @@ impl Writer {
                 self.reclaim();
             }
         }
+        if self.health.is_lost() {
+            std::mem::forget(self.conn);
+        }
     }
 
     /// Applies and commits one batch, then answers it. Returns whether rows were deleted.
+    ///
+    /// The batch runs only while the path still names the opened file: a write to a deleted
+    /// file is a write nobody will find again.
     fn commit(&mut self, batch: &mut Vec<Op>) -> bool {
-        let mut ops = batch.drain(..);
+        if let Err(e) = self.health.verify() {
+            let message = match e {
+                Error::Store { cause } => cause.to_string(),
+                other => other.to_string(),
+            };
+            for op in batch.drain(..) {
+                fail(op, &message);
+            }
+            return false;
+        }
+        let (probes, writes): (Vec<Op>, Vec<Op>) = batch
+            .drain(..)
+            .partition(|op| matches!(op, Op::Probe { .. }));
+        let (deleted, failure) = if writes.is_empty() {
+            (false, None)
+        } else {
+            self.commit_writes(writes)
+        };
+        // While faulted, a write that committed proves little (a small one fits where a task
+        // does not): the store is healthy again once a probe commits.
+        let health = match failure {
+            Some(message) => {
+                let cause = message
+                    .strip_prefix(&format!("{}: ", self.label))
+                    .unwrap_or(&message);
+                Err(format!("{}: writes fail: {cause}", self.label))
+            }
+            None if self.health.fault().is_some() || !probes.is_empty() => {
+                let probed = self.probe();
+                match &probed {
+                    Ok(()) => self.health.recovered(),
+                    Err(message) => self.health.failed(message),
+                }
+                probed
+            }
+            None => Ok(()),
+        };
+        for probe in probes {
+            if let Op::Probe { reply } = probe {
+                let _ = reply.send(health.clone().map_err(Error::store));
+            }
+        }
+        deleted
+    }
+
+    /// Whether there is room for a few tasks: 256 KiB written, committed, then deleted. A
+    /// create writes some fifteen pages (one per index the task is in), so a probe smaller
+    /// than a few creates could pass while creates fail. Run only while faulted.
+    fn probe(&mut self) -> std::result::Result<(), String> {
+        let written = self.conn.execute_batch(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(262144));",
+        );
+        if let Err(e) = written {
+            let code = e.sqlite_error_code();
+            return Err(format!(
+                "{}: writes fail: a test write just now failed: {e}; {}",
+                self.label,
+                advice(code)
+            ));
+        }
+        // Left behind if this fails, the row is replaced by the next probe.
+        if let Err(e) = self
+            .conn
+            .execute_batch("DELETE FROM meta WHERE name = 'probe';")
+        {
+            tracing::debug!(store = %self.label, error = %e, "removing the test write failed");
+        }
+        Ok(())
+    }
+
+    /// Applies and commits writes in one transaction, then answers them. Returns whether
+    /// rows were deleted, and why the transaction failed if it did.
+    fn commit_writes(&mut self, writes: Vec<Op>) -> (bool, Option<String>) {
+        let mut ops = writes.into_iter();
         let mut done = Vec::with_capacity(ops.len());
         let mut deleted = false;
+        // The SQLite error that undid the batch, for the advice that goes with it.
+        let mut code = None;
         let committed = (|| -> rusqlite::Result<()> {
             let tx = self
                 .conn
@@ -127,6 +232,7 @@ impl Writer {
                 // transaction back; what came before must not be reported stored, and the
                 // error that did it says why.
                 if tx.is_autocommit() {
+                    code = applied.sqlite_code();
                     let cause = applied
                         .error()
                         .unwrap_or_else(|| "an error SQLite did not name".to_owned());
@@ -148,12 +254,19 @@ impl Writer {
                 for d in done {
                     self.answer(d);
                 }
-                deleted
+                (deleted, None)
             }
             Err(e) => {
                 // Nothing of the batch is stored: every writer in it hears so.
-                tracing::error!(store = %self.label, error = %e, "a write transaction failed; its writes were rolled back");
-                let message = format!("{}: the write was not stored: {e}", self.label);
+                let code = code.or_else(|| e.sqlite_error_code());
+                let message = format!(
+                    "{}: the write was not stored: {e}; {}",
+                    self.label,
+                    advice(code)
+                );
+                // Before anyone hears of the failure, so a readiness check that follows it
+                // sees the fault.
+                self.health.failed(&message);
                 for d in done {
                     match d {
                         Done::Record(reply, ..) => {
@@ -170,7 +283,7 @@ impl Writer {
                 for op in ops {
                     fail(op, &message);
                 }
-                false
+                (false, Some(message))
             }
         }
     }
@@ -203,6 +316,28 @@ impl Writer {
         if let Err(e) = self.conn.execute_batch("PRAGMA incremental_vacuum(2048);") {
             tracing::warn!(store = %self.label, error = %e, "reclaiming free pages failed");
         }
+    }
+}
+
+/// What an operator should do about a write transaction that SQLite undid with `code`.
+/// Tasks stored before are never touched by a failed transaction, and reads go on.
+fn advice(code: Option<rusqlite::ErrorCode>) -> &'static str {
+    use rusqlite::ErrorCode;
+    match code {
+        Some(ErrorCode::DiskFull) => {
+            "the disk (or the store's size limit) is full: free space, or delete finished tasks \
+             (mcp-tasks admin purge); tasks stored before are intact and can still be read"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            "the file or its file system is read-only: make it writable again; tasks stored \
+             before are intact and can still be read"
+        }
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+            "the file system refused the write (no space, a file size limit, a read-only or \
+             immutable file, or a failing disk): fix it and writes resume; tasks stored \
+             before are intact and can still be read"
+        }
+        _ => "tasks stored before are intact and can still be read",
     }
 }
 
@@ -255,6 +390,8 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
             Done::Deleted(reply, result)
         }
+        // Taken out of the batch before it runs (`Writer::commit`).
+        Op::Probe { reply } => Done::Recorded(reply, Ok(())),
     }
 }
 
@@ -266,7 +403,7 @@ fn fail(op: Op, message: &str) {
         Op::DeleteExpired { reply, .. } | Op::Purge { reply, .. } => {
             let _ = reply.send(Err(Error::store(message.to_owned())));
         }
-        Op::Record { reply, .. } => {
+        Op::Record { reply, .. } | Op::Probe { reply } => {
             let _ = reply.send(Err(Error::store(message.to_owned())));
         }
     }
@@ -486,6 +623,15 @@ mod tests {
     use crate::task::{NewTask, RequestKind, Requestor};
     use serde_json::json;
 
+    /// The health of a store on an in-memory database: its "file" is the test binary, which
+    /// stays in place.
+    fn test_health() -> Arc<Health> {
+        use std::os::unix::fs::MetadataExt;
+        let exe = std::env::current_exe().unwrap();
+        let meta = std::fs::metadata(&exe).unwrap();
+        Arc::new(Health::new(&exe, "test", (meta.dev(), meta.ino()), None))
+    }
+
     fn create_op() -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
         create_op_of(TaskId::generate())
     }
@@ -539,6 +685,7 @@ mod tests {
             max_batch: 100,
             label: "test".into(),
             counters: counters.clone(),
+            health: test_health(),
         }
         .run();
         assert_eq!(counters.writes.load(Ordering::Relaxed), 250);
@@ -579,6 +726,7 @@ mod tests {
             max_batch: 100,
             label: "test".into(),
             counters: Arc::new(Counters::default()),
+            health: test_health(),
         };
         let mut batch: Vec<Op> = writer.ops.try_iter().collect();
         writer.commit(&mut batch);
