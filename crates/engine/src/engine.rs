@@ -60,7 +60,7 @@ pub struct Recovered {
     pub rerun: Vec<TaskRecord>,
 }
 
-/// How long `finish` keeps retrying a store that fails, in total.
+/// The first waits of `finish` on a store that fails: a brief hiccup costs the task little.
 const FINISH_RETRIES: [Duration; 5] = [
     Duration::from_millis(50),
     Duration::from_millis(100),
@@ -68,6 +68,11 @@ const FINISH_RETRIES: [Duration; 5] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
 ];
+
+/// After [`FINISH_RETRIES`], how often `finish` tries again for as long as the store fails: a
+/// full disk cleaned or a database back after minutes still gets the outcome, which exists only
+/// in this process's memory until then.
+const FINISH_RETRY_EVERY: Duration = Duration::from_secs(10);
 
 /// The task engine: creates tasks, runs their work, and answers for them.
 ///
@@ -269,12 +274,14 @@ impl Engine {
         });
     }
 
-    /// Stores the outcome, retrying a failing store for a few seconds: a task whose result is
-    /// lost stays `working` until the next restart fails it, so a transient error (a full disk
-    /// being cleaned, a database failing over) is worth waiting out.
+    /// Stores the outcome, retrying a failing store until it takes it: a task whose outcome is
+    /// not stored stays `working` until a restart fails it, so any store fault that clears
+    /// while this process runs (a full disk cleaned, a database failing over) is worth waiting
+    /// out. The task's expiry or another instance taking it over ends the retries.
     async fn finish(&self, id: &TaskId, outcome: Outcome) {
         let outcome = self.bounded(outcome);
         let mut delays = FINISH_RETRIES.iter();
+        let mut failing_since_quick_retries = false;
         loop {
             let attempt = self
                 .inner
@@ -283,6 +290,9 @@ impl Engine {
                 .await;
             match attempt {
                 Ok(r) => {
+                    if failing_since_quick_retries {
+                        tracing::info!(task = %id, "stored the task's outcome once the store took writes again");
+                    }
                     tracing::debug!(task = %id, status = %r.status(), "task finished");
                     self.inner.metrics.task_finished(&r, self.now());
                     self.audit(AuditEvent::Status, &r);
@@ -299,7 +309,12 @@ impl Engine {
                         tokio::time::sleep(*delay).await;
                         continue;
                     }
-                    tracing::error!(task = %id, error = %e, "could not store the task's outcome; it stays unfinished until the next restart fails it");
+                    if !failing_since_quick_retries {
+                        failing_since_quick_retries = true;
+                        tracing::error!(task = %id, error = %e, retry_every = ?FINISH_RETRY_EVERY, "could not store the task's outcome; it stays working, and this process keeps trying until the store takes it");
+                    }
+                    tokio::time::sleep(FINISH_RETRY_EVERY).await;
+                    continue;
                 }
             }
             return;

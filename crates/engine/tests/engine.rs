@@ -322,6 +322,40 @@ async fn finishing_retries_a_failing_store() {
     assert_eq!(done.status(), TaskStatus::Completed);
 }
 
+/// A store that refuses writes for much longer than the quick retries (a disk full for
+/// minutes) still gets the outcome once it takes writes again: the task does not stay
+/// `working` until a restart.
+#[tokio::test(start_paused = true)]
+async fn finishing_outlasts_a_long_store_fault() {
+    let store = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        failures: AtomicUsize::new(40),
+    });
+    let engine = Engine::new(
+        Arc::clone(&store) as Arc<dyn TaskStore>,
+        EngineConfig::default(),
+    );
+    let me = Requestor::anonymous("s");
+    let task = engine.create(call("s", "t", None)).await.unwrap();
+    engine.start(&task, |_| async {
+        Outcome::Completed(json!({"kept": true}))
+    });
+    // Paused time: an hour of virtual time passes at once if the outcome is never stored.
+    let done = tokio::time::timeout(
+        Duration::from_secs(3600),
+        engine.wait_terminal(&me, &task.id),
+    )
+    .await
+    .expect("the outcome is stored once the store takes writes")
+    .unwrap();
+    assert_eq!(done.status(), TaskStatus::Completed);
+    assert_eq!(
+        store.failures.load(Ordering::SeqCst),
+        0,
+        "every failure was retried"
+    );
+}
+
 /// T-TTL-1, T-TTL-2: no leaks at the engine level: thousands of tasks created, finished or
 /// not, and expired leave the store empty, the engine running nothing, and a SQLite file no
 /// bigger after the second round than after the first.
