@@ -557,6 +557,11 @@ impl Engine {
                         record = read;
                         break;
                     }
+                    // Gone while waited on, after its ttl ran out: the sweeper deleted it and
+                    // this waiter missed the `expired` change (its feed lagged).
+                    Err(Error::NotFound { .. }) if record.is_expired(self.now()) => {
+                        return Err(Error::Expired { id: id.clone() });
+                    }
                     Err(e @ Error::Store { .. }) => {
                         if !failing {
                             tracing::warn!(task = %id, error = %e, "a waiter cannot re-read its task; it waits for the store");
