@@ -484,6 +484,31 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) max_sessions: Option<u64>,
 
+    /// Open HTTP sessions one client may hold: per bearer token subject, or without auth per
+    /// IP address; one more is refused with 429 and Retry-After. [default: 100]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_sessions_per_client: Option<u64>,
+
+    /// Open HTTP connections at most; one more is answered 503 and closed at once.
+    /// [default: half of the open-file limit (ulimit -n) after 256, within 32..=16384]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_connections: Option<u64>,
+
+    /// Seconds a client has to send a request's headers, from when the connection is ready for
+    /// one: also how long an idle connection stays open. An open response (an SSE stream) is
+    /// never cut by it. [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) header_read_timeout_secs: Option<u64>,
+
+    /// Seconds a client has to send a request's body, from its headers; a slower one is
+    /// answered 408 and the connection closed. [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) body_read_timeout_secs: Option<u64>,
+
     /// MCP 2026-07-28 requests served at once over HTTP (they have no session to count by),
     /// `subscriptions/listen` streams included; one more is refused with 503. [default: 10000]
     #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,

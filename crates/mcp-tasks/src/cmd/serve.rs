@@ -84,6 +84,8 @@ pub(crate) fn configure(
             session_idle_timeout: settings.session_idle_timeout,
             max_sessions: settings.max_sessions,
             max_stateless_requests: settings.max_stateless_requests,
+            max_sessions_per_client: settings.max_sessions_per_client,
+            connections: settings.connections.clone(),
             auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
             ..http::HttpConfig::default()
         })
@@ -147,6 +149,7 @@ pub(crate) async fn serve(ready: ReadyServer, settings: &ServeSettings) -> anyho
     if let Some(auth) = &settings.auth {
         output::info(&auth_line(auth));
     }
+    output::info(&http_limits_line(settings));
     output::info(&format!(
         "listening on http://{local}{}",
         ready.http_config().path
@@ -175,6 +178,21 @@ fn store(settings: &StoreSettings) -> (StoreUrl, OpenOptions) {
         }
     };
     (url, open)
+}
+
+/// The HTTP limits in force, one line, so an operator sees what a client may hold.
+fn http_limits_line(settings: &ServeSettings) -> String {
+    let c = &settings.connections;
+    format!(
+        "HTTP limits: {} connections, headers within {} s, bodies of {} bytes within {} s, \
+         {} sessions ({} per client)",
+        c.max_connections,
+        c.header_read_timeout.as_secs(),
+        settings.max_body_bytes,
+        c.body_read_timeout.as_secs(),
+        settings.max_sessions,
+        settings.max_sessions_per_client,
+    )
 }
 
 /// That bearer auth is on, and for how many subjects; never a token.

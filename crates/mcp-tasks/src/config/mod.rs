@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use mcp_tasks_engine::{ConfigError, EngineConfig, Limits, Synchronous};
 use mcp_tasks_runtime::admin::AdminToken;
 use mcp_tasks_runtime::server::RateLimit;
-use mcp_tasks_runtime::transport::http::BearerTokens;
+use mcp_tasks_runtime::transport::http::{self, BearerTokens};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
@@ -233,6 +233,14 @@ struct HttpSection {
     max_sessions: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_stateless_requests: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_sessions_per_client: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_connections: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
+    header_read_timeout_secs: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
+    body_read_timeout_secs: Option<u64>,
     auth_tokens: Option<PathBuf>,
 }
 
@@ -284,6 +292,7 @@ mod defaults {
     pub(super) const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
     pub(super) const MAX_SESSIONS: u64 = 10_000;
     pub(super) const MAX_STATELESS_REQUESTS: u64 = 10_000;
+    pub(super) const MAX_SESSIONS_PER_CLIENT: u64 = 100;
     pub(super) const PG_POOL_SIZE: u64 = 16;
     pub(super) const LEASE_TTL_MS: u64 = 15_000;
 }
@@ -333,6 +342,9 @@ pub(crate) struct ServeSettings {
     pub(crate) session_idle_timeout: Duration,
     pub(crate) max_sessions: usize,
     pub(crate) max_stateless_requests: usize,
+    pub(crate) max_sessions_per_client: usize,
+    /// Timeouts and the cap of HTTP connections.
+    pub(crate) connections: http::ConnectionLimits,
     /// `None` serves anonymous sessions.
     pub(crate) auth: Option<AuthSettings>,
     /// `None` runs no admin listener.
@@ -560,6 +572,7 @@ fn merge(
         .validate()
         .map_err(|e| anyhow::anyhow!("{e} ({})", where_set(&e)))?;
 
+    let connections = connections(args, &file.http);
     Ok(ServeSettings {
         store,
         engine,
@@ -595,9 +608,39 @@ fn merge(
                 .or(file.http.max_stateless_requests)
                 .unwrap_or(defaults::MAX_STATELESS_REQUESTS),
         ),
+        max_sessions_per_client: to_usize(
+            args.max_sessions_per_client
+                .or(file.http.max_sessions_per_client)
+                .unwrap_or(defaults::MAX_SESSIONS_PER_CLIENT),
+        ),
+        connections,
         auth,
         admin,
     })
+}
+
+/// The HTTP connections' limits from the flags over the `[http]` section; the connection cap
+/// defaults to what the process's descriptor limit allows.
+fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
+    let secs = |flag: Option<u64>, key: Option<u64>, default: Duration| {
+        flag.or(key).map_or(default, Duration::from_secs)
+    };
+    http::ConnectionLimits {
+        header_read_timeout: secs(
+            args.header_read_timeout_secs,
+            file.header_read_timeout_secs,
+            http::HEADER_READ_TIMEOUT,
+        ),
+        body_read_timeout: secs(
+            args.body_read_timeout_secs,
+            file.body_read_timeout_secs,
+            http::BODY_READ_TIMEOUT,
+        ),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .map_or_else(http::default_max_connections, to_usize),
+    }
 }
 
 /// The per-requestor rate limit: a burst of twice the rate unless one is given.

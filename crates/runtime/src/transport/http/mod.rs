@@ -65,7 +65,9 @@
 
 mod accept;
 mod auth;
+mod conn;
 mod drain;
+mod limits;
 mod origin;
 mod param_headers;
 mod replay;
@@ -82,7 +84,6 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Extension, Router};
 use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
@@ -91,6 +92,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
+pub use conn::{
+    default_max_connections, serve_with, ConnectionLimits, BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT,
+};
 pub use origin::OriginPolicy;
 pub use replay::{
     MAX_REPLAY_BYTES, MAX_REPLAY_EVENTS, MAX_REPLAY_STREAMS, MAX_SERVER_REPLAY_BYTES,
@@ -125,6 +129,11 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// The most sessions at once.
     pub max_sessions: usize,
+    /// The most sessions one client holds at once: a bearer token's subject, or without auth
+    /// an IP address; one more is refused with 429 (module `limits`).
+    pub max_sessions_per_client: usize,
+    /// Timeouts and the cap of the connections themselves, used by [`serve_with`].
+    pub connections: ConnectionLimits,
     /// The most requests of MCP 2026-07-28 served at once, `subscriptions/listen` streams
     /// included; one more is refused with 503. They have no session to count them by.
     pub max_stateless_requests: usize,
@@ -149,6 +158,8 @@ impl Default for HttpConfig {
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            max_sessions_per_client: 100,
+            connections: ConnectionLimits::default(),
             max_stateless_requests: 10_000,
             auth: None,
             max_replay_bytes: MAX_SERVER_REPLAY_BYTES,
@@ -180,6 +191,8 @@ struct HttpState {
 #[derive(Debug, Clone)]
 struct Tracked {
     session: Arc<Session>,
+    /// Who its per-client limit counts it for ([`limits::client_key`]).
+    client: Option<String>,
     activity: Arc<Activity>,
     replay: Arc<Replay>,
 }
@@ -193,9 +206,15 @@ struct Activity {
 }
 
 impl Tracked {
-    fn new(session: Arc<Session>, limits: replay::Limits, budget: Arc<replay::Budget>) -> Self {
+    fn new(
+        session: Arc<Session>,
+        client: Option<String>,
+        limits: replay::Limits,
+        budget: Arc<replay::Budget>,
+    ) -> Self {
         Self {
             session,
+            client,
             activity: Arc::new(Activity {
                 busy: AtomicUsize::new(0),
                 idle_since: Mutex::new(Instant::now()),
@@ -282,6 +301,64 @@ impl HttpState {
             t.replay.end_standing();
         }
         tracing::debug!("standing SSE streams ended for shutdown");
+    }
+
+    /// The refusal of a new session: 503 when the server holds its most sessions, 429 when
+    /// `client` holds its own most; `Retry-After` says when the soonest idle one of those
+    /// will have timed out.
+    fn session_cap(&self, id: &RequestId, client: Option<&str>) -> Option<Response> {
+        let timeout = self.config.session_idle_timeout;
+        let sessions = self.sessions();
+        let soonest = |of_client: bool| {
+            sessions
+                .values()
+                .filter(|t| !of_client || t.client.as_deref() == client)
+                .filter(|t| t.activity.busy.load(Ordering::Acquire) == 0)
+                .map(|t| {
+                    let idle = t
+                        .activity
+                        .idle_since
+                        .lock()
+                        .expect("activity mutex poisoned");
+                    timeout.saturating_sub(idle.elapsed())
+                })
+                .min()
+                .unwrap_or(timeout)
+        };
+        let open = sessions.len();
+        let max = self.config.max_sessions;
+        if open >= max {
+            return Some(limits::refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(id.clone()),
+                "max-sessions",
+                max,
+                soonest(false),
+                format!(
+                    "this server has {open} open sessions, the most it allows; end unused ones \
+                     with DELETE, or retry once idle ones time out"
+                ),
+            ));
+        }
+        let client = client?;
+        let max = self.config.max_sessions_per_client;
+        let held = sessions
+            .values()
+            .filter(|t| t.client.as_deref() == Some(client))
+            .count();
+        (held >= max).then(|| {
+            limits::refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(id.clone()),
+                "max-sessions-per-client",
+                max,
+                soonest(true),
+                format!(
+                    "this client ({client}) has {held} open sessions, the most one client may \
+                     hold; end unused ones with DELETE, or retry once idle ones time out"
+                ),
+            )
+        })
     }
 
     /// Ends every session idle for longer than the timeout.
@@ -386,10 +463,15 @@ fn router_with(
     Router::new()
         .route(&path, get(get_stream).post(post).delete(delete))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            limits::read_body,
+        ))
         .with_state(state)
 }
 
-/// Serves `router` on `listener` with `TCP_NODELAY` until `shutdown` completes.
+/// Serves `router` on `listener` with `TCP_NODELAY` and the default [`ConnectionLimits`]
+/// until `shutdown` completes; [`serve_with`] takes other limits.
 ///
 /// # Errors
 ///
@@ -399,18 +481,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // The peer's address keys the limits of its stateless requests (`stateless`).
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, router, shutdown, ConnectionLimits::default()).await
 }
 
 fn rpc_error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Response {
@@ -622,7 +693,8 @@ async fn post(
     }
     if let Message::Request(request) = &message {
         if request.method == method::INITIALIZE {
-            return initialize(&state, request.clone(), owner).await;
+            let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+            return initialize(&state, request.clone(), owner, peer).await;
         }
     }
     let (tracked, busy) = match session_of(&state, &headers, owner.as_ref()) {
@@ -649,18 +721,16 @@ async fn post(
     }
 }
 
-async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owner>) -> Response {
+async fn initialize(
+    state: &Arc<HttpState>,
+    request: Request,
+    owner: Option<Owner>,
+    peer: Option<std::net::IpAddr>,
+) -> Response {
     state.reap();
-    let open = state.sessions().len();
-    if open >= state.config.max_sessions {
-        return rpc_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(request.id),
-            ErrorObject::internal(format!(
-                "this server has {open} open sessions, the most it allows; end unused ones \
-                 with DELETE, or retry once idle ones time out"
-            )),
-        );
+    let client = limits::client_key(owner.as_ref(), peer);
+    if let Some(refused) = state.session_cap(&request.id, client.as_deref()) {
+        return refused;
     }
     let session = Arc::new(Session::with_owner(uuid::Uuid::new_v4().to_string(), owner));
     let (tx, _rx) = Sink::channel(DEFAULT_QUEUE);
@@ -673,6 +743,7 @@ async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owne
         session.id().to_owned(),
         Tracked::new(
             session.clone(),
+            client,
             state.replay_limits,
             state.replay_budget.clone(),
         ),
