@@ -1,0 +1,389 @@
+//! Abuse limits of the real binary over HTTP (issue 16, item 3; T-SEC-3, and the spec's
+//! security considerations on denial of service): half-sent headers, an unterminated chunked
+//! body, silent sockets, connections up to the cap, bodies one byte short of the limit from
+//! many connections, one client opening sessions until refused. Each test runs the abuse and
+//! shows a well-behaved client being served while it lasts (or, for the connection cap, as
+//! soon as the cap frees itself), with small configured limits so each test is fast.
+//!
+//! The abusers speak raw HTTP/1.1 over loopback sockets, as an attacker would; the
+//! well-behaved client sends whole requests with `Connection: close`.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use testkit::http::HttpServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// How long any wait here may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(8);
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "well-behaved", "version": "0"}}})
+}
+
+fn addr_of(server: &HttpServer) -> SocketAddr {
+    let url = server.url();
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix("/mcp"))
+        .expect("an http://HOST:PORT/mcp URL");
+    host.parse().expect("a socket address")
+}
+
+/// A connection to `server` from loopback address `from` (Linux answers on all of 127/8), so
+/// two clients can have different addresses.
+async fn connect_from(server: SocketAddr, from: IpAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    tokio::time::timeout(DEADLINE, socket.connect(server))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+/// A whole POST of `body` to /mcp with `headers`, closing the connection after the answer.
+fn post(body: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nconnection: close\r\n\
+         content-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body.as_bytes());
+    bytes
+}
+
+/// An HTTP answer: status, head (lower-cased), body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn parse(raw: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("a whole HTTP answer: {text:?}"));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("a status line: {head:?}"));
+        Self {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("a JSON body ({e}): {:?}", self.body))
+    }
+}
+
+/// Reads until the server closes the connection, within the deadline.
+async fn read_to_close(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut raw))
+        .await
+        .expect("the server closes the connection in time")
+        .ok();
+    raw
+}
+
+/// Sends `request` from `from` and reads the whole answer.
+async fn exchange(server: SocketAddr, from: IpAddr, request: &[u8]) -> Answer {
+    let mut tcp = connect_from(server, from).await;
+    tcp.write_all(request).await.unwrap();
+    Answer::parse(&read_to_close(&mut tcp).await)
+}
+
+const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+/// The well-behaved client: opens a session from `from` and is answered.
+async fn is_served(server: SocketAddr, from: IpAddr) {
+    let answer = exchange(server, from, &post(&initialize().to_string(), &[])).await;
+    assert_eq!(
+        answer.status, 200,
+        "the well-behaved client is served: {answer:?}"
+    );
+    assert_eq!(answer.json()["result"]["protocolVersion"], "2025-11-25");
+}
+
+/// Whether the server has closed `tcp` (EOF or reset); waits at most `DEADLINE`.
+async fn closed_by_server(tcp: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, tcp.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// T-SEC-3: clients that send half a request head are cut after the header read timeout,
+/// and meanwhile another client is served.
+#[tokio::test]
+async fn t_sec_3_half_sent_headers_are_cut() {
+    let server = HttpServer::spawn(bin(), &["--header-read-timeout-secs", "1"]).await;
+    let addr = addr_of(&server);
+    let mut abusers = Vec::new();
+    for _ in 0..10 {
+        let mut tcp = connect_from(addr, HOME).await;
+        tcp.write_all(b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: appl")
+            .await
+            .unwrap();
+        abusers.push(tcp);
+    }
+    is_served(addr, OTHER).await;
+    for tcp in &mut abusers {
+        assert!(closed_by_server(tcp).await, "a half-sent head is cut");
+    }
+    is_served(addr, HOME).await;
+}
+
+/// T-SEC-3: sockets that never send a byte, and idle keep-alive connections, are closed after
+/// the header read timeout; meanwhile another client is served.
+#[tokio::test]
+async fn t_sec_3_silent_sockets_are_closed() {
+    let server = HttpServer::spawn(bin(), &["--header-read-timeout-secs", "1"]).await;
+    let addr = addr_of(&server);
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(connect_from(addr, HOME).await);
+    }
+    // A keep-alive connection that goes quiet after one request.
+    let mut idle = connect_from(addr, HOME).await;
+    let mut request = post(&initialize().to_string(), &[]);
+    let text = String::from_utf8(request.clone()).unwrap();
+    request = text
+        .replace("connection: close", "connection: keep-alive")
+        .into_bytes();
+    idle.write_all(&request).await.unwrap();
+    is_served(addr, OTHER).await;
+    for tcp in &mut silent {
+        assert!(closed_by_server(tcp).await, "a silent socket is closed");
+    }
+    assert!(
+        closed_by_server(&mut idle).await,
+        "an idle keep-alive connection is closed"
+    );
+    is_served(addr, HOME).await;
+}
+
+/// T-SEC-3: a chunked body that never ends is answered 408 with a JSON-RPC error after the
+/// body read timeout, and the connection closes; meanwhile another client is served.
+#[tokio::test]
+async fn t_sec_3_unterminated_chunked_body_gets_408() {
+    let server = HttpServer::spawn(bin(), &["--body-read-timeout-secs", "1"]).await;
+    let addr = addr_of(&server);
+    let mut abusers = Vec::new();
+    for _ in 0..5 {
+        let mut tcp = connect_from(addr, HOME).await;
+        tcp.write_all(
+            b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              accept: application/json, text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n\
+              5\r\n{\"jso\r\n",
+        )
+        .await
+        .unwrap();
+        abusers.push(tcp);
+    }
+    is_served(addr, OTHER).await;
+    for tcp in &mut abusers {
+        let answer = Answer::parse(&read_to_close(tcp).await);
+        assert_eq!(answer.status, 408, "{answer:?}");
+        assert!(answer.head.contains("connection: close"), "{answer:?}");
+        let error = answer.json();
+        assert_eq!(error["error"]["code"], -32600, "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("body read timeout"),
+            "{error}"
+        );
+    }
+    is_served(addr, HOME).await;
+}
+
+/// T-SEC-3: many connections each one byte short of the body limit, then silent, are answered
+/// 408 and closed, so they hold nothing for long; a body above the limit is 413 with a JSON-RPC
+/// error, declared or chunked; meanwhile another client is served.
+#[tokio::test]
+async fn t_sec_3_bodies_one_byte_short_of_the_limit() {
+    const MAX: usize = 64 * 1024;
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-body-bytes",
+            &MAX.to_string(),
+            "--body-read-timeout-secs",
+            "1",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let mut abusers = Vec::new();
+    for _ in 0..20 {
+        let mut tcp = connect_from(addr, HOME).await;
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+             accept: application/json\r\ncontent-length: {MAX}\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        tcp.write_all(&vec![b' '; MAX - 1]).await.unwrap();
+        abusers.push(tcp);
+    }
+    is_served(addr, OTHER).await;
+    for tcp in &mut abusers {
+        let answer = Answer::parse(&read_to_close(tcp).await);
+        assert_eq!(answer.status, 408, "{answer:?}");
+    }
+
+    let declared = format!(
+        "POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        MAX + 1
+    );
+    let answer = exchange(addr, HOME, declared.as_bytes()).await;
+    assert_eq!(answer.status, 413, "{answer:?}");
+    let error = answer.json();
+    assert_eq!(error["jsonrpc"], "2.0", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{MAX} bytes")),
+        "{error}"
+    );
+
+    let mut chunked = connect_from(addr, HOME).await;
+    chunked
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              transfer-encoding: chunked\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let chunk = vec![b' '; 16 * 1024];
+    for _ in 0..5 {
+        let size = format!("{:x}\r\n", chunk.len());
+        // The server may stop reading (and close) once the limit is passed.
+        if chunked.write_all(size.as_bytes()).await.is_err()
+            || chunked.write_all(&chunk).await.is_err()
+            || chunked.write_all(b"\r\n").await.is_err()
+        {
+            break;
+        }
+    }
+    let answer = Answer::parse(&read_to_close(&mut chunked).await);
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert_eq!(answer.json()["error"]["code"], -32600);
+    is_served(addr, HOME).await;
+}
+
+/// T-SEC-3: connections beyond the cap are answered 503 with Retry-After and a JSON-RPC error
+/// naming the limit, and closed at once; the process keeps its descriptors, and once the
+/// silent connections are cut by the header timeout a new client is served again.
+#[tokio::test]
+async fn t_sec_3_connections_up_to_the_cap() {
+    let server = HttpServer::spawn(
+        bin(),
+        &["--max-connections", "8", "--header-read-timeout-secs", "2"],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(connect_from(addr, HOME).await);
+    }
+    // The accept loop counts a connection once it accepts it: poll until the cap shows.
+    let deadline = Instant::now() + DEADLINE;
+    let refused = loop {
+        let mut tcp = connect_from(addr, OTHER).await;
+        let raw = read_to_close(&mut tcp).await;
+        if !raw.is_empty() {
+            break Answer::parse(&raw);
+        }
+        assert!(Instant::now() < deadline, "the ninth connection is refused");
+    };
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.head.contains("retry-after: 1"), "{refused:?}");
+    assert_eq!(refused.json()["error"]["data"]["limit"], "max_connections");
+
+    // The well-behaved client retries as Retry-After says and is served once the cap frees.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = exchange(addr, OTHER, &post(&initialize().to_string(), &[])).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "served once the idle ones are cut"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for tcp in &mut held {
+        assert!(closed_by_server(tcp).await);
+    }
+}
+
+/// T-SEC-3: one client (one address) opening sessions until refused gets 429 with
+/// Retry-After and a JSON-RPC error naming the limit, while a client at another address
+/// still opens sessions and is served.
+#[tokio::test]
+async fn t_sec_3_one_client_opens_sessions_until_refused() {
+    let server = HttpServer::spawn(bin(), &["--max-sessions-per-client", "3"]).await;
+    let addr = addr_of(&server);
+    for n in 1..=3 {
+        let answer = exchange(addr, HOME, &post(&initialize().to_string(), &[])).await;
+        assert_eq!(answer.status, 200, "session {n} of 3: {answer:?}");
+    }
+    let refused = exchange(addr, HOME, &post(&initialize().to_string(), &[])).await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    let retry: u64 = refused
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .expect("a Retry-After header")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{refused:?}");
+    let error = refused.json();
+    assert_eq!(error["id"], 1, "{error}");
+    assert_eq!(error["error"]["data"]["limit"], "max-sessions-per-client");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE"),
+        "says how to free one: {error}"
+    );
+    for _ in 0..3 {
+        is_served(addr, OTHER).await;
+    }
+}
