@@ -443,8 +443,8 @@ pub(crate) struct ServeArgs {
     pub(crate) page_size: Option<u64>,
 
     /// Unfinished tasks one requestor may have, or `unlimited`: per auth owner; without auth
-    /// per 2025-11-25 session, per stdio connection, and for MCP 2026-07-28 over HTTP per
-    /// client address. [default: 1000]
+    /// per stdio connection, and over HTTP per client address (its 2025-11-25 sessions
+    /// together; its MCP 2026-07-28 requests together). [default: 1000]
     #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
           help_heading = "Limits")]
     pub(crate) max_active_tasks: Option<OrUnlimited>,
@@ -454,6 +454,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
           help_heading = "Limits")]
     pub(crate) max_result_bytes: Option<OrUnlimited>,
+
+    /// Bytes of unexpired task results one client may hold (per auth owner; without auth per
+    /// HTTP client address, per stdio connection), or `unlimited`: beyond it the client's new
+    /// tasks are refused with -32603 saying when its oldest result expires. Counted per
+    /// instance. [default: 268435456]
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
+          help_heading = "Limits")]
+    pub(crate) max_stored_result_bytes: Option<OrUnlimited>,
 
     /// Unanswered questions (elicitation, sampling) one task may have at once, or `unlimited`.
     /// [default: 16]

@@ -387,3 +387,152 @@ async fn t_sec_3_one_client_opens_sessions_until_refused() {
         is_served(addr, OTHER).await;
     }
 }
+
+/// One JSON-RPC request on `session` from `from`, answered as JSON.
+async fn call(server: SocketAddr, from: IpAddr, session: &str, message: Value) -> Value {
+    let answer = exchange(
+        server,
+        from,
+        &post(&message.to_string(), &[("mcp-session-id", session)]),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json()
+}
+
+/// A new anonymous session from `from`: its id.
+async fn open_session(server: SocketAddr, from: IpAddr) -> String {
+    let answer = exchange(server, from, &post(&initialize().to_string(), &[])).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .expect("a session id")
+        .trim()
+        .to_owned()
+}
+
+/// `tools/call` of `tool` as a task with `ttl_ms`.
+fn task_call(tool: &str, arguments: Value, ttl_ms: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments, "task": {"ttl": ttl_ms}}})
+}
+
+/// Polls `tasks/get` until the task is terminal; its status.
+async fn until_terminal(server: SocketAddr, from: IpAddr, session: &str, id: &str) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let got = call(
+            server,
+            from,
+            session,
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/get", "params": {"taskId": id}}),
+        )
+        .await;
+        let status = got["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if matches!(status.as_str(), "completed" | "failed" | "cancelled") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the task ends in time: {got}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// T-TTL-2: one address opening session after session shares one allowance of unfinished
+/// tasks (issue 16: per session, 11 sessions held 11,000), while a client at another address
+/// still creates tasks.
+#[tokio::test]
+async fn t_ttl_2_one_address_holds_tasks_up_to_its_cap() {
+    let server = HttpServer::spawn(bin(), &["--max-active-tasks", "3"]).await;
+    let addr = addr_of(&server);
+    let long = || task_call("must_be_task", json!({"delay_ms": 60_000}), 60_000);
+    for n in 1..=3 {
+        let session = open_session(addr, HOME).await;
+        let created = call(addr, HOME, &session, long()).await;
+        assert!(
+            created["result"]["task"]["taskId"].is_string(),
+            "task {n} of 3: {created}"
+        );
+    }
+    let fresh = open_session(addr, HOME).await;
+    let refused = call(addr, HOME, &fresh, long()).await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("too many unfinished tasks") && message.contains('3'),
+        "{refused}"
+    );
+
+    let other = open_session(addr, OTHER).await;
+    let theirs = call(addr, OTHER, &other, long()).await;
+    assert!(
+        theirs["result"]["task"]["taskId"].is_string(),
+        "another address has its own allowance: {theirs}"
+    );
+}
+
+/// T-TTL-2: a client holding more than `--max-stored-result-bytes` of unexpired results has
+/// its new tasks refused with -32603 saying which limit and when its oldest result expires;
+/// another client is served meanwhile, and once the results expire the first one may create
+/// tasks again.
+#[tokio::test]
+async fn t_ttl_2_stored_result_bytes_per_client() {
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-stored-result-bytes",
+            "4096",
+            "--sweep-interval-ms",
+            "50",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let session = open_session(addr, HOME).await;
+    let big = || {
+        task_call(
+            "slow_echo",
+            json!({"text": "x".repeat(3000), "delay_ms": 0}),
+            2_000,
+        )
+    };
+    for n in 1..=2 {
+        let created = call(addr, HOME, &session, big()).await;
+        let id = created["result"]["task"]["taskId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("result {n} of 2 is within the cap: {created}"))
+            .to_owned();
+        assert_eq!(until_terminal(addr, HOME, &session, &id).await, "completed");
+    }
+    let refused = call(addr, HOME, &session, big()).await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("too many stored results")
+            && message.contains("4096")
+            && message.contains("retry in"),
+        "names the limit and when to retry: {refused}"
+    );
+
+    let other = open_session(addr, OTHER).await;
+    let theirs = call(addr, OTHER, &other, big()).await;
+    assert!(theirs["result"]["task"]["taskId"].is_string(), "{theirs}");
+
+    // The results' ttl (2 s) runs out: the client may create tasks again.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let again = call(addr, HOME, &session, big()).await;
+        if again["result"]["task"]["taskId"].is_string() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "allowed again once expired: {again}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -183,15 +183,20 @@ fn store(settings: &StoreSettings) -> (StoreUrl, OpenOptions) {
 /// The HTTP limits in force, one line, so an operator sees what a client may hold.
 fn http_limits_line(settings: &ServeSettings) -> String {
     let c = &settings.connections;
+    let l = &settings.engine.limits;
+    let or_unlimited = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
     format!(
         "HTTP limits: {} connections, headers within {} s, bodies of {} bytes within {} s, \
-         {} sessions ({} per client)",
+         {} sessions ({} per client); per client {} unfinished tasks and {} bytes of stored \
+         results",
         c.max_connections,
         c.header_read_timeout.as_secs(),
         settings.max_body_bytes,
         c.body_read_timeout.as_secs(),
         settings.max_sessions,
         settings.max_sessions_per_client,
+        or_unlimited(l.max_active_per_requestor.map(|n| n as u64)),
+        or_unlimited(l.max_result_bytes_per_client),
     )
 }
 

@@ -199,6 +199,8 @@ struct LimitsSection {
     max_result_bytes: Option<OrUnlimited>,
     #[serde(deserialize_with = "de_or_unlimited::<_, Count>")]
     max_pending_inputs: Option<OrUnlimited>,
+    #[serde(deserialize_with = "de_or_unlimited::<_, Count>")]
+    max_stored_result_bytes: Option<OrUnlimited>,
     #[serde(deserialize_with = "de_or_unlimited::<_, Rate>")]
     rate_per_second: Option<OrUnlimited>,
     #[serde(deserialize_with = "de_bounded::<_, Rate>")]
@@ -287,6 +289,7 @@ mod defaults {
     pub(super) const MAX_ACTIVE_TASKS: u64 = 1000;
     pub(super) const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
     pub(super) const MAX_PENDING_INPUTS: u64 = 16;
+    pub(super) const MAX_STORED_RESULT_BYTES: u64 = 256 * 1024 * 1024;
     pub(super) const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
     pub(super) const RATE_PER_SECOND: u64 = 1000;
     pub(super) const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
@@ -565,6 +568,11 @@ fn merge(
                 file.limits.max_pending_inputs,
                 defaults::MAX_PENDING_INPUTS,
             ),
+            max_result_bytes_per_client: args
+                .max_stored_result_bytes
+                .or(file.limits.max_stored_result_bytes)
+                .unwrap_or(OrUnlimited(Some(defaults::MAX_STORED_RESULT_BYTES)))
+                .0,
         })
         .audit(args.audit || file.audit.enabled.unwrap_or(false))
         .lease_ttl(ms(lease_ttl_ms.unwrap_or(defaults::LEASE_TTL_MS)));
@@ -704,6 +712,10 @@ fn where_set(e: &ConfigError) -> &'static str {
             "max_pending_inputs" => {
                 "set by --max-pending-inputs or [limits] max_pending_inputs; \"unlimited\" is no \
                  limit"
+            }
+            "max_result_bytes_per_client" => {
+                "set by --max-stored-result-bytes or [limits] max_stored_result_bytes; \
+                 \"unlimited\" is no limit"
             }
             _ => "\"unlimited\" is no limit",
         },
@@ -1095,6 +1107,7 @@ mod tests {
                 max_active_per_requestor: Some(7),
                 max_result_bytes: None,
                 max_pending_inputs: None,
+                max_result_bytes_per_client: Some(256 * 1024 * 1024),
             }
         );
         let s = settings(&[], "[ttl]\nmax_ms = \"unlimited\"").unwrap();
@@ -1139,6 +1152,7 @@ mod tests {
             ("--max-active-tasks", "max_active_per_requestor"),
             ("--max-result-bytes", "max_result_bytes"),
             ("--max-pending-inputs", "max_pending_inputs"),
+            ("--max-stored-result-bytes", "max_result_bytes_per_client"),
         ] {
             let err = settings(&[flag, "0"], "").unwrap_err().to_string();
             assert!(err.contains(name) && err.contains(flag), "{err}");

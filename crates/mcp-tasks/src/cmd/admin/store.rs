@@ -159,6 +159,7 @@ impl StoreAdmin {
             Error::DuplicateInputKey { .. }
             | Error::Cancelled { .. }
             | Error::LimitExceeded { .. }
+            | Error::ResultBytesExceeded { .. }
             | Error::TooManyInputs { .. }
             | Error::RunnerChanged { .. }
             | Error::RunnerAlive { .. } => {

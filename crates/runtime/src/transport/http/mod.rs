@@ -374,6 +374,7 @@ impl HttpState {
             ids.iter().filter_map(|id| sessions.remove(id)).collect()
         };
         for t in idle {
+            self.server.engine().unbind_client(t.session.id());
             tracing::debug!(
                 session = t.session.id(),
                 "HTTP session ended after being idle"
@@ -739,6 +740,10 @@ async fn initialize(
         return json_response(&Message::Response(response), None);
     }
     state.server.start_session(&session);
+    if let (None, Some(client)) = (&session.requestor().owner, &client) {
+        // The sessions of one address share its allowance of tasks and results.
+        state.server.engine().bind_client(session.id(), client);
+    }
     state.sessions().insert(
         session.id().to_owned(),
         Tracked::new(
@@ -945,6 +950,7 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
     };
     let session = tracked.session;
     state.sessions().remove(session.id());
+    state.server.engine().unbind_client(session.id());
     session.close();
     tracked.replay.clear();
     tracing::debug!(session = session.id(), "HTTP session ended by the client");
