@@ -498,6 +498,13 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) max_sessions_per_client: Option<u64>,
 
+    /// SSE streams (GET, resumed, POST answered as SSE) and MCP 2026-07-28 requests in flight
+    /// one client may have open: per bearer token subject, or without auth per IP address;
+    /// one more is refused with 429 and Retry-After. [default: 1000]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_streams_per_client: Option<u64>,
+
     /// Open HTTP connections at most; one more is answered 503 and closed at once.
     /// [default: half of the open-file limit (ulimit -n) after 256, within 32..=16384]
     #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,

@@ -536,3 +536,70 @@ async fn t_ttl_2_stored_result_bytes_per_client() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Opens a GET stream of `session` from `from`: the connection (kept open) and the answer's
+/// status and head.
+async fn open_get(server: SocketAddr, from: IpAddr, session: &str) -> (TcpStream, u16, String) {
+    let mut tcp = connect_from(server, from).await;
+    let request = format!(
+        "GET /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\
+         mcp-session-id: {session}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(DEADLINE, tcp.read(&mut byte))
+            .await
+            .expect("a response head in time")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before the head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (tcp, status, head)
+}
+
+/// T-SEC-3: one client opening streams until refused gets 429 with Retry-After naming the
+/// limit; closing one frees its slot, and a client at another address opens streams meanwhile.
+#[tokio::test]
+async fn t_sec_3_one_client_opens_streams_until_refused() {
+    let server = HttpServer::spawn(bin(), &["--max-streams-per-client", "2"]).await;
+    let addr = addr_of(&server);
+    let mut open = Vec::new();
+    for n in 1..=2 {
+        let session = open_session(addr, HOME).await;
+        let (tcp, status, head) = open_get(addr, HOME, &session).await;
+        assert_eq!(status, 200, "stream {n} of 2: {head}");
+        open.push(tcp);
+    }
+    let session = open_session(addr, HOME).await;
+    let (mut refused, status, head) = open_get(addr, HOME, &session).await;
+    assert_eq!(status, 429, "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    let mut body = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, refused.read_to_end(&mut body)).await;
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("max-streams-per-client"), "{body}");
+
+    let theirs = open_session(addr, OTHER).await;
+    let (_kept, status, head) = open_get(addr, OTHER, &theirs).await;
+    assert_eq!(status, 200, "another address opens its own streams: {head}");
+
+    drop(open.pop());
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_tcp, status, head) = open_get(addr, HOME, &session).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429, "{head}");
+        assert!(Instant::now() < deadline, "a closed stream frees its slot");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

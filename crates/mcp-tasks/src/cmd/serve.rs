@@ -85,6 +85,7 @@ pub(crate) fn configure(
             max_sessions: settings.max_sessions,
             max_stateless_requests: settings.max_stateless_requests,
             max_sessions_per_client: settings.max_sessions_per_client,
+            max_streams_per_client: settings.max_streams_per_client,
             connections: settings.connections.clone(),
             auth: settings.auth.as_ref().map(|auth| auth.tokens.clone()),
             ..http::HttpConfig::default()
@@ -187,14 +188,15 @@ fn http_limits_line(settings: &ServeSettings) -> String {
     let or_unlimited = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
     format!(
         "HTTP limits: {} connections, headers within {} s, bodies of {} bytes within {} s, \
-         {} sessions ({} per client); per client {} unfinished tasks and {} bytes of stored \
-         results",
+         {} sessions ({} per client), {} streams per client; per client {} unfinished tasks \
+         and {} bytes of stored results",
         c.max_connections,
         c.header_read_timeout.as_secs(),
         settings.max_body_bytes,
         c.body_read_timeout.as_secs(),
         settings.max_sessions,
         settings.max_sessions_per_client,
+        settings.max_streams_per_client,
         or_unlimited(l.max_active_per_requestor.map(|n| n as u64)),
         or_unlimited(l.max_result_bytes_per_client),
     )

@@ -238,6 +238,8 @@ struct HttpSection {
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_sessions_per_client: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_streams_per_client: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_connections: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     header_read_timeout_secs: Option<u64>,
@@ -296,6 +298,7 @@ mod defaults {
     pub(super) const MAX_SESSIONS: u64 = 10_000;
     pub(super) const MAX_STATELESS_REQUESTS: u64 = 10_000;
     pub(super) const MAX_SESSIONS_PER_CLIENT: u64 = 100;
+    pub(super) const MAX_STREAMS_PER_CLIENT: u64 = 1000;
     pub(super) const PG_POOL_SIZE: u64 = 16;
     pub(super) const LEASE_TTL_MS: u64 = 15_000;
 }
@@ -346,6 +349,7 @@ pub(crate) struct ServeSettings {
     pub(crate) max_sessions: usize,
     pub(crate) max_stateless_requests: usize,
     pub(crate) max_sessions_per_client: usize,
+    pub(crate) max_streams_per_client: usize,
     /// Timeouts and the cap of HTTP connections.
     pub(crate) connections: http::ConnectionLimits,
     /// `None` serves anonymous sessions.
@@ -620,6 +624,11 @@ fn merge(
             args.max_sessions_per_client
                 .or(file.http.max_sessions_per_client)
                 .unwrap_or(defaults::MAX_SESSIONS_PER_CLIENT),
+        ),
+        max_streams_per_client: to_usize(
+            args.max_streams_per_client
+                .or(file.http.max_streams_per_client)
+                .unwrap_or(defaults::MAX_STREAMS_PER_CLIENT),
         ),
         connections,
         auth,

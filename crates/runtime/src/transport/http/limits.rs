@@ -11,8 +11,14 @@
 //!   take every one of [`HttpConfig::max_sessions`](super::HttpConfig). One more is refused
 //!   with 429, a JSON-RPC error naming the limit, and `Retry-After`: when the client's
 //!   soonest idle session will have timed out.
+//! - Streams are capped per client ([`HttpConfig::max_streams_per_client`](super::HttpConfig)):
+//!   the SSE streams of its sessions (GET streams, resumed streams, POST exchanges answered as
+//!   SSE) and its MCP 2026-07-28 requests in flight (`subscriptions/listen` included), counted
+//!   while open. One more is refused with 429 before it runs.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -94,6 +100,60 @@ pub(super) fn client_key(owner: Option<&Owner>, peer: Option<IpAddr>) -> Option<
     }
 }
 
+/// The streams open per client.
+#[derive(Debug, Default)]
+pub(super) struct Streams(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Streams {
+    /// Admits one more stream of `client` while it has fewer than `max` open; it counts until
+    /// the slot is dropped. A request with no client key (no connection info) is not counted.
+    pub(super) fn admit(&self, client: Option<&str>, max: usize) -> Option<StreamSlot> {
+        let Some(client) = client else {
+            return Some(StreamSlot(None));
+        };
+        let mut open = self.0.lock().expect("stream table mutex poisoned");
+        let n = open.entry(client.to_owned()).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot(Some((self.0.clone(), client.to_owned()))))
+    }
+
+    /// The 429 for a client over [`HttpConfig::max_streams_per_client`](super::HttpConfig).
+    pub(super) fn refusal(id: Option<RequestId>, max: usize) -> Response {
+        refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            id,
+            "max-streams-per-client",
+            max,
+            Duration::from_secs(1),
+            format!(
+                "this client has {max} streams and requests open, the most one client may; \
+                 close GET or listen streams it no longer reads, or wait for answers in flight"
+            ),
+        )
+    }
+}
+
+/// One open stream of a client, counted until dropped.
+#[derive(Debug)]
+pub(super) struct StreamSlot(Option<(Arc<Mutex<HashMap<String, usize>>>, String)>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Some((table, client)) = self.0.take() {
+            let mut open = table.lock().expect("stream table mutex poisoned");
+            if let Some(n) = open.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&client);
+                }
+            }
+        }
+    }
+}
+
 /// A refusal by a per-client limit `name` (the flag's name without `--`): `status` (429 for a
 /// client's own limit, 503 for the server's), a JSON-RPC error that says which limit and when
 /// to retry, and `Retry-After`.
@@ -138,6 +198,20 @@ mod tests {
             client_key(None, Some(ip))
         );
         assert_eq!(client_key(None, None), None);
+    }
+
+    /// A client's streams are counted until their slots drop; other clients and requests
+    /// without a client key are not affected.
+    #[test]
+    fn streams_are_counted_per_client() {
+        let streams = Streams::default();
+        let a = streams.admit(Some("address:a"), 2).unwrap();
+        let _b = streams.admit(Some("address:a"), 2).unwrap();
+        assert!(streams.admit(Some("address:a"), 2).is_none());
+        let _other = streams.admit(Some("address:b"), 2).unwrap();
+        let _unkeyed = streams.admit(None, 2).unwrap();
+        drop(a);
+        assert!(streams.admit(Some("address:a"), 2).is_some());
     }
 
     /// A refusal carries the limit's name in the message and the data, and Retry-After.

@@ -132,6 +132,9 @@ pub struct HttpConfig {
     /// The most sessions one client holds at once: a bearer token's subject, or without auth
     /// an IP address; one more is refused with 429 (module `limits`).
     pub max_sessions_per_client: usize,
+    /// The most SSE streams and MCP 2026-07-28 requests in flight one client has open at
+    /// once (module `limits`); one more is refused with 429.
+    pub max_streams_per_client: usize,
     /// Timeouts and the cap of the connections themselves, used by [`serve_with`].
     pub connections: ConnectionLimits,
     /// The most requests of MCP 2026-07-28 served at once, `subscriptions/listen` streams
@@ -159,6 +162,7 @@ impl Default for HttpConfig {
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
             max_sessions_per_client: 100,
+            max_streams_per_client: 1000,
             connections: ConnectionLimits::default(),
             max_stateless_requests: 10_000,
             auth: None,
@@ -185,6 +189,8 @@ struct HttpState {
     param_headers: Mutex<Option<(Arc<crate::server::Tools>, Arc<param_headers::ParamHeaders>)>>,
     /// The requests of MCP 2026-07-28 being served.
     stateless: stateless::InFlight,
+    /// The streams open per client.
+    streams: limits::Streams,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
@@ -280,7 +286,7 @@ impl HttpState {
         tracked: &Tracked,
         rx: Outbound,
         until: Option<RequestId>,
-        busy: Busy,
+        busy: (Busy, limits::StreamSlot),
     ) -> Response {
         let number = self.next_stream.fetch_add(1, Ordering::Relaxed);
         let session = &tracked.session;
@@ -451,6 +457,7 @@ fn router_with(
         stopping: stopping.clone().unwrap_or_default(),
         param_headers: Mutex::new(None),
         stateless: stateless::InFlight::default(),
+        streams: limits::Streams::default(),
     });
     if let Some(stopping) = stopping {
         let watched = Arc::downgrade(&state);
@@ -827,6 +834,10 @@ async fn answer(
         return json_response(&Message::Response(response), None);
     }
     let id = request.id.clone();
+    let max = state.config.max_streams_per_client;
+    let Some(slot) = state.streams.admit(tracked.client.as_deref(), max) else {
+        return limits::Streams::refusal(Some(id), max);
+    };
     // The handler runs on its own, not tied to the connection: a client that drops the
     // connection may resume the stream and still get the answer.
     let (server, handler_session) = (state.server.clone(), session.clone());
@@ -834,7 +845,7 @@ async fn answer(
         let response = server.handle_request(&handler_session, request, &tx).await;
         let _ = tx.send(response.into());
     });
-    state.open_stream(tracked, rx, Some(id), busy)
+    state.open_stream(tracked, rx, Some(id), (busy, slot))
 }
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
@@ -866,13 +877,21 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
             "the server is shutting down; reconnect once it is back, or to another instance",
         );
     }
+    let max = state.config.max_streams_per_client;
+    let Some(slot) = state.streams.admit(tracked.client.as_deref(), max) else {
+        return limits::Streams::refusal(None, max);
+    };
     let response = if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
-        resume(&tracked, last, (busy, state.server.counters().stream()))
+        resume(
+            &tracked,
+            last,
+            (busy, state.server.counters().stream(), slot),
+        )
     } else {
         let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
         tracked.session.set_standing(Some(tx));
         crate::server::tasks::result::standing_opened();
-        state.open_stream(&tracked, rx, None, busy)
+        state.open_stream(&tracked, rx, None, (busy, slot))
     };
     // A shutdown that began while this stream opened has ended the others already; this one
     // must not hold the server open for the whole grace period either.
