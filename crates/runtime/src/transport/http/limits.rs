@@ -200,6 +200,47 @@ mod tests {
         assert_eq!(client_key(None, None), None);
     }
 
+    /// A body above the limit is 413 with a JSON-RPC error and `Connection: close`, declared
+    /// or not; one at the limit reaches the handler whole.
+    #[tokio::test]
+    async fn bodies_above_the_limit_get_a_json_rpc_413() {
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::post(
+                    |body: axum::body::Bytes| async move { body.len().to_string() },
+                ),
+            )
+            .layer(axum::middleware::from_fn_with_state(16usize, read_body));
+        let send = |body: Body, declared: Option<usize>| {
+            let mut req = axum::http::Request::post("/");
+            if let Some(n) = declared {
+                req = req.header(header::CONTENT_LENGTH, n);
+            }
+            app.clone().oneshot(req.body(body).unwrap())
+        };
+        let ok = send(Body::from(vec![b'x'; 16]), Some(16)).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        let declared = send(Body::empty(), Some(17)).await.unwrap();
+        let streamed = futures::stream::iter(
+            [b"0123456789".as_slice(), b"0123456789".as_slice()]
+                .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::from_static(c))),
+        );
+        let undeclared = send(Body::from_stream(streamed), None).await.unwrap();
+        for r in [declared, undeclared] {
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(r.headers()[header::CONNECTION], "close");
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], -32600, "{v}");
+            assert!(
+                v["error"]["message"].as_str().unwrap().contains("16 bytes"),
+                "{v}"
+            );
+        }
+    }
+
     /// A client's streams are counted until their slots drop; other clients and requests
     /// without a client key are not affected.
     #[test]
