@@ -79,7 +79,7 @@ impl Default for ConnectionLimits {
 }
 
 /// The default connection cap: half of the process's soft `RLIMIT_NOFILE` after
-/// [`RESERVED_FDS`], at least 32 and at most 16,384, so that connections alone never exhaust
+/// 256 descriptors, at least 32 and at most 16,384, so that connections alone never exhaust
 /// the descriptors the store and the admin listener need (the admin listener has a cap of
 /// its own, from the same default).
 pub fn default_max_connections() -> usize {

@@ -100,9 +100,12 @@ pub(super) fn client_key(owner: Option<&Owner>, peer: Option<IpAddr>) -> Option<
     }
 }
 
+/// Open streams by client key.
+type StreamTable = Arc<Mutex<HashMap<String, usize>>>;
+
 /// The streams open per client.
 #[derive(Debug, Default)]
-pub(super) struct Streams(Arc<Mutex<HashMap<String, usize>>>);
+pub(super) struct Streams(StreamTable);
 
 impl Streams {
     /// Admits one more stream of `client` while it has fewer than `max` open; it counts until
@@ -138,7 +141,7 @@ impl Streams {
 
 /// One open stream of a client, counted until dropped.
 #[derive(Debug)]
-pub(super) struct StreamSlot(Option<(Arc<Mutex<HashMap<String, usize>>>, String)>);
+pub(super) struct StreamSlot(Option<(StreamTable, String)>);
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
