@@ -9,12 +9,20 @@ pub const MIN_TTL: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Unfinished (`working` or `input_required`) tasks per requestor: per owner, or without
-    /// auth, per session. Creation above it is refused with
+    /// auth, per session; and per client (the owner, else the client key the transport bound
+    /// to the session, such as an HTTP peer's address: see
+    /// [`Engine::bind_client`](crate::Engine::bind_client)), so that many anonymous sessions
+    /// of one client share one allowance. Creation above it is refused with
     /// [`Error::LimitExceeded`](crate::Error::LimitExceeded).
     pub max_active_per_requestor: Option<usize>,
     /// Bytes of a task's result as JSON; a larger result fails the task with a -32603 error
     /// that says so, instead of filling the store.
     pub max_result_bytes: Option<usize>,
+    /// Bytes of unexpired task results one client (as for `max_active_per_requestor`) may hold
+    /// before its new tasks are refused with
+    /// [`Error::ResultBytesExceeded`](crate::Error::ResultBytesExceeded), which says when the
+    /// oldest expires. Counted per engine instance (module `quota`).
+    pub max_result_bytes_per_client: Option<u64>,
     /// Unanswered input requests one task may have at once; one more is refused with
     /// [`Error::TooManyInputs`](crate::Error::TooManyInputs).
     pub max_pending_inputs: Option<usize>,
@@ -26,6 +34,7 @@ impl Default for Limits {
             max_active_per_requestor: Some(1000),
             max_result_bytes: Some(16 * 1024 * 1024),
             max_pending_inputs: Some(16),
+            max_result_bytes_per_client: Some(256 * 1024 * 1024),
         }
     }
 }
@@ -184,6 +193,11 @@ impl EngineConfig {
             if value == Some(0) {
                 return Err(ConfigError::ZeroLimit { name });
             }
+        }
+        if l.max_result_bytes_per_client == Some(0) {
+            return Err(ConfigError::ZeroLimit {
+                name: "max_result_bytes_per_client",
+            });
         }
         Ok(())
     }

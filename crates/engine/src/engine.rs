@@ -18,6 +18,7 @@ use crate::cursor::Position;
 use crate::executor::TaskContext;
 use crate::history::EventKind;
 use crate::metrics::{EngineMetrics, Metered};
+use crate::quota::{Caps, Quotas};
 use crate::store::{ChangeEvent, ChangeFeed, Lease, ListQuery, TaskStore, UnfinishedQuery};
 use crate::task::{
     Failure, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError, TaskId,
@@ -97,6 +98,8 @@ struct Inner {
     metrics: Arc<EngineMetrics>,
     /// The lease keeper, stopped before the lease is released so no renewal follows.
     keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// What each client holds: unfinished tasks and result bytes (module `quota`).
+    quotas: Quotas,
 }
 
 /// Work this engine runs.
@@ -134,6 +137,7 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 background: OnceCell::new(),
                 keeper: Mutex::new(None),
+                quotas: Quotas::default(),
             }),
         }
     }
@@ -179,15 +183,24 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`Error::LimitExceeded`] when the requestor has too many unfinished tasks (T-TTL-2);
-    /// [`Error::NulByte`] when its owner, session or tool name holds a NUL byte;
-    /// [`Error::Store`] when the store fails.
+    /// [`Error::LimitExceeded`] when the requestor, or its client, has too many unfinished
+    /// tasks, and [`Error::ResultBytesExceeded`] when its client holds too many bytes of
+    /// results (T-TTL-2); [`Error::NulByte`] when its owner, session or tool name holds a NUL
+    /// byte; [`Error::Store`] when the store fails.
     pub async fn create(&self, req: CreateTask) -> Result<TaskRecord> {
         self.ensure_background().await?;
         crate::task::storable(&req.requestor, req.name.as_deref())?;
         let config = &self.inner.config;
+        let id = TaskId::generate();
+        let caps = Caps {
+            active: config.limits.max_active_per_requestor,
+            result_bytes: config.limits.max_result_bytes_per_client,
+        };
+        self.inner
+            .quotas
+            .charge(caps, &req.requestor, &id, self.now())?;
         let new = NewTask {
-            id: TaskId::generate(),
+            id: id.clone(),
             requestor: req.requestor,
             kind: req.kind,
             name: req.name,
@@ -199,7 +212,16 @@ impl Engine {
             runner: Some(self.inner.runner.clone()),
             active_limit: config.limits.max_active_per_requestor,
         };
-        let record = self.inner.store.create(new).await?;
+        let record = match self.inner.store.create(new).await {
+            Ok(record) => {
+                self.inner.quotas.created(&id, record.expires_at);
+                record
+            }
+            Err(e) => {
+                self.inner.quotas.uncharge(&id);
+                return Err(e);
+            }
+        };
         self.inner.metrics.task_created(&record);
         tracing::debug!(task = %record.id, kind = ?record.kind, "task created");
         self.audit(AuditEvent::Create, &record);
@@ -280,6 +302,8 @@ impl Engine {
     /// out. The task's expiry or another instance taking it over ends the retries.
     async fn finish(&self, id: &TaskId, outcome: Outcome) {
         let outcome = self.bounded(outcome);
+        let bytes = result_of(&outcome).map_or(0, |v| json_size(v) as u64);
+        self.inner.quotas.storing(id, bytes);
         let mut delays = FINISH_RETRIES.iter();
         let mut failing_since_quick_retries = false;
         loop {
@@ -293,14 +317,17 @@ impl Engine {
                     if failing_since_quick_retries {
                         tracing::info!(task = %id, "stored the task's outcome once the store took writes again");
                     }
+                    self.inner.quotas.ended(id);
                     tracing::debug!(task = %id, status = %r.status(), "task finished");
                     self.inner.metrics.task_finished(&r, self.now());
                     self.audit(AuditEvent::Status, &r);
                 }
                 Err(Error::Conflict { actual, .. }) => {
+                    self.inner.quotas.not_stored(id);
                     tracing::debug!(task = %id, %actual, "work ended after the task was already terminal");
                 }
                 Err(Error::NotFound { .. }) => {
+                    self.inner.quotas.not_stored(id);
                     tracing::debug!(task = %id, "work ended after the task expired")
                 }
                 Err(e) => {
@@ -327,16 +354,8 @@ impl Engine {
         let Some(max) = self.inner.config.limits.max_result_bytes else {
             return outcome;
         };
-        let value = match &outcome {
-            Outcome::Completed(v)
-            | Outcome::Failed {
-                failure: Failure::Result(v),
-                ..
-            } => v,
-            Outcome::Failed {
-                failure: Failure::Error(_),
-                ..
-            } => return outcome,
+        let Some(value) = result_of(&outcome) else {
+            return outcome;
         };
         let size = json_size(value);
         if size <= max {
@@ -818,6 +837,32 @@ impl Engine {
         }
     }
 
+    /// Counts `session`'s tasks, from now on, as those of `client` (such as `address:IP`) for
+    /// the per-client limits (module `quota`): a transport calls it for a session without an
+    /// owner, so that the sessions of one client share one allowance.
+    pub fn bind_client(&self, session: &str, client: &str) {
+        self.inner.quotas.bind(session, client);
+    }
+
+    /// Forgets `session`'s binding once it ended; its tasks stay counted for their client.
+    pub fn unbind_client(&self, session: &str) {
+        self.inner.quotas.unbind(session);
+    }
+
+    /// Re-reads the tasks counted as unfinished and releases those that ended: the answer to
+    /// a feed that lost changes.
+    async fn check_quotas(&self) {
+        for (id, owner) in self.inner.quotas.active() {
+            match self.inner.store.get(owner.as_ref(), &id).await {
+                Ok(Some(record)) if !record.status().is_terminal() => {}
+                Ok(Some(_)) => self.inner.quotas.ended(&id),
+                Ok(None) => self.inner.quotas.deleted(&id),
+                // Unknown is not ended: the next look decides.
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Re-reads every task running here and stops the work of those that ended elsewhere or
     /// were taken over by another runner: the answer to a feed that lost changes and to a
     /// lease that lapsed.
@@ -871,13 +916,21 @@ async fn watch_changes(engine: Weak<Inner>, mut feed: ChangeFeed) {
                     ChangeEvent::Expired => true,
                     ChangeEvent::Created => false,
                 };
+                match change.event {
+                    ChangeEvent::Expired => engine.inner.quotas.deleted(&change.id),
+                    _ if ended => engine.inner.quotas.ended(&change.id),
+                    _ => {}
+                }
                 // Work that finished its task has left the table before storing its outcome,
                 // so a hit is work the task outlived: cancelled or expired, here or elsewhere.
                 if ended && engine.stop_local(&change.id) {
                     tracing::debug!(task = %change.id, event = ?change.event, "the task ended while its work ran here; the work is stopped");
                 }
             }
-            Err(RecvError::Lagged(_)) => engine.check_running().await,
+            Err(RecvError::Lagged(_)) => {
+                engine.check_running().await;
+                engine.check_quotas().await;
+            }
             Err(RecvError::Closed) => return,
         }
     }
@@ -968,6 +1021,21 @@ impl LeaseState {
 
     fn held(&self) -> bool {
         self.0.load(Ordering::Acquire) == Self::HELD
+    }
+}
+
+/// The result an outcome stores, if any (an error object is not counted as one).
+fn result_of(outcome: &Outcome) -> Option<&Value> {
+    match outcome {
+        Outcome::Completed(v)
+        | Outcome::Failed {
+            failure: Failure::Result(v),
+            ..
+        } => Some(v),
+        Outcome::Failed {
+            failure: Failure::Error(_),
+            ..
+        } => None,
     }
 }
 

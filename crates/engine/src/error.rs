@@ -58,6 +58,17 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The requestor's client already holds more bytes of unexpired task results than it may
+    /// (T-TTL-2): a new task would only add to them.
+    #[error("too many stored results: this client holds {held} bytes of unexpired task results, above the limit of {limit} bytes (max stored result bytes); {}", retry_hint(*.retry_after))]
+    ResultBytesExceeded {
+        /// What the client holds.
+        held: u64,
+        /// The limit.
+        limit: u64,
+        /// When the oldest of those results expires; `None` when none of them ever does.
+        retry_after: Option<std::time::Duration>,
+    },
     /// A task asked for more input at once than allowed.
     #[error("task {id} already waits for {limit} answers, the most allowed; answer those first")]
     TooManyInputs {
@@ -113,3 +124,16 @@ impl Error {
 
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a client over its stored-result cap can do.
+fn retry_hint(after: Option<std::time::Duration>) -> String {
+    match after {
+        Some(after) => format!(
+            "retry in {} s, when the oldest of them expires, or ask for shorter ttls",
+            after.as_secs().max(1)
+        ),
+        None => "they never expire: ask the operator to delete finished tasks, or ask for \
+                 ttls with new tasks"
+            .to_owned(),
+    }
+}

@@ -50,6 +50,7 @@ mod executor;
 pub mod history;
 mod metrics;
 mod progress;
+mod quota;
 pub mod store;
 pub mod task;
 

@@ -446,8 +446,8 @@ pub(crate) struct ServeArgs {
     pub(crate) page_size: Option<u64>,
 
     /// Unfinished tasks one requestor may have, or `unlimited`: per auth owner; without auth
-    /// per 2025-11-25 session, per stdio connection, and for MCP 2026-07-28 over HTTP per
-    /// client address. [default: 1000]
+    /// per stdio connection, and over HTTP per client address (its 2025-11-25 sessions
+    /// together; its MCP 2026-07-28 requests together). [default: 1000]
     #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
           help_heading = "Limits")]
     pub(crate) max_active_tasks: Option<OrUnlimited>,
@@ -457,6 +457,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
           help_heading = "Limits")]
     pub(crate) max_result_bytes: Option<OrUnlimited>,
+
+    /// Bytes of unexpired task results one client may hold (per auth owner; without auth per
+    /// HTTP client address, per stdio connection), or `unlimited`: beyond it the client's new
+    /// tasks are refused with -32603 saying when its oldest result expires. Counted per
+    /// instance. [default: 268435456]
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_or_unlimited::<Count>,
+          help_heading = "Limits")]
+    pub(crate) max_stored_result_bytes: Option<OrUnlimited>,
 
     /// Unanswered questions (elicitation, sampling) one task may have at once, or `unlimited`.
     /// [default: 16]
@@ -486,6 +494,38 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
           help_heading = "Transport")]
     pub(crate) max_sessions: Option<u64>,
+
+    /// Open HTTP sessions one client may hold: per bearer token subject, or without auth per
+    /// IP address; one more is refused with 429 and Retry-After. [default: 100]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_sessions_per_client: Option<u64>,
+
+    /// SSE streams (GET, resumed, POST answered as SSE) and MCP 2026-07-28 requests in flight
+    /// one client may have open: per bearer token subject, or without auth per IP address;
+    /// one more is refused with 429 and Retry-After. [default: 1000]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_streams_per_client: Option<u64>,
+
+    /// Open HTTP connections at most; one more is answered 503 and closed at once.
+    /// [default: half of the open-file limit (ulimit -n) after 256, within 32..=16384]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_connections: Option<u64>,
+
+    /// Seconds a client has to send a request's headers, from when the connection is ready for
+    /// one: also how long an idle connection stays open. An open response (an SSE stream) is
+    /// never cut by it. [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) header_read_timeout_secs: Option<u64>,
+
+    /// Seconds a client has to send a request's body, from its headers; a slower one is
+    /// answered 408 and the connection closed. [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) body_read_timeout_secs: Option<u64>,
 
     /// MCP 2026-07-28 requests served at once over HTTP (they have no session to count by),
     /// `subscriptions/listen` streams included; one more is refused with 503. [default: 10000]

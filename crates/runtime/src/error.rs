@@ -17,9 +17,9 @@ pub fn to_error_object(e: &Error) -> ErrorObject {
             ErrorObject::invalid_params(e.to_string())
         }
         // T-TTL-2 asks for -32603 when a requestor is over its limit; the message says which.
-        Error::LimitExceeded { .. } | Error::TooManyInputs { .. } => {
-            ErrorObject::internal(e.to_string())
-        }
+        Error::LimitExceeded { .. }
+        | Error::ResultBytesExceeded { .. }
+        | Error::TooManyInputs { .. } => ErrorObject::internal(e.to_string()),
         // The store's words name the database (its host, user, file path): they go to the
         // server's log, and the requestor learns only that the store failed.
         Error::Store { .. } => {

@@ -84,6 +84,9 @@ pub(crate) fn configure(
             session_idle_timeout: settings.session_idle_timeout,
             max_sessions: settings.max_sessions,
             max_stateless_requests: settings.max_stateless_requests,
+            max_sessions_per_client: settings.max_sessions_per_client,
+            max_streams_per_client: settings.max_streams_per_client,
+            connections: settings.connections.clone(),
             auth: match (&settings.auth, &settings.oauth) {
                 (_, Some(oauth)) => Some(oauth.clone().into()),
                 (Some(auth), None) => Some(auth.tokens.clone().into()),
@@ -166,6 +169,7 @@ pub(crate) async fn serve(ready: ReadyServer, settings: &ServeSettings) -> anyho
             oauth.metadata_url()
         ));
     }
+    output::info(&http_limits_line(settings));
     output::info(&format!(
         "listening on http://{local}{}",
         ready.http_config().path
@@ -194,6 +198,27 @@ fn store(settings: &StoreSettings) -> (StoreUrl, OpenOptions) {
         }
     };
     (url, open)
+}
+
+/// The HTTP limits in force, one line, so an operator sees what a client may hold.
+fn http_limits_line(settings: &ServeSettings) -> String {
+    let c = &settings.connections;
+    let l = &settings.engine.limits;
+    let or_unlimited = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+    format!(
+        "HTTP limits: {} connections, headers within {} s, bodies of {} bytes within {} s, \
+         {} sessions ({} per client), {} streams per client; per client {} unfinished tasks \
+         and {} bytes of stored results",
+        c.max_connections,
+        c.header_read_timeout.as_secs(),
+        settings.max_body_bytes,
+        c.body_read_timeout.as_secs(),
+        settings.max_sessions,
+        settings.max_sessions_per_client,
+        settings.max_streams_per_client,
+        or_unlimited(l.max_active_per_requestor.map(|n| n as u64)),
+        or_unlimited(l.max_result_bytes_per_client),
+    )
 }
 
 /// That bearer auth is on, and for how many subjects; never a token.

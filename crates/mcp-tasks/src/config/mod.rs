@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use mcp_tasks_engine::{ConfigError, EngineConfig, Limits, Synchronous};
 use mcp_tasks_runtime::admin::AdminToken;
 use mcp_tasks_runtime::server::RateLimit;
-use mcp_tasks_runtime::transport::http::BearerTokens;
+use mcp_tasks_runtime::transport::http::{self, BearerTokens};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
@@ -201,6 +201,8 @@ struct LimitsSection {
     max_result_bytes: Option<OrUnlimited>,
     #[serde(deserialize_with = "de_or_unlimited::<_, Count>")]
     max_pending_inputs: Option<OrUnlimited>,
+    #[serde(deserialize_with = "de_or_unlimited::<_, Count>")]
+    max_stored_result_bytes: Option<OrUnlimited>,
     #[serde(deserialize_with = "de_or_unlimited::<_, Rate>")]
     rate_per_second: Option<OrUnlimited>,
     #[serde(deserialize_with = "de_bounded::<_, Rate>")]
@@ -235,6 +237,16 @@ struct HttpSection {
     max_sessions: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_stateless_requests: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_sessions_per_client: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_streams_per_client: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_connections: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
+    header_read_timeout_secs: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
+    body_read_timeout_secs: Option<u64>,
     auth_tokens: Option<PathBuf>,
 }
 
@@ -281,11 +293,14 @@ mod defaults {
     pub(super) const MAX_ACTIVE_TASKS: u64 = 1000;
     pub(super) const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
     pub(super) const MAX_PENDING_INPUTS: u64 = 16;
+    pub(super) const MAX_STORED_RESULT_BYTES: u64 = 256 * 1024 * 1024;
     pub(super) const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
     pub(super) const RATE_PER_SECOND: u64 = 1000;
     pub(super) const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
     pub(super) const MAX_SESSIONS: u64 = 10_000;
     pub(super) const MAX_STATELESS_REQUESTS: u64 = 10_000;
+    pub(super) const MAX_SESSIONS_PER_CLIENT: u64 = 100;
+    pub(super) const MAX_STREAMS_PER_CLIENT: u64 = 1000;
     pub(super) const PG_POOL_SIZE: u64 = 16;
     pub(super) const LEASE_TTL_MS: u64 = 15_000;
 }
@@ -335,6 +350,10 @@ pub(crate) struct ServeSettings {
     pub(crate) session_idle_timeout: Duration,
     pub(crate) max_sessions: usize,
     pub(crate) max_stateless_requests: usize,
+    pub(crate) max_sessions_per_client: usize,
+    pub(crate) max_streams_per_client: usize,
+    /// Timeouts and the cap of HTTP connections.
+    pub(crate) connections: http::ConnectionLimits,
     /// `None` serves anonymous sessions.
     pub(crate) auth: Option<AuthSettings>,
     /// OAuth access tokens instead of `auth`'s static ones.
@@ -558,6 +577,11 @@ fn merge(
                 file.limits.max_pending_inputs,
                 defaults::MAX_PENDING_INPUTS,
             ),
+            max_result_bytes_per_client: args
+                .max_stored_result_bytes
+                .or(file.limits.max_stored_result_bytes)
+                .unwrap_or(OrUnlimited(Some(defaults::MAX_STORED_RESULT_BYTES)))
+                .0,
         })
         .audit(args.audit || file.audit.enabled.unwrap_or(false))
         .lease_ttl(ms(lease_ttl_ms.unwrap_or(defaults::LEASE_TTL_MS)));
@@ -565,6 +589,7 @@ fn merge(
         .validate()
         .map_err(|e| anyhow::anyhow!("{e} ({})", where_set(&e)))?;
 
+    let connections = connections(args, &file.http);
     Ok(ServeSettings {
         store,
         engine,
@@ -600,10 +625,45 @@ fn merge(
                 .or(file.http.max_stateless_requests)
                 .unwrap_or(defaults::MAX_STATELESS_REQUESTS),
         ),
+        max_sessions_per_client: to_usize(
+            args.max_sessions_per_client
+                .or(file.http.max_sessions_per_client)
+                .unwrap_or(defaults::MAX_SESSIONS_PER_CLIENT),
+        ),
+        max_streams_per_client: to_usize(
+            args.max_streams_per_client
+                .or(file.http.max_streams_per_client)
+                .unwrap_or(defaults::MAX_STREAMS_PER_CLIENT),
+        ),
+        connections,
         auth,
         oauth,
         admin,
     })
+}
+
+/// The HTTP connections' limits from the flags over the `[http]` section; the connection cap
+/// defaults to what the process's descriptor limit allows.
+fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
+    let secs = |flag: Option<u64>, key: Option<u64>, default: Duration| {
+        flag.or(key).map_or(default, Duration::from_secs)
+    };
+    http::ConnectionLimits {
+        header_read_timeout: secs(
+            args.header_read_timeout_secs,
+            file.header_read_timeout_secs,
+            http::HEADER_READ_TIMEOUT,
+        ),
+        body_read_timeout: secs(
+            args.body_read_timeout_secs,
+            file.body_read_timeout_secs,
+            http::BODY_READ_TIMEOUT,
+        ),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .map_or_else(http::default_max_connections, to_usize),
+    }
 }
 
 /// The per-requestor rate limit: a burst of twice the rate unless one is given.
@@ -667,6 +727,10 @@ fn where_set(e: &ConfigError) -> &'static str {
             "max_pending_inputs" => {
                 "set by --max-pending-inputs or [limits] max_pending_inputs; \"unlimited\" is no \
                  limit"
+            }
+            "max_result_bytes_per_client" => {
+                "set by --max-stored-result-bytes or [limits] max_stored_result_bytes; \
+                 \"unlimited\" is no limit"
             }
             _ => "\"unlimited\" is no limit",
         },
@@ -1058,6 +1122,7 @@ mod tests {
                 max_active_per_requestor: Some(7),
                 max_result_bytes: None,
                 max_pending_inputs: None,
+                max_result_bytes_per_client: Some(256 * 1024 * 1024),
             }
         );
         let s = settings(&[], "[ttl]\nmax_ms = \"unlimited\"").unwrap();
@@ -1102,6 +1167,7 @@ mod tests {
             ("--max-active-tasks", "max_active_per_requestor"),
             ("--max-result-bytes", "max_result_bytes"),
             ("--max-pending-inputs", "max_pending_inputs"),
+            ("--max-stored-result-bytes", "max_result_bytes_per_client"),
         ] {
             let err = settings(&[flag, "0"], "").unwrap_err().to_string();
             assert!(err.contains(name) && err.contains(flag), "{err}");

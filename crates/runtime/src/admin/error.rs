@@ -80,6 +80,7 @@ impl ApiError {
             Error::DuplicateInputKey { .. }
             | Error::Cancelled { .. }
             | Error::LimitExceeded { .. }
+            | Error::ResultBytesExceeded { .. }
             | Error::TooManyInputs { .. }
             | Error::RunnerChanged { .. }
             | Error::RunnerAlive { .. } => Self::internal(format!("internal error: {e}")),

@@ -166,6 +166,7 @@ pub(crate) fn spawn(
     let limits = Limits {
         max_active_per_requestor: config.limits.max_active_per_requestor,
         max_result_bytes: config.limits.max_result_bytes,
+        max_stored_result_bytes: config.limits.max_result_bytes_per_client,
         rate_limit: server.rate_limit().map(|r| r.to_string()),
         default_ttl_ms: config.default_ttl.map(millis),
         max_ttl_ms: config.max_ttl.map(millis),

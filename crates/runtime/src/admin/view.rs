@@ -326,6 +326,9 @@ pub struct Limits {
     pub max_active_per_requestor: Option<usize>,
     /// Bytes of one result.
     pub max_result_bytes: Option<usize>,
+    /// Bytes of unexpired results one client may hold before its new tasks are refused.
+    #[serde(default)]
+    pub max_stored_result_bytes: Option<u64>,
     /// Task operations per requestor: `5/s, bursts of 10`.
     pub rate_limit: Option<String>,
     /// The ttl of a task that asks for none.

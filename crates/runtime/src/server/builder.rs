@@ -464,8 +464,9 @@ impl ReadyServer {
         let config = self.http.clone();
         let max_sessions = Some(config.max_sessions);
         self.serve(max_sessions, |server, stopping| async move {
+            let connections = config.connections.clone();
             let (router, drained) = http::router_until(server, config, stopping);
-            http::serve(listener, router, drained).await
+            http::serve_with(listener, router, drained, connections).await
         })
         .await
     }

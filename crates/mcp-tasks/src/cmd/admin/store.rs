@@ -161,6 +161,7 @@ impl StoreAdmin {
             Error::DuplicateInputKey { .. }
             | Error::Cancelled { .. }
             | Error::LimitExceeded { .. }
+            | Error::ResultBytesExceeded { .. }
             | Error::TooManyInputs { .. }
             | Error::RunnerChanged { .. }
             | Error::RunnerAlive { .. } => {

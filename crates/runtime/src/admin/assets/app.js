@@ -561,6 +561,7 @@ function renderOverview() {
   const pairs = [
     ['Unfinished tasks per requestor', count(limits.maxActivePerRequestor)],
     ['Largest result', bytes(limits.maxResultBytes)],
+    ['Stored results per client', bytes(limits.maxStoredResultBytes)],
     ['Rate limit', limits.rateLimit ?? 'unlimited'],
     ['Default ttl', millis(limits.defaultTtlMs)],
     ['Largest ttl', millis(limits.maxTtlMs)],

@@ -66,7 +66,9 @@
 
 mod accept;
 mod auth;
+mod conn;
 mod drain;
+mod limits;
 mod origin;
 mod param_headers;
 mod replay;
@@ -83,7 +85,6 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Extension, Router};
 use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{decode, ErrorObject, Message, Request, RequestId};
@@ -96,6 +97,9 @@ pub use auth::{
     OAuthError, TokenError, TokensError, DEFAULT_FETCH_TIMEOUT,
     DEFAULT_INTROSPECTION_CACHE_ENTRIES, DEFAULT_INTROSPECTION_CACHE_TTL, DEFAULT_JWKS_MIN_REFETCH,
     DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, METADATA_PATH, MIN_TOKEN_CHARS,
+};
+pub use conn::{
+    default_max_connections, serve_with, ConnectionLimits, BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT,
 };
 pub use origin::OriginPolicy;
 pub use replay::{
@@ -131,6 +135,14 @@ pub struct HttpConfig {
     pub session_idle_timeout: Duration,
     /// The most sessions at once.
     pub max_sessions: usize,
+    /// The most sessions one client holds at once: a bearer token's subject, or without auth
+    /// an IP address; one more is refused with 429 (module `limits`).
+    pub max_sessions_per_client: usize,
+    /// The most SSE streams and MCP 2026-07-28 requests in flight one client has open at
+    /// once (module `limits`); one more is refused with 429.
+    pub max_streams_per_client: usize,
+    /// Timeouts and the cap of the connections themselves, used by [`serve_with`].
+    pub connections: ConnectionLimits,
     /// The most requests of MCP 2026-07-28 served at once, `subscriptions/listen` streams
     /// included; one more is refused with 503. They have no session to count them by.
     pub max_stateless_requests: usize,
@@ -155,6 +167,9 @@ impl Default for HttpConfig {
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            max_sessions_per_client: 100,
+            max_streams_per_client: 1000,
+            connections: ConnectionLimits::default(),
             max_stateless_requests: 10_000,
             auth: None,
             max_replay_bytes: MAX_SERVER_REPLAY_BYTES,
@@ -180,12 +195,16 @@ struct HttpState {
     param_headers: Mutex<Option<(Arc<crate::server::Tools>, Arc<param_headers::ParamHeaders>)>>,
     /// The requests of MCP 2026-07-28 being served.
     stateless: stateless::InFlight,
+    /// The streams open per client.
+    streams: limits::Streams,
 }
 
 /// A session, how recently it was used, and its streams' replay log.
 #[derive(Debug, Clone)]
 struct Tracked {
     session: Arc<Session>,
+    /// Who its per-client limit counts it for ([`limits::client_key`]).
+    client: Option<String>,
     activity: Arc<Activity>,
     replay: Arc<Replay>,
 }
@@ -199,9 +218,15 @@ struct Activity {
 }
 
 impl Tracked {
-    fn new(session: Arc<Session>, limits: replay::Limits, budget: Arc<replay::Budget>) -> Self {
+    fn new(
+        session: Arc<Session>,
+        client: Option<String>,
+        limits: replay::Limits,
+        budget: Arc<replay::Budget>,
+    ) -> Self {
         Self {
             session,
+            client,
             activity: Arc::new(Activity {
                 busy: AtomicUsize::new(0),
                 idle_since: Mutex::new(Instant::now()),
@@ -267,7 +292,7 @@ impl HttpState {
         tracked: &Tracked,
         rx: Outbound,
         until: Option<RequestId>,
-        busy: Busy,
+        busy: (Busy, limits::StreamSlot),
     ) -> Response {
         let number = self.next_stream.fetch_add(1, Ordering::Relaxed);
         let session = &tracked.session;
@@ -290,6 +315,64 @@ impl HttpState {
         tracing::debug!("standing SSE streams ended for shutdown");
     }
 
+    /// The refusal of a new session: 503 when the server holds its most sessions, 429 when
+    /// `client` holds its own most; `Retry-After` says when the soonest idle one of those
+    /// will have timed out.
+    fn session_cap(&self, id: &RequestId, client: Option<&str>) -> Option<Response> {
+        let timeout = self.config.session_idle_timeout;
+        let sessions = self.sessions();
+        let soonest = |of_client: bool| {
+            sessions
+                .values()
+                .filter(|t| !of_client || t.client.as_deref() == client)
+                .filter(|t| t.activity.busy.load(Ordering::Acquire) == 0)
+                .map(|t| {
+                    let idle = t
+                        .activity
+                        .idle_since
+                        .lock()
+                        .expect("activity mutex poisoned");
+                    timeout.saturating_sub(idle.elapsed())
+                })
+                .min()
+                .unwrap_or(timeout)
+        };
+        let open = sessions.len();
+        let max = self.config.max_sessions;
+        if open >= max {
+            return Some(limits::refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(id.clone()),
+                "max-sessions",
+                max,
+                soonest(false),
+                format!(
+                    "this server has {open} open sessions, the most it allows; end unused ones \
+                     with DELETE, or retry once idle ones time out"
+                ),
+            ));
+        }
+        let client = client?;
+        let max = self.config.max_sessions_per_client;
+        let held = sessions
+            .values()
+            .filter(|t| t.client.as_deref() == Some(client))
+            .count();
+        (held >= max).then(|| {
+            limits::refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(id.clone()),
+                "max-sessions-per-client",
+                max,
+                soonest(true),
+                format!(
+                    "this client ({client}) has {held} open sessions, the most one client may \
+                     hold; end unused ones with DELETE, or retry once idle ones time out"
+                ),
+            )
+        })
+    }
+
     /// Ends every session idle for longer than the timeout.
     fn reap(&self) {
         let timeout = self.config.session_idle_timeout;
@@ -303,6 +386,7 @@ impl HttpState {
             ids.iter().filter_map(|id| sessions.remove(id)).collect()
         };
         for t in idle {
+            self.server.engine().unbind_client(t.session.id());
             tracing::debug!(
                 session = t.session.id(),
                 "HTTP session ended after being idle"
@@ -379,6 +463,7 @@ fn router_with(
         stopping: stopping.clone().unwrap_or_default(),
         param_headers: Mutex::new(None),
         stateless: stateless::InFlight::default(),
+        streams: limits::Streams::default(),
     });
     if let Some(stopping) = stopping {
         let watched = Arc::downgrade(&state);
@@ -397,10 +482,17 @@ fn router_with(
             router = router.route(&at, get(move || async move { document }));
         }
     }
-    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            limits::read_body,
+        ))
+        .with_state(state)
 }
 
-/// Serves `router` on `listener` with `TCP_NODELAY` until `shutdown` completes.
+/// Serves `router` on `listener` with `TCP_NODELAY` and the default [`ConnectionLimits`]
+/// until `shutdown` completes; [`serve_with`] takes other limits.
 ///
 /// # Errors
 ///
@@ -410,18 +502,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // The peer's address keys the limits of its stateless requests (`stateless`).
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, router, shutdown, ConnectionLimits::default()).await
 }
 
 fn rpc_error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Response {
@@ -636,7 +717,8 @@ async fn post(
     }
     if let Message::Request(request) = &message {
         if request.method == method::INITIALIZE {
-            return initialize(&state, request.clone(), owner).await;
+            let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+            return initialize(&state, request.clone(), owner, peer).await;
         }
     }
     let (tracked, busy) = match session_of(&state, &headers, owner.as_ref()) {
@@ -663,18 +745,16 @@ async fn post(
     }
 }
 
-async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owner>) -> Response {
+async fn initialize(
+    state: &Arc<HttpState>,
+    request: Request,
+    owner: Option<Owner>,
+    peer: Option<std::net::IpAddr>,
+) -> Response {
     state.reap();
-    let open = state.sessions().len();
-    if open >= state.config.max_sessions {
-        return rpc_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(request.id),
-            ErrorObject::internal(format!(
-                "this server has {open} open sessions, the most it allows; end unused ones \
-                 with DELETE, or retry once idle ones time out"
-            )),
-        );
+    let client = limits::client_key(owner.as_ref(), peer);
+    if let Some(refused) = state.session_cap(&request.id, client.as_deref()) {
+        return refused;
     }
     let session = Arc::new(Session::with_owner(uuid::Uuid::new_v4().to_string(), owner));
     let (tx, _rx) = Sink::channel(DEFAULT_QUEUE);
@@ -683,10 +763,15 @@ async fn initialize(state: &Arc<HttpState>, request: Request, owner: Option<Owne
         return json_response(&Message::Response(response), None);
     }
     state.server.start_session(&session);
+    if let (None, Some(client)) = (&session.requestor().owner, &client) {
+        // The sessions of one address share its allowance of tasks and results.
+        state.server.engine().bind_client(session.id(), client);
+    }
     state.sessions().insert(
         session.id().to_owned(),
         Tracked::new(
             session.clone(),
+            client,
             state.replay_limits,
             state.replay_budget.clone(),
         ),
@@ -765,6 +850,10 @@ async fn answer(
         return json_response(&Message::Response(response), None);
     }
     let id = request.id.clone();
+    let max = state.config.max_streams_per_client;
+    let Some(slot) = state.streams.admit(tracked.client.as_deref(), max) else {
+        return limits::Streams::refusal(Some(id), max);
+    };
     // The handler runs on its own, not tied to the connection: a client that drops the
     // connection may resume the stream and still get the answer.
     let (server, handler_session) = (state.server.clone(), session.clone());
@@ -772,7 +861,7 @@ async fn answer(
         let response = server.handle_request(&handler_session, request, &tx).await;
         let _ = tx.send(response.into());
     });
-    state.open_stream(tracked, rx, Some(id), busy)
+    state.open_stream(tracked, rx, Some(id), (busy, slot))
 }
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
@@ -804,13 +893,21 @@ async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
             "the server is shutting down; reconnect once it is back, or to another instance",
         );
     }
+    let max = state.config.max_streams_per_client;
+    let Some(slot) = state.streams.admit(tracked.client.as_deref(), max) else {
+        return limits::Streams::refusal(None, max);
+    };
     let response = if let Some(last) = headers.get(LAST_EVENT_ID_HEADER) {
-        resume(&tracked, last, (busy, state.server.counters().stream()))
+        resume(
+            &tracked,
+            last,
+            (busy, state.server.counters().stream(), slot),
+        )
     } else {
         let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
         tracked.session.set_standing(Some(tx));
         crate::server::tasks::result::standing_opened();
-        state.open_stream(&tracked, rx, None, busy)
+        state.open_stream(&tracked, rx, None, (busy, slot))
     };
     // A shutdown that began while this stream opened has ended the others already; this one
     // must not hold the server open for the whole grace period either.
@@ -888,6 +985,7 @@ async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Resp
     };
     let session = tracked.session;
     state.sessions().remove(session.id());
+    state.server.engine().unbind_client(session.id());
     session.close();
     tracked.replay.clear();
     tracing::debug!(session = session.id(), "HTTP session ended by the client");

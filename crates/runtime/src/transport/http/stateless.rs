@@ -239,6 +239,11 @@ pub(super) async fn serve(
         )
             .into_response();
     };
+    let max = state.config.max_streams_per_client;
+    let client = super::limits::client_key(owner.as_ref(), peer);
+    let Some(slot) = state.streams.admit(client.as_deref(), max) else {
+        return super::limits::Streams::refusal(Some(request.id), max);
+    };
     let id = request.id.clone();
     // Limited and counted as the caller (its owner, else its address), not afresh per request.
     let requestor = Requestor {
@@ -269,7 +274,7 @@ pub(super) async fn serve(
             }
         }
         // Counted until its work ends, however its client went.
-        drop(admitted);
+        drop((admitted, slot));
     });
     loop {
         let Some(first) = rx.recv().await else {

@@ -1,0 +1,408 @@
+//! What one client holds in this engine: unfinished tasks and unexpired result bytes, counted
+//! per client rather than per requestor session (T-TTL-2; issue 16 measured 11 anonymous
+//! sessions of one address holding 11,000 active tasks, and 200 tasks with 1 MB results
+//! holding 404 MB).
+//!
+//! A client is the requestor's owner (with auth), else the client key its transport bound to
+//! its session ([`Engine::bind_client`](crate::Engine::bind_client): the HTTP peer's address),
+//! else its session (stdio: the connection, one client).
+//!
+//! The stores enforce [`Limits::max_active_per_requestor`](crate::Limits) exactly, per owner or
+//! session, on every instance; they know nothing of addresses or result sizes. This ledger
+//! adds the per-client counts in memory, per engine:
+//! - a task is charged to its client when created here (before the store is asked, so two
+//!   creations cannot both pass the check), released from the active count when the change
+//!   feed (or this engine's own `finish`) says it ended, and its result's bytes charged when
+//!   this engine stores it, until the feed says it was deleted or its `expires_at` passes;
+//! - so it is exact on one instance; on several sharing a store, each instance counts what it
+//!   created and finished, so one client may hold up to the limit on each instance. Counts
+//!   start empty at start-up: unfinished tasks of a previous run are failed or rerun by
+//!   recovery, and results stored before the start are not counted.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::task::{Owner, Requestor, TaskId};
+use crate::{Error, Result};
+
+/// The ledger: per task, who it is charged to; per client, its totals.
+#[derive(Debug, Default)]
+pub(crate) struct Quotas {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tasks: HashMap<TaskId, Charged>,
+    clients: HashMap<String, Usage>,
+    /// Session → client key, as the transport bound them.
+    bound: HashMap<String, String>,
+}
+
+/// One task's charge.
+#[derive(Debug)]
+struct Charged {
+    client: String,
+    owner: Option<Owner>,
+    active: bool,
+    /// Its stored result's bytes, once finished here.
+    bytes: u64,
+    expires_at: Option<Timestamp>,
+}
+
+/// One client's totals.
+#[derive(Debug, Default)]
+struct Usage {
+    active: usize,
+    bytes: u64,
+    /// The charged results by expiry ([`Timestamp::MAX`] for none), to drop expired ones and
+    /// to say when to retry.
+    results: BTreeSet<(Timestamp, TaskId)>,
+}
+
+/// The limits the ledger checks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caps {
+    pub(crate) active: Option<usize>,
+    pub(crate) result_bytes: Option<u64>,
+}
+
+impl Caps {
+    fn any(self) -> bool {
+        self.active.is_some() || self.result_bytes.is_some()
+    }
+}
+
+impl Quotas {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("quota mutex poisoned")
+    }
+
+    /// Counts `session`'s tasks as `client`'s from now on.
+    pub(crate) fn bind(&self, session: &str, client: &str) {
+        self.lock()
+            .bound
+            .insert(session.to_owned(), client.to_owned());
+    }
+
+    /// Forgets `session`'s binding; its tasks stay charged to the client they were charged to.
+    pub(crate) fn unbind(&self, session: &str) {
+        self.lock().bound.remove(session);
+    }
+
+    /// Charges a new task `id` of `requestor`, or refuses it: the client has `caps.active`
+    /// unfinished tasks, or more than `caps.result_bytes` of unexpired results.
+    pub(crate) fn charge(
+        &self,
+        caps: Caps,
+        requestor: &Requestor,
+        id: &TaskId,
+        now: Timestamp,
+    ) -> Result<()> {
+        if !caps.any() {
+            return Ok(());
+        }
+        let mut st = self.lock();
+        let client = match (&requestor.owner, &requestor.session) {
+            (Some(owner), _) => format!("owner:{owner}"),
+            (None, Some(session)) => st
+                .bound
+                .get(session)
+                .cloned()
+                .unwrap_or_else(|| format!("session:{session}")),
+            (None, None) => return Ok(()),
+        };
+        let State { tasks, clients, .. } = &mut *st;
+        let usage = clients.entry(client.clone()).or_default();
+        if let Some(limit) = caps.active {
+            if usage.active >= limit {
+                return Err(Error::LimitExceeded { limit });
+            }
+        }
+        if let Some(limit) = caps.result_bytes {
+            if usage.bytes > limit {
+                usage.drop_expired(tasks, now);
+            }
+            if usage.bytes > limit {
+                let retry_after = usage
+                    .results
+                    .iter()
+                    .next()
+                    .map(|(at, _)| *at)
+                    .filter(|at| *at < Timestamp::MAX)
+                    .map(|at| Duration::try_from(at.duration_since(now)).unwrap_or_default());
+                return Err(Error::ResultBytesExceeded {
+                    held: usage.bytes,
+                    limit,
+                    retry_after,
+                });
+            }
+        }
+        usage.active += 1;
+        tasks.insert(
+            id.clone(),
+            Charged {
+                client,
+                owner: requestor.owner.clone(),
+                active: true,
+                bytes: 0,
+                expires_at: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Undoes the charge of a task the store did not create.
+    pub(crate) fn uncharge(&self, id: &TaskId) {
+        self.forget(id);
+    }
+
+    /// The task ended (any terminal status): it no longer counts as unfinished.
+    pub(crate) fn ended(&self, id: &TaskId) {
+        let mut st = self.lock();
+        let State { tasks, clients, .. } = &mut *st;
+        let Some(charged) = tasks.get_mut(id) else {
+            return;
+        };
+        if std::mem::take(&mut charged.active) {
+            if let Some(usage) = clients.get_mut(&charged.client) {
+                usage.active = usage.active.saturating_sub(1);
+            }
+        }
+        if charged.bytes == 0 {
+            // Nothing stored to count: the entry would only take memory.
+            let client = charged.client.clone();
+            tasks.remove(id);
+            tidy(clients, &client);
+        }
+    }
+
+    /// The store created the task, to expire at `expires_at`.
+    pub(crate) fn created(&self, id: &TaskId, expires_at: Option<Timestamp>) {
+        if let Some(charged) = self.lock().tasks.get_mut(id) {
+            charged.expires_at = expires_at;
+        }
+    }
+
+    /// A result of `bytes` is about to be stored for the task. Charged before the store is
+    /// asked, so the change feed's "ended" cannot overtake it.
+    pub(crate) fn storing(&self, id: &TaskId, bytes: u64) {
+        let mut st = self.lock();
+        let State { tasks, clients, .. } = &mut *st;
+        if let Some(charged) = tasks.get_mut(id) {
+            if bytes > 0 && charged.bytes == 0 {
+                charged.bytes = bytes;
+                if let Some(usage) = clients.get_mut(&charged.client) {
+                    usage.bytes += bytes;
+                    usage.results.insert((ends(charged.expires_at), id.clone()));
+                }
+            }
+        }
+    }
+
+    /// The result charged by [`Quotas::storing`] was not stored after all (the task had
+    /// ended otherwise, or the store failed).
+    pub(crate) fn not_stored(&self, id: &TaskId) {
+        let mut st = self.lock();
+        let State { tasks, clients, .. } = &mut *st;
+        let Some(charged) = tasks.get_mut(id) else {
+            return;
+        };
+        let bytes = std::mem::take(&mut charged.bytes);
+        let (client, active) = (charged.client.clone(), charged.active);
+        if let Some(usage) = clients.get_mut(&client) {
+            usage.bytes = usage.bytes.saturating_sub(bytes);
+            usage
+                .results
+                .remove(&(ends(charged.expires_at), id.clone()));
+        }
+        if !active {
+            tasks.remove(id);
+            tidy(clients, &client);
+        }
+    }
+
+    /// The task was deleted (expired or purged): nothing of it counts any more.
+    pub(crate) fn deleted(&self, id: &TaskId) {
+        self.forget(id);
+    }
+
+    fn forget(&self, id: &TaskId) {
+        let mut st = self.lock();
+        let State { tasks, clients, .. } = &mut *st;
+        if let Some(charged) = tasks.remove(id) {
+            if let Some(usage) = clients.get_mut(&charged.client) {
+                usage.release(&charged, id);
+            }
+            tidy(clients, &charged.client);
+        }
+    }
+
+    /// The tasks still counted as unfinished, with their owners: for a re-check against the
+    /// store when the change feed lost changes.
+    pub(crate) fn active(&self) -> Vec<(TaskId, Option<Owner>)> {
+        self.lock()
+            .tasks
+            .iter()
+            .filter(|(_, c)| c.active)
+            .map(|(id, c)| (id.clone(), c.owner.clone()))
+            .collect()
+    }
+}
+
+impl Usage {
+    fn release(&mut self, charged: &Charged, id: &TaskId) {
+        if charged.active {
+            self.active = self.active.saturating_sub(1);
+        }
+        if charged.bytes > 0 {
+            self.bytes = self.bytes.saturating_sub(charged.bytes);
+            self.results.remove(&(ends(charged.expires_at), id.clone()));
+        }
+    }
+
+    /// Drops the results whose ttl has run out, whether or not the sweeper has deleted them.
+    fn drop_expired(&mut self, tasks: &mut HashMap<TaskId, Charged>, now: Timestamp) {
+        while let Some((at, id)) = self.results.first().cloned() {
+            if at > now {
+                break;
+            }
+            if let Some(charged) = tasks.remove(&id) {
+                self.release(&charged, &id);
+            } else {
+                self.results.remove(&(at, id));
+            }
+        }
+    }
+}
+
+/// When a result stops counting: its expiry, or never.
+fn ends(expires_at: Option<Timestamp>) -> Timestamp {
+    expires_at.unwrap_or(Timestamp::MAX)
+}
+
+/// Forgets a client that holds nothing.
+fn tidy(clients: &mut HashMap<String, Usage>, client: &str) {
+    if clients
+        .get(client)
+        .is_some_and(|u| u.active == 0 && u.bytes == 0)
+    {
+        clients.remove(client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    const CAPS: Caps = Caps {
+        active: Some(2),
+        result_bytes: Some(100),
+    };
+
+    /// T-TTL-2: anonymous sessions bound to one address share its allowance of unfinished
+    /// tasks; another address has its own; a task that ends frees its slot.
+    #[test]
+    fn sessions_of_one_address_share_the_active_cap() {
+        let q = Quotas::default();
+        q.bind("s1", "address:10.0.0.1");
+        q.bind("s2", "address:10.0.0.1");
+        q.bind("s3", "address:10.0.0.2");
+        let (a, b, c) = (TaskId::generate(), TaskId::generate(), TaskId::generate());
+        q.charge(CAPS, &Requestor::anonymous("s1"), &a, now())
+            .unwrap();
+        q.charge(CAPS, &Requestor::anonymous("s2"), &b, now())
+            .unwrap();
+        let over = q.charge(CAPS, &Requestor::anonymous("s2"), &c, now());
+        assert!(
+            matches!(over, Err(Error::LimitExceeded { limit: 2 })),
+            "{over:?}"
+        );
+        q.charge(CAPS, &Requestor::anonymous("s3"), &c, now())
+            .unwrap();
+        q.ended(&a);
+        q.charge(
+            CAPS,
+            &Requestor::anonymous("s1"),
+            &TaskId::generate(),
+            now(),
+        )
+        .unwrap();
+    }
+
+    /// T-TTL-2: a client holding more than the cap in unexpired results is refused, told when
+    /// the oldest expires; once it expired, or was deleted, the client may create again.
+    #[test]
+    fn stored_results_above_the_cap_refuse_new_tasks() {
+        let q = Quotas::default();
+        let me = Requestor {
+            owner: Some(Owner::new("alice")),
+            session: Some("s".into()),
+        };
+        let (a, b) = (TaskId::generate(), TaskId::generate());
+        let soon = now().checked_add(Duration::from_secs(60)).unwrap();
+        q.charge(CAPS, &me, &a, now()).unwrap();
+        q.created(&a, Some(soon));
+        q.storing(&a, 80);
+        q.ended(&a);
+        q.charge(CAPS, &me, &b, now()).unwrap();
+        q.created(&b, None);
+        q.storing(&b, 80);
+        q.ended(&b);
+        let refused = q.charge(CAPS, &me, &TaskId::generate(), now()).unwrap_err();
+        match &refused {
+            Error::ResultBytesExceeded {
+                held: 160,
+                limit: 100,
+                retry_after: Some(after),
+            } => assert_eq!(*after, Duration::from_secs(60)),
+            other => panic!("{other:?}"),
+        }
+        assert!(refused.to_string().contains("60 s"), "{refused}");
+        let later = soon.checked_add(Duration::from_secs(1)).unwrap();
+        q.charge(CAPS, &me, &TaskId::generate(), later)
+            .expect("the expired result no longer counts");
+        q.deleted(&b);
+        assert!(q.lock().clients.get("owner:alice").unwrap().bytes == 0);
+    }
+
+    /// A result that was not stored after all (the task was cancelled first) is uncharged,
+    /// and a finished task with nothing stored leaves no entry.
+    #[test]
+    fn results_not_stored_are_uncharged() {
+        let q = Quotas::default();
+        let me = Requestor::anonymous("s");
+        let a = TaskId::generate();
+        q.charge(CAPS, &me, &a, now()).unwrap();
+        q.storing(&a, 500);
+        q.ended(&a);
+        assert!(q.charge(CAPS, &me, &TaskId::generate(), now()).is_err());
+        q.not_stored(&a);
+        let st = q.lock();
+        assert!(!st.tasks.contains_key(&a));
+        assert!(
+            !st.clients.contains_key("session:s"),
+            "a client holding nothing is forgotten"
+        );
+    }
+
+    /// Without limits nothing is kept.
+    #[test]
+    fn no_limits_keep_nothing() {
+        let q = Quotas::default();
+        let none = Caps {
+            active: None,
+            result_bytes: None,
+        };
+        q.charge(none, &Requestor::anonymous("s"), &TaskId::generate(), now())
+            .unwrap();
+        assert!(q.lock().tasks.is_empty());
+    }
+}

@@ -1,0 +1,283 @@
+//! What one client may hold of the endpoint, and the answers that say which limit it hit and
+//! when to retry.
+//!
+//! - A request body is read here, before routing, and never beyond
+//!   [`HttpConfig::max_body_bytes`](super::HttpConfig): a larger one is answered 413 (a
+//!   declared `Content-Length` above it without reading a byte), one that does not end within
+//!   the body read timeout 408 (`conn`), both with a JSON-RPC error body and
+//!   `Connection: close`, so the rest of the body is never read.
+//! - Sessions are capped per client ([`HttpConfig::max_sessions_per_client`](super::HttpConfig)):
+//!   the bearer token's subject, or without auth the peer's IP address, so one client cannot
+//!   take every one of [`HttpConfig::max_sessions`](super::HttpConfig). One more is refused
+//!   with 429, a JSON-RPC error naming the limit, and `Retry-After`: when the client's
+//!   soonest idle session will have timed out.
+//! - Streams are capped per client ([`HttpConfig::max_streams_per_client`](super::HttpConfig)):
+//!   the SSE streams of its sessions (GET streams, resumed streams, POST exchanges answered as
+//!   SSE) and its MCP 2026-07-28 requests in flight (`subscriptions/listen` included), counted
+//!   while open. One more is refused with 429 before it runs.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use mcp_tasks_engine::Owner;
+use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId};
+
+use super::conn::{caused_by, BodyTimedOut};
+use super::rpc_error;
+
+/// Middleware: reads the request body within `max` bytes and the body read timeout, or
+/// answers 413 / 408 (see the module docs).
+pub(super) async fn read_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return too_large(max);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if caused_by::<LengthLimitError>(e.as_ref()) => return too_large(max),
+        Err(e) if caused_by::<BodyTimedOut>(e.as_ref()) => {
+            return closing(rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                None,
+                ErrorObject::invalid_request(format!(
+                    "{e}: the body read timeout; send the whole body at once, and a \
+                     Content-Length rather than a chunked body that may never end"
+                )),
+            ))
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read a request body");
+            return closing(rpc_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorObject::invalid_request(format!("the request body could not be read: {e}")),
+            ));
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn too_large(max: usize) -> Response {
+    closing(rpc_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        None,
+        ErrorObject::invalid_request(format!(
+            "the request body is above this server's limit of {max} bytes (max body bytes); \
+             send a smaller message"
+        )),
+    ))
+}
+
+/// Closes the connection after `response`: the rest of a refused body is never read.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Who a per-client limit counts: the bearer token's subject, else the peer's IP address
+/// (`None` when the router is served without connection info: then nothing is counted).
+pub(super) fn client_key(owner: Option<&Owner>, peer: Option<IpAddr>) -> Option<String> {
+    match (owner, peer) {
+        (Some(owner), _) => Some(format!("owner:{owner}")),
+        (None, Some(ip)) => Some(format!("address:{ip}")),
+        (None, None) => None,
+    }
+}
+
+/// Open streams by client key.
+type StreamTable = Arc<Mutex<HashMap<String, usize>>>;
+
+/// The streams open per client.
+#[derive(Debug, Default)]
+pub(super) struct Streams(StreamTable);
+
+impl Streams {
+    /// Admits one more stream of `client` while it has fewer than `max` open; it counts until
+    /// the slot is dropped. A request with no client key (no connection info) is not counted.
+    pub(super) fn admit(&self, client: Option<&str>, max: usize) -> Option<StreamSlot> {
+        let Some(client) = client else {
+            return Some(StreamSlot(None));
+        };
+        let mut open = self.0.lock().expect("stream table mutex poisoned");
+        let n = open.entry(client.to_owned()).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot(Some((self.0.clone(), client.to_owned()))))
+    }
+
+    /// The 429 for a client over [`HttpConfig::max_streams_per_client`](super::HttpConfig).
+    pub(super) fn refusal(id: Option<RequestId>, max: usize) -> Response {
+        refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            id,
+            "max-streams-per-client",
+            max,
+            Duration::from_secs(1),
+            format!(
+                "this client has {max} streams and requests open, the most one client may; \
+                 close GET or listen streams it no longer reads, or wait for answers in flight"
+            ),
+        )
+    }
+}
+
+/// One open stream of a client, counted until dropped.
+#[derive(Debug)]
+pub(super) struct StreamSlot(Option<(StreamTable, String)>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Some((table, client)) = self.0.take() {
+            let mut open = table.lock().expect("stream table mutex poisoned");
+            if let Some(n) = open.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&client);
+                }
+            }
+        }
+    }
+}
+
+/// A refusal by a per-client limit `name` (the flag's name without `--`): `status` (429 for a
+/// client's own limit, 503 for the server's), a JSON-RPC error that says which limit and when
+/// to retry, and `Retry-After`.
+pub(super) fn refuse(
+    status: StatusCode,
+    id: Option<RequestId>,
+    name: &str,
+    max: usize,
+    retry_after: Duration,
+    message: String,
+) -> Response {
+    let secs = retry_after.as_secs().max(1);
+    let mut error = ErrorObject::internal(format!("{message} (limit {name} = {max})"));
+    error.data = Some(serde_json::json!({
+        "limit": name,
+        "max": max,
+        "retryAfterSecs": secs,
+    }));
+    let mut response = rpc_error(status, id, error);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Owners are counted by subject, anonymous clients by address, and the two never meet.
+    #[test]
+    fn clients_are_keyed_by_owner_else_address() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let alice = Owner::new("alice");
+        assert_eq!(
+            client_key(Some(&alice), Some(ip)),
+            client_key(Some(&alice), None)
+        );
+        assert_eq!(client_key(None, Some(ip)).unwrap(), "address:10.0.0.1");
+        assert_ne!(
+            client_key(Some(&Owner::new("10.0.0.1")), None),
+            client_key(None, Some(ip))
+        );
+        assert_eq!(client_key(None, None), None);
+    }
+
+    /// A body above the limit is 413 with a JSON-RPC error and `Connection: close`, declared
+    /// or not; one at the limit reaches the handler whole.
+    #[tokio::test]
+    async fn bodies_above_the_limit_get_a_json_rpc_413() {
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::post(
+                    |body: axum::body::Bytes| async move { body.len().to_string() },
+                ),
+            )
+            .layer(axum::middleware::from_fn_with_state(16usize, read_body));
+        let send = |body: Body, declared: Option<usize>| {
+            let mut req = axum::http::Request::post("/");
+            if let Some(n) = declared {
+                req = req.header(header::CONTENT_LENGTH, n);
+            }
+            app.clone().oneshot(req.body(body).unwrap())
+        };
+        let ok = send(Body::from(vec![b'x'; 16]), Some(16)).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        let declared = send(Body::empty(), Some(17)).await.unwrap();
+        let streamed = futures::stream::iter(
+            [b"0123456789".as_slice(), b"0123456789".as_slice()]
+                .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::from_static(c))),
+        );
+        let undeclared = send(Body::from_stream(streamed), None).await.unwrap();
+        for r in [declared, undeclared] {
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(r.headers()[header::CONNECTION], "close");
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], -32600, "{v}");
+            assert!(
+                v["error"]["message"].as_str().unwrap().contains("16 bytes"),
+                "{v}"
+            );
+        }
+    }
+
+    /// A client's streams are counted until their slots drop; other clients and requests
+    /// without a client key are not affected.
+    #[test]
+    fn streams_are_counted_per_client() {
+        let streams = Streams::default();
+        let a = streams.admit(Some("address:a"), 2).unwrap();
+        let _b = streams.admit(Some("address:a"), 2).unwrap();
+        assert!(streams.admit(Some("address:a"), 2).is_none());
+        let _other = streams.admit(Some("address:b"), 2).unwrap();
+        let _unkeyed = streams.admit(None, 2).unwrap();
+        drop(a);
+        assert!(streams.admit(Some("address:a"), 2).is_some());
+    }
+
+    /// A refusal carries the limit's name in the message and the data, and Retry-After.
+    #[tokio::test]
+    async fn refusals_name_the_limit_and_when_to_retry() {
+        let r = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(RequestId::Number(3)),
+            "max-sessions-per-client",
+            2,
+            Duration::from_millis(10),
+            "too many".into(),
+        );
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["id"], 3);
+        assert_eq!(v["error"]["data"]["limit"], "max-sessions-per-client");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max-sessions-per-client = 2"));
+    }
+}
