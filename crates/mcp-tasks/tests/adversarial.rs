@@ -718,3 +718,40 @@ async fn raw_post(target: &Target, session: &str, body: &str) -> TcpStream {
         .expect("send the request");
     socket
 }
+
+/// T-SEC-3: mallory opens sessions until refused. The refusal is 429 with a JSON-RPC body that
+/// names the limit and a `Retry-After`; alice, another subject, still opens sessions and is
+/// served, and nothing of hers changes.
+#[tokio::test]
+async fn a_client_that_opens_sessions_until_refused() {
+    let target = Target::start(&["--max-sessions-per-client", "5", "--max-sessions", "50"]).await;
+    let mut opened = Vec::new();
+    let refusal = loop {
+        assert!(opened.len() <= 50, "mallory was never refused");
+        let mallory = target.mallory();
+        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                          "params": testkit::stdio::default_initialize_params()});
+        let reply = mallory.raw(Method::POST, Some(&init)).await;
+        if reply.status != 200 {
+            break reply;
+        }
+        opened.push(mallory);
+    };
+    assert_eq!(opened.len(), 5, "mallory got exactly its allowance");
+    assert_eq!(refusal.status, 429, "{}", refusal.body);
+    assert!(
+        refusal.headers.get("retry-after").is_some(),
+        "no Retry-After: {:?}",
+        refusal.headers
+    );
+    let body: Value = serde_json::from_str(&refusal.body).expect("a JSON-RPC body");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max-sessions-per-client")),
+        "the refusal names the limit: {body}"
+    );
+    target
+        .check_unharmed("a client opening sessions until refused")
+        .await;
+}
