@@ -66,6 +66,8 @@
 mod accept;
 mod auth;
 mod drain;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod origin;
 mod param_headers;
 mod replay;
