@@ -61,13 +61,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(!message.is_empty());
     }
 
-    let gateway = cli::Cli::try_parse_from([
-        "mcp-tasks",
-        "gateway",
-        "--config",
-        path_text,
-    ])
-    .expect("the gateway command line parses");
+    let gateway = cli::Cli::try_parse_from(["mcp-tasks", "gateway", "--config", path_text])
+        .expect("the gateway command line parses");
     let cli::Command::Gateway(args) = gateway.command else {
         unreachable!("parsed as gateway")
     };

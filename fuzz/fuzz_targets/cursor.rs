@@ -44,7 +44,10 @@ fn decoded(cursor: &str, requestor: &Requestor) -> Option<Position> {
     match Position::decode(cursor, KEY, requestor) {
         Ok(p) => Some(p),
         Err(Error::InvalidCursor { cursor: shown }) => {
-            assert!(shown.chars().count() <= 200, "the error repeats a long cursor");
+            assert!(
+                shown.chars().count() <= 200,
+                "the error repeats a long cursor"
+            );
             None
         }
         Err(other) => panic!("a bad cursor gave {other:?}"),
@@ -70,7 +73,11 @@ fuzz_target!(|data: &[u8]| {
             .split_once('.')
             .and_then(|(payload, _)| URL_SAFE_NO_PAD.decode(payload).ok())
             .expect("an accepted cursor has a payload");
-        assert_eq!(sign(&payload, "alice"), text, "forged cursor accepted as {p:?}");
+        assert_eq!(
+            sign(&payload, "alice"),
+            text,
+            "forged cursor accepted as {p:?}"
+        );
     }
 
     if let Some(p) = decoded(&sign(data, "alice"), &alice()) {

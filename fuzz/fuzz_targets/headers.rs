@@ -78,11 +78,17 @@ fuzz_target!(|data: &[u8]| {
     headers.push(pair("mcp-param-region", encoded.clone()));
     let request = call(&value, json!({"region": value}));
     if let Err(e) = check_stateless_headers(&tools, &headers, &request, &meta) {
-        panic!("our own encoding {encoded:?} of {value:?} is refused: {}", e.message);
+        panic!(
+            "our own encoding {encoded:?} of {value:?} is refused: {}",
+            e.message
+        );
     }
     let arguments = json!({"region": value});
     if let Err(e) = check_param_headers(&tools, &headers, "region", Some(&arguments)) {
-        panic!("our own encoding {encoded:?} of {value:?} is refused: {}", e.message);
+        panic!(
+            "our own encoding {encoded:?} of {value:?} is refused: {}",
+            e.message
+        );
     }
 
     // Whatever bytes arrive as Mcp-Name or a mirrored argument: refused with -32020, or they

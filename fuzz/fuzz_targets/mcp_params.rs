@@ -65,7 +65,11 @@ fuzz_target!(|data: &[u8]| {
             let carried = json!({ "_meta": meta.to_meta() });
             let again = v2::RequestMetaObject::from_params(Some(&carried))
                 .unwrap_or_else(|e| panic!("{carried} does not decode again: {}", e.message));
-            assert_eq!(again, Some(meta), "the _meta object changed on a round trip");
+            assert_eq!(
+                again,
+                Some(meta),
+                "the _meta object changed on a round trip"
+            );
         }
         Ok(None) => {}
         Err(e) => assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{}", e.message),
@@ -74,7 +78,11 @@ fuzz_target!(|data: &[u8]| {
         Ok((responses, _state)) => assert!(responses.values().all(Value::is_object)),
         Err(e) => assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{}", e.message),
     }
-    if let Some(method) = params.as_ref().and_then(|p| p.get("method")).and_then(Value::as_str) {
+    if let Some(method) = params
+        .as_ref()
+        .and_then(|p| p.get("method"))
+        .and_then(Value::as_str)
+    {
         let _ = v2::headers::name_of(method, params.as_ref());
     }
 });

@@ -32,8 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(Value::Object(answers)) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let state = match seal_request_state(SECRET, "delete", &args(), Some("alice"), &answers, NOW)
-    {
+    let state = match seal_request_state(SECRET, "delete", &args(), Some("alice"), &answers, NOW) {
         Ok(state) => state,
         Err(e) => {
             assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{}", e.message);
@@ -46,14 +45,33 @@ fuzz_target!(|data: &[u8]| {
     let refused = |tool: &str, arguments: &Map<String, Value>, owner: Option<&str>, now: u64| {
         open_request_state(SECRET, tool, arguments, owner, &state, now).is_err()
     };
-    assert!(refused("other", &args(), Some("alice"), NOW), "another tool");
-    assert!(refused("delete", &Map::new(), Some("alice"), NOW), "other arguments");
-    assert!(refused("delete", &args(), Some("bob"), NOW), "another owner");
-    assert!(refused("delete", &args(), None, NOW), "anonymous");
-    assert!(refused("delete", &args(), Some("alice"), NOW + 86_400), "expired");
     assert!(
-        open_request_state(b"another secret", "delete", &args(), Some("alice"), &state, NOW)
-            .is_err(),
+        refused("other", &args(), Some("alice"), NOW),
+        "another tool"
+    );
+    assert!(
+        refused("delete", &Map::new(), Some("alice"), NOW),
+        "other arguments"
+    );
+    assert!(
+        refused("delete", &args(), Some("bob"), NOW),
+        "another owner"
+    );
+    assert!(refused("delete", &args(), None, NOW), "anonymous");
+    assert!(
+        refused("delete", &args(), Some("alice"), NOW + 86_400),
+        "expired"
+    );
+    assert!(
+        open_request_state(
+            b"another secret",
+            "delete",
+            &args(),
+            Some("alice"),
+            &state,
+            NOW
+        )
+        .is_err(),
         "another server's key"
     );
 });
