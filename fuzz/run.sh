@@ -8,8 +8,8 @@
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
 # The machine's toolchain is stable; cargo-fuzz needs nightly flags, which RUSTC_BOOTSTRAP=1
-# allows on it. MCP_TASKS_FUZZ_SANITIZER picks the sanitizer (default: none, the project has
-# no unsafe code; `address` to check the dependencies' too, about twice as slow).
+# allows on it. MCP_TASKS_FUZZ_SANITIZER picks the sanitizer (default: none, as the project
+# has no unsafe code; `address` would watch the dependencies' too).
 # MCP_TASKS_FUZZ_LOCKED=1 (CI) refuses a fuzz/Cargo.lock that does not match the manifests;
 # MCP_TASKS_FUZZ_QUICK_BUILD=1 (CI) builds faster, for short runs.
 set -euo pipefail
