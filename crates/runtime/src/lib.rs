@@ -63,6 +63,9 @@ pub mod client;
 pub mod dialect;
 pub mod error;
 pub mod ext_dialect;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod peer;
 pub mod server;

@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mcp_tasks_wire::jsonrpc::{self, Message, RequestId};
@@ -514,7 +513,7 @@ impl Shared {
         cursor: &mut Cursor,
         waiting_for: Option<&RequestId>,
     ) -> bool {
-        let mut events = response.bytes_stream().eventsource();
+        let mut events = std::pin::pin!(super::sse::events(response.bytes_stream()));
         loop {
             let event = tokio::select! {
                 e = events.next() => e,

@@ -73,6 +73,7 @@ mod http;
 mod input;
 mod param_headers;
 mod protocol;
+pub(crate) mod sse;
 mod stdio;
 mod task;
 mod transport;

@@ -411,6 +411,26 @@ mod tests {
         }
     }
 
+    /// Found by fuzz/fuzz_targets/jsonrpc.rs: a number that serde_json reads without
+    /// `float_roundtrip` comes back one bit off once written and read again, so a value passed
+    /// through (the gateway, a stored result) changed.
+    #[test]
+    fn numbers_survive_decode_encode_decode() {
+        for number in [
+            "1.8446744073709551616",
+            "0.1",
+            "-2.5e-308",
+            "1e300",
+            "123456789.123456789",
+        ] {
+            let input =
+                format!(r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"x":{number}}}}}"#);
+            let once = decode(input.as_bytes()).unwrap();
+            let again = decode(&serde_json::to_vec(&once).unwrap()).unwrap();
+            assert_eq!(once, again, "{number}");
+        }
+    }
+
     #[test]
     fn valid_messages_decode_and_ignore_unknown_members() {
         let m = decode(

@@ -68,6 +68,8 @@ mod accept;
 mod auth;
 mod conn;
 mod drain;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod limits;
 mod origin;
 mod param_headers;

@@ -124,7 +124,7 @@ pub(super) fn missing_version_header() -> ErrorObject {
 /// (missing or not the `_meta` one is -32020), `Mcp-Method`, `Mcp-Name`, the `Mcp-Param-*` of
 /// a `tools/call` (each -32020), and only then whether this server speaks the version the
 /// header and `_meta` agree on (-32022).
-fn check(
+pub(super) fn check(
     headers: &HeaderMap,
     request: &Request,
     meta: &RequestMetaObject,
