@@ -169,9 +169,9 @@ impl SqliteStore {
             // one that tells the operator the tasks are not here.
             tracing::warn!(
                 store = %label,
-                "created a new, empty task store: no file was there. If this server kept \
-                 tasks before, they are not in it (the file or its directory was deleted or \
-                 moved): stop the server and restore the file"
+                "created a new, empty task store, as no file was there: expected on a first \
+                 run. If this server kept tasks here before, the file or its directory was \
+                 deleted or moved: stop the server and restore the file"
             );
         }
         let health = Arc::new(Health::new(&path, &label, file_id, wal_id));
