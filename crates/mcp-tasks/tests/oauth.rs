@@ -322,6 +322,23 @@ async fn t_sec_1_contradictory_oauth_settings_exit_2() {
             .to_vec(),
             "not a scope token",
         ),
+        // A resource path axum's router cannot take (it would panic deriving the metadata
+        // route): a clear refusal instead.
+        (
+            [
+                "--http",
+                "127.0.0.1:8080",
+                "--oauth-issuer",
+                issuer,
+                "--oauth-jwks",
+                jwks,
+                "--oauth-audience",
+                "https://mcp.example.com/:tenant/mcp",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            "may not start with ':' or '*'",
+        ),
     ];
     for (args, needle) in cases {
         for command in ["serve", "gateway"] {

@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -105,6 +105,23 @@ impl SigningKey {
         header.typ = Some("at+jwt".into());
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("a signed token")
     }
+
+    /// `claims` signed with this key under a header of its `alg` and `kid` plus the fields of
+    /// `extra` (`crit`, say, which `jsonwebtoken`'s `Header` cannot carry).
+    pub fn sign_with_header(&self, extra: &Value, claims: &Value) -> String {
+        let mut header = json!({ "alg": format!("{:?}", self.alg), "kid": self.kid });
+        for (name, value) in extra.as_object().expect("header fields as an object") {
+            header[name] = value.clone();
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg)
+            .expect("a signature");
+        format!("{input}.{signature}")
+    }
 }
 
 /// Seconds since the epoch.
@@ -129,6 +146,10 @@ struct Shared {
     published: Mutex<Published>,
     jwks_fetches: AtomicUsize,
     unavailable: AtomicBool,
+    introspections: AtomicUsize,
+    introspecting: AtomicUsize,
+    most_introspecting: AtomicUsize,
+    introspection_delay: Mutex<Duration>,
 }
 
 /// A running issuer on a loopback port; it stops when dropped.
@@ -165,12 +186,18 @@ impl Issuer {
             }),
             jwks_fetches: AtomicUsize::new(0),
             unavailable: AtomicBool::new(false),
+            introspections: AtomicUsize::new(0),
+            introspecting: AtomicUsize::new(0),
+            most_introspecting: AtomicUsize::new(0),
+            introspection_delay: Mutex::new(Duration::ZERO),
         });
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(metadata))
             .route("/.well-known/oauth-authorization-server", get(metadata))
             .route("/jwks", get(jwks))
             .route("/introspect", post(introspect))
+            .route("/redirect", get(redirect_to).post(redirect_to))
+            .route("/redirect/{hops}/{*path}", get(redirect).post(redirect))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -208,7 +235,37 @@ impl Issuer {
         self.shared.jwks_fetches.load(Ordering::SeqCst)
     }
 
-    /// Makes the key set answer 503 (`true`) or serve again (`false`).
+    /// A URL that answers `307 Temporary Redirect` to `to`.
+    pub fn redirect_to(&self, to: &str) -> String {
+        format!("{}/redirect?to={to}", self.shared.issuer)
+    }
+
+    /// A URL of this issuer reached after `hops` redirects (`307`, so a POST stays a POST):
+    /// `path` is `jwks` or `introspect`.
+    pub fn redirected(&self, hops: usize, path: &str) -> String {
+        format!("{}/redirect/{hops}/{path}", self.shared.issuer)
+    }
+
+    /// How many introspection requests came (answered or not).
+    pub fn introspections(&self) -> usize {
+        self.shared.introspections.load(Ordering::SeqCst)
+    }
+
+    /// The most introspection requests ever under way at once.
+    pub fn most_concurrent_introspections(&self) -> usize {
+        self.shared.most_introspecting.load(Ordering::SeqCst)
+    }
+
+    /// Makes each introspection take `delay` before answering.
+    pub fn set_introspection_delay(&self, delay: Duration) {
+        *self
+            .shared
+            .introspection_delay
+            .lock()
+            .expect("issuer state") = delay;
+    }
+
+    /// Makes the key set and introspection answer 503 (`true`) or serve again (`false`).
     pub fn set_unavailable(&self, unavailable: bool) {
         self.shared.unavailable.store(unavailable, Ordering::SeqCst);
     }
@@ -322,12 +379,57 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> axum::response::Response {
         .into_response()
 }
 
+/// `307` to the URL after `?to=`, taken as is.
+async fn redirect_to(uri: Uri) -> axum::response::Response {
+    let to = uri
+        .query()
+        .and_then(|q| q.strip_prefix("to="))
+        .unwrap_or("/");
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
+}
+
+/// `307` one hop nearer to `/{path}`.
+async fn redirect(Path((hops, path)): Path<(usize, String)>) -> axum::response::Response {
+    let to = if hops > 1 {
+        format!("/redirect/{}/{path}", hops - 1)
+    } else {
+        format!("/{path}")
+    };
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
+}
+
+/// Counts an introspection under way while it lives.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.introspections.fetch_add(1, Ordering::SeqCst);
+        let now = shared.introspecting.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_introspecting.fetch_max(now, Ordering::SeqCst);
+        Self(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.introspecting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// RFC 7662: the caller authenticates as the client; an unknown token is `active: false`.
 async fn introspect(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
+    let _in_flight = InFlight::new(&shared);
+    let delay = *shared.introspection_delay.lock().expect("issuer state");
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if shared.unavailable.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let expected = format!(
         "Basic {}",
         STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))

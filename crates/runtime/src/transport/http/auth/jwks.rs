@@ -6,8 +6,9 @@
 //! (`kid`) the set lacks, but never more often than the minimum interval between fetches,
 //! so forged `kid`s cannot make this server hammer the issuer. Fetches are bounded in time and
 //! size; a failed one keeps the keys there were, is logged (at most once per minimum interval,
-//! since that is how often a fetch can run), and a token whose key cannot be had is refused
-//! with 401, never left waiting.
+//! since that is how often a fetch can run), and a request whose token's key cannot be had is
+//! answered 503 (the authorization server cannot be reached), never left waiting. Redirects
+//! are followed only to https or loopback, at most `MAX_JWKS_REDIRECTS` of them.
 //!
 //! Keys that cannot sign (`use: enc`), symmetric keys (`kty: oct`) and keys of types
 //! `jsonwebtoken` does not know are skipped, each with a debug line, rather than failing the
@@ -201,8 +202,8 @@ impl Jwks {
                 tracing::warn!(
                     jwks = %self.describe(),
                     error = %why,
-                    "cannot load the OAuth issuer's keys; tokens signed with keys not already \
-                     known are refused"
+                    "cannot load the OAuth issuer's keys; requests with tokens signed with keys \
+                     not already known are answered 503"
                 );
                 return Err(Invalid::KeysUnavailable);
             }

@@ -14,7 +14,10 @@
 //! `Bearer error="invalid_token"` when the token is not accepted, and (OAuth only) `403` with
 //! `Bearer error="insufficient_scope", scope="…"` when it lacks a required scope. Under OAuth
 //! every challenge names the Protected Resource Metadata (RFC 9728) in `resource_metadata`, so a
-//! client can find the authorization server from a 401 alone. Tokens are never logged.
+//! client can find the authorization server from a 401 alone. When the token cannot be checked
+//! because the authorization server cannot be reached (its keys or its introspection endpoint),
+//! the answer is `503` with `Retry-After` and no challenge: `invalid_token` would make clients
+//! throw away tokens that may be good. Tokens are never logged.
 
 mod introspection;
 mod jwks;
@@ -22,6 +25,7 @@ mod oauth;
 mod static_tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +35,8 @@ use mcp_tasks_wire::jsonrpc::ErrorObject;
 pub use oauth::{
     IntrospectionConfig, JwksSource, JwtAlgorithm, OAuth, OAuthConfig, OAuthError,
     DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE_ENTRIES, DEFAULT_INTROSPECTION_CACHE_TTL,
-    DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, METADATA_PATH,
+    DEFAULT_INTROSPECTION_CONCURRENCY, DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_REFRESH,
+    DEFAULT_LEEWAY, MAX_SUBJECT_BYTES, METADATA_PATH,
 };
 pub use static_tokens::{BearerTokens, TokenError, TokensError, MIN_TOKEN_CHARS};
 
@@ -118,7 +123,12 @@ pub(super) enum Reason {
     InsufficientScope,
 }
 
-/// Why an OAuth access token is not accepted. The client is told (in the body, never in a log
+/// How long a client is asked to wait when the authorization server cannot be reached: about
+/// the default minimum interval between two fetches of the key set.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Why an OAuth access token is not accepted, or (the `*Unavailable` and `IntrospectionBusy`
+/// kinds) why it cannot be checked now. The client is told (in the body, never in a log
 /// line with the token), since it is the token's holder and it helps it to know whether to
 /// refresh the token or ask for another audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,12 +154,24 @@ pub(super) enum Invalid {
     Audience,
     /// A claim the token must have is missing (`exp`, `iss`, `aud`).
     MissingClaim,
-    /// No subject in the configured claim.
+    /// No subject in the configured claim, or an empty one.
     NoSubject,
+    /// A subject over [`MAX_SUBJECT_BYTES`]: it is stored with every task and keys locks and
+    /// rate limits.
+    SubjectTooLong,
+    /// A subject with a control character (NUL among them), which would corrupt log lines
+    /// and which PostgreSQL's `TEXT` refuses.
+    SubjectControl,
+    /// The JOSE header lists extensions in `crit`; this server understands none, so RFC 7515
+    /// §4.1.11 has it refuse the token.
+    Critical,
     /// Introspection says it is not active (revoked, expired, or unknown).
     Inactive,
     /// The introspection endpoint could not be asked (see the server's log).
     IntrospectionUnavailable,
+    /// As many introspections as allowed are under way, and none ended within the fetch
+    /// timeout.
+    IntrospectionBusy,
 }
 
 impl Invalid {
@@ -162,8 +184,9 @@ impl Invalid {
             }
             Self::UnknownKey => "the access token is signed with a key the issuer does not publish",
             Self::KeysUnavailable => {
-                "the issuer's signing keys cannot be fetched right now, so the access token \
-                 cannot be checked; try again shortly"
+                "the authorization server cannot be reached: its signing keys cannot be fetched \
+                 right now, so the access token cannot be checked; keep the token and try again \
+                 shortly"
             }
             Self::Signature => "the access token's signature does not verify",
             Self::Expired => "the access token has expired; get a new one",
@@ -175,12 +198,36 @@ impl Invalid {
             }
             Self::MissingClaim => "the access token lacks a required claim (exp, iss or aud)",
             Self::NoSubject => "the access token names no subject",
+            Self::SubjectTooLong => {
+                "the access token's subject is longer than 1024 bytes, which this server does \
+                 not accept as an owner"
+            }
+            Self::SubjectControl => {
+                "the access token's subject holds a control character, which this server does \
+                 not accept as an owner"
+            }
+            Self::Critical => {
+                "the access token's header lists critical extensions (crit) this server does not \
+                 understand"
+            }
             Self::Inactive => "the access token is not active (expired, revoked or unknown)",
             Self::IntrospectionUnavailable => {
-                "the authorization server cannot be asked about the access token right now; try \
-                 again shortly"
+                "the authorization server cannot be reached: it cannot be asked about the access \
+                 token right now; keep the token and try again shortly"
+            }
+            Self::IntrospectionBusy => {
+                "the authorization server cannot be reached right now: too many access tokens are \
+                 being checked with it; keep the token and try again shortly"
             }
         }
+    }
+
+    /// Whether the token could not be checked at all, through no fault of its own.
+    fn is_outage(self) -> bool {
+        matches!(
+            self,
+            Self::KeysUnavailable | Self::IntrospectionUnavailable | Self::IntrospectionBusy
+        )
     }
 }
 
@@ -204,6 +251,7 @@ impl Refusal {
     fn status(&self) -> StatusCode {
         match self.reason {
             Reason::InsufficientScope => StatusCode::FORBIDDEN,
+            Reason::Invalid(why) if why.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -275,6 +323,18 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
+        if let Reason::Invalid(why) = self.reason {
+            if why.is_outage() {
+                let secs = RETRY_AFTER.as_secs();
+                let mut error = ErrorObject::internal(why.message());
+                error.data = Some(serde_json::json!({ "retryAfterSecs": secs }));
+                let mut response = super::rpc_error(self.status(), None, error);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return response;
+            }
+        }
         let mut response = super::rpc_error(
             self.status(),
             None,
@@ -361,6 +421,29 @@ mod tests {
             );
             assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         }
+    }
+
+    /// An outage of the authorization server is 503 with `Retry-After` and an internal error,
+    /// never a challenge: `invalid_token` would make the client drop a good token.
+    #[test]
+    fn an_unreachable_authorization_server_is_503_not_invalid_token() {
+        for why in [
+            Invalid::KeysUnavailable,
+            Invalid::IntrospectionUnavailable,
+            Invalid::IntrospectionBusy,
+        ] {
+            let response = refusal(Reason::Invalid(why), Some("tasks")).into_response();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{why:?}"
+            );
+            assert_eq!(response.headers()[header::RETRY_AFTER], "10");
+            assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+            assert!(why.message().contains("cannot be reached"), "{why:?}");
+        }
+        let bad = refusal(Reason::Invalid(Invalid::Signature), None).into_response();
+        assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]

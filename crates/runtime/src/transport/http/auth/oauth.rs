@@ -50,6 +50,15 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(30);
 /// The most introspection answers kept at once.
 pub const DEFAULT_INTROSPECTION_CACHE_ENTRIES: usize = 10_000;
+/// The most introspections under way at once. More wait for one to end, at most the fetch
+/// timeout, and are then answered 503: random tokens sent by anyone must not make this server
+/// flood the authorization server.
+pub const DEFAULT_INTROSPECTION_CONCURRENCY: usize = 32;
+/// The longest subject accepted, in bytes: the owner is stored with every task and keys
+/// locks and rate limits.
+pub const MAX_SUBJECT_BYTES: usize = 1024;
+/// The most redirects followed when fetching the key set (only to https, or http on loopback).
+pub(super) const MAX_JWKS_REDIRECTS: usize = 3;
 
 /// The algorithms accepted when none are configured: every asymmetric one `jsonwebtoken`
 /// verifies.
@@ -127,6 +136,8 @@ pub struct OAuthConfig {
     pub introspection_cache_ttl: Duration,
     /// See [`DEFAULT_INTROSPECTION_CACHE_ENTRIES`].
     pub introspection_cache_entries: usize,
+    /// See [`DEFAULT_INTROSPECTION_CONCURRENCY`].
+    pub introspection_concurrency: usize,
 }
 
 impl OAuthConfig {
@@ -148,6 +159,7 @@ impl OAuthConfig {
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             introspection_cache_ttl: DEFAULT_INTROSPECTION_CACHE_TTL,
             introspection_cache_entries: DEFAULT_INTROSPECTION_CACHE_ENTRIES,
+            introspection_concurrency: DEFAULT_INTROSPECTION_CONCURRENCY,
         }
     }
 }
@@ -209,6 +221,42 @@ pub(super) fn http_url(what: &str, url: &str) -> Result<reqwest::Url, OAuthError
     Ok(parsed)
 }
 
+/// Whether a key set may be fetched from `url`: https, or plain http on loopback (tests and
+/// local issuers). Redirects are held to this too, so the first URL being https proves
+/// something about where the keys come from.
+pub(super) fn secure_target(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
+/// Follows at most [`MAX_JWKS_REDIRECTS`] redirects, each to a [`secure_target`]: a redirect
+/// to plain http off loopback would let anyone on the path replace the keys.
+fn jwks_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_JWKS_REDIRECTS {
+            attempt.error(format!("more than {MAX_JWKS_REDIRECTS} redirects"))
+        } else if !secure_target(attempt.url()) {
+            let to = attempt.url().to_string();
+            attempt.error(format!(
+                "a redirect to {to}, which is neither https nor loopback, is not followed"
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// A scope token (RFC 6749 §3.3): printable ASCII except space, `"` and `\`.
 fn valid_scope(scope: &str) -> bool {
     !scope.is_empty()
@@ -265,28 +313,46 @@ impl OAuth {
         if config.fetch_timeout.is_zero() {
             return config_err("the fetch timeout must be above zero".into());
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.fetch_timeout)
-            .timeout(config.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()
-            .map_err(|e| OAuthError::Config(format!("cannot set up an HTTP client: {e}")))?;
+        if config.introspection_concurrency == 0 {
+            return config_err("the introspection concurrency must be above zero".into());
+        }
+        if let Some(bad) = resource.path_segments().into_iter().flatten().find(|s| {
+            s.starts_with(':') || s.starts_with('*') || s.contains('{') || s.contains('}')
+        }) {
+            return config_err(format!(
+                "the resource URL (audience) {:?} has the path segment {bad:?}: a segment may \
+                 not start with ':' or '*' or hold '{{' or '}}', since the metadata is served at \
+                 a route derived from the path",
+                config.audience
+            ));
+        }
+        let client = |redirects| {
+            reqwest::Client::builder()
+                .connect_timeout(config.fetch_timeout)
+                .timeout(config.fetch_timeout)
+                .redirect(redirects)
+                .build()
+                .map_err(|e| OAuthError::Config(format!("cannot set up an HTTP client: {e}")))
+        };
         let jwks = match &config.jwks {
             None => None,
             Some(source) => Some(Arc::new(Jwks::new(
                 source,
-                http.clone(),
+                client(jwks_redirects())?,
                 config.jwks_refresh,
                 config.jwks_min_refetch,
             )?)),
         };
         let introspection = match &config.introspection {
             None => None,
+            // Never redirected: a 307 or 308 would re-POST the client's token elsewhere.
             Some(introspection) => Some(Introspector::new(
                 introspection,
-                http,
+                client(reqwest::redirect::Policy::none())?,
                 config.introspection_cache_ttl,
                 config.introspection_cache_entries,
+                config.introspection_concurrency,
+                config.fetch_timeout,
             )?),
         };
         let resource_path = resource.path().trim_end_matches('/').to_owned();
@@ -383,13 +449,14 @@ impl OAuth {
     /// The owner of a request: the subject of its valid access token.
     pub(super) async fn authenticate(&self, headers: &HeaderMap) -> Result<Owner, Refusal> {
         let token = bearer(headers).map_err(|reason| self.refuse(reason))?;
-        let claims = self.claims(token).await.map_err(|why| {
+        let refused = |why| {
             tracing::debug!(reason = ?why, "OAuth access token refused");
             self.refuse(Reason::Invalid(why))
-        })?;
+        };
+        let claims = self.claims(token).await.map_err(refused)?;
         let owner = match claims.get(&self.subject_claim) {
-            Some(Value::String(subject)) if !subject.is_empty() => Owner::new(subject),
-            _ => return Err(self.refuse(Reason::Invalid(Invalid::NoSubject))),
+            Some(Value::String(subject)) => Owner::new(check_subject(subject).map_err(refused)?),
+            _ => return Err(refused(Invalid::NoSubject)),
         };
         if !self.has_required_scopes(&claims) {
             tracing::debug!(owner = %owner.as_str(), "OAuth access token lacks a required scope");
@@ -424,6 +491,10 @@ impl OAuth {
     ) -> Result<Map<String, Value>, Invalid> {
         // `alg: none` (and any name jsonwebtoken does not know) fails here.
         let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
+        // jsonwebtoken drops header fields it does not know, `crit` among them.
+        if raw_header(token).is_some_and(|h| h.contains_key("crit")) {
+            return Err(Invalid::Critical);
+        }
         if !self.algorithms.contains(&header.alg) {
             return Err(Invalid::Algorithm);
         }
@@ -504,20 +575,33 @@ impl OAuth {
     }
 }
 
+/// The subject as an owner, or why it is refused: empty, over [`MAX_SUBJECT_BYTES`], or with
+/// a control character (newlines would forge log lines; PostgreSQL's `TEXT` refuses NUL).
+fn check_subject(subject: &str) -> Result<&str, Invalid> {
+    if subject.is_empty() {
+        Err(Invalid::NoSubject)
+    } else if subject.len() > MAX_SUBJECT_BYTES {
+        Err(Invalid::SubjectTooLong)
+    } else if subject.chars().any(char::is_control) {
+        Err(Invalid::SubjectControl)
+    } else {
+        Ok(subject)
+    }
+}
+
+/// The JOSE header of a compact JWS as a JSON object, every field kept.
+fn raw_header(token: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next()?)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Why a JWT header `jsonwebtoken` cannot read is refused: an algorithm it does not know
 /// (`none` among them) when the header names one, else a malformed token.
 fn unreadable_header(token: &str) -> Invalid {
-    use base64::Engine as _;
-    let alg = token
-        .split('.')
-        .next()
-        .and_then(|h| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .ok()
-        })
-        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
-        .is_some_and(|h| h.get("alg").is_some_and(Value::is_string));
+    let alg = raw_header(token).is_some_and(|h| h.get("alg").is_some_and(Value::is_string));
     if alg {
         Invalid::Algorithm
     } else {
@@ -588,7 +672,7 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_saying_why() {
         type Change = fn(&mut OAuthConfig);
-        let cases: [(Change, &str); 6] = [
+        let cases: [(Change, &str); 10] = [
             (
                 |c| c.audience = "mcp.example.com/mcp".into(),
                 "is not a URL",
@@ -607,12 +691,62 @@ mod tests {
                 "not a scope token",
             ),
             (|c| c.subject_claim = " ".into(), "subject claim is empty"),
+            // Each would make axum's router panic on the derived metadata route.
+            (
+                |c| c.audience = "https://mcp.example.com/:tenant/mcp".into(),
+                "path segment \":tenant\"",
+            ),
+            (
+                |c| c.audience = "https://mcp.example.com/mcp/*rest".into(),
+                "path segment \"*rest\"",
+            ),
+            (
+                |c| c.audience = "https://mcp.example.com/*".into(),
+                "may not start with ':' or '*'",
+            ),
+            (
+                |c| c.introspection_concurrency = 0,
+                "concurrency must be above zero",
+            ),
         ];
         for (change, needle) in cases {
             let mut c = config();
             change(&mut c);
             let err = OAuth::new(c).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    /// Key sets come over https, or plain http on loopback only, redirects included.
+    #[test]
+    fn key_sets_are_fetched_only_from_https_or_loopback() {
+        for (url, ok) in [
+            ("https://id.example.com/jwks", true),
+            ("http://127.0.0.1:8400/jwks", true),
+            ("http://[::1]:8400/jwks", true),
+            ("http://localhost/jwks", true),
+            ("http://id.example.com/jwks", false),
+            ("http://0.0.0.0:8400/jwks", false),
+            ("http://10.0.0.1/jwks", false),
+            ("ftp://id.example.com/jwks", false),
+        ] {
+            let url = reqwest::Url::parse(url).unwrap();
+            assert_eq!(secure_target(&url), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn subjects_are_checked() {
+        assert_eq!(check_subject("alice"), Ok("alice"));
+        assert_eq!(check_subject("élise@example.com"), Ok("élise@example.com"));
+        assert_eq!(check_subject(""), Err(Invalid::NoSubject));
+        assert_eq!(check_subject(&"a".repeat(1024)).map(str::len), Ok(1024));
+        assert_eq!(
+            check_subject(&"a".repeat(1025)),
+            Err(Invalid::SubjectTooLong)
+        );
+        for bad in ["a\0b", "a\nb", "a\rb", "\u{7f}", "a\u{85}"] {
+            assert_eq!(check_subject(bad), Err(Invalid::SubjectControl), "{bad:?}");
         }
     }
 
