@@ -514,6 +514,13 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) max_connections: Option<u64>,
 
+    /// Open HTTP connections one client may hold: per IP address, an IPv6 address by its /64;
+    /// one more is answered 429 and closed at once, while other addresses are still served.
+    /// [default: a sixteenth of --max-connections, at least 8]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_connections_per_client: Option<u64>,
+
     /// Seconds a client has to send a request's headers, from when the connection is ready for
     /// one: also how long an idle connection stays open. An open response (an SSE stream) is
     /// never cut by it. [default: 10]

@@ -351,6 +351,71 @@ async fn t_sec_3_connections_up_to_the_cap() {
     }
 }
 
+/// T-SEC-3: one client (one address) holding silent connections gets no more than its share
+/// of the connection cap: beyond it, 429 with Retry-After and a JSON-RPC error naming the
+/// limit; meanwhile a client at another address is served at once, not only after the header
+/// timeout (here far longer than the test) cuts the silent ones.
+#[tokio::test]
+async fn t_sec_3_one_client_holds_its_share_of_connections() {
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-connections",
+            "8",
+            "--max-connections-per-client",
+            "4",
+            "--header-read-timeout-secs",
+            "600",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let mut held = Vec::new();
+    let mut refusals = Vec::new();
+    for _ in 0..8 {
+        let mut tcp = connect_from(addr, HOME).await;
+        // Accepted ones stay silent; a refused one is answered and closed at once.
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut buf)).await {
+            Err(_) => held.push(tcp),
+            Ok(Ok(n)) if n > 0 => {
+                let mut raw = buf[..n].to_vec();
+                raw.extend(read_to_close(&mut tcp).await);
+                refusals.push(Answer::parse(&raw));
+            }
+            Ok(other) => panic!("closed without an answer: {other:?}"),
+        }
+    }
+    assert_eq!(held.len(), 4, "{refusals:?}");
+    assert_eq!(refusals.len(), 4);
+    for refused in &refusals {
+        assert_eq!(refused.status, 429, "{refused:?}");
+        assert!(refused.head.contains("retry-after: 1"), "{refused:?}");
+        assert_eq!(
+            refused.json()["error"]["data"]["limit"],
+            "max_connections_per_client"
+        );
+    }
+    for _ in 0..3 {
+        is_served(addr, OTHER).await;
+    }
+    drop(held);
+    // Closed connections free the client's share.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = exchange(addr, HOME, &post(&initialize().to_string(), &[])).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 429, "{answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "served once its connections close"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// T-SEC-3: one client (one address) opening sessions until refused gets 429 with
 /// Retry-After and a JSON-RPC error naming the limit, while a client at another address
 /// still opens sessions and is served.
@@ -386,6 +451,32 @@ async fn t_sec_3_one_client_opens_sessions_until_refused() {
     for _ in 0..3 {
         is_served(addr, OTHER).await;
     }
+}
+
+/// T-SEC-3: concurrent initializes of one client cannot together pass its session cap: the
+/// check and the session's place in the table are one step, so of 64 at once exactly 3 open
+/// a session and the rest get 429.
+#[tokio::test]
+async fn t_sec_3_concurrent_initializes_stay_within_the_session_cap() {
+    let server = HttpServer::spawn(bin(), &["--max-sessions-per-client", "3"]).await;
+    let addr = addr_of(&server);
+    let request = post(&initialize().to_string(), &[]);
+    // Connected and sent first, then read: the requests are in the server together.
+    let mut sockets = Vec::new();
+    for _ in 0..64 {
+        let mut tcp = connect_from(addr, HOME).await;
+        tcp.write_all(&request).await.unwrap();
+        sockets.push(tcp);
+    }
+    let answers = futures::future::join_all(sockets.iter_mut().map(read_to_close)).await;
+    let mut statuses: Vec<u16> = answers
+        .iter()
+        .map(|raw| Answer::parse(raw).status)
+        .collect();
+    statuses.sort_unstable();
+    let opened = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(opened, 3, "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
 }
 
 /// One JSON-RPC request on `session` from `from`, answered as JSON.

@@ -206,10 +206,11 @@ fn http_limits_line(settings: &ServeSettings) -> String {
     let l = &settings.engine.limits;
     let or_unlimited = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
     format!(
-        "HTTP limits: {} connections, headers within {} s, bodies of {} bytes within {} s, \
+        "HTTP limits: {} connections ({} per client), headers within {} s, bodies of {} bytes within {} s, \
          {} sessions ({} per client), {} streams per client; per client {} unfinished tasks \
          and {} bytes of stored results",
         c.max_connections,
+        c.max_connections_per_client,
         c.header_read_timeout.as_secs(),
         settings.max_body_bytes,
         c.body_read_timeout.as_secs(),

@@ -243,6 +243,8 @@ struct HttpSection {
     max_streams_per_client: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_connections: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_connections_per_client: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     header_read_timeout_secs: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
@@ -643,11 +645,16 @@ fn merge(
 }
 
 /// The HTTP connections' limits from the flags over the `[http]` section; the connection cap
-/// defaults to what the process's descriptor limit allows.
+/// defaults to what the process's descriptor limit allows, a client's share to a sixteenth
+/// of the cap.
 fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
     let secs = |flag: Option<u64>, key: Option<u64>, default: Duration| {
         flag.or(key).map_or(default, Duration::from_secs)
     };
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .map_or_else(http::default_max_connections, to_usize);
     http::ConnectionLimits {
         header_read_timeout: secs(
             args.header_read_timeout_secs,
@@ -659,10 +666,14 @@ fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
             file.body_read_timeout_secs,
             http::BODY_READ_TIMEOUT,
         ),
-        max_connections: args
-            .max_connections
-            .or(file.max_connections)
-            .map_or_else(http::default_max_connections, to_usize),
+        max_connections,
+        max_connections_per_client: args
+            .max_connections_per_client
+            .or(file.max_connections_per_client)
+            .map_or_else(
+                || http::default_max_connections_per_client(max_connections),
+                to_usize,
+            ),
     }
 }
 

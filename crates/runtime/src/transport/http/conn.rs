@@ -19,17 +19,24 @@
 //!   is answered 503 with `Retry-After` in one non-blocking write and closed at once, so a
 //!   flood costs no descriptor for longer than the accept. The default is sized from the
 //!   process's `RLIMIT_NOFILE` ([`default_max_connections`]).
+//! - **Connection cap per client** ([`ConnectionLimits::max_connections_per_client`]): one
+//!   address (an IPv6 address by its /64, the block one host is given) may hold no more than
+//!   this share of the cap, so one client's sockets cannot fill it and starve every other
+//!   client. Beyond it a new connection is answered 429 with `Retry-After`, the same way.
+//!   The default is a sixteenth of the cap, at least 8
+//!   ([`default_max_connections_per_client`]).
 //!
 //! Every accepted socket gets `TCP_NODELAY`, and every request carries its peer's
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), which keys the per-client limits.
 //! When the shutdown future completes the listener closes, every connection is asked to end
 //! once its response is sent, and the loop returns when the last one has.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -66,16 +73,28 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// Connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: its /64) may have open at once; one more is
+    /// answered 429 and closed.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
+        let max_connections = default_max_connections();
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
-            max_connections: default_max_connections(),
+            max_connections,
+            max_connections_per_client: default_max_connections_per_client(max_connections),
         }
     }
+}
+
+/// The default per-client connection cap for a cap of `max_connections`: a sixteenth of it,
+/// so that at least sixteen clients fill the server before any is refused for want of room,
+/// and at least 8, which a browser or an SDK with a few streams open never needs more than.
+pub fn default_max_connections_per_client(max_connections: usize) -> usize {
+    (max_connections / 16).max(8)
 }
 
 /// The default connection cap: half of the process's soft `RLIMIT_NOFILE` after
@@ -119,6 +138,9 @@ pub async fn serve_with(
     let open = Arc::new(Semaphore::new(max));
     let closing = CancellationToken::new();
     let refusal = overloaded(max);
+    let per_client = limits.max_connections_per_client.max(1);
+    let client_refusal = too_many(per_client);
+    let clients = PerClient::default();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -141,6 +163,11 @@ pub async fn serve_with(
                 }
             },
         };
+        let Some(client) = clients.admit(peer.ip(), per_client) else {
+            let _ = tcp.try_write(&client_refusal);
+            tracing::debug!(%peer, per_client, "connection refused: this client's connection cap is reached");
+            continue;
+        };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             // One write that cannot block on a fresh socket, then the descriptor is gone.
             let _ = tcp.try_write(&refusal);
@@ -160,6 +187,7 @@ pub async fn serve_with(
         tokio::spawn(async move {
             connection.run(tcp).await;
             drop(permit);
+            drop(client);
         });
     }
     drop(listener);
@@ -168,6 +196,41 @@ pub async fn serve_with(
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     let _ = open.acquire_many(all).await;
     Ok(())
+}
+
+/// Open connections by client address ([`super::limits::address_key`]).
+#[derive(Clone, Debug, Default)]
+struct PerClient(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl PerClient {
+    /// Counts one more connection of `ip`'s client while it has fewer than `max` open; it
+    /// counts until the guard drops.
+    fn admit(&self, ip: IpAddr, max: usize) -> Option<ClientConnection> {
+        let key = super::limits::address_key(ip);
+        let mut open = self.0.lock().expect("connection table mutex poisoned");
+        let n = open.entry(key).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientConnection(self.clone(), key))
+    }
+}
+
+/// One open connection of a client, counted until dropped.
+#[derive(Debug)]
+struct ClientConnection(PerClient, IpAddr);
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let mut open = (self.0).0.lock().expect("connection table mutex poisoned");
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
 }
 
 /// One accepted connection and what serving it needs.
@@ -237,6 +300,31 @@ fn overloaded(max: usize) -> Vec<u8> {
     .to_string();
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The whole answer to a connection beyond its client's share: 429, `Retry-After`, a
+/// JSON-RPC error that names the limit, and `Connection: close`.
+fn too_many(max: usize) -> Vec<u8> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32603,
+            "message": format!(
+                "this client (this address, or this IPv6 /64) has {max} open connections, the \
+                 most one client may (max connections per client); close idle ones, reuse one \
+                 connection for many requests, and retry in a second"
+            ),
+            "data": {"limit": "max_connections_per_client", "max": max, "retryAfterSecs": 1}
+        }
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -341,5 +429,31 @@ mod tests {
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let error: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(error["error"]["data"]["limit"], "max_connections");
+        let text = String::from_utf8(too_many(4)).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 429 "), "{head}");
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let error: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            error["error"]["data"]["limit"],
+            "max_connections_per_client"
+        );
+    }
+
+    /// T-SEC-3: one client's connections are counted together (an IPv6 /64 is one client)
+    /// until they close; other addresses have their own share.
+    #[test]
+    fn connections_are_counted_per_client() {
+        let clients = PerClient::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a = clients.admit(ip("2001:db8::1"), 2).unwrap();
+        let _b = clients.admit(ip("2001:db8::ffff:2"), 2).unwrap();
+        assert!(clients.admit(ip("2001:db8::3"), 2).is_none());
+        let _other = clients.admit(ip("2001:db8:0:1::1"), 2).unwrap();
+        let _v4 = clients.admit(ip("10.0.0.1"), 2).unwrap();
+        drop(a);
+        assert!(clients.admit(ip("2001:db8::3"), 2).is_some());
+        assert_eq!(default_max_connections_per_client(16), 8);
+        assert_eq!(default_max_connections_per_client(9872), 617);
     }
 }

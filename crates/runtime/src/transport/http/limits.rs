@@ -90,13 +90,28 @@ fn closing(mut response: Response) -> Response {
     response
 }
 
-/// Who a per-client limit counts: the bearer token's subject, else the peer's IP address
-/// (`None` when the router is served without connection info: then nothing is counted).
+/// Who a per-client limit counts: the bearer token's subject, else the peer's address
+/// ([`address_key`]; `None` when the router is served without connection info: then nothing
+/// is counted).
 pub(super) fn client_key(owner: Option<&Owner>, peer: Option<IpAddr>) -> Option<String> {
     match (owner, peer) {
         (Some(owner), _) => Some(format!("owner:{owner}")),
-        (None, Some(ip)) => Some(format!("address:{ip}")),
+        (None, Some(ip)) => Some(format!("address:{}", address_key(ip))),
         (None, None) => None,
+    }
+}
+
+/// The address that stands for a client: an IPv4 address as it is (an IPv4-mapped IPv6
+/// address as its IPv4 address), an IPv6 address by its /64 prefix. One host is commonly
+/// given a whole /64 and may send from any address in it, so counting full IPv6 addresses
+/// would give it 2^64 allowances.
+pub(super) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -201,6 +216,17 @@ mod tests {
             client_key(None, Some(ip))
         );
         assert_eq!(client_key(None, None), None);
+    }
+
+    /// T-SEC-3: an IPv6 host rotating addresses within its /64 is one client; another /64 is
+    /// another; an IPv4-mapped address is its IPv4 address.
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |s: &str| client_key(None, Some(s.parse().unwrap())).unwrap();
+        assert_eq!(key("2001:db8::1"), key("2001:db8::ffff:ffff:ffff:2"));
+        assert_eq!(key("2001:db8::1"), "address:2001:db8::");
+        assert_ne!(key("2001:db8::1"), key("2001:db8:0:1::1"));
+        assert_eq!(key("::ffff:10.0.0.1"), key("10.0.0.1"));
     }
 
     /// A body above the limit is 413 with a JSON-RPC error and `Connection: close`, declared

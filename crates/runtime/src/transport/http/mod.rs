@@ -101,7 +101,8 @@ pub use auth::{
     DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, METADATA_PATH, MIN_TOKEN_CHARS,
 };
 pub use conn::{
-    default_max_connections, serve_with, ConnectionLimits, BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT,
+    default_max_connections, default_max_connections_per_client, serve_with, ConnectionLimits,
+    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT,
 };
 pub use origin::OriginPolicy;
 pub use replay::{
@@ -320,9 +321,13 @@ impl HttpState {
     /// The refusal of a new session: 503 when the server holds its most sessions, 429 when
     /// `client` holds its own most; `Retry-After` says when the soonest idle one of those
     /// will have timed out.
-    fn session_cap(&self, id: &RequestId, client: Option<&str>) -> Option<Response> {
+    fn session_cap(
+        &self,
+        sessions: &HashMap<String, Tracked>,
+        id: &RequestId,
+        client: Option<&str>,
+    ) -> Option<Response> {
         let timeout = self.config.session_idle_timeout;
-        let sessions = self.sessions();
         let soonest = |of_client: bool| {
             sessions
                 .values()
@@ -755,10 +760,30 @@ async fn initialize(
 ) -> Response {
     state.reap();
     let client = limits::client_key(owner.as_ref(), peer);
-    if let Some(refused) = state.session_cap(&request.id, client.as_deref()) {
-        return refused;
-    }
     let session = Arc::new(Session::with_owner(uuid::Uuid::new_v4().to_string(), owner));
+    let tracked = Tracked::new(
+        session.clone(),
+        client.clone(),
+        state.replay_limits,
+        state.replay_budget.clone(),
+    );
+    // The session takes its place among the counted ones in the same step as the check, and
+    // before the handshake is answered: concurrent initializes of one client would otherwise
+    // all pass the check and together exceed the caps. Until the handshake succeeds it is a
+    // reservation, busy (never reaped), and removed if the handshake fails or is dropped.
+    let reserved = {
+        let mut sessions = state.sessions();
+        if let Some(refused) = state.session_cap(&sessions, &request.id, client.as_deref()) {
+            return refused;
+        }
+        let busy = tracked.busy();
+        sessions.insert(session.id().to_owned(), tracked);
+        Reservation {
+            state,
+            id: Some(session.id().to_owned()),
+            _busy: busy,
+        }
+    };
     let (tx, _rx) = Sink::channel(DEFAULT_QUEUE);
     let response = state.server.handle_request(&session, request, &tx).await;
     if response.outcome.is_err() {
@@ -769,17 +794,32 @@ async fn initialize(
         // The sessions of one address share its allowance of tasks and results.
         state.server.engine().bind_client(session.id(), client);
     }
-    state.sessions().insert(
-        session.id().to_owned(),
-        Tracked::new(
-            session.clone(),
-            client,
-            state.replay_limits,
-            state.replay_budget.clone(),
-        ),
-    );
+    reserved.keep();
     tracing::debug!(session = session.id(), "HTTP session started");
     json_response(&Message::Response(response), Some(session.id()))
+}
+
+/// A new session's place in the session table while its handshake is answered: removed on
+/// drop unless kept, so a handshake that fails, or whose request goes away, holds no place.
+struct Reservation<'a> {
+    state: &'a HttpState,
+    id: Option<String>,
+    _busy: Busy,
+}
+
+impl Reservation<'_> {
+    /// The handshake succeeded: the session stays.
+    fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.state.sessions().remove(&id);
+        }
+    }
 }
 
 fn json_response(message: &Message, session: Option<&str>) -> Response {
