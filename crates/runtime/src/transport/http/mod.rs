@@ -1193,6 +1193,55 @@ mod tests {
             "clientInfo": {"name": "t", "version": "0"}}})
     }
 
+    /// T-SEC-3: initializes racing on every worker thread cannot together pass the session
+    /// caps: the check and the new session's place in the table are one step. Each round
+    /// starts 64 at once on a server that allows 2 sessions, 1 per client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn concurrent_initializes_stay_within_the_session_caps() {
+        use tower::ServiceExt;
+        for round in 0..300 {
+            let app = app(HttpConfig {
+                max_sessions: 2,
+                max_sessions_per_client: 1,
+                ..HttpConfig::default()
+            });
+            let start = Arc::new(tokio::sync::Barrier::new(64));
+            let calls: Vec<_> = (0..64u8)
+                .map(|n| {
+                    let (app, start) = (app.clone(), start.clone());
+                    tokio::spawn(async move {
+                        let peer = SocketAddr::from(([10, 0, 0, n % 2], 1000));
+                        let mut req = axum::http::Request::post("/mcp")
+                            .header(header::CONTENT_TYPE, "application/json")
+                            .header(header::ACCEPT, "application/json, text/event-stream")
+                            .body(axum::body::Body::from(init().to_string()))
+                            .unwrap();
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        start.wait().await;
+                        (peer.ip(), app.oneshot(req).await.unwrap().status())
+                    })
+                })
+                .collect();
+            let mut opened = HashMap::new();
+            for call in calls {
+                let (ip, status) = call.await.unwrap();
+                if status == StatusCode::OK {
+                    *opened.entry(ip).or_insert(0) += 1;
+                } else {
+                    assert!(
+                        [StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE]
+                            .contains(&status),
+                        "{status}"
+                    );
+                }
+            }
+            assert!(
+                opened.values().all(|n| *n == 1) && opened.len() == 2,
+                "round {round}: sessions opened per client: {opened:?}"
+            );
+        }
+    }
+
     /// Abandoned sessions end after the idle timeout (404 afterwards), and the number of
     /// sessions is capped with a 503 that says what to do.
     #[tokio::test]
