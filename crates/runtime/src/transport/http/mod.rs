@@ -1229,8 +1229,11 @@ mod tests {
                     *opened.entry(ip).or_insert(0) += 1;
                 } else {
                     assert!(
-                        [StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE]
-                            .contains(&status),
+                        [
+                            StatusCode::TOO_MANY_REQUESTS,
+                            StatusCode::SERVICE_UNAVAILABLE
+                        ]
+                        .contains(&status),
                         "{status}"
                     );
                 }
