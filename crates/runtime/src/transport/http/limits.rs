@@ -111,7 +111,7 @@ pub(super) fn address_key(ip: IpAddr) -> IpAddr {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(prefix.into())
         }
-        v4 => v4,
+        IpAddr::V4(v4) => IpAddr::V4(v4),
     }
 }
 
