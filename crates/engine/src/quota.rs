@@ -102,7 +102,7 @@ impl Quotas {
     }
 
     /// Charges a new task `id` of `requestor`, or refuses it: the client has `caps.active`
-    /// unfinished tasks, or more than `caps.result_bytes` of unexpired results.
+    /// unfinished tasks, or `caps.result_bytes` (or more) of unexpired results.
     pub(crate) fn charge(
         &self,
         caps: Caps,
@@ -131,10 +131,11 @@ impl Quotas {
             }
         }
         if let Some(limit) = caps.result_bytes {
-            if usage.bytes > limit {
+            // Full: no result would fit ([`Quotas::storing`] keeps the client within the cap).
+            if usage.bytes >= limit {
                 usage.drop_expired(tasks, now);
             }
-            if usage.bytes > limit {
+            if usage.bytes >= limit {
                 let retry_after = usage
                     .results
                     .iter()

@@ -566,10 +566,10 @@ async fn t_ttl_2_one_address_holds_tasks_up_to_its_cap() {
     );
 }
 
-/// T-TTL-2: a client holding more than `--max-stored-result-bytes` of unexpired results has
-/// its new tasks refused with -32603 saying which limit and when its oldest result expires;
-/// another client is served meanwhile, and once the results expire the first one may create
-/// tasks again.
+/// T-TTL-2: a client's unexpired results never pass `--max-stored-result-bytes`, even when
+/// its tasks were all started while it held nothing: a result that would take it past the
+/// cap is not stored, and its task fails with -32603 naming the limit. Another client is
+/// served meanwhile, and once the first result expires the client's results are stored again.
 #[tokio::test]
 async fn t_ttl_2_stored_result_bytes_per_client() {
     let server = HttpServer::spawn(
@@ -584,46 +584,52 @@ async fn t_ttl_2_stored_result_bytes_per_client() {
     .await;
     let addr = addr_of(&server);
     let session = open_session(addr, HOME).await;
-    let big = || {
+    let big = |delay_ms: u64| {
         task_call(
             "slow_echo",
-            json!({"text": "x".repeat(3000), "delay_ms": 0}),
+            json!({"text": "x".repeat(3000), "delay_ms": delay_ms}),
             2_000,
         )
     };
-    for n in 1..=2 {
-        let created = call(addr, HOME, &session, big()).await;
-        let id = created["result"]["task"]["taskId"]
+    let task_id = |created: &Value| {
+        created["result"]["task"]["taskId"]
             .as_str()
-            .unwrap_or_else(|| panic!("result {n} of 2 is within the cap: {created}"))
-            .to_owned();
-        assert_eq!(until_terminal(addr, HOME, &session, &id).await, "completed");
-    }
-    let refused = call(addr, HOME, &session, big()).await;
+            .unwrap_or_else(|| panic!("created: {created}"))
+            .to_owned()
+    };
+    // Both are created while the client holds nothing; both results together pass the cap.
+    let first = task_id(&call(addr, HOME, &session, big(0)).await);
+    let second = task_id(&call(addr, HOME, &session, big(300)).await);
+    assert_eq!(
+        until_terminal(addr, HOME, &session, &first).await,
+        "completed"
+    );
+    assert_eq!(until_terminal(addr, HOME, &session, &second).await, "failed");
+    let result = json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/result",
+        "params": {"taskId": second}});
+    let refused = call(addr, HOME, &session, result).await;
     assert_eq!(refused["error"]["code"], -32603, "{refused}");
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("too many stored results")
-            && message.contains("4096")
-            && message.contains("retry in"),
-        "names the limit and when to retry: {refused}"
+        message.contains("stored results per client") && message.contains("4096"),
+        "names the limit: {refused}"
     );
 
     let other = open_session(addr, OTHER).await;
-    let theirs = call(addr, OTHER, &other, big()).await;
-    assert!(theirs["result"]["task"]["taskId"].is_string(), "{theirs}");
+    let theirs = task_id(&call(addr, OTHER, &other, big(0)).await);
+    assert_eq!(
+        until_terminal(addr, OTHER, &other, &theirs).await,
+        "completed"
+    );
 
-    // The results' ttl (2 s) runs out: the client may create tasks again.
+    // The first result's ttl (2 s) runs out: the client's results are stored again.
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let again = call(addr, HOME, &session, big()).await;
-        if again["result"]["task"]["taskId"].is_string() {
+        let again = task_id(&call(addr, HOME, &session, big(0)).await);
+        if until_terminal(addr, HOME, &session, &again).await == "completed" {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "allowed again once expired: {again}"
-        );
+        assert!(Instant::now() < deadline, "stored again once expired");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
