@@ -534,6 +534,12 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) body_read_timeout_secs: Option<u64>,
 
+    /// Seconds a response write may make no progress (the client reads nothing) before the
+    /// connection is closed; an SSE stream cut this way can be resumed. [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) write_stall_timeout_secs: Option<u64>,
+
     /// MCP 2026-07-28 requests served at once over HTTP (they have no session to count by),
     /// `subscriptions/listen` streams included; one more is refused with 503. [default: 10000]
     #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,

@@ -206,7 +206,7 @@ fn http_limits_line(settings: &ServeSettings) -> String {
     let l = &settings.engine.limits;
     let or_unlimited = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
     format!(
-        "HTTP limits: {} connections ({} per client), headers within {} s, bodies of {} bytes within {} s, \
+        "HTTP limits: {} connections ({} per client), headers within {} s, bodies of {} bytes within {} s, writes stalled at most {} s, \
          {} sessions ({} per client), {} streams per client; per client {} unfinished tasks \
          and {} bytes of stored results",
         c.max_connections,
@@ -214,6 +214,7 @@ fn http_limits_line(settings: &ServeSettings) -> String {
         c.header_read_timeout.as_secs(),
         settings.max_body_bytes,
         c.body_read_timeout.as_secs(),
+        c.write_stall_timeout.as_secs(),
         settings.max_sessions,
         settings.max_sessions_per_client,
         settings.max_streams_per_client,

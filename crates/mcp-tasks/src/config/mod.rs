@@ -249,6 +249,8 @@ struct HttpSection {
     header_read_timeout_secs: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     body_read_timeout_secs: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
+    write_stall_timeout_secs: Option<u64>,
     auth_tokens: Option<PathBuf>,
 }
 
@@ -665,6 +667,11 @@ fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
             args.body_read_timeout_secs,
             file.body_read_timeout_secs,
             http::BODY_READ_TIMEOUT,
+        ),
+        write_stall_timeout: secs(
+            args.write_stall_timeout_secs,
+            file.write_stall_timeout_secs,
+            http::WRITE_STALL_TIMEOUT,
         ),
         max_connections,
         max_connections_per_client: args

@@ -26,6 +26,12 @@
 //!   The default is a sixteenth of the cap, at least 8
 //!   ([`default_max_connections_per_client`]).
 //!
+//! - **Write stall timeout** ([`ConnectionLimits::write_stall_timeout`]): a response write
+//!   that makes no progress for this long (the client stopped reading) fails, and the
+//!   connection closes, so a client that never reads a large answer holds neither the
+//!   connection nor the answer's bytes for ever. A client reading an SSE stream makes progress
+//!   (keep-alives come every few seconds), and a stream cut this way can be resumed.
+//!
 //! Every accepted socket gets `TCP_NODELAY`, and every request carries its peer's
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), which keys the per-client limits.
 //! When the shutdown future completes the listener closes, every connection is asked to end
@@ -34,6 +40,7 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -47,6 +54,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +64,8 @@ use tower::ServiceExt;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default [`ConnectionLimits::body_read_timeout`].
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`ConnectionLimits::write_stall_timeout`].
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The descriptors [`default_max_connections`] leaves to everything else: the store, the
 /// admin listener, logs, the upstream of a gateway.
 const RESERVED_FDS: u64 = 256;
@@ -76,6 +86,8 @@ pub struct ConnectionLimits {
     /// Connections one client address (IPv6: its /64) may have open at once; one more is
     /// answered 429 and closed.
     pub max_connections_per_client: usize,
+    /// How long a response write may make no progress before the connection is closed.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -86,6 +98,7 @@ impl Default for ConnectionLimits {
             body_read_timeout: BODY_READ_TIMEOUT,
             max_connections,
             max_connections_per_client: default_max_connections_per_client(max_connections),
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
         }
     }
 }
@@ -182,6 +195,7 @@ pub async fn serve_with(
             router: router.clone(),
             peer,
             body_timeout: limits.body_read_timeout,
+            write_stall: limits.write_stall_timeout,
             closing: closing.clone(),
         };
         tokio::spawn(async move {
@@ -239,6 +253,7 @@ struct Connection {
     router: Router,
     peer: SocketAddr,
     body_timeout: Duration,
+    write_stall: Duration,
     closing: CancellationToken,
 }
 
@@ -249,6 +264,7 @@ impl Connection {
             router,
             peer,
             body_timeout,
+            write_stall,
             closing,
         } = self;
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -256,7 +272,8 @@ impl Connection {
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(request)
         });
-        let conn = builder.serve_connection(TokioIo::new(tcp), service);
+        let io = TokioIo::new(StallGuard::new(tcp, write_stall));
+        let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
         let ended = tokio::select! {
             ended = conn.as_mut() => ended,
@@ -269,6 +286,90 @@ impl Connection {
             // Timeouts and clients that go away land here: normal for a server, so quiet.
             tracing::debug!(%peer, error = %e, "HTTP connection ended");
         }
+    }
+}
+
+/// A connection's socket whose writes fail once one has made no progress for `limit`.
+struct StallGuard {
+    tcp: TcpStream,
+    limit: Duration,
+    /// Running while a write is pending: since when it made no progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallGuard {
+    fn new(tcp: TcpStream, limit: Duration) -> Self {
+        Self {
+            tcp,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Passes on a write's `poll`, failing it once it has been pending for the limit.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the client read nothing of the response for {} s (the write stall timeout)",
+                    limit.as_secs_f64()
+                ),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for StallGuard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallGuard {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.tcp).poll_shutdown(cx);
+        self.watch(cx, poll)
     }
 }
 

@@ -102,7 +102,7 @@ pub use auth::{
 };
 pub use conn::{
     default_max_connections, default_max_connections_per_client, serve_with, ConnectionLimits,
-    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT,
+    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, WRITE_STALL_TIMEOUT,
 };
 pub use origin::OriginPolicy;
 pub use replay::{
