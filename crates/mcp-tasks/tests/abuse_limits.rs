@@ -671,7 +671,9 @@ async fn t_ttl_2_stored_result_bytes_per_client() {
     let get = json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/get",
         "params": {"taskId": second}});
     let failed = call(addr, HOME, &session, get).await;
-    let message = failed["result"]["statusMessage"].as_str().unwrap_or_default();
+    let message = failed["result"]["statusMessage"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         message.contains("stored results per client") && message.contains("4096"),
         "names the limit: {failed}"
