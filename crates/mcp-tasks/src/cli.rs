@@ -362,6 +362,13 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) max_body_bytes: Option<u64>,
 
+    /// Bytes of HTTP request bodies read at once over all connections (a body holds its
+    /// Content-Length while it arrives); one more is answered 503 and closed. At least
+    /// --max-body-bytes. [default: 268435456]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bounded::<BodyBytes>,
+          help_heading = "Transport")]
+    pub(crate) max_body_bytes_in_flight: Option<u64>,
+
     /// A browser origin allowed to call the HTTP endpoint besides loopback ones (repeatable),
     /// such as `https://app.example.com`. [default: loopback only]
     #[arg(long, value_name = "ORIGIN", help_heading = "Transport")]

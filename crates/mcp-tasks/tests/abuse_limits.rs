@@ -539,6 +539,127 @@ async fn t_sec_3_a_client_that_never_reads_is_cut() {
     assert!(raw.len() < TEXT, "{} bytes arrived", raw.len());
 }
 
+/// A POST from `from` announcing `declared` body bytes and sending one fewer: it holds its
+/// connection and its bytes until the body read timeout.
+async fn slow_body(server: SocketAddr, from: IpAddr, declared: usize) -> TcpStream {
+    let mut tcp = announce_body(server, from, declared).await;
+    tcp.write_all(&vec![b' '; declared - 1]).await.unwrap();
+    tcp
+}
+
+/// A POST from `from` announcing `declared` body bytes, of which it sends none yet.
+async fn announce_body(server: SocketAddr, from: IpAddr, declared: usize) -> TcpStream {
+    let mut tcp = connect_from(server, from).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\ncontent-length: {declared}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp
+}
+
+/// Announces a body from `from` until one is answered before any of it is sent (the bodies
+/// before it are held by then): that answer. Nothing unread is left when the server closes,
+/// so the answer is not lost to a reset.
+async fn refused_body(server: SocketAddr, from: IpAddr, declared: usize) -> Answer {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut tcp = announce_body(server, from, declared).await;
+        // The answer is read as far as its Content-Length: the server need not close first.
+        let whole = |raw: &[u8]| {
+            let text = String::from_utf8_lossy(raw);
+            let (head, body) = text.split_once("\r\n\r\n")?;
+            let length: usize = head
+                .to_ascii_lowercase()
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: ").map(str::to_owned))?
+                .trim()
+                .parse()
+                .ok()?;
+            (body.len() >= length).then_some(())
+        };
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        let answered = tokio::time::timeout(Duration::from_secs(1), async {
+            while whole(&raw).is_none() {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => raw.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        if answered.is_ok() && whole(&raw).is_some() {
+            return Answer::parse(&raw);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a body beyond the budget is refused"
+        );
+    }
+}
+
+/// T-SEC-3: bodies one byte short of their length hold no more than the in-flight budget
+/// (issue 16: 100 such bodies held 417 MB): one address holds at most its share and is then
+/// refused with 503 while another address is served; once the budget is spent, the next
+/// body is refused at once.
+#[tokio::test]
+async fn t_sec_3_slow_bodies_hold_no_more_than_the_budget() {
+    const BODY: usize = 1 << 20;
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-body-bytes",
+            "1048576",
+            "--max-body-bytes-in-flight",
+            "4194304",
+            "--body-read-timeout-secs",
+            "60",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    // One address holds one whole body (its share); its second is refused.
+    let mine = slow_body(addr, HOME, BODY).await;
+    let refused = refused_body(addr, HOME, BODY).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.head.contains("retry-after: 1"), "{refused:?}");
+    assert_eq!(
+        refused.json()["error"]["data"]["limit"],
+        "max-body-bytes-in-flight"
+    );
+    is_served(addr, OTHER).await;
+    // Three more addresses spend the rest; the next body, from anyone, is refused.
+    let mut held = Vec::new();
+    for last in 3..=5u8 {
+        held.push(
+            slow_body(
+                addr,
+                IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last)),
+                BODY,
+            )
+            .await,
+        );
+    }
+    let refused = refused_body(addr, OTHER, BODY).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    // Bodies that go away give their bytes back.
+    drop((mine, held));
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = exchange(addr, OTHER, &post(&initialize().to_string(), &[])).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "served once the slow bodies went"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One JSON-RPC request on `session` from `from`, answered as JSON.
 async fn call(server: SocketAddr, from: IpAddr, session: &str, message: Value) -> Value {
     let answer = exchange(

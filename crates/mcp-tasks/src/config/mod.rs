@@ -230,6 +230,8 @@ struct HttpSection {
     listen: Option<SocketAddr>,
     #[serde(deserialize_with = "de_bounded::<_, BodyBytes>")]
     max_body_bytes: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, BodyBytes>")]
+    max_body_bytes_in_flight: Option<u64>,
     allowed_origins: Option<Vec<String>>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     session_idle_timeout_secs: Option<u64>,
@@ -348,6 +350,7 @@ pub(crate) struct ServeSettings {
     /// `None` serves stdio.
     pub(crate) http: Option<SocketAddr>,
     pub(crate) max_body_bytes: usize,
+    pub(crate) max_body_bytes_in_flight: usize,
     pub(crate) allowed_origins: Vec<String>,
     /// `None` is unlimited.
     pub(crate) rate_limit: Option<RateLimit>,
@@ -603,6 +606,10 @@ fn merge(
                 .or(file.http.max_body_bytes)
                 .unwrap_or(defaults::MAX_BODY_BYTES),
         ),
+        max_body_bytes_in_flight: args
+            .max_body_bytes_in_flight
+            .or(file.http.max_body_bytes_in_flight)
+            .map_or(http::MAX_BODY_BYTES_IN_FLIGHT, to_usize),
         allowed_origins: if args.allowed_origin.is_empty() {
             file.http.allowed_origins.unwrap_or_default()
         } else {

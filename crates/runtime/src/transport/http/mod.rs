@@ -122,6 +122,10 @@ use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The protocol version header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+/// The default [`HttpConfig::max_body_bytes_in_flight`]: 256 MiB, 64 bodies of the default
+/// 4 MiB at once.
+pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 256 * 1024 * 1024;
+
 /// The header a client resumes a stream with (on GET).
 pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
@@ -132,6 +136,11 @@ pub struct HttpConfig {
     pub path: String,
     /// The largest POST body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The most bytes of request bodies being read at once, over all connections: a slow
+    /// body holds its bytes while it arrives, so without this cap many bodies one byte short
+    /// of `max_body_bytes` hold `max_connections` times that. Beyond it a body is refused
+    /// with 503 (module `limits`). Never below `max_body_bytes`.
+    pub max_body_bytes_in_flight: usize,
     /// Which browser origins may call.
     pub origins: OriginPolicy,
     /// How long a session may go without a request or an open stream before it ends.
@@ -167,6 +176,7 @@ impl Default for HttpConfig {
         Self {
             path: "/mcp".into(),
             max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes_in_flight: MAX_BODY_BYTES_IN_FLIGHT,
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
@@ -458,6 +468,7 @@ fn router_with(
     stopping: Option<CancellationToken>,
 ) -> Router {
     let limit = config.max_body_bytes;
+    let in_flight = config.max_body_bytes_in_flight;
     let path = config.path.clone();
     let config_replay_cap = config.max_replay_bytes;
     let state = Arc::new(HttpState {
@@ -492,7 +503,7 @@ fn router_with(
     router
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
-            limit,
+            limits::BodyLimits::new(limit, in_flight),
             limits::read_body,
         ))
         .with_state(state)
