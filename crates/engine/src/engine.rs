@@ -301,9 +301,12 @@ impl Engine {
     /// while this process runs (a full disk cleaned, a database failing over) is worth waiting
     /// out. The task's expiry or another instance taking it over ends the retries.
     async fn finish(&self, id: &TaskId, outcome: Outcome) {
-        let outcome = self.bounded(outcome);
+        let mut outcome = self.bounded(outcome);
         let bytes = result_of(&outcome).map_or(0, |v| json_size(v) as u64);
-        self.inner.quotas.storing(id, bytes);
+        let limit = self.inner.config.limits.max_result_bytes_per_client;
+        if let Err(over) = self.inner.quotas.storing(id, bytes, limit, self.now()) {
+            outcome = over_client_cap(bytes, over);
+        }
         let mut delays = FINISH_RETRIES.iter();
         let mut failing_since_quick_retries = false;
         loop {
@@ -1021,6 +1024,27 @@ impl LeaseState {
 
     fn held(&self) -> bool {
         self.0.load(Ordering::Acquire) == Self::HELD
+    }
+}
+
+/// The failure stored instead of a result of `bytes` that would take its client above
+/// [`Limits::max_result_bytes_per_client`](crate::Limits): as for a result above
+/// `max_result_bytes`, an error that says which limit and what to do, rather than the result.
+fn over_client_cap(bytes: u64, over: crate::quota::OverCap) -> Outcome {
+    let message = format!(
+        "the task's result is {bytes} bytes, and its client already holds {} bytes of stored \
+         results: above this server's limit of {} bytes of stored results per client (max \
+         stored result bytes); fetch and let older results expire (shorter ttls), then run \
+         the task again",
+        over.held, over.limit
+    );
+    Outcome::Failed {
+        failure: Failure::Error(RpcError {
+            code: -32603,
+            message: format!("internal error: {message}"),
+            data: None,
+        }),
+        message,
     }
 }
 

@@ -63,6 +63,14 @@ struct Usage {
     results: BTreeSet<(Timestamp, TaskId)>,
 }
 
+/// A result refused by [`Quotas::storing`]: its client already holds `held` bytes of results,
+/// and the result would take it above `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OverCap {
+    pub(crate) held: u64,
+    pub(crate) limit: u64,
+}
+
 /// The limits the ledger checks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Caps {
@@ -94,7 +102,7 @@ impl Quotas {
     }
 
     /// Charges a new task `id` of `requestor`, or refuses it: the client has `caps.active`
-    /// unfinished tasks, or more than `caps.result_bytes` of unexpired results.
+    /// unfinished tasks, or `caps.result_bytes` (or more) of unexpired results.
     pub(crate) fn charge(
         &self,
         caps: Caps,
@@ -123,10 +131,11 @@ impl Quotas {
             }
         }
         if let Some(limit) = caps.result_bytes {
-            if usage.bytes > limit {
+            // Full: no result would fit ([`Quotas::storing`] keeps the client within the cap).
+            if usage.bytes >= limit {
                 usage.drop_expired(tasks, now);
             }
-            if usage.bytes > limit {
+            if usage.bytes >= limit {
                 let retry_after = usage
                     .results
                     .iter()
@@ -188,19 +197,45 @@ impl Quotas {
     }
 
     /// A result of `bytes` is about to be stored for the task. Charged before the store is
-    /// asked, so the change feed's "ended" cannot overtake it.
-    pub(crate) fn storing(&self, id: &TaskId, bytes: u64) {
+    /// asked, so the change feed's "ended" cannot overtake it; or refused, charging nothing,
+    /// when it would put the task's client above `limit` bytes of unexpired results. The
+    /// check at creation alone would let a client holding nothing start many tasks at once
+    /// and then store a full result from each.
+    pub(crate) fn storing(
+        &self,
+        id: &TaskId,
+        bytes: u64,
+        limit: Option<u64>,
+        now: Timestamp,
+    ) -> std::result::Result<(), OverCap> {
         let mut st = self.lock();
         let State { tasks, clients, .. } = &mut *st;
-        if let Some(charged) = tasks.get_mut(id) {
-            if bytes > 0 && charged.bytes == 0 {
-                charged.bytes = bytes;
-                if let Some(usage) = clients.get_mut(&charged.client) {
-                    usage.bytes += bytes;
-                    usage.results.insert((ends(charged.expires_at), id.clone()));
-                }
+        let Some(charged) = tasks.get(id) else {
+            return Ok(());
+        };
+        if bytes == 0 || charged.bytes != 0 {
+            return Ok(());
+        }
+        let client = charged.client.clone();
+        let usage = clients.entry(client).or_default();
+        if let Some(limit) = limit {
+            if usage.bytes.saturating_add(bytes) > limit {
+                usage.drop_expired(tasks, now);
+            }
+            if usage.bytes.saturating_add(bytes) > limit {
+                return Err(OverCap {
+                    held: usage.bytes,
+                    limit,
+                });
             }
         }
+        let Some(charged) = tasks.get_mut(id) else {
+            return Ok(());
+        };
+        charged.bytes = bytes;
+        usage.bytes += bytes;
+        usage.results.insert((ends(charged.expires_at), id.clone()));
+        Ok(())
     }
 
     /// The result charged by [`Quotas::storing`] was not stored after all (the task had
@@ -350,11 +385,11 @@ mod tests {
         let soon = now().checked_add(Duration::from_secs(60)).unwrap();
         q.charge(CAPS, &me, &a, now()).unwrap();
         q.created(&a, Some(soon));
-        q.storing(&a, 80);
+        q.storing(&a, 80, None, now()).unwrap();
         q.ended(&a);
         q.charge(CAPS, &me, &b, now()).unwrap();
         q.created(&b, None);
-        q.storing(&b, 80);
+        q.storing(&b, 80, None, now()).unwrap();
         q.ended(&b);
         let refused = q.charge(CAPS, &me, &TaskId::generate(), now()).unwrap_err();
         match &refused {
@@ -381,7 +416,7 @@ mod tests {
         let me = Requestor::anonymous("s");
         let a = TaskId::generate();
         q.charge(CAPS, &me, &a, now()).unwrap();
-        q.storing(&a, 500);
+        q.storing(&a, 500, None, now()).unwrap();
         q.ended(&a);
         assert!(q.charge(CAPS, &me, &TaskId::generate(), now()).is_err());
         q.not_stored(&a);
@@ -391,6 +426,39 @@ mod tests {
             !st.clients.contains_key("session:s"),
             "a client holding nothing is forgotten"
         );
+    }
+
+    /// T-TTL-2 (issue 16): the cap holds when results are stored, not only when tasks are
+    /// created: two tasks started while their client held nothing cannot both store a result
+    /// that together takes it over the cap; the refused one charges nothing, and a result
+    /// that fits once an older one expired is stored.
+    #[test]
+    fn a_result_that_would_pass_the_cap_is_refused_when_stored() {
+        let q = Quotas::default();
+        let me = Requestor::anonymous("s");
+        let (a, b) = (TaskId::generate(), TaskId::generate());
+        q.charge(CAPS, &me, &a, now()).unwrap();
+        q.charge(CAPS, &me, &b, now()).unwrap();
+        let soon = now().checked_add(Duration::from_secs(60)).unwrap();
+        q.created(&a, Some(soon));
+        q.created(&b, None);
+        q.storing(&a, 80, CAPS.result_bytes, now()).unwrap();
+        assert_eq!(
+            q.storing(&b, 80, CAPS.result_bytes, now()),
+            Err(OverCap {
+                held: 80,
+                limit: 100
+            })
+        );
+        assert_eq!(q.lock().clients["session:s"].bytes, 80);
+        q.storing(&b, 20, CAPS.result_bytes, now()).unwrap();
+        assert_eq!(q.lock().clients["session:s"].bytes, 100);
+        let later = soon.checked_add(Duration::from_secs(1)).unwrap();
+        let c = TaskId::generate();
+        q.ended(&b);
+        q.charge(CAPS, &me, &c, later).unwrap();
+        q.storing(&c, 80, CAPS.result_bytes, later)
+            .expect("the expired result no longer counts");
     }
 
     /// Without limits nothing is kept.

@@ -101,6 +101,38 @@ async fn result_and_input_limits() {
     );
 }
 
+/// T-TTL-2 (issue 16): the per-client cap on stored result bytes holds when results are
+/// stored: two tasks started while their client held nothing each finish with a result that
+/// fits alone but not together; the first is stored, the second fails with an error that
+/// names the limit instead of being stored.
+#[tokio::test]
+async fn stored_result_bytes_per_client_hold_when_stored() {
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        EngineConfig::default().limits(Limits {
+            max_result_bytes_per_client: Some(1500),
+            ..Limits::default()
+        }),
+    );
+    let me = Requestor::anonymous("s");
+    let result =
+        || Outcome::Completed(json!({"content": [{"type": "text", "text": "x".repeat(1000)}]}));
+    let first = engine.create(call("s", "a", None)).await.unwrap();
+    let second = engine.create(call("s", "b", None)).await.unwrap();
+    engine.start(&first, move |_| async move { result() });
+    let done = engine.wait_terminal(&me, &first.id).await.unwrap();
+    assert_eq!(done.status(), TaskStatus::Completed);
+    engine.start(&second, move |_| async move { result() });
+    let done = engine.wait_terminal(&me, &second.id).await.unwrap();
+    assert_eq!(done.status(), TaskStatus::Failed);
+    let msg = done.status_message.clone().unwrap();
+    assert!(
+        msg.contains("limit of 1500 bytes of stored results per client"),
+        "{msg}"
+    );
+    assert!(matches!(done.failure(), Some(Failure::Error(e)) if e.code == -32603));
+}
+
 /// T-TTL-1: when the sweeper deletes a task, whoever waits on it is woken with "expired", and
 /// its running work is stopped.
 #[tokio::test]

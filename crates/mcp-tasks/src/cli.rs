@@ -362,6 +362,13 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) max_body_bytes: Option<u64>,
 
+    /// Bytes of HTTP request bodies read at once over all connections (a body holds its
+    /// Content-Length while it arrives); one more is answered 503 and closed. At least
+    /// --max-body-bytes. [default: 268435456]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bounded::<BodyBytes>,
+          help_heading = "Transport")]
+    pub(crate) max_body_bytes_in_flight: Option<u64>,
+
     /// A browser origin allowed to call the HTTP endpoint besides loopback ones (repeatable),
     /// such as `https://app.example.com`. [default: loopback only]
     #[arg(long, value_name = "ORIGIN", help_heading = "Transport")]
@@ -514,6 +521,13 @@ pub(crate) struct ServeArgs {
           help_heading = "Transport")]
     pub(crate) max_connections: Option<u64>,
 
+    /// Open HTTP connections one client may hold: per IP address, an IPv6 address by its /64;
+    /// one more is answered 429 and closed at once, while other addresses are still served.
+    /// [default: a sixteenth of --max-connections, at least 8]
+    #[arg(long, value_name = "N", value_parser = parse_bounded::<Sessions>,
+          help_heading = "Transport")]
+    pub(crate) max_connections_per_client: Option<u64>,
+
     /// Seconds a client has to send a request's headers, from when the connection is ready for
     /// one: also how long an idle connection stays open. An open response (an SSE stream) is
     /// never cut by it. [default: 10]
@@ -526,6 +540,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
           help_heading = "Transport")]
     pub(crate) body_read_timeout_secs: Option<u64>,
+
+    /// Seconds a response write may make no progress (the client reads nothing) before the
+    /// connection is closed; an SSE stream cut this way can be resumed. [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_bounded::<IdleSecs>,
+          help_heading = "Transport")]
+    pub(crate) write_stall_timeout_secs: Option<u64>,
 
     /// MCP 2026-07-28 requests served at once over HTTP (they have no session to count by),
     /// `subscriptions/listen` streams included; one more is refused with 503. [default: 10000]

@@ -351,6 +351,71 @@ async fn t_sec_3_connections_up_to_the_cap() {
     }
 }
 
+/// T-SEC-3: one client (one address) holding silent connections gets no more than its share
+/// of the connection cap: beyond it, 429 with Retry-After and a JSON-RPC error naming the
+/// limit; meanwhile a client at another address is served at once, not only after the header
+/// timeout (here far longer than the test) cuts the silent ones.
+#[tokio::test]
+async fn t_sec_3_one_client_holds_its_share_of_connections() {
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-connections",
+            "8",
+            "--max-connections-per-client",
+            "4",
+            "--header-read-timeout-secs",
+            "600",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let mut held = Vec::new();
+    let mut refusals = Vec::new();
+    for _ in 0..8 {
+        let mut tcp = connect_from(addr, HOME).await;
+        // Accepted ones stay silent; a refused one is answered and closed at once.
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut buf)).await {
+            Err(_) => held.push(tcp),
+            Ok(Ok(n)) if n > 0 => {
+                let mut raw = buf[..n].to_vec();
+                raw.extend(read_to_close(&mut tcp).await);
+                refusals.push(Answer::parse(&raw));
+            }
+            Ok(other) => panic!("closed without an answer: {other:?}"),
+        }
+    }
+    assert_eq!(held.len(), 4, "{refusals:?}");
+    assert_eq!(refusals.len(), 4);
+    for refused in &refusals {
+        assert_eq!(refused.status, 429, "{refused:?}");
+        assert!(refused.head.contains("retry-after: 1"), "{refused:?}");
+        assert_eq!(
+            refused.json()["error"]["data"]["limit"],
+            "max_connections_per_client"
+        );
+    }
+    for _ in 0..3 {
+        is_served(addr, OTHER).await;
+    }
+    drop(held);
+    // Closed connections free the client's share.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = exchange(addr, HOME, &post(&initialize().to_string(), &[])).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 429, "{answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "served once its connections close"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// T-SEC-3: one client (one address) opening sessions until refused gets 429 with
 /// Retry-After and a JSON-RPC error naming the limit, while a client at another address
 /// still opens sessions and is served.
@@ -385,6 +450,213 @@ async fn t_sec_3_one_client_opens_sessions_until_refused() {
     );
     for _ in 0..3 {
         is_served(addr, OTHER).await;
+    }
+}
+
+/// T-SEC-3: concurrent initializes of one client cannot together pass its session cap: the
+/// check and the session's place in the table are one step, so of 64 at once exactly 3 open
+/// a session and the rest get 429.
+#[tokio::test]
+async fn t_sec_3_concurrent_initializes_stay_within_the_session_cap() {
+    let server = HttpServer::spawn(bin(), &["--max-sessions-per-client", "3"]).await;
+    let addr = addr_of(&server);
+    let request = post(&initialize().to_string(), &[]);
+    // Connected and sent first, then read: the requests are in the server together.
+    let mut sockets = Vec::new();
+    for _ in 0..64 {
+        let mut tcp = connect_from(addr, HOME).await;
+        tcp.write_all(&request).await.unwrap();
+        sockets.push(tcp);
+    }
+    let answers = futures::future::join_all(sockets.iter_mut().map(read_to_close)).await;
+    let mut statuses: Vec<u16> = answers
+        .iter()
+        .map(|raw| Answer::parse(raw).status)
+        .collect();
+    statuses.sort_unstable();
+    let opened = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(opened, 3, "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+}
+
+/// T-SEC-3: a client that asks for a large answer and never reads it holds neither the
+/// connection nor the answer for ever: once the write has made no progress for the write
+/// stall timeout the server closes the connection, and the answer never arrives whole.
+/// Meanwhile another client is served.
+#[tokio::test]
+async fn t_sec_3_a_client_that_never_reads_is_cut() {
+    const TEXT: usize = 8 << 20;
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-body-bytes",
+            "16777216",
+            "--write-stall-timeout-secs",
+            "1",
+            "--header-read-timeout-secs",
+            "600",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let session = open_session(addr, HOME).await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "slow_echo", "arguments": {"text": "x".repeat(TEXT), "delay_ms": 0}}});
+    let request = post(&call.to_string(), &[("mcp-session-id", &session)])
+        .into_iter()
+        .collect::<Vec<u8>>();
+    let request = String::from_utf8(request)
+        .unwrap()
+        .replace(
+            "accept: application/json, text/event-stream",
+            "accept: application/json",
+        )
+        .into_bytes();
+    // A small receive window, so the kernel cannot take the whole answer for the client.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind(SocketAddr::new(HOME, 0)).unwrap();
+    let mut tcp = socket.connect(addr).await.unwrap();
+    tcp.write_all(&request).await.unwrap();
+    // The client reads nothing for longer than the stall timeout.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    is_served(addr, OTHER).await;
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, tcp.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => raw.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server neither finished nor closed in time"),
+        }
+        assert!(
+            raw.len() <= TEXT,
+            "the whole answer arrived: the stalled write was never cut"
+        );
+    }
+    assert!(raw.len() < TEXT, "{} bytes arrived", raw.len());
+}
+
+/// A POST from `from` announcing `declared` body bytes and sending one fewer: it holds its
+/// connection and its bytes until the body read timeout.
+async fn slow_body(server: SocketAddr, from: IpAddr, declared: usize) -> TcpStream {
+    let mut tcp = announce_body(server, from, declared).await;
+    tcp.write_all(&vec![b' '; declared - 1]).await.unwrap();
+    tcp
+}
+
+/// A POST from `from` announcing `declared` body bytes, of which it sends none yet.
+async fn announce_body(server: SocketAddr, from: IpAddr, declared: usize) -> TcpStream {
+    let mut tcp = connect_from(server, from).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\ncontent-length: {declared}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp
+}
+
+/// Announces a body from `from` until one is answered before any of it is sent (the bodies
+/// before it are held by then): that answer. Nothing unread is left when the server closes,
+/// so the answer is not lost to a reset.
+async fn refused_body(server: SocketAddr, from: IpAddr, declared: usize) -> Answer {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut tcp = announce_body(server, from, declared).await;
+        // The answer is read as far as its Content-Length: the server need not close first.
+        let whole = |raw: &[u8]| {
+            let text = String::from_utf8_lossy(raw);
+            let (head, body) = text.split_once("\r\n\r\n")?;
+            let length: usize = head
+                .to_ascii_lowercase()
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: ").map(str::to_owned))?
+                .trim()
+                .parse()
+                .ok()?;
+            (body.len() >= length).then_some(())
+        };
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        let answered = tokio::time::timeout(Duration::from_secs(1), async {
+            while whole(&raw).is_none() {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => raw.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        if answered.is_ok() && whole(&raw).is_some() {
+            return Answer::parse(&raw);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a body beyond the budget is refused"
+        );
+    }
+}
+
+/// T-SEC-3: bodies one byte short of their length hold no more than the in-flight budget
+/// (issue 16: 100 such bodies held 417 MB): one address holds at most its share and is then
+/// refused with 503 while another address is served; once the budget is spent, the next
+/// body is refused at once.
+#[tokio::test]
+async fn t_sec_3_slow_bodies_hold_no_more_than_the_budget() {
+    const BODY: usize = 1 << 20;
+    let server = HttpServer::spawn(
+        bin(),
+        &[
+            "--max-body-bytes",
+            "1048576",
+            "--max-body-bytes-in-flight",
+            "4194304",
+            "--body-read-timeout-secs",
+            "60",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    // One address holds one whole body (its share); its second is refused.
+    let mine = slow_body(addr, HOME, BODY).await;
+    let refused = refused_body(addr, HOME, BODY).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.head.contains("retry-after: 1"), "{refused:?}");
+    assert_eq!(
+        refused.json()["error"]["data"]["limit"],
+        "max-body-bytes-in-flight"
+    );
+    is_served(addr, OTHER).await;
+    // Three more addresses spend the rest; the next body, from anyone, is refused.
+    let mut held = Vec::new();
+    for last in 3..=5u8 {
+        held.push(
+            slow_body(
+                addr,
+                IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last)),
+                BODY,
+            )
+            .await,
+        );
+    }
+    let refused = refused_body(addr, OTHER, BODY).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    // Bodies that go away give their bytes back.
+    drop((mine, held));
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = exchange(addr, OTHER, &post(&initialize().to_string(), &[])).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "served once the slow bodies went"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -475,10 +747,10 @@ async fn t_ttl_2_one_address_holds_tasks_up_to_its_cap() {
     );
 }
 
-/// T-TTL-2: a client holding more than `--max-stored-result-bytes` of unexpired results has
-/// its new tasks refused with -32603 saying which limit and when its oldest result expires;
-/// another client is served meanwhile, and once the results expire the first one may create
-/// tasks again.
+/// T-TTL-2: a client's unexpired results never pass `--max-stored-result-bytes`, even when
+/// its tasks were all started while it held nothing: a result that would take it past the
+/// cap is not stored, and its task fails with -32603 naming the limit. Another client is
+/// served meanwhile, and once the first result expires the client's results are stored again.
 #[tokio::test]
 async fn t_ttl_2_stored_result_bytes_per_client() {
     let server = HttpServer::spawn(
@@ -493,46 +765,56 @@ async fn t_ttl_2_stored_result_bytes_per_client() {
     .await;
     let addr = addr_of(&server);
     let session = open_session(addr, HOME).await;
-    let big = || {
+    let big = |delay_ms: u64| {
         task_call(
             "slow_echo",
-            json!({"text": "x".repeat(3000), "delay_ms": 0}),
+            json!({"text": "x".repeat(3000), "delay_ms": delay_ms}),
             2_000,
         )
     };
-    for n in 1..=2 {
-        let created = call(addr, HOME, &session, big()).await;
-        let id = created["result"]["task"]["taskId"]
+    let task_id = |created: &Value| {
+        created["result"]["task"]["taskId"]
             .as_str()
-            .unwrap_or_else(|| panic!("result {n} of 2 is within the cap: {created}"))
-            .to_owned();
-        assert_eq!(until_terminal(addr, HOME, &session, &id).await, "completed");
-    }
-    let refused = call(addr, HOME, &session, big()).await;
-    assert_eq!(refused["error"]["code"], -32603, "{refused}");
-    let message = refused["error"]["message"].as_str().unwrap();
+            .unwrap_or_else(|| panic!("created: {created}"))
+            .to_owned()
+    };
+    // Both are created while the client holds nothing; both results together pass the cap.
+    let first = task_id(&call(addr, HOME, &session, big(0)).await);
+    let second = task_id(&call(addr, HOME, &session, big(300)).await);
+    assert_eq!(
+        until_terminal(addr, HOME, &session, &first).await,
+        "completed"
+    );
+    assert_eq!(
+        until_terminal(addr, HOME, &session, &second).await,
+        "failed"
+    );
+    let get = json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/get",
+        "params": {"taskId": second}});
+    let failed = call(addr, HOME, &session, get).await;
+    let message = failed["result"]["statusMessage"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
-        message.contains("too many stored results")
-            && message.contains("4096")
-            && message.contains("retry in"),
-        "names the limit and when to retry: {refused}"
+        message.contains("stored results per client") && message.contains("4096"),
+        "names the limit: {failed}"
     );
 
     let other = open_session(addr, OTHER).await;
-    let theirs = call(addr, OTHER, &other, big()).await;
-    assert!(theirs["result"]["task"]["taskId"].is_string(), "{theirs}");
+    let theirs = task_id(&call(addr, OTHER, &other, big(0)).await);
+    assert_eq!(
+        until_terminal(addr, OTHER, &other, &theirs).await,
+        "completed"
+    );
 
-    // The results' ttl (2 s) runs out: the client may create tasks again.
+    // The first result's ttl (2 s) runs out: the client's results are stored again.
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let again = call(addr, HOME, &session, big()).await;
-        if again["result"]["task"]["taskId"].is_string() {
+        let again = task_id(&call(addr, HOME, &session, big(0)).await);
+        if until_terminal(addr, HOME, &session, &again).await == "completed" {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "allowed again once expired: {again}"
-        );
+        assert!(Instant::now() < deadline, "stored again once expired");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -80,6 +80,7 @@ pub(crate) fn configure(
         .max_line_bytes(settings.max_body_bytes)
         .http_config(http::HttpConfig {
             max_body_bytes: settings.max_body_bytes,
+            max_body_bytes_in_flight: settings.max_body_bytes_in_flight,
             origins: http::OriginPolicy::new(settings.allowed_origins.clone()),
             session_idle_timeout: settings.session_idle_timeout,
             max_sessions: settings.max_sessions,
@@ -206,13 +207,16 @@ fn http_limits_line(settings: &ServeSettings) -> String {
     let l = &settings.engine.limits;
     let or_unlimited = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
     format!(
-        "HTTP limits: {} connections, headers within {} s, bodies of {} bytes within {} s, \
+        "HTTP limits: {} connections ({} per client), headers within {} s, bodies of {} bytes within {} s ({} bytes at once), writes stalled at most {} s, \
          {} sessions ({} per client), {} streams per client; per client {} unfinished tasks \
          and {} bytes of stored results",
         c.max_connections,
+        c.max_connections_per_client,
         c.header_read_timeout.as_secs(),
         settings.max_body_bytes,
         c.body_read_timeout.as_secs(),
+        settings.max_body_bytes_in_flight,
+        c.write_stall_timeout.as_secs(),
         settings.max_sessions,
         settings.max_sessions_per_client,
         settings.max_streams_per_client,

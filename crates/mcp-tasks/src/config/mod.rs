@@ -230,6 +230,8 @@ struct HttpSection {
     listen: Option<SocketAddr>,
     #[serde(deserialize_with = "de_bounded::<_, BodyBytes>")]
     max_body_bytes: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, BodyBytes>")]
+    max_body_bytes_in_flight: Option<u64>,
     allowed_origins: Option<Vec<String>>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     session_idle_timeout_secs: Option<u64>,
@@ -243,10 +245,14 @@ struct HttpSection {
     max_streams_per_client: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
     max_connections: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, Sessions>")]
+    max_connections_per_client: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     header_read_timeout_secs: Option<u64>,
     #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
     body_read_timeout_secs: Option<u64>,
+    #[serde(deserialize_with = "de_bounded::<_, IdleSecs>")]
+    write_stall_timeout_secs: Option<u64>,
     auth_tokens: Option<PathBuf>,
 }
 
@@ -344,6 +350,7 @@ pub(crate) struct ServeSettings {
     /// `None` serves stdio.
     pub(crate) http: Option<SocketAddr>,
     pub(crate) max_body_bytes: usize,
+    pub(crate) max_body_bytes_in_flight: usize,
     pub(crate) allowed_origins: Vec<String>,
     /// `None` is unlimited.
     pub(crate) rate_limit: Option<RateLimit>,
@@ -599,6 +606,10 @@ fn merge(
                 .or(file.http.max_body_bytes)
                 .unwrap_or(defaults::MAX_BODY_BYTES),
         ),
+        max_body_bytes_in_flight: args
+            .max_body_bytes_in_flight
+            .or(file.http.max_body_bytes_in_flight)
+            .map_or(http::MAX_BODY_BYTES_IN_FLIGHT, to_usize),
         allowed_origins: if args.allowed_origin.is_empty() {
             file.http.allowed_origins.unwrap_or_default()
         } else {
@@ -643,11 +654,16 @@ fn merge(
 }
 
 /// The HTTP connections' limits from the flags over the `[http]` section; the connection cap
-/// defaults to what the process's descriptor limit allows.
+/// defaults to what the process's descriptor limit allows, a client's share to a sixteenth
+/// of the cap.
 fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
     let secs = |flag: Option<u64>, key: Option<u64>, default: Duration| {
         flag.or(key).map_or(default, Duration::from_secs)
     };
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .map_or_else(http::default_max_connections, to_usize);
     http::ConnectionLimits {
         header_read_timeout: secs(
             args.header_read_timeout_secs,
@@ -659,10 +675,19 @@ fn connections(args: &ServeArgs, file: &HttpSection) -> http::ConnectionLimits {
             file.body_read_timeout_secs,
             http::BODY_READ_TIMEOUT,
         ),
-        max_connections: args
-            .max_connections
-            .or(file.max_connections)
-            .map_or_else(http::default_max_connections, to_usize),
+        write_stall_timeout: secs(
+            args.write_stall_timeout_secs,
+            file.write_stall_timeout_secs,
+            http::WRITE_STALL_TIMEOUT,
+        ),
+        max_connections,
+        max_connections_per_client: args
+            .max_connections_per_client
+            .or(file.max_connections_per_client)
+            .map_or_else(
+                || http::default_max_connections_per_client(max_connections),
+                to_usize,
+            ),
     }
 }
 

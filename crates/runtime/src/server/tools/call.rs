@@ -95,24 +95,36 @@ pub(crate) async fn handle(
         return answer.and_then(|r| crate::server::to_value(&r));
     };
 
-    let record = server
-        .engine()
-        .create(CreateTask {
-            requestor: session.requestor().clone(),
-            kind: RequestKind::ToolsCall,
-            name: Some(p.name.clone()),
-            params: raw,
-            ttl_ms: task.ttl,
-            progress_token,
-        })
-        .await
-        .map_err(|e| crate::error::to_error_object(&e))?;
-    session.own_task(&record.id);
-    let session_for_work = session.clone();
-    server.engine().start(&record, move |tcx| {
-        let run = prepared(ToolContext::task(session_for_work, tcx));
-        async move { outcome(run.await) }
+    // Creating and starting run on a tokio task of their own, as for MCP 2026-07-28
+    // (`call_v2026::become_task`): over HTTP this future is dropped when the client goes away,
+    // and a creation cut off inside the store would leave the task charged to its client for
+    // good (never inserted, so no change ever releases it) or created but never started.
+    let create = CreateTask {
+        requestor: session.requestor().clone(),
+        kind: RequestKind::ToolsCall,
+        name: Some(p.name.clone()),
+        params: raw,
+        ttl_ms: task.ttl,
+        progress_token,
+    };
+    let (spawned_server, session_for_work) = (server.clone(), session.clone());
+    let created = tokio::spawn(async move {
+        let record = spawned_server
+            .engine()
+            .create(create)
+            .await
+            .map_err(|e| crate::error::to_error_object(&e))?;
+        session_for_work.own_task(&record.id);
+        spawned_server.engine().start(&record, move |tcx| {
+            let run = prepared(ToolContext::task(session_for_work, tcx));
+            async move { outcome(run.await) }
+        });
+        Ok::<_, ErrorObject>(record)
     });
+    let record = created.await.map_err(|e| {
+        tracing::error!(tool = %p.name, error = %e, "creating a call's task failed unexpectedly");
+        ErrorObject::internal("internal error: the call's task could not be created")
+    })??;
     let mut result = CreateTaskResult::from(dialect::task(&record));
     result.meta = Some(meta::model_immediate_response(&format!(
         "Tool {} is running as task {}; its result will be available through tasks/result.",
@@ -186,4 +198,126 @@ fn first_text(result: &CallToolResult) -> Option<String> {
         ContentBlock::Text(t) => Some(t.text.clone()),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+    use mcp_tasks_engine::{
+        AdminQuery, ChangeFeed, Engine, EngineConfig, EventKind, ListQuery, MemoryStore, NewTask,
+        Owner, Result, TaskCount, TaskEvent, TaskId, TaskStore, Transition, UnfinishedQuery,
+    };
+    use mcp_tasks_wire::v2025_11_25::{Implementation, TaskSupport};
+    use serde_json::json;
+
+    use super::*;
+    use crate::server::{ToolDef, Tools};
+
+    /// A memory store whose `create` takes a while, so a caller can go away in the middle.
+    #[derive(Debug)]
+    struct SlowCreate(MemoryStore);
+
+    #[async_trait]
+    impl TaskStore for SlowCreate {
+        async fn create(&self, new: NewTask) -> Result<TaskRecord> {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.create(new).await
+        }
+        async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+            self.0.get(owner, id).await
+        }
+        async fn transition(
+            &self,
+            id: &TaskId,
+            change: Transition,
+            now: Timestamp,
+        ) -> Result<TaskRecord> {
+            self.0.transition(id, change, now).await
+        }
+        async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
+            self.0.list(query).await
+        }
+        async fn delete_expired(&self, now: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+            self.0.delete_expired(now, limit).await
+        }
+        async fn unfinished(&self, query: &UnfinishedQuery) -> Result<Vec<TaskRecord>> {
+            self.0.unfinished(query).await
+        }
+        fn changes(&self) -> ChangeFeed {
+            self.0.changes()
+        }
+        async fn record(&self, id: &TaskId, at: Timestamp, kind: EventKind) -> Result<()> {
+            self.0.record(id, at, kind).await
+        }
+        async fn history(
+            &self,
+            id: &TaskId,
+            after: Option<u64>,
+            limit: usize,
+        ) -> Result<Vec<TaskEvent>> {
+            self.0.history(id, after, limit).await
+        }
+        async fn inspect(&self, id: &TaskId) -> Result<Option<TaskRecord>> {
+            self.0.inspect(id).await
+        }
+        async fn admin_list(&self, query: &AdminQuery) -> Result<Vec<TaskRecord>> {
+            self.0.admin_list(query).await
+        }
+        async fn purge(&self, finished_before: Timestamp, limit: usize) -> Result<Vec<TaskRecord>> {
+            self.0.purge(finished_before, limit).await
+        }
+        async fn counts(&self) -> Result<Vec<TaskCount>> {
+            self.0.counts().await
+        }
+        async fn check(&self) -> Result<()> {
+            self.0.check().await
+        }
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    struct NoArgs {}
+
+    /// T-TTL-2 (issue 16): a task-augmented call whose request goes away while the store is
+    /// creating its task still creates and runs it, so the client's charge is released when
+    /// the task ends; were the creation cut off, the charge would never be released and the
+    /// client, with an allowance of one, could never create another task.
+    #[tokio::test]
+    async fn a_call_dropped_mid_create_leaves_no_charge_behind() {
+        let mut config = EngineConfig::default();
+        config.limits.max_active_per_requestor = Some(1);
+        let engine = Engine::new(Arc::new(SlowCreate(MemoryStore::new())), config);
+        let tools = Tools::new().tool(
+            ToolDef::new("quick").task_support(TaskSupport::Optional),
+            |_: NoArgs, _cx: ToolContext| async { Ok(CallToolResult::text("done")) },
+        );
+        let server = Server::new(engine, tools, Implementation::new("t", "0"));
+        let session = Arc::new(Session::new("s".to_owned()));
+        let (sink, _out) = Sink::channel(64);
+        let params = || Some(json!({"name": "quick", "task": {"ttl": 60_000}}));
+        let id = RequestId::Number(1);
+        let cut = tokio::time::timeout(
+            Duration::from_millis(20),
+            handle(&server, &session, &id, params(), &sink),
+        )
+        .await;
+        assert!(cut.is_err(), "the call was still creating its task");
+        // Once the first task has run, the allowance of one is free again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match handle(&server, &session, &id, params(), &sink).await {
+                Ok(created) => {
+                    assert!(created["task"]["taskId"].is_string(), "{created}");
+                    break;
+                }
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "the dropped call's charge was never released: {e:?}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }

@@ -19,17 +19,31 @@
 //!   is answered 503 with `Retry-After` in one non-blocking write and closed at once, so a
 //!   flood costs no descriptor for longer than the accept. The default is sized from the
 //!   process's `RLIMIT_NOFILE` ([`default_max_connections`]).
+//! - **Connection cap per client** ([`ConnectionLimits::max_connections_per_client`]): one
+//!   address (an IPv6 address by its /64, the block one host is given) may hold no more than
+//!   this share of the cap, so one client's sockets cannot fill it and starve every other
+//!   client. Beyond it a new connection is answered 429 with `Retry-After`, the same way.
+//!   The default is a sixteenth of the cap, at least 8
+//!   ([`default_max_connections_per_client`]).
+//!
+//! - **Write stall timeout** ([`ConnectionLimits::write_stall_timeout`]): a response write
+//!   that makes no progress for this long (the client stopped reading) fails, and the
+//!   connection closes, so a client that never reads a large answer holds neither the
+//!   connection nor the answer's bytes for ever. A client reading an SSE stream makes progress
+//!   (keep-alives come every few seconds), and a stream cut this way can be resumed.
 //!
 //! Every accepted socket gets `TCP_NODELAY`, and every request carries its peer's
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), which keys the per-client limits.
 //! When the shutdown future completes the listener closes, every connection is asked to end
 //! once its response is sent, and the loop returns when the last one has.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -40,6 +54,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +64,8 @@ use tower::ServiceExt;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default [`ConnectionLimits::body_read_timeout`].
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`ConnectionLimits::write_stall_timeout`].
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The descriptors [`default_max_connections`] leaves to everything else: the store, the
 /// admin listener, logs, the upstream of a gateway.
 const RESERVED_FDS: u64 = 256;
@@ -66,16 +83,31 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// Connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: its /64) may have open at once; one more is
+    /// answered 429 and closed.
+    pub max_connections_per_client: usize,
+    /// How long a response write may make no progress before the connection is closed.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
+        let max_connections = default_max_connections();
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
-            max_connections: default_max_connections(),
+            max_connections,
+            max_connections_per_client: default_max_connections_per_client(max_connections),
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
         }
     }
+}
+
+/// The default per-client connection cap for a cap of `max_connections`: a sixteenth of it,
+/// so that at least sixteen clients fill the server before any is refused for want of room,
+/// and at least 8, which a browser or an SDK with a few streams open never needs more than.
+pub fn default_max_connections_per_client(max_connections: usize) -> usize {
+    (max_connections / 16).max(8)
 }
 
 /// The default connection cap: half of the process's soft `RLIMIT_NOFILE` after
@@ -119,6 +151,9 @@ pub async fn serve_with(
     let open = Arc::new(Semaphore::new(max));
     let closing = CancellationToken::new();
     let refusal = overloaded(max);
+    let per_client = limits.max_connections_per_client.max(1);
+    let client_refusal = too_many(per_client);
+    let clients = PerClient::default();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -141,6 +176,11 @@ pub async fn serve_with(
                 }
             },
         };
+        let Some(client) = clients.admit(peer.ip(), per_client) else {
+            let _ = tcp.try_write(&client_refusal);
+            tracing::debug!(%peer, per_client, "connection refused: this client's connection cap is reached");
+            continue;
+        };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             // One write that cannot block on a fresh socket, then the descriptor is gone.
             let _ = tcp.try_write(&refusal);
@@ -155,11 +195,13 @@ pub async fn serve_with(
             router: router.clone(),
             peer,
             body_timeout: limits.body_read_timeout,
+            write_stall: limits.write_stall_timeout,
             closing: closing.clone(),
         };
         tokio::spawn(async move {
             connection.run(tcp).await;
             drop(permit);
+            drop(client);
         });
     }
     drop(listener);
@@ -170,12 +212,48 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// Open connections by client address ([`super::limits::address_key`]).
+#[derive(Clone, Debug, Default)]
+struct PerClient(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl PerClient {
+    /// Counts one more connection of `ip`'s client while it has fewer than `max` open; it
+    /// counts until the guard drops.
+    fn admit(&self, ip: IpAddr, max: usize) -> Option<ClientConnection> {
+        let key = super::limits::address_key(ip);
+        let mut open = self.0.lock().expect("connection table mutex poisoned");
+        let n = open.entry(key).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientConnection(self.clone(), key))
+    }
+}
+
+/// One open connection of a client, counted until dropped.
+#[derive(Debug)]
+struct ClientConnection(PerClient, IpAddr);
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let mut open = (self.0).0.lock().expect("connection table mutex poisoned");
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// One accepted connection and what serving it needs.
 struct Connection {
     builder: Arc<hyper::server::conn::http1::Builder>,
     router: Router,
     peer: SocketAddr,
     body_timeout: Duration,
+    write_stall: Duration,
     closing: CancellationToken,
 }
 
@@ -186,6 +264,7 @@ impl Connection {
             router,
             peer,
             body_timeout,
+            write_stall,
             closing,
         } = self;
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -193,7 +272,8 @@ impl Connection {
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(request)
         });
-        let conn = builder.serve_connection(TokioIo::new(tcp), service);
+        let io = TokioIo::new(StallGuard::new(tcp, write_stall));
+        let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
         let ended = tokio::select! {
             ended = conn.as_mut() => ended,
@@ -206,6 +286,90 @@ impl Connection {
             // Timeouts and clients that go away land here: normal for a server, so quiet.
             tracing::debug!(%peer, error = %e, "HTTP connection ended");
         }
+    }
+}
+
+/// A connection's socket whose writes fail once one has made no progress for `limit`.
+struct StallGuard {
+    tcp: TcpStream,
+    limit: Duration,
+    /// Running while a write is pending: since when it made no progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallGuard {
+    fn new(tcp: TcpStream, limit: Duration) -> Self {
+        Self {
+            tcp,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Passes on a write's `poll`, failing it once it has been pending for the limit.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the client read nothing of the response for {} s (the write stall timeout)",
+                    limit.as_secs_f64()
+                ),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for StallGuard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallGuard {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.tcp).poll_shutdown(cx);
+        self.watch(cx, poll)
     }
 }
 
@@ -237,6 +401,31 @@ fn overloaded(max: usize) -> Vec<u8> {
     .to_string();
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The whole answer to a connection beyond its client's share: 429, `Retry-After`, a
+/// JSON-RPC error that names the limit, and `Connection: close`.
+fn too_many(max: usize) -> Vec<u8> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32603,
+            "message": format!(
+                "this client (this address, or this IPv6 /64) has {max} open connections, the \
+                 most one client may (max connections per client); close idle ones, reuse one \
+                 connection for many requests, and retry in a second"
+            ),
+            "data": {"limit": "max_connections_per_client", "max": max, "retryAfterSecs": 1}
+        }
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -341,5 +530,31 @@ mod tests {
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let error: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(error["error"]["data"]["limit"], "max_connections");
+        let text = String::from_utf8(too_many(4)).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 429 "), "{head}");
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let error: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            error["error"]["data"]["limit"],
+            "max_connections_per_client"
+        );
+    }
+
+    /// T-SEC-3: one client's connections are counted together (an IPv6 /64 is one client)
+    /// until they close; other addresses have their own share.
+    #[test]
+    fn connections_are_counted_per_client() {
+        let clients = PerClient::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a = clients.admit(ip("2001:db8::1"), 2).unwrap();
+        let _b = clients.admit(ip("2001:db8::ffff:2"), 2).unwrap();
+        assert!(clients.admit(ip("2001:db8::3"), 2).is_none());
+        let _other = clients.admit(ip("2001:db8:0:1::1"), 2).unwrap();
+        let _v4 = clients.admit(ip("10.0.0.1"), 2).unwrap();
+        drop(a);
+        assert!(clients.admit(ip("2001:db8::3"), 2).is_some());
+        assert_eq!(default_max_connections_per_client(16), 8);
+        assert_eq!(default_max_connections_per_client(9872), 617);
     }
 }

@@ -6,6 +6,12 @@
 //!   declared `Content-Length` above it without reading a byte), one that does not end within
 //!   the body read timeout 408 (`conn`), both with a JSON-RPC error body and
 //!   `Connection: close`, so the rest of the body is never read.
+//! - The bytes of all request bodies being read at once are capped
+//!   ([`HttpConfig::max_body_bytes_in_flight`](super::HttpConfig)): a body holds its declared
+//!   length (or, chunked, what has arrived) until it is read, one address at most a
+//!   sixteenth of it (and at least one whole body), and one that does not fit is answered
+//!   503 with `Retry-After` and `Connection: close`, so slow bodies cannot hold
+//!   `max_connections` times the body limit, nor one client the whole budget.
 //! - Sessions are capped per client ([`HttpConfig::max_sessions_per_client`](super::HttpConfig)):
 //!   the bearer token's subject, or without auth the peer's IP address, so one client cannot
 //!   take every one of [`HttpConfig::max_sessions`](super::HttpConfig). One more is refused
@@ -17,15 +23,16 @@
 //!   while open. One more is refused with 429 before it runs.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use mcp_tasks_engine::Owner;
 use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId};
@@ -33,9 +40,95 @@ use mcp_tasks_wire::jsonrpc::{ErrorObject, RequestId};
 use super::conn::{caused_by, BodyTimedOut};
 use super::rpc_error;
 
-/// Middleware: reads the request body within `max` bytes and the body read timeout, or
-/// answers 413 / 408 (see the module docs).
-pub(super) async fn read_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+/// The body limits [`read_body`] applies: each body's size, and the bytes of all bodies
+/// being read at once, overall and per client address.
+#[derive(Clone, Debug)]
+pub(super) struct BodyLimits {
+    max: usize,
+    in_flight: usize,
+    per_client: usize,
+    held: Arc<Mutex<BodyBytes>>,
+}
+
+/// The bytes bodies hold while being read: in all, and by client address.
+#[derive(Debug, Default)]
+struct BodyBytes {
+    total: usize,
+    by_client: HashMap<IpAddr, usize>,
+}
+
+impl BodyLimits {
+    /// `max` bytes per body, `in_flight` bytes (at least `max`) for all bodies being read;
+    /// one address may hold a sixteenth of that, and at least one whole body, so that a few
+    /// addresses cannot take it all.
+    pub(super) fn new(max: usize, in_flight: usize) -> Self {
+        let in_flight = in_flight.max(max);
+        Self {
+            max,
+            in_flight,
+            per_client: (in_flight / 16).max(max),
+            held: Arc::default(),
+        }
+    }
+}
+
+/// Bytes of the in-flight budget one body holds, given back when it is read (or refused).
+struct Held {
+    limits: BodyLimits,
+    client: Option<IpAddr>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Takes `n` more bytes, unless that would pass the budget or the client's share.
+    fn take(&mut self, n: usize) -> bool {
+        let mut held = self.limits.held.lock().expect("body budget mutex poisoned");
+        let BodyBytes { total, by_client } = &mut *held;
+        if total.saturating_add(n) > self.limits.in_flight {
+            return false;
+        }
+        if let Some(client) = self.client {
+            let mine = by_client.entry(client).or_default();
+            if mine.saturating_add(n) > self.limits.per_client {
+                if *mine == 0 {
+                    by_client.remove(&client);
+                }
+                return false;
+            }
+            *mine += n;
+        }
+        *total += n;
+        self.bytes += n;
+        true
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.bytes == 0 {
+            return;
+        }
+        let mut held = self.limits.held.lock().expect("body budget mutex poisoned");
+        held.total = held.total.saturating_sub(self.bytes);
+        if let Some(client) = self.client {
+            if let Some(mine) = held.by_client.get_mut(&client) {
+                *mine = mine.saturating_sub(self.bytes);
+                if *mine == 0 {
+                    held.by_client.remove(&client);
+                }
+            }
+        }
+    }
+}
+
+/// Middleware: reads the request body within `max` bytes, the body read timeout and the
+/// in-flight budget, or answers 413 / 408 / 503 (see the module docs).
+pub(super) async fn read_body(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let max = limits.max;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -44,9 +137,42 @@ pub(super) async fn read_body(State(max): State<usize>, request: Request, next: 
     if declared.is_some_and(|n| n > max as u64) {
         return too_large(max);
     }
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| address_key(peer.ip()));
+    let mut held = Held {
+        limits: limits.clone(),
+        client,
+        bytes: 0,
+    };
+    // A declared length is held whole from the start, so a body that stops one byte short
+    // holds all it announced; an undeclared (chunked) one holds what has arrived.
+    if let Some(n) = declared {
+        if !held.take(usize::try_from(n).unwrap_or(usize::MAX)) {
+            return bodies_busy(limits.in_flight);
+        }
+    }
     let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    let mut body = Limited::new(body, max);
+    let mut collected = Vec::new();
+    let read = loop {
+        match body.frame().await {
+            None => break Ok(()),
+            Some(Err(e)) => break Err(e),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if declared.is_none() && !held.take(data.len()) {
+                        return bodies_busy(limits.in_flight);
+                    }
+                    collected.extend_from_slice(&data);
+                }
+            }
+        }
+    };
+    drop(held);
+    let bytes = match read {
+        Ok(()) => Bytes::from(collected),
         Err(e) if caused_by::<LengthLimitError>(e.as_ref()) => return too_large(max),
         Err(e) if caused_by::<BodyTimedOut>(e.as_ref()) => {
             return closing(rpc_error(
@@ -71,6 +197,21 @@ pub(super) async fn read_body(State(max): State<usize>, request: Request, next: 
         .await
 }
 
+/// The 503 for a body beyond the in-flight budget, closing the connection (the rest of the
+/// body is never read).
+fn bodies_busy(in_flight: usize) -> Response {
+    closing(refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "max-body-bytes-in-flight",
+        in_flight,
+        Duration::from_secs(1),
+        "this server, or this client, is sending as many request bytes as it may at once \
+         (a client holds at most a sixteenth); send the request again in a second"
+            .to_owned(),
+    ))
+}
+
 fn too_large(max: usize) -> Response {
     closing(rpc_error(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -90,13 +231,28 @@ fn closing(mut response: Response) -> Response {
     response
 }
 
-/// Who a per-client limit counts: the bearer token's subject, else the peer's IP address
-/// (`None` when the router is served without connection info: then nothing is counted).
+/// Who a per-client limit counts: the bearer token's subject, else the peer's address
+/// ([`address_key`]; `None` when the router is served without connection info: then nothing
+/// is counted).
 pub(super) fn client_key(owner: Option<&Owner>, peer: Option<IpAddr>) -> Option<String> {
     match (owner, peer) {
         (Some(owner), _) => Some(format!("owner:{owner}")),
-        (None, Some(ip)) => Some(format!("address:{ip}")),
+        (None, Some(ip)) => Some(format!("address:{}", address_key(ip))),
         (None, None) => None,
+    }
+}
+
+/// The address that stands for a client: an IPv4 address as it is (an IPv4-mapped IPv6
+/// address as its IPv4 address), an IPv6 address by its /64 prefix. One host is commonly
+/// given a whole /64 and may send from any address in it, so counting full IPv6 addresses
+/// would give it 2^64 allowances.
+pub(super) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        IpAddr::V4(v4) => IpAddr::V4(v4),
     }
 }
 
@@ -203,6 +359,17 @@ mod tests {
         assert_eq!(client_key(None, None), None);
     }
 
+    /// T-SEC-3: an IPv6 host rotating addresses within its /64 is one client; another /64 is
+    /// another; an IPv4-mapped address is its IPv4 address.
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |s: &str| client_key(None, Some(s.parse().unwrap())).unwrap();
+        assert_eq!(key("2001:db8::1"), key("2001:db8::ffff:ffff:ffff:2"));
+        assert_eq!(key("2001:db8::1"), "address:2001:db8::");
+        assert_ne!(key("2001:db8::1"), key("2001:db8:0:1::1"));
+        assert_eq!(key("::ffff:10.0.0.1"), key("10.0.0.1"));
+    }
+
     /// A body above the limit is 413 with a JSON-RPC error and `Connection: close`, declared
     /// or not; one at the limit reaches the handler whole.
     #[tokio::test]
@@ -215,7 +382,10 @@ mod tests {
                     |body: axum::body::Bytes| async move { body.len().to_string() },
                 ),
             )
-            .layer(axum::middleware::from_fn_with_state(16usize, read_body));
+            .layer(axum::middleware::from_fn_with_state(
+                BodyLimits::new(16, 16),
+                read_body,
+            ));
         let send = |body: Body, declared: Option<usize>| {
             let mut req = axum::http::Request::post("/");
             if let Some(n) = declared {

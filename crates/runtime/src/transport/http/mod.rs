@@ -102,7 +102,8 @@ pub use auth::{
     DEFAULT_LEEWAY, MAX_SUBJECT_BYTES, METADATA_PATH, MIN_TOKEN_CHARS,
 };
 pub use conn::{
-    default_max_connections, serve_with, ConnectionLimits, BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT,
+    default_max_connections, default_max_connections_per_client, serve_with, ConnectionLimits,
+    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, WRITE_STALL_TIMEOUT,
 };
 pub use origin::OriginPolicy;
 pub use replay::{
@@ -122,6 +123,10 @@ use crate::session::{Outbound, Session, Sink, DEFAULT_QUEUE};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The protocol version header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+/// The default [`HttpConfig::max_body_bytes_in_flight`]: 256 MiB, 64 bodies of the default
+/// 4 MiB at once.
+pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 256 * 1024 * 1024;
+
 /// The header a client resumes a stream with (on GET).
 pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
@@ -132,6 +137,11 @@ pub struct HttpConfig {
     pub path: String,
     /// The largest POST body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The most bytes of request bodies being read at once, over all connections: a slow
+    /// body holds its bytes while it arrives, so without this cap many bodies one byte short
+    /// of `max_body_bytes` hold `max_connections` times that. Beyond it a body is refused
+    /// with 503 (module `limits`). Never below `max_body_bytes`.
+    pub max_body_bytes_in_flight: usize,
     /// Which browser origins may call.
     pub origins: OriginPolicy,
     /// How long a session may go without a request or an open stream before it ends.
@@ -167,6 +177,7 @@ impl Default for HttpConfig {
         Self {
             path: "/mcp".into(),
             max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes_in_flight: MAX_BODY_BYTES_IN_FLIGHT,
             origins: OriginPolicy::default(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
@@ -321,9 +332,13 @@ impl HttpState {
     /// The refusal of a new session: 503 when the server holds its most sessions, 429 when
     /// `client` holds its own most; `Retry-After` says when the soonest idle one of those
     /// will have timed out.
-    fn session_cap(&self, id: &RequestId, client: Option<&str>) -> Option<Response> {
+    fn session_cap(
+        &self,
+        sessions: &HashMap<String, Tracked>,
+        id: &RequestId,
+        client: Option<&str>,
+    ) -> Option<Response> {
         let timeout = self.config.session_idle_timeout;
-        let sessions = self.sessions();
         let soonest = |of_client: bool| {
             sessions
                 .values()
@@ -454,6 +469,7 @@ fn router_with(
     stopping: Option<CancellationToken>,
 ) -> Router {
     let limit = config.max_body_bytes;
+    let in_flight = config.max_body_bytes_in_flight;
     let path = config.path.clone();
     let config_replay_cap = config.max_replay_bytes;
     let state = Arc::new(HttpState {
@@ -488,7 +504,7 @@ fn router_with(
     router
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
-            limit,
+            limits::BodyLimits::new(limit, in_flight),
             limits::read_body,
         ))
         .with_state(state)
@@ -756,10 +772,30 @@ async fn initialize(
 ) -> Response {
     state.reap();
     let client = limits::client_key(owner.as_ref(), peer);
-    if let Some(refused) = state.session_cap(&request.id, client.as_deref()) {
-        return refused;
-    }
     let session = Arc::new(Session::with_owner(uuid::Uuid::new_v4().to_string(), owner));
+    let tracked = Tracked::new(
+        session.clone(),
+        client.clone(),
+        state.replay_limits,
+        state.replay_budget.clone(),
+    );
+    // The session takes its place among the counted ones in the same step as the check, and
+    // before the handshake is answered: concurrent initializes of one client would otherwise
+    // all pass the check and together exceed the caps. Until the handshake succeeds it is a
+    // reservation, busy (never reaped), and removed if the handshake fails or is dropped.
+    let reserved = {
+        let mut sessions = state.sessions();
+        if let Some(refused) = state.session_cap(&sessions, &request.id, client.as_deref()) {
+            return refused;
+        }
+        let busy = tracked.busy();
+        sessions.insert(session.id().to_owned(), tracked);
+        Reservation {
+            state,
+            id: Some(session.id().to_owned()),
+            _busy: busy,
+        }
+    };
     let (tx, _rx) = Sink::channel(DEFAULT_QUEUE);
     let response = state.server.handle_request(&session, request, &tx).await;
     if response.outcome.is_err() {
@@ -770,17 +806,32 @@ async fn initialize(
         // The sessions of one address share its allowance of tasks and results.
         state.server.engine().bind_client(session.id(), client);
     }
-    state.sessions().insert(
-        session.id().to_owned(),
-        Tracked::new(
-            session.clone(),
-            client,
-            state.replay_limits,
-            state.replay_budget.clone(),
-        ),
-    );
+    reserved.keep();
     tracing::debug!(session = session.id(), "HTTP session started");
     json_response(&Message::Response(response), Some(session.id()))
+}
+
+/// A new session's place in the session table while its handshake is answered: removed on
+/// drop unless kept, so a handshake that fails, or whose request goes away, holds no place.
+struct Reservation<'a> {
+    state: &'a HttpState,
+    id: Option<String>,
+    _busy: Busy,
+}
+
+impl Reservation<'_> {
+    /// The handshake succeeded: the session stays.
+    fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.state.sessions().remove(&id);
+        }
+    }
 }
 
 fn json_response(message: &Message, session: Option<&str>) -> Response {
@@ -1152,6 +1203,58 @@ mod tests {
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
             "clientInfo": {"name": "t", "version": "0"}}})
+    }
+
+    /// T-SEC-3: initializes racing on every worker thread cannot together pass the session
+    /// caps: the check and the new session's place in the table are one step. Each round
+    /// starts 64 at once on a server that allows 2 sessions, 1 per client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn concurrent_initializes_stay_within_the_session_caps() {
+        use tower::ServiceExt;
+        for round in 0..300 {
+            let app = app(HttpConfig {
+                max_sessions: 2,
+                max_sessions_per_client: 1,
+                ..HttpConfig::default()
+            });
+            let start = Arc::new(tokio::sync::Barrier::new(64));
+            let calls: Vec<_> = (0..64u8)
+                .map(|n| {
+                    let (app, start) = (app.clone(), start.clone());
+                    tokio::spawn(async move {
+                        let peer = SocketAddr::from(([10, 0, 0, n % 2], 1000));
+                        let mut req = axum::http::Request::post("/mcp")
+                            .header(header::CONTENT_TYPE, "application/json")
+                            .header(header::ACCEPT, "application/json, text/event-stream")
+                            .body(axum::body::Body::from(init().to_string()))
+                            .unwrap();
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        start.wait().await;
+                        (peer.ip(), app.oneshot(req).await.unwrap().status())
+                    })
+                })
+                .collect();
+            let mut opened = HashMap::new();
+            for call in calls {
+                let (ip, status) = call.await.unwrap();
+                if status == StatusCode::OK {
+                    *opened.entry(ip).or_insert(0) += 1;
+                } else {
+                    assert!(
+                        [
+                            StatusCode::TOO_MANY_REQUESTS,
+                            StatusCode::SERVICE_UNAVAILABLE
+                        ]
+                        .contains(&status),
+                        "{status}"
+                    );
+                }
+            }
+            assert!(
+                opened.values().all(|n| *n == 1) && opened.len() == 2,
+                "round {round}: sessions opened per client: {opened:?}"
+            );
+        }
     }
 
     /// Abandoned sessions end after the idle timeout (404 afterwards), and the number of
