@@ -37,7 +37,10 @@ pub fn sse_events(chunks: Vec<Vec<u8>>) -> Vec<SseEvent> {
             .into_iter()
             .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c))),
     );
-    let mut events = std::pin::pin!(crate::client::sse::events(stream));
+    let mut events = std::pin::pin!(crate::client::sse::events(
+        stream,
+        crate::client::MAX_MESSAGE_BYTES
+    ));
     let mut out = Vec::new();
     futures::executor::block_on(async {
         while let Some(Ok(event)) = events.next().await {

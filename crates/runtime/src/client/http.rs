@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use eventsource_stream::EventStreamError;
 use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mcp_tasks_wire::jsonrpc::{self, Message, RequestId};
@@ -41,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{ClientError, Result};
 use super::param_headers::Mirrors;
+use super::sse::BodyError;
 use super::transport::{Inbound, Incoming, Transport};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -55,6 +57,8 @@ const RESUME_DELAY: Duration = Duration::from_millis(250);
 /// The longest wait between attempts to reopen the standing `GET` stream.
 const MAX_STANDING_DELAY: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a refusal's body (401) read to tell the user why.
+const MAX_REFUSAL_BYTES: usize = 64 * 1024;
 
 /// `Bearer <token>` as a header value marked sensitive, so it is never logged.
 fn bearer(token: &str) -> Result<HeaderValue> {
@@ -347,7 +351,10 @@ impl Shared {
             });
             return Ok(());
         }
-        let text = response.text().await.unwrap_or_default();
+        let text = match read_limited(response, super::MAX_MESSAGE_BYTES).await {
+            Ok(text) => text,
+            Err(e) => return Err(ClientError::Transport(format!("POST {}: {e}", self.url))),
+        };
         // Errors the server words as JSON-RPC (400 with an error response) reach the caller as
         // the server's own answer. One without an id (the server could not tell which request
         // it refused) answers the one request this POST carried.
@@ -488,7 +495,9 @@ impl Shared {
     /// The error for a `401` answer, with the server's reason (from its JSON-RPC error body
     /// when it sent one).
     async fn refused(&self, response: reqwest::Response) -> ClientError {
-        let text = response.text().await.unwrap_or_default();
+        let text = read_limited(response, MAX_REFUSAL_BYTES)
+            .await
+            .unwrap_or_default();
         let reason = match jsonrpc::decode(text.as_bytes()) {
             Ok(Message::Response(jsonrpc::Response {
                 outcome: Err(error),
@@ -513,7 +522,10 @@ impl Shared {
         cursor: &mut Cursor,
         waiting_for: Option<&RequestId>,
     ) -> bool {
-        let mut events = std::pin::pin!(super::sse::events(response.bytes_stream()));
+        let mut events = std::pin::pin!(super::sse::events(
+            response.bytes_stream(),
+            super::MAX_MESSAGE_BYTES
+        ));
         loop {
             let event = tokio::select! {
                 e = events.next() => e,
@@ -521,6 +533,10 @@ impl Shared {
             };
             let event = match event {
                 Some(Ok(event)) => event,
+                Some(Err(EventStreamError::Transport(e @ BodyError::EventTooLarge { .. }))) => {
+                    tracing::warn!(url = %self.url, "{e}");
+                    return false;
+                }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "an SSE stream broke");
                     return false;
@@ -715,6 +731,27 @@ impl Transport for HttpTransport {
     }
 }
 
+/// A response body as text, refused once it passes `limit` bytes (a body that declares more is
+/// refused before it is read).
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<String, String> {
+    let too_large = || format!("the server's answer is larger than {limit} bytes; it was not read");
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("the answer broke off: {e}"))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -821,6 +858,45 @@ mod tests {
     }
 
     /// A refused token fails the connect at once with what the server said, not a hang.
+    /// A server's answer is read up to a limit: a body that declares more is refused before
+    /// it is read, one sent in chunks is refused once it passes the limit, and one within it is
+    /// read whole.
+    #[tokio::test]
+    async fn answers_are_read_up_to_a_limit() {
+        use axum::body::Body;
+        let app = axum::Router::new()
+            .route(
+                "/declared",
+                axum::routing::get(|| async { "x".repeat(2048) }),
+            )
+            .route(
+                "/chunked",
+                axum::routing::get(|| async {
+                    let chunks = (0..64).map(|_| Ok::<_, std::io::Error>("y".repeat(64)));
+                    Body::from_stream(futures::stream::iter(chunks))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let get = |path: &'static str| async move {
+            reqwest::get(format!("http://{addr}{path}")).await.unwrap()
+        };
+        let refused = super::read_limited(get("/declared").await, 1024).await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("larger than 1024 bytes")),
+            "{refused:?}"
+        );
+        let refused = super::read_limited(get("/chunked").await, 1024).await;
+        assert!(refused.is_err(), "{refused:?}");
+        let whole = super::read_limited(get("/chunked").await, 4096)
+            .await
+            .unwrap();
+        assert_eq!(whole.len(), 4096);
+    }
+
     #[tokio::test]
     async fn refused_credentials_are_an_error_saying_so() {
         let (url, _stop) = serve(Arc::default()).await;

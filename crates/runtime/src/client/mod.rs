@@ -74,6 +74,11 @@ mod input;
 mod param_headers;
 mod protocol;
 pub(crate) mod sse;
+
+/// The largest message the HTTP client reads from a server: a JSON answer's whole body, or one
+/// SSE event. Four times the largest result a server of ours stores by default, so a real
+/// answer fits; past it the answer is refused rather than read into memory without end.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 mod stdio;
 mod task;
 mod transport;
