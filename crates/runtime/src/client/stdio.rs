@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_tasks_wire::jsonrpc::{self, Message};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, Mutex};
+
+use crate::transport::stdio::{read_lines, Input};
 
 use super::error::{ClientError, Result};
 use super::transport::{Inbound, Incoming, Transport, LAST_WORDS};
@@ -161,13 +163,38 @@ impl Transport for StdioTransport {
     }
 }
 
-/// Delivers the child's stdout, one message per line, until it ends or nobody listens.
+/// The longest line of the child's stderr kept; the rest of a longer line is skipped.
+const MAX_STDERR_LINE: usize = 64 * 1024;
+
+/// Delivers the child's stdout, one message per line, until it ends or nobody listens. A line
+/// above [`MAX_MESSAGE_BYTES`](super::MAX_MESSAGE_BYTES) is skipped unread, so a server that
+/// writes without newlines cannot grow our memory without end.
 async fn read_stdout(stdout: tokio::process::ChildStdout, tx: &mpsc::UnboundedSender<Incoming>) {
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next_line().await {
-            Ok(Some(line)) if line.trim().is_empty() => {}
-            Ok(Some(line)) => match jsonrpc::decode(line.as_bytes()) {
+    read_messages(stdout, tx, super::MAX_MESSAGE_BYTES).await;
+}
+
+/// [`read_stdout`] of any reader, with the line limit given: the server transport's line
+/// reader, which skips the rest of an overlong line and goes on.
+async fn read_messages<R: tokio::io::AsyncRead + Unpin>(
+    stdout: R,
+    tx: &mpsc::UnboundedSender<Incoming>,
+    max_line: usize,
+) {
+    let (lines_tx, mut lines) = mpsc::channel(16);
+    let reader = read_lines(stdout, "the server's stdout", max_line, lines_tx);
+    let deliver = async move {
+        while let Some(input) = lines.recv().await {
+            let line = match input {
+                Input::Line(line) => line,
+                Input::Overlong => {
+                    tracing::warn!(
+                        limit = max_line,
+                        "the server wrote a line longer than the limit; skipped"
+                    );
+                    continue;
+                }
+            };
+            match jsonrpc::decode(&line) {
                 Ok(message) => {
                     if tx.send(Incoming::Message(message)).is_err() {
                         return;
@@ -176,39 +203,50 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, tx: &mpsc::UnboundedSe
                 Err(e) => {
                     tracing::warn!(error = %e.to_error_object().message, "the server wrote a line that is not a JSON-RPC message; skipped")
                 }
-            },
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the server's stdout failed");
-                return;
             }
         }
-    }
+    };
+    tokio::join!(reader, deliver);
 }
 
 /// Logs each line the child writes to stderr (target `mcp_tasks::server_stderr`): at warn
 /// when it reads like a failure, else at debug, since servers write banners and chatter there
 /// (everything greets on every start) that would drown our own log.
 async fn log_stderr(program: String, stderr: tokio::process::ChildStderr, last: LastWords) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if !line.trim().is_empty() {
-            let mut last = last
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.len() == LAST_LINES {
-                last.pop_front();
-            }
-            last.push_back(match line.char_indices().nth(LAST_WORD_CHARS) {
-                Some((at, _)) => format!("{}…", &line[..at]),
-                None => line.clone(),
-            });
+    // Drained to the end whatever it holds (an overlong line, bytes that are not UTF-8): a
+    // child blocked on a full stderr pipe would stop answering.
+    let (lines_tx, mut lines) = mpsc::channel(16);
+    let reader = read_lines(stderr, "the server's stderr", MAX_STDERR_LINE, lines_tx);
+    let log = async move {
+        while let Some(input) = lines.recv().await {
+            let Input::Line(bytes) = input else {
+                continue;
+            };
+            let line = String::from_utf8_lossy(&bytes);
+            log_stderr_line(&program, line.trim_end_matches(['\n', '\r']), &last);
         }
-        if reads_like_a_failure(&line) {
-            tracing::warn!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
-        } else {
-            tracing::debug!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
+    };
+    tokio::join!(reader, log);
+}
+
+/// One line of the child's stderr: into its last words, and the log.
+fn log_stderr_line(program: &str, line: &str, last: &LastWords) {
+    if !line.trim().is_empty() {
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.len() == LAST_LINES {
+            last.pop_front();
         }
+        last.push_back(match line.char_indices().nth(LAST_WORD_CHARS) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => line.to_owned(),
+        });
+    }
+    if reads_like_a_failure(line) {
+        tracing::warn!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
+    } else {
+        tracing::debug!(target: "mcp_tasks::server_stderr", server = %program, "{line}");
     }
 }
 
@@ -312,5 +350,30 @@ mod tests {
         })
         .await
         .expect("the child is killed once the transport is dropped");
+    }
+
+    /// A server that writes a line past the limit (or never a newline) costs no more than the
+    /// limit: the line is skipped, and the messages after it are delivered.
+    #[tokio::test]
+    async fn a_line_past_the_limit_is_skipped_not_kept() {
+        let ping = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let mut out = vec![b'x'; 10_000];
+        out.push(b'\n');
+        out.extend_from_slice(ping);
+        out.push(b'\n');
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        super::read_messages(&out[..], &tx, 1024).await;
+        drop(tx);
+        let mut delivered = Vec::new();
+        while let Some(incoming) = rx.recv().await {
+            delivered.push(incoming);
+        }
+        assert!(
+            matches!(
+                delivered.as_slice(),
+                [Incoming::Message(Message::Request(_))]
+            ),
+            "{delivered:?}"
+        );
     }
 }

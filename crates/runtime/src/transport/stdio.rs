@@ -107,7 +107,12 @@ where
     });
 
     let (lines_tx, mut lines) = mpsc::channel(READ_AHEAD);
-    let _reader = AbortOnDrop(tokio::spawn(read_lines(reader, max_line_bytes, lines_tx)));
+    let _reader = AbortOnDrop(tokio::spawn(read_lines(
+        reader,
+        "stdin",
+        max_line_bytes,
+        lines_tx,
+    )));
     let in_flight = InFlight::new();
     let drained = async {
         stopping.cancelled().await;
@@ -196,18 +201,20 @@ fn shutting_down() -> ErrorObject {
     )
 }
 
-/// What the line reader hands the session.
-enum Input {
+/// What the line reader hands the session (and the stdio client, for its child's stdout).
+pub(crate) enum Input {
     /// One line, without regard to what it holds.
     Line(Vec<u8>),
     /// A line over the limit, skipped.
     Overlong,
 }
 
-/// Reads stdin line by line into `lines`, skipping blank lines; ends (dropping `lines`) at the
+/// Reads `reader` (stdin, or a child's output; `what` names it in the log) line by line into
+/// `lines`, skipping blank lines; ends (dropping `lines`) at the
 /// end of input, on a read error, or when the session stops taking lines.
-async fn read_lines<R: AsyncRead + Unpin>(
+pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
     reader: R,
+    what: &'static str,
     max_line_bytes: usize,
     lines: mpsc::Sender<Input>,
 ) {
@@ -229,7 +236,7 @@ async fn read_lines<R: AsyncRead + Unpin>(
             Ok(_) if line.iter().all(u8::is_ascii_whitespace) => continue,
             Ok(_) => Input::Line(line),
             Err(e) => {
-                tracing::warn!(error = %e, "reading stdin failed");
+                tracing::warn!(error = %e, "reading {what} failed");
                 return;
             }
         };
