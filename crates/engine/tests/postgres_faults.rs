@@ -9,7 +9,6 @@
 //! and the listening connection reconnect by themselves, and a waiter that waited through the
 //! outage sees a change made meanwhile by another instance (it re-reads after reconnecting).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +18,7 @@ use mcp_tasks_engine::{
 };
 use serde_json::json;
 use testkit::postgres::TempDatabase;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use testkit::relay::Relay;
 
 fn alice() -> Requestor {
     Requestor {
@@ -79,64 +77,6 @@ fn via(db: &TempDatabase, port: u16) -> ((String, u16), String) {
         (host, server_port),
         format!("postgres://{user}@127.0.0.1:{port}/{name}?sslmode=disable"),
     )
-}
-
-/// A plain TCP relay to the server that can be stopped (cutting every connection and refusing
-/// new ones) and started again on the same port.
-struct Relay {
-    addr: SocketAddr,
-    upstream: (String, u16),
-    running: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(upstream: (String, u16)) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut relay = Self {
-            addr,
-            upstream,
-            running: None,
-        };
-        relay.serve(listener);
-        relay
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let upstream = self.upstream.clone();
-        self.running = Some(tokio::spawn(async move {
-            // Aborting this task drops the set, which aborts every relay: their sockets close.
-            let mut relays = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                relays.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.abort();
-            let _ = running.await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener);
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.abort();
-        }
-    }
 }
 
 /// The store's connections all killed at once, as a restart does: requests come back by

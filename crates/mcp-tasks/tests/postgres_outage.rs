@@ -7,78 +7,20 @@
 //! `-32603`, the log says why naming the store, and the process keeps running. Once back:
 //! `/readyz` is 200 again and the task made before is answered, without a restart.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::http::HttpServer;
 use testkit::postgres::TempDatabase;
 use testkit::process::ServeOptions;
+use testkit::relay::Relay;
 use testkit::store::TempStore;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
 const ADMIN_TOKEN: &str = "admin-token-postgres-outage-0123456789";
 const INTERNAL_ERROR: i64 = -32603;
 
 fn bin() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_mcp-tasks"))
-}
-
-/// A plain TCP relay to the server that can be stopped and started again on the same port.
-struct Relay {
-    addr: SocketAddr,
-    upstream: (String, u16),
-    running: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(upstream: (String, u16)) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut relay = Self {
-            addr: listener.local_addr().unwrap(),
-            upstream,
-            running: None,
-        };
-        relay.serve(listener);
-        relay
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let upstream = self.upstream.clone();
-        self.running = Some(tokio::spawn(async move {
-            // Aborting this task drops the set, which aborts every relay: their sockets close.
-            let mut relays = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                relays.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.abort();
-            let _ = running.await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener);
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.abort();
-        }
-    }
 }
 
 /// The test server's address, and the database's address through a relay on `port`. The

@@ -15,6 +15,7 @@ pub mod message;
 pub mod oauth;
 pub mod postgres;
 pub mod process;
+pub mod relay;
 pub mod schema;
 pub mod stdio;
 pub mod store;
