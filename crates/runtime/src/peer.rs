@@ -98,7 +98,12 @@ impl Sink {
                 dropped: Arc::default(),
                 room: room.clone(),
             },
-            Outbound { rx, cut, room },
+            Outbound {
+                rx,
+                cut,
+                room,
+                first: None,
+            },
         )
     }
 
@@ -240,6 +245,8 @@ pub struct Outbound {
     rx: mpsc::Receiver<Message>,
     cut: CancellationToken,
     room: Arc<Notify>,
+    /// A message taken and given back ([`Outbound::put_back`]), read before the queue.
+    first: Option<Message>,
 }
 
 impl Outbound {
@@ -250,6 +257,9 @@ impl Outbound {
     ///
     /// Cancel safe, like [`mpsc::Receiver::recv`].
     pub async fn recv(&mut self) -> Option<Message> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
         let message = tokio::select! {
             biased;
             () = self.cut.cancelled() => None,
@@ -259,6 +269,14 @@ impl Outbound {
             self.room.notify_waiters();
         }
         message
+    }
+
+    /// Gives back a message taken by [`Outbound::recv`], so that the next `recv` returns it:
+    /// a reader that looked at the first message to choose how to answer hands the stream on
+    /// whole.
+    pub(crate) fn put_back(&mut self, message: Message) {
+        debug_assert!(self.first.is_none(), "one message given back at a time");
+        self.first = Some(message);
     }
 }
 

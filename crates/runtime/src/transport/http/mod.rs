@@ -749,9 +749,10 @@ async fn post(
         Message::Request(request) => {
             // No Accept header states no preference: the method decides. A client that takes
             // only SSE gets every answer as SSE; one that takes only JSON, every answer as JSON.
-            let stream = accepts(&headers, "text/event-stream")
-                && (wants_stream(&request) || !accepts(&headers, "application/json"));
-            answer(&state, &tracked, request, stream, busy).await
+            let json_ok = accepts(&headers, "application/json");
+            let stream =
+                accepts(&headers, "text/event-stream") && (wants_stream(&request) || !json_ok);
+            answer(&state, &tracked, request, stream, json_ok, busy).await
         }
         Message::Notification(n) => {
             state.server.handle_notification(session, n);
@@ -865,12 +866,14 @@ fn wants_stream(request: &Request) -> bool {
     }
 }
 
-/// Answers a request: as an SSE stream when `stream` (see [`post`]), else as JSON.
+/// Answers a request: as an SSE stream when `stream` (see [`post`]), else as JSON. A stream's
+/// answer that comes first and soon goes back as JSON too when `json_ok`.
 async fn answer(
     state: &Arc<HttpState>,
     tracked: &Tracked,
     request: Request,
     stream: bool,
+    json_ok: bool,
     busy: Busy,
 ) -> Response {
     let session = &tracked.session;
@@ -915,8 +918,28 @@ async fn answer(
         let response = server.handle_request(&handler_session, request, &tx).await;
         let _ = tx.send(response.into());
     });
+    // An answer that comes first and soon is sent as plain JSON: most calls ask nothing and
+    // stream nothing, and a stream (priming event, replay log, stream bookkeeping) would cost
+    // them more than the call. Anything else first, or nothing soon, opens the stream, which
+    // then starts with what was read.
+    let mut rx = rx;
+    if !json_ok {
+        return state.open_stream(tracked, rx, Some(id), (busy, slot));
+    }
+    match tokio::time::timeout(JSON_WINDOW, rx.recv()).await {
+        Ok(Some(Message::Response(response))) if response.id.as_ref() == Some(&id) => {
+            return json_response(&Message::Response(response), None);
+        }
+        Ok(Some(first)) => rx.put_back(first),
+        Ok(None) | Err(_) => {}
+    }
     state.open_stream(tracked, rx, Some(id), (busy, slot))
 }
+
+/// How long an exchange that may stream waits for its answer before it opens an SSE stream;
+/// an answer within it goes back as `application/json`. Short enough that a slow call's stream
+/// (and its priming event, which makes it resumable) starts at once as far as a person can tell.
+const JSON_WINDOW: Duration = Duration::from_millis(50);
 
 async fn get_stream(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     let owner = match precheck(&state, &headers).await {
@@ -1380,7 +1403,7 @@ mod tests {
         let app = app_with_wait();
         let a = start(&app, "2025-11-25").await;
         let b = start(&app, "2025-11-25").await;
-        let mut frames = Frames::of(post_json(&app, Some(&a), call_wait(1, 0)).await);
+        let mut frames = Frames::of(post_json(&app, Some(&a), call_wait(1, 200)).await);
         let (a_id, _) = frames.next().await.unwrap();
         frames.until(|m| m["id"] == 1).await;
 
@@ -1456,8 +1479,13 @@ mod tests {
             "done"
         );
 
-        let both = post_json(&app, Some(&session), call_wait(7, 0)).await;
-        assert_eq!(both.headers()[header::CONTENT_TYPE], "text/event-stream");
+        // A client that takes both gets a quick answer as JSON, and a slow one (longer than
+        // JSON_WINDOW) as a stream, which a question could ride on.
+        let quick = post_json(&app, Some(&session), call_wait(7, 0)).await;
+        assert_eq!(quick.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(json_body(quick).await["id"], 7);
+        let slow = post_json(&app, Some(&session), call_wait(9, 200)).await;
+        assert_eq!(slow.headers()[header::CONTENT_TYPE], "text/event-stream");
 
         // A client that takes only SSE gets even a ping as SSE, never a JSON body it refused.
         let sse_only = axum::http::Request::post("/mcp")
@@ -1479,7 +1507,8 @@ mod tests {
     async fn older_sessions_get_no_priming_event() {
         let app = app_with_wait();
         let session = start(&app, "2025-06-18").await;
-        let mut frames = Frames::of(post_json(&app, Some(&session), call_wait(3, 0)).await);
+        // Longer than JSON_WINDOW, so the answer streams.
+        let mut frames = Frames::of(post_json(&app, Some(&session), call_wait(3, 200)).await);
         let (id, data) = frames.next().await.unwrap();
         assert!(id.ends_with("-1"), "{id}");
         assert!(data.contains("done"), "{data}");
