@@ -24,6 +24,7 @@ use crate::task::{
     Failure, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError, TaskId,
     TaskRecord, Transition,
 };
+use crate::watch::{TaskWatch, Watching};
 use crate::{Error, Result};
 
 /// What a requestor asks for when it creates a task.
@@ -100,6 +101,8 @@ struct Inner {
     keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// What each client holds: unfinished tasks and result bytes (module `quota`).
     quotas: Quotas,
+    /// The change feed routed by task id to waiters and followers (module `watch`).
+    watch: TaskWatch,
 }
 
 /// Work this engine runs.
@@ -138,6 +141,7 @@ impl Engine {
                 background: OnceCell::new(),
                 keeper: Mutex::new(None),
                 quotas: Quotas::default(),
+                watch: TaskWatch::default(),
             }),
         }
     }
@@ -157,9 +161,16 @@ impl Engine {
         &self.inner.metrics
     }
 
-    /// Subscribes to the store's change feed.
+    /// Subscribes to the store's change feed: every change of every task. To hear of some
+    /// tasks only, [`Engine::watch`] them: a follower of the whole feed is woken by each change.
     pub fn changes(&self) -> ChangeFeed {
         self.inner.store.changes()
+    }
+
+    /// Follows `ids`: [`Watching::changed`] wakes when one of them changes, and changes to
+    /// other tasks cost the follower nothing. See the module docs of `watch`.
+    pub fn watch(&self, ids: impl IntoIterator<Item = TaskId>) -> Watching {
+        self.inner.watch.watch(|| self.inner.store.changes(), ids)
     }
 
     pub(crate) fn now(&self) -> jiff::Timestamp {
@@ -553,7 +564,7 @@ impl Engine {
         mut done: impl FnMut(&TaskRecord) -> bool,
     ) -> Result<TaskRecord> {
         let _waiter = self.inner.metrics.waiter();
-        let mut feed = self.changes();
+        let watching = self.watch([id.clone()]);
         let mut record = self.get(requestor, id).await?;
         loop {
             if done(&record) {
@@ -561,7 +572,7 @@ impl Engine {
             }
             let mut failing = false;
             loop {
-                let woke = next_change(&mut feed, id);
+                let woke = watching.changed();
                 if failing {
                     // Re-read at least this often while the store fails, whatever the feed.
                     if let Ok(woke) = tokio::time::timeout(STORE_RETRY, woke).await {
@@ -1063,29 +1074,10 @@ fn result_of(outcome: &Outcome) -> Option<&Value> {
     }
 }
 
-/// Who a requestor is, for a task's history: `owner:NAME`, or without an owner `session:ID`.
 /// How often a waiter re-reads its task while the store fails.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
-/// Waits for the feed to report a change of `id` (or changes it may have missed).
-async fn next_change(feed: &mut ChangeFeed, id: &TaskId) -> Result<()> {
-    loop {
-        match feed.recv().await {
-            Ok(change) if change.id == *id => {
-                if change.event == ChangeEvent::Expired {
-                    return Err(Error::Expired { id: id.clone() });
-                }
-                return Ok(());
-            }
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => return Ok(()),
-            Err(RecvError::Closed) => {
-                return Err(Error::store("the store's change feed closed"));
-            }
-        }
-    }
-}
-
+/// Who a requestor is, for a task's history: `owner:NAME`, or without an owner `session:ID`.
 fn who(requestor: &Requestor) -> Option<String> {
     match (&requestor.owner, &requestor.session) {
         (Some(owner), _) => Some(format!("owner:{owner}")),

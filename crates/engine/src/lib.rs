@@ -53,6 +53,7 @@ mod progress;
 mod quota;
 pub mod store;
 pub mod task;
+mod watch;
 
 pub use admin::{Admin, AdminFilter, AdminPage, AdminTask, HISTORY_PAGE};
 pub use audit::{AuditEvent, AUDIT_TARGET};
@@ -76,3 +77,4 @@ pub use task::{
     Failure, InputRequest, NewTask, Outcome, Owner, Recovery, RequestKind, Requestor, RpcError,
     TaskId, TaskRecord, TaskState, TaskStatus, Transition,
 };
+pub use watch::Watching;

@@ -10,9 +10,9 @@
 //! [`peer`](crate::peer) the client is built on too; the session adds the routes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use mcp_tasks_engine::{Owner, Requestor, TaskId};
+use mcp_tasks_engine::{Owner, Requestor, TaskId, Watching};
 use mcp_tasks_wire::jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Response};
 use mcp_tasks_wire::v2025_11_25::{ClientCapabilities, LoggingLevel};
 use serde_json::Value;
@@ -41,6 +41,9 @@ pub struct Session {
     standing: Mutex<Option<Sink>>,
     task_sinks: Mutex<HashMap<TaskId, Vec<Sink>>>,
     own_tasks: Mutex<HashSet<TaskId>>,
+    /// The engine's change feed for `own_tasks` only, once the server follows them for status
+    /// notifications: a session is woken by its own tasks' changes, not by every change.
+    following: OnceLock<Arc<Watching>>,
 }
 
 impl Session {
@@ -74,6 +77,7 @@ impl Session {
             standing: Mutex::new(None),
             task_sinks: Mutex::new(HashMap::new()),
             own_tasks: Mutex::new(HashSet::new()),
+            following: OnceLock::new(),
         }
     }
 
@@ -254,12 +258,22 @@ impl Session {
         self.peer.untrack_inflight(id);
     }
 
+    /// Records a task this session made. Called before the task's work starts, so its
+    /// follower hears of every change after its creation.
     pub(crate) fn own_task(&self, id: &TaskId) {
         lock(&self.own_tasks).insert(id.clone());
+        if let Some(following) = self.following.get() {
+            following.follow(id.clone());
+        }
     }
 
-    pub(crate) fn owns_task(&self, id: &TaskId) -> bool {
-        lock(&self.own_tasks).contains(id)
+    /// Follows this session's tasks with `watching` from now on; the first call wins.
+    pub(crate) fn follow_tasks(&self, watching: Arc<Watching>) {
+        let following = self.following.get_or_init(|| watching);
+        // After the set: a task owned meanwhile is followed by `own_task` or here, or both.
+        for id in self.owned_tasks() {
+            following.follow(id);
+        }
     }
 
     pub(crate) fn owned_tasks(&self) -> Vec<TaskId> {
@@ -268,6 +282,9 @@ impl Session {
 
     pub(crate) fn forget_task(&self, id: &TaskId) {
         lock(&self.own_tasks).remove(id);
+        if let Some(following) = self.following.get() {
+            following.forget(id);
+        }
     }
 }
 

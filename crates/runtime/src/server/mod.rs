@@ -54,8 +54,6 @@ pub struct Server {
     info: Implementation,
     instructions: Option<String>,
     rate: Option<rate::RateLimiter>,
-    /// Routes task changes to the `subscriptions/listen` streams following them.
-    task_watch: ext_tasks::watch::TaskWatch,
     task_after: Duration,
     /// Derived from the store's secret on first use (see [`mrtr`]).
     state_key: OnceLock<mrtr::StateKey>,
@@ -103,7 +101,6 @@ impl Server {
             info,
             instructions: options.instructions,
             rate: options.rate_limit.map(rate::RateLimiter::new),
-            task_watch: ext_tasks::watch::TaskWatch::default(),
             task_after: options.task_after.unwrap_or(DEFAULT_TASK_AFTER),
             state_key: OnceLock::new(),
             stats: stats::Stats::default(),

@@ -83,7 +83,7 @@ pub(crate) async fn handle(
     let engine = server.engine();
     let requestor = cx.session.requestor();
     // Registered before the current state is read: a change in between wakes us.
-    let mut watching = server.task_watch.watch(engine, ids.clone());
+    let watching = engine.watch(ids.clone());
     let mut current: Vec<TaskRecord> = Vec::new();
     for id in &ids {
         match engine.get(requestor, id).await {
@@ -117,13 +117,17 @@ pub(crate) async fn handle(
 
     let mut sent: HashMap<TaskId, Value> = HashMap::new();
     for record in current {
-        if let Err(halt) = sending.notify(&record, &mut sent, &mut watching).await {
+        if let Err(halt) = sending.notify(&record, &mut sent, &watching).await {
             return sending.end(halt, id).await;
         }
     }
     loop {
         let changed = tokio::select! {
-            changed = watching.changed() => changed,
+            changed = watching.changed() => match changed {
+                Ok(changed) => changed,
+                // The store is gone: the server is stopping.
+                Err(_) => return sending.end(Halt::Stopping, id).await,
+            },
             () = cx.session.closed().cancelled() => return Ok(()),
             () = sink.closed() => return Ok(()),
             () = cx.stopping.cancelled() => return sending.end(Halt::Stopping, id).await,
@@ -131,7 +135,7 @@ pub(crate) async fn handle(
         for task in changed {
             match engine.get(requestor, &task).await {
                 Ok(record) => {
-                    if let Err(halt) = sending.notify(&record, &mut sent, &mut watching).await {
+                    if let Err(halt) = sending.notify(&record, &mut sent, &watching).await {
                         return sending.end(halt, id).await;
                     }
                 }
@@ -194,7 +198,7 @@ impl Stream<'_> {
         &self,
         record: &TaskRecord,
         sent: &mut HashMap<TaskId, Value>,
-        watching: &mut super::watch::Watching,
+        watching: &mcp_tasks_engine::Watching,
     ) -> Result<(), Halt> {
         let detailed = crate::ext_dialect::detailed(record);
         let Ok(state) = serde_json::to_value(&detailed) else {

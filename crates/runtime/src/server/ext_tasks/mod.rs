@@ -10,7 +10,6 @@ pub(crate) mod cancel;
 pub(crate) mod get;
 pub(crate) mod listen;
 pub(crate) mod update;
-pub(crate) mod watch;
 
 use mcp_tasks_wire::jsonrpc::ErrorObject;
 use mcp_tasks_wire::v2026_07_28::{missing_capability, CLIENT_CAPABILITIES, TASKS_EXTENSION};
