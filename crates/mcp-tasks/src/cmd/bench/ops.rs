@@ -34,13 +34,6 @@ pub(crate) struct Shared {
     pub(crate) bodies: Bodies,
 }
 
-/// How an operation went, when it succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Done {
-    /// The call became a task.
-    pub(crate) task_made: bool,
-}
-
 /// A connection that speaks MCP: its session (2025-11-25) and request ids.
 #[derive(Debug)]
 pub(crate) struct Speaker {
@@ -50,6 +43,8 @@ pub(crate) struct Speaker {
     next_id: u64,
     /// `Mcp-Session-Id` and `MCP-Protocol-Version` of the session, in 2025-11-25.
     pub(crate) session: Headers,
+    /// Calls that became tasks so far.
+    pub(crate) tasks_made: u64,
 }
 
 impl Speaker {
@@ -60,6 +55,7 @@ impl Speaker {
             timeout: plan.timeout,
             next_id: 0,
             session: Vec::new(),
+            tasks_made: 0,
         }
     }
 
@@ -176,7 +172,10 @@ impl Speaker {
             }
         }
         match v.task() {
-            Some((id, status)) => Ok(Some((id.to_owned(), status))),
+            Some((id, status)) => {
+                self.tasks_made += 1;
+                Ok(Some((id.to_owned(), status)))
+            }
             None => Err(Failure::Protocol(
                 "tools/call as a task was answered without a task".into(),
             )),
@@ -222,6 +221,11 @@ impl Client {
     /// HTTP requests sent so far.
     pub(crate) fn requests(&self) -> u64 {
         self.speaker.conn.requests
+    }
+
+    /// Calls that became tasks so far.
+    pub(crate) fn tasks_made(&self) -> u64 {
+        self.speaker.tasks_made
     }
 
     /// Connects, opens the session (2025-11-25), and finishes the task `get` reads.
@@ -281,7 +285,7 @@ impl Client {
     }
 
     /// Runs one operation of `kind`.
-    pub(crate) async fn op(&mut self, kind: BenchKind) -> Result<Done, Failure> {
+    pub(crate) async fn op(&mut self, kind: BenchKind) -> Result<(), Failure> {
         if self.session_lost {
             self.speaker.initialize().await?;
             self.session_lost = false;
@@ -295,16 +299,14 @@ impl Client {
         outcome
     }
 
-    async fn run(&mut self, kind: BenchKind) -> Result<Done, Failure> {
+    async fn run(&mut self, kind: BenchKind) -> Result<(), Failure> {
         let shared = self.shared.clone();
         let bodies = &shared.bodies;
-        let plain = Done { task_made: false };
-        let task = Done { task_made: true };
         match kind {
             BenchKind::Call => {
                 let v = self.speaker.tool_call(bodies, CallOf::Plain).await?;
                 match v.result_type {
-                    None | Some(ResultType::Complete) => tool_result(&v).map(|()| plain),
+                    None | Some(ResultType::Complete) => tool_result(&v),
                     Some(ResultType::InputRequired) => Err(Failure::InputRequired),
                     Some(ResultType::Task) => Err(Failure::Protocol(
                         "a call that did not declare the tasks extension became a task".into(),
@@ -328,13 +330,13 @@ impl Client {
                     Some(Status::Unknown) | None => Err(Failure::Protocol(
                         "tasks/get answered without a known status".into(),
                     )),
-                    Some(_) => Ok(plain),
+                    Some(_) => Ok(()),
                 }
             }
             BenchKind::Task | BenchKind::Poll => {
                 let Some((id, status)) = self.speaker.create_task(bodies, CallOf::Task).await?
                 else {
-                    return Ok(plain);
+                    return Ok(());
                 };
                 match (shared.plan.era, kind) {
                     (ProtocolVersion::V2025_11_25, BenchKind::Task) => {
@@ -348,7 +350,7 @@ impl Client {
                         self.follow(bodies, &id, status).await?;
                     }
                 }
-                Ok(task)
+                Ok(())
             }
         }
     }

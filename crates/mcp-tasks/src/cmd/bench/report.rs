@@ -221,7 +221,7 @@ impl Report {
                 ));
             }
         }
-        if self.per_kind.keys().any(|k| *k != "call") {
+        if self.per_kind.keys().any(|k| matches!(*k, "task" | "poll")) {
             line(format!(
                 "  operations that became tasks: {}",
                 self.tasks_made

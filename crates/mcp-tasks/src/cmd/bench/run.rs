@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Failure;
-use super::ops::{Client, Done, Shared};
+use super::ops::{Client, Shared};
 use super::plan::Length;
 use super::stats::Recorder;
 use crate::cli::BenchKind;
@@ -76,25 +76,36 @@ pub(crate) struct Ran {
     pub(crate) late: u64,
 }
 
-/// Records one measured operation of `kind` that ran from `from` to `to` with `requests`
-/// HTTP requests.
+/// A client's counters before an operation, to record what the operation added.
+#[derive(Debug, Clone, Copy)]
+struct Before {
+    requests: u64,
+    tasks_made: u64,
+}
+
+impl Before {
+    fn of(client: &Client) -> Self {
+        Self {
+            requests: client.requests(),
+            tasks_made: client.tasks_made(),
+        }
+    }
+}
+
+/// Records one measured operation of `kind` that ran from `from` to `to`.
 fn record(
     rec: &mut Recorder,
     kind: BenchKind,
-    from: Instant,
-    to: Instant,
-    outcome: &Result<Done, Failure>,
-    requests: u64,
+    (from, to): (Instant, Instant),
+    outcome: &Result<(), Failure>,
+    client: &Client,
+    before: Before,
 ) {
-    rec.http_requests += requests;
+    rec.http_requests += client.requests() - before.requests;
+    rec.tasks_made += client.tasks_made() - before.tasks_made;
     rec.last = Some(to.into_std());
     match outcome {
-        Ok(done) => {
-            rec.ok(kind, to - from);
-            if done.task_made {
-                rec.tasks_made += 1;
-            }
-        }
+        Ok(()) => rec.ok(kind, to - from),
         Err(f) => rec.error(kind, &f.kind(), || f.message()),
     }
 }
@@ -136,15 +147,15 @@ async fn closed_client(
         }
         let kind = schedule[step % schedule.len()];
         step += 1;
-        let before = client.requests();
+        let before = Before::of(&client);
         let outcome = tokio::select! {
             biased;
             () = stop.cancelled() => break,
             outcome = client.op(kind) => outcome,
         };
         if measured {
-            let requests = client.requests() - before;
-            record(&mut rec, kind, started, Instant::now(), &outcome, requests);
+            let span = (started, Instant::now());
+            record(&mut rec, kind, span, &outcome, &client, before);
         }
     }
     (client, rec)
@@ -246,22 +257,15 @@ async fn open_client(
                 None => break,
             },
         };
-        let before = client.requests();
+        let before = Before::of(&client);
         let outcome = tokio::select! {
             biased;
             () = stop.cancelled() => break,
             outcome = client.op(job.kind) => outcome,
         };
         if job.measured {
-            let requests = client.requests() - before;
-            record(
-                &mut rec,
-                job.kind,
-                job.due,
-                Instant::now(),
-                &outcome,
-                requests,
-            );
+            let span = (job.due, Instant::now());
+            record(&mut rec, job.kind, span, &outcome, &client, before);
         }
         let _ = free.send(client.index);
     }
