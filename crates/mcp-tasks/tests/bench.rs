@@ -428,6 +428,30 @@ async fn errors_are_counted_by_kind() {
     }
 }
 
+/// A client the server refuses over its per-client limits stops the run before it starts,
+/// with the HTTP status and what to raise.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_client_says_which_limit() {
+    let server = HttpServer::spawn(bin(), &["--max-sessions-per-client", "2"]).await;
+    let done = bench(&[
+        "--url",
+        server.url(),
+        "--clients",
+        "3",
+        "--count",
+        "3",
+        "--json",
+    ])
+    .await;
+    assert_exit("3 sessions where 2 are allowed", &done, 1);
+    assert!(
+        done.stderr.contains("HTTP 429") && done.stderr.contains("--max-sessions-per-client"),
+        "{}",
+        show(&done)
+    );
+    assert!(done.stdout.is_empty(), "{}", show(&done));
+}
+
 /// Two URLs share the clients; the text summary is for people.
 #[tokio::test(flavor = "multi_thread")]
 async fn clients_spread_over_urls_and_text_is_the_default() {

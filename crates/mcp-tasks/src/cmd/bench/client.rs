@@ -304,6 +304,8 @@ impl Conn {
                 .await?;
             match read_message::<R>(text, id) {
                 Ok(Message::Answer(a)) => a,
+                // One request per exchange: an error about no request in particular is its.
+                Ok(Message::Unaddressed(e)) => Err(e),
                 Ok(Message::ServerRequest(m)) => return Err(Failure::ServerRequest(m)),
                 Ok(Message::Other) => {
                     return Err(Failure::Protocol(format!(
@@ -346,6 +348,7 @@ impl Conn {
             while let Some(event) = reader.next_event() {
                 match read_message::<R>(&event, id) {
                     Ok(Message::Answer(a)) => return Ok(a),
+                    Ok(Message::Unaddressed(e)) => return Ok(Err(e)),
                     Ok(Message::ServerRequest(m)) => return Err(Failure::ServerRequest(m)),
                     Ok(Message::Other) => {}
                     Err(e) => {
@@ -402,8 +405,8 @@ impl Conn {
         }
     }
 
-    /// The failure an error status stands for: the JSON-RPC error its body carries, else the
-    /// status and the start of the body.
+    /// The failure an error status stands for: with 400 or 404, the JSON-RPC error answering
+    /// request `id` when the body carries one; else the status and what the body says.
     async fn refusal(
         &mut self,
         status: StatusCode,
@@ -418,10 +421,15 @@ impl Conn {
             Err(_) => return Failure::Http(status.as_u16(), String::new()),
         };
         if !sse {
-            if let Ok(Message::Answer(Err(e))) =
-                read_message::<serde::de::IgnoredAny>(text, id.unwrap_or(u64::MAX))
-            {
-                return Failure::Rpc(e.code, e.message);
+            // 400 and 404 are how MCP 2026-07-28 answers most JSON-RPC errors; any other
+            // status (429, 503…) is a refusal first, whatever error its body words it with.
+            let answers = matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND);
+            match read_message::<serde::de::IgnoredAny>(text, id.unwrap_or(u64::MAX)) {
+                Ok(Message::Answer(Err(e))) if answers => return Failure::Rpc(e.code, e.message),
+                Ok(Message::Answer(Err(e)) | Message::Unaddressed(e)) => {
+                    return Failure::Http(status.as_u16(), e.message)
+                }
+                _ => {}
             }
         }
         let said = String::from_utf8_lossy(text);
@@ -469,7 +477,7 @@ impl Conn {
         let text = self
             .read_body(&mut body, MAX_REFUSAL_BYTES, deadline)
             .await?;
-        if let Ok(Message::Answer(Err(e))) =
+        if let Ok(Message::Answer(Err(e)) | Message::Unaddressed(e)) =
             read_message::<serde::de::IgnoredAny>(text, id.unwrap_or(u64::MAX))
         {
             return Err(Failure::Rpc(e.code, e.message));

@@ -139,6 +139,17 @@ fn check(stop: &CancellationToken) -> Result<(), Stop> {
 }
 
 async fn bench(plan: Plan, stop: &CancellationToken) -> Result<(Report, bool), Stop> {
+    // A descriptor per connection, and some for the runtime and stdio.
+    let needed =
+        (plan.clients + plan.idle_sessions + plan.idle_waiters + 2 * CONCURRENCY + 64) as u64;
+    if let Some(limit) = proc::raise_open_files(needed) {
+        if limit < needed {
+            output::error(&format!(
+                "this process may open only {limit} files (ulimit -n), fewer than the {needed} \
+                 connections and files the run may need; connections past it will fail"
+            ));
+        }
+    }
     let mirrors = match plan.era {
         ProtocolVersion::V2025_11_25 => HashMap::new(),
         ProtocolVersion::V2026_07_28 => discover(&plan).await?,

@@ -53,6 +53,26 @@ pub(crate) fn cpu_now(pids: &[u32]) -> Vec<io::Result<u64>> {
     pids.iter().map(|p| cpu_ticks(*p)).collect()
 }
 
+/// Raises this process's soft limit of open files to at least `needed` (up to the hard
+/// limit), so many idle sessions do not run out of descriptors; the limit in force after.
+pub(crate) fn raise_open_files(needed: u64) -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current?;
+    if current >= needed {
+        return Some(current);
+    }
+    let want = limit.maximum.map_or(needed, |max| needed.min(max));
+    let raised = rustix::process::Rlimit {
+        current: Some(want),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => Some(want),
+        Err(_) => Some(current),
+    }
+}
+
 /// The resident memory of each of `pids` now (`None` for one that cannot be read).
 pub(crate) fn rss_now(pids: &[u32]) -> Vec<Option<u64>> {
     pids.iter().map(|p| rss_kib(*p).ok()).collect()

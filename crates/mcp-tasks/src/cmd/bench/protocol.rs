@@ -439,6 +439,9 @@ struct Envelope<R> {
 pub(crate) enum Message<R> {
     /// The answer: its result or error.
     Answer(Result<R, RpcError>),
+    /// An error without an id: the server could not tell which request it is about (it
+    /// could not read it, or refused it before reading it).
+    Unaddressed(RpcError),
     /// A request from the server (elicitation, sampling…), named by its method.
     ServerRequest(String),
     /// A notification, or a message about something else.
@@ -446,8 +449,6 @@ pub(crate) enum Message<R> {
 }
 
 /// Reads one JSON-RPC message (a JSON body, or one SSE event's data) as seen by request `id`.
-/// An error without an id (the server could not read the request) is taken as the answer:
-/// an exchange carries one request.
 ///
 /// # Errors
 ///
@@ -470,7 +471,7 @@ pub(crate) fn read_message<R: for<'de> Deserialize<'de>>(
             }
         },
         (None, None) => match m.error {
-            Some(e) => Message::Answer(Err(e)),
+            Some(e) => Message::Unaddressed(e),
             None => Message::Other,
         },
         (None, Some(_)) => Message::Other,
@@ -592,7 +593,7 @@ mod tests {
     }
 
     /// The answer is the message with our id; notifications and other ids are not; a request
-    /// from the server is told apart; an error without an id is the answer.
+    /// from the server and an error without an id are told apart.
     #[test]
     fn messages_are_told_apart_by_id_and_method() {
         let read = |s: &str| read_message::<View>(s.as_bytes(), 7).unwrap();
@@ -628,7 +629,7 @@ mod tests {
         assert_eq!((e.code, e.message.as_str()), (-32602, "no tool"));
         assert!(matches!(
             read(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse"}}"#),
-            Message::Answer(Err(_))
+            Message::Unaddressed(RpcError { code: -32700, .. })
         ));
         assert!(read_message::<View>(b"{\"id\":7}", 7).is_err());
         assert!(read_message::<View>(b"not json", 7).is_err());

@@ -139,6 +139,9 @@ async fn closed_client(
     // Clients start at different places in the mix, so its kinds are spread at every moment.
     let mut step = client.index;
     let mut rec = Recorder::default();
+    // Made once: a fresh one per operation would register with the token each time.
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let started = Instant::now();
         let measured = started >= window.start;
@@ -150,7 +153,7 @@ async fn closed_client(
         let before = Before::of(&client);
         let outcome = tokio::select! {
             biased;
-            () = stop.cancelled() => break,
+            () = &mut stopped => break,
             outcome = client.op(kind) => outcome,
         };
         if measured {
@@ -192,6 +195,8 @@ pub(crate) async fn open(
     drop(free_tx);
     let schedule = &shared.plan.schedule;
     let began = Instant::now();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     let mut late = 0;
     let mut issued: u64 = 0;
     loop {
@@ -204,7 +209,7 @@ pub(crate) async fn open(
         if due > Instant::now() {
             tokio::select! {
                 biased;
-                () = stop.cancelled() => break,
+                () = &mut stopped => break,
                 () = tokio::time::sleep_until(due) => {}
             }
         }
@@ -216,7 +221,7 @@ pub(crate) async fn open(
                 }
                 tokio::select! {
                     biased;
-                    () = stop.cancelled() => break,
+                    () = &mut stopped => break,
                     c = free_rx.recv() => match c {
                         Some(c) => c,
                         None => break,
@@ -248,10 +253,12 @@ async fn open_client(
     stop: CancellationToken,
 ) -> (Client, Recorder) {
     let mut rec = Recorder::default();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let job = tokio::select! {
             biased;
-            () = stop.cancelled() => break,
+            () = &mut stopped => break,
             job = jobs.recv() => match job {
                 Some(job) => job,
                 None => break,
@@ -260,7 +267,7 @@ async fn open_client(
         let before = Before::of(&client);
         let outcome = tokio::select! {
             biased;
-            () = stop.cancelled() => break,
+            () = &mut stopped => break,
             outcome = client.op(job.kind) => outcome,
         };
         if job.measured {
