@@ -496,8 +496,10 @@ pub(crate) struct SseReader {
 impl SseReader {
     /// Adds bytes that arrived.
     pub(crate) fn feed(&mut self, chunk: &[u8]) {
-        if self.at > 0 && self.at == self.buf.len() {
-            self.buf.clear();
+        // What was read is dropped before the buffer grows, so it holds at most the line
+        // being read.
+        if self.at > 0 {
+            self.buf.drain(..self.at);
             self.at = 0;
         }
         self.buf.extend_from_slice(chunk);
