@@ -946,11 +946,18 @@ pub(crate) struct BenchArgs {
     #[arg(long = "url", value_name = "URL", required = true)]
     pub(crate) urls: Vec<String>,
 
-    /// The MCP version to speak: 2025-11-25 sessions, or 2026-07-28 stateless requests.
-    #[arg(long, value_enum, value_name = "VERSION", default_value = "2025-11-25")]
+    /// The MCP version to speak: 2025-11-25 (a session per client) or 2026-07-28
+    /// (stateless requests, declaring the tasks extension for task, poll and get).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "VERSION",
+        default_value = "2025-11-25",
+        hide_possible_values = true
+    )]
     pub(crate) protocol: ProtocolVersion,
 
-    /// What each operation is (see the kinds below).
+    /// What each operation is.
     #[arg(long, value_enum, value_name = "MODE", default_value = "task")]
     pub(crate) mode: BenchMode,
 
@@ -975,7 +982,9 @@ pub(crate) struct BenchArgs {
     pub(crate) task_tool: Option<String>,
 
     /// The arguments of the task tool, a JSON object. [default: --arguments outside --mode
-    /// mix; {"text":"bench","delay_ms":0} for slow_echo, else {}]
+    /// mix; {"text":"bench","delay_ms":0} for slow_echo, else {}; in 2026-07-28 the task
+    /// that get reads is made with {"text":"bench","delay_ms":600}, which the demo server
+    /// runs as a task]
     #[arg(long, value_name = "JSON", value_parser = parse_json_object, help_heading = "Tools")]
     pub(crate) task_arguments: Option<serde_json::Map<String, serde_json::Value>>,
 
@@ -1045,8 +1054,8 @@ pub(crate) struct BenchArgs {
     )]
     pub(crate) waiter_tool: String,
 
-    /// The arguments of --waiter-tool, a JSON object. [default: {"text":"wait",
-    /// "delay_ms":3600000} for slow_echo, else {}]
+    /// The arguments of --waiter-tool, a JSON object. [default: for slow_echo an hour's
+    /// wait, {"text":"wait","delay_ms":3600000}; else {}]
     #[arg(long, value_name = "JSON", value_parser = parse_json_object,
           help_heading = "Idle load")]
     pub(crate) waiter_arguments: Option<serde_json::Map<String, serde_json::Value>>,
