@@ -345,6 +345,53 @@ mod tests {
         assert!(given.arguments.is_empty());
     }
 
+    /// The command line's own checks: durations need a unit, --mix names kinds once with
+    /// whole weights, --count and --duration exclude each other; clap finds the definitions
+    /// consistent.
+    #[test]
+    fn the_command_line_is_checked() {
+        use clap::{CommandFactory as _, Parser as _};
+        crate::cli::Cli::command().debug_assert();
+        use crate::cli::{parse_bench_duration, parse_mix, parse_rate};
+        assert_eq!(
+            parse_bench_duration("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_bench_duration("2m").unwrap(),
+            Duration::from_secs(120)
+        );
+        assert!(parse_bench_duration("10").unwrap_err().contains("unit"));
+        assert!(parse_bench_duration("ten seconds").is_err());
+        assert_eq!(
+            parse_mix("call=1, get=3").unwrap().0,
+            [(BenchKind::Call, 1), (BenchKind::Get, 3)]
+        );
+        for bad in [
+            "call",
+            "nap=1",
+            "call=x",
+            "call=1,call=2",
+            "call=0",
+            "call=10001",
+        ] {
+            assert!(parse_mix(bad).is_err(), "{bad}");
+        }
+        assert!(parse_rate("0").is_err() && parse_rate("NaN").is_err());
+        assert_eq!(parse_rate("0.5").unwrap(), 0.5);
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(
+                ["mcp-tasks", "bench", "--url", "http://127.0.0.1:1/mcp"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        assert!(parse(&["--count", "5", "--duration", "1s"]).is_err());
+        assert!(parse(&["--count", "0"]).is_err());
+        assert!(parse(&["--arguments", "[]"]).is_err());
+        assert!(parse(&["--mode", "mix", "--mix", "get=1", "--rate", "100"]).is_ok());
+    }
+
     /// Loopback passes; any other address is refused before anything connects, unless
     /// allowed.
     #[tokio::test]
