@@ -61,6 +61,8 @@ if command -v jq >/dev/null 2>&1; then
     jget() { jq -r "$2 // empty" "$1" 2>/dev/null; }
     # jerrors FILE: the sum of the error counts of every kind.
     jerrors() { jq -r '[.errors // {} | .[]] | add // 0' "$1" 2>/dev/null; }
+    # jrate FILE: successful operations per second of the measured window.
+    jrate() { jq -r 'if (.duration_s // 0) > 0 then .ok / .duration_s else .ops_per_s // empty end' "$1" 2>/dev/null; }
 else
     jget() {
         python3 - "$1" "$2" <<'PY'
@@ -83,6 +85,18 @@ except (OSError, ValueError, AttributeError):
     print('')
 PY
     }
+    jrate() {
+        python3 - "$1" <<'PY'
+import json, sys
+try:
+    doc = json.load(open(sys.argv[1]))
+    secs = doc.get('duration_s') or 0
+    rate = doc['ok'] / secs if secs > 0 else doc.get('ops_per_s')
+except (OSError, ValueError, KeyError, TypeError):
+    rate = None
+print('' if rate is None else rate)
+PY
+    }
 fi
 
 # fmt VALUE DECIMALS: the number rounded, or n/a.
@@ -101,15 +115,16 @@ verdict() {
 # ---------------------------------------------------------------------------------------------
 # The summary: one table of every run, then the issue's targets.
 
-# ops NAME / p50 NAME / ...: one figure of the run NAME of the run directory $RUN.
-ops() { jget "$RUN/$1.json" .ops_per_s; }
+# ops NAME: the throughput of the run NAME of the run directory $RUN, counting only the operations
+# that succeeded (a server answering errors fast must not look fast).
+ops() { jrate "$RUN/$1.json"; }
 
 summary() {
     local table="$RUN/summary.md"
     {
         cat "$RUN/header.md"
         echo
-        echo "| run | server | mode | protocol | ops/s | p50 ms | p99 ms | server CPU µs/op | errors |"
+        echo "| run | server | mode | protocol | ok ops/s | p50 ms | p99 ms | server CPU µs/op | errors |"
         echo "|---|---|---|---|---|---|---|---|---|"
         local name label mode protocol file
         while IFS=$'\t' read -r name label mode protocol; do
