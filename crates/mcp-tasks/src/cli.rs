@@ -63,6 +63,10 @@ pub(crate) enum Command {
     /// through a server's admin address (--url) or on a store no server holds (--store).
     #[command(after_help = ADMIN_HELP)]
     Admin(Box<AdminCommand>),
+    /// Load a running MCP server over Streamable HTTP and measure it: throughput, latency
+    /// percentiles, errors by kind, and the server's CPU and memory (--server-pid).
+    #[command(after_help = BENCH_HELP)]
+    Bench(Box<BenchArgs>),
 }
 
 /// Said under `--help` of every command that talks to a server.
@@ -789,4 +793,288 @@ impl From<StatusArg> for TaskStatus {
             StatusArg::Cancelled => Self::Cancelled,
         }
     }
+}
+
+/// Said under `mcp-tasks bench --help`.
+pub(crate) const BENCH_HELP: &str = "\
+Examples:
+  mcp-tasks serve --http 127.0.0.1:8080 --store memory --rate-limit unlimited \\
+      --max-active-tasks unlimited &
+  mcp-tasks bench --url http://127.0.0.1:8080/mcp --mode call --duration 10s
+  mcp-tasks bench --url http://127.0.0.1:8080/mcp --mode mix --mix call=1,task=1,get=8 --json
+  mcp-tasks bench --url http://127.0.0.1:8080/mcp --protocol 2026-07-28 --mode task --count 10000
+  mcp-tasks bench --url http://127.0.0.1:8080/mcp --rate 2000 --clients 128 --server-pid \"$PID\"
+
+Each client is one HTTP/1.1 keep-alive connection and, in MCP 2025-11-25, its own session.
+Without --rate every client sends its next operation as soon as the last one is answered
+(closed loop); with --rate operations are issued at fixed times to whichever client is free, and
+latency counts from the time an operation was due, so a slow server cannot hide its queue
+(those issued when no client was free are counted as late). Warm-up operations are not recorded.
+Latency percentiles are of the operations that succeeded; errors are counted by kind.
+
+Only loopback addresses are loaded unless --allow-remote is given. Against `mcp-tasks serve`,
+lift its per-client limits, which a benchmark on one address reaches at once: --rate-limit
+unlimited, --max-active-tasks unlimited, and for many clients or idle sessions
+--max-sessions-per-client, --max-streams-per-client and --max-connections-per-client.
+See docs/bench.md.
+
+Exit status: 0 the run completed and at least one operation succeeded (errors are reported,
+not fatal); 1 no operation succeeded, or the server could not be reached or set up; 2 bad
+command line; 130 interrupted by Ctrl-C (what was measured so far is printed).";
+
+/// What one benchmark operation is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
+pub(crate) enum BenchKind {
+    /// A plain `tools/call`, answered with its result.
+    Call,
+    /// A tool call as a task, to its result: 2025-11-25 `tools/call` with `params.task` then
+    /// `tasks/result`; 2026-07-28 `tools/call` declaring the tasks extension, then `tasks/get`
+    /// until the task ends if the server made one.
+    Task,
+    /// As task, but the task is followed with `tasks/get` until it ends (then `tasks/result`
+    /// in 2025-11-25), waiting --poll-interval between reads.
+    Poll,
+    /// One `tasks/get` of a task each client finished before the run.
+    Get,
+}
+
+impl BenchKind {
+    /// The name on the command line and in the report.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Call => "call",
+            Self::Task => "task",
+            Self::Poll => "poll",
+            Self::Get => "get",
+        }
+    }
+}
+
+/// What `mcp-tasks bench` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BenchMode {
+    /// Plain `tools/call`s.
+    Call,
+    /// Tool calls as tasks, each to its result.
+    Task,
+    /// Tool calls as tasks, each followed with `tasks/get` to its end.
+    Poll,
+    /// `tasks/get` of a finished task.
+    Get,
+    /// Operations of several kinds, by the weights of --mix.
+    Mix,
+}
+
+/// `--mix`: the weight of each kind of operation, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MixWeights(pub(crate) Vec<(BenchKind, u32)>);
+
+/// The largest sum of --mix weights: the schedule is that long.
+pub(crate) const MAX_MIX_TOTAL: u32 = 10_000;
+
+/// clap's parser for `--mix call=1,task=1,get=8`.
+pub(crate) fn parse_mix(text: &str) -> Result<MixWeights, String> {
+    let mut weights: Vec<(BenchKind, u32)> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, weight) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not KIND=WEIGHT, such as call=1"))?;
+        let kind = BenchKind::from_str(name.trim(), false).map_err(|_| {
+            format!(
+                "{:?} is not a kind of operation: use call, task, poll or get",
+                name.trim()
+            )
+        })?;
+        let weight: u32 = weight
+            .trim()
+            .parse()
+            .map_err(|_| format!("the weight of {} is not a whole number", kind.name()))?;
+        if weights.iter().any(|(k, _)| *k == kind) {
+            return Err(format!("{} is given twice", kind.name()));
+        }
+        weights.push((kind, weight));
+    }
+    let total: u64 = weights.iter().map(|(_, w)| u64::from(*w)).sum();
+    if total == 0 {
+        return Err("give at least one kind a weight above 0, such as call=1,get=9".into());
+    }
+    if total > u64::from(MAX_MIX_TOTAL) {
+        return Err(format!(
+            "the weights add up to {total}, over {MAX_MIX_TOTAL}"
+        ));
+    }
+    Ok(MixWeights(weights))
+}
+
+/// clap's parser for a length of time: `500ms`, `10s`, `2m`, `1h`. A unit is required, so
+/// `--duration 10` is not taken for ten milliseconds.
+pub(crate) fn parse_bench_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    if text.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("{text:?} has no unit: write 500ms, 10s, 2m or 1h"));
+    }
+    mcp_tasks_runtime::gateway::policy::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration: write 500ms, 10s, 2m or 1h"))
+}
+
+/// clap's parser for a tool's arguments: a JSON object.
+pub(crate) fn parse_json_object(
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err("the arguments must be a JSON object, such as {\"text\":\"bench\"}".into()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
+}
+
+/// clap's parser for `--rate`: operations per second, above 0.
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a rate: give operations per second, such as 500"
+        )),
+    }
+}
+
+/// `mcp-tasks bench`: what to load, how, and for how long.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// The Streamable HTTP endpoint to load, e.g. http://127.0.0.1:8080/mcp (repeatable:
+    /// clients are spread over the URLs in turn, e.g. two instances on one database).
+    #[arg(long = "url", value_name = "URL", required = true)]
+    pub(crate) urls: Vec<String>,
+
+    /// The MCP version to speak: 2025-11-25 (a session per client) or 2026-07-28
+    /// (stateless requests, declaring the tasks extension for task, poll and get).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "VERSION",
+        default_value = "2025-11-25",
+        hide_possible_values = true
+    )]
+    pub(crate) protocol: ProtocolVersion,
+
+    /// What each operation is.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "task")]
+    pub(crate) mode: BenchMode,
+
+    /// With --mode mix: the weight of each kind, `KIND=WEIGHT,…` (kinds call, task, poll,
+    /// get); each client cycles through a fixed schedule with these proportions.
+    /// [default: call=1,task=1,get=8]
+    #[arg(long, value_name = "WEIGHTS", value_parser = parse_mix)]
+    pub(crate) mix: Option<MixWeights>,
+
+    /// The tool of plain calls. [default: echo]
+    #[arg(long, value_name = "NAME", help_heading = "Tools")]
+    pub(crate) tool: Option<String>,
+
+    /// The arguments of --tool, a JSON object. [default: {"text":"bench"} for echo,
+    /// {"text":"bench","delay_ms":0} for slow_echo, else {}]
+    #[arg(long, value_name = "JSON", value_parser = parse_json_object, help_heading = "Tools")]
+    pub(crate) arguments: Option<serde_json::Map<String, serde_json::Value>>,
+
+    /// The tool of task, poll and get operations. [default: --tool outside --mode mix, else
+    /// slow_echo]
+    #[arg(long, value_name = "NAME", help_heading = "Tools")]
+    pub(crate) task_tool: Option<String>,
+
+    /// The arguments of the task tool, a JSON object. [default: --arguments outside --mode
+    /// mix; {"text":"bench","delay_ms":0} for slow_echo, else {}; in 2026-07-28 the task
+    /// that get reads is made with {"text":"bench","delay_ms":600}, which the demo server
+    /// runs as a task]
+    #[arg(long, value_name = "JSON", value_parser = parse_json_object, help_heading = "Tools")]
+    pub(crate) task_arguments: Option<serde_json::Map<String, serde_json::Value>>,
+
+    /// Milliseconds between two `tasks/get` of one task while following it; 0 asks again as
+    /// soon as the answer comes. The server's pollIntervalMs is not waited for.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) poll_interval: u64,
+
+    /// Connections, each with its own session in 2025-11-25 (1..=100000).
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Load")]
+    pub(crate) clients: u32,
+
+    /// Operations per second, issued on schedule to a free client (open loop). [default:
+    /// none: each client sends its next operation when the last is answered]
+    #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = "Load")]
+    pub(crate) rate: Option<f64>,
+
+    /// How long to run before measuring (500ms, 10s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "2s",
+          value_parser = parse_bench_duration, help_heading = "Load")]
+    pub(crate) warmup: std::time::Duration,
+
+    /// How long to measure (500ms, 10s, 2m). [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_bench_duration,
+          conflicts_with = "count", help_heading = "Load")]
+    pub(crate) duration: Option<std::time::Duration>,
+
+    /// Measure this many operations instead of a time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          help_heading = "Load")]
+    pub(crate) count: Option<u64>,
+
+    /// How long one HTTP request may take before it counts as a `timeout` error.
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = parse_bench_duration, help_heading = "Load")]
+    pub(crate) timeout: std::time::Duration,
+
+    /// Extra sessions opened before the warm-up and held idle to the end: in 2025-11-25 each
+    /// an initialized session with its GET stream open, in 2026-07-28 each an open
+    /// `subscriptions/listen` stream.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Idle load"
+    )]
+    pub(crate) idle_sessions: u32,
+
+    /// Tasks created before the warm-up and waited on to the end, each on a connection of its
+    /// own: in 2025-11-25 a `tasks/result` held open, in 2026-07-28 a `subscriptions/listen`
+    /// following the task. They are cancelled at the end.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Idle load"
+    )]
+    pub(crate) idle_waiters: u32,
+
+    /// The tool of --idle-waiters.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "slow_echo",
+        help_heading = "Idle load"
+    )]
+    pub(crate) waiter_tool: String,
+
+    /// The arguments of --waiter-tool, a JSON object. [default: for slow_echo an hour's
+    /// wait, {"text":"wait","delay_ms":3600000}; else {}]
+    #[arg(long, value_name = "JSON", value_parser = parse_json_object,
+          help_heading = "Idle load")]
+    pub(crate) waiter_arguments: Option<serde_json::Map<String, serde_json::Value>>,
+
+    /// A server process to watch (Linux /proc; repeatable): its CPU time over the measured
+    /// window, and its resident memory before the idle load, after it and at the end.
+    #[arg(long, value_name = "PID", help_heading = "Output")]
+    pub(crate) server_pid: Vec<u32>,
+
+    /// Send `Authorization: Bearer TOKEN` with every request, the token being this file's
+    /// content (trimmed).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// Print one JSON document on stdout instead of the text summary.
+    #[arg(long, help_heading = "Output")]
+    pub(crate) json: bool,
+
+    /// Load URLs whose host is not a loopback address.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
 }

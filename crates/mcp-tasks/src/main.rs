@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         (cli::Command::Admin(command), _) => {
             admin_exit(runtime.block_on(cmd::admin::run(*command)))
         }
+        (cli::Command::Bench(args), _) => runtime.block_on(cmd::bench::run(*args)),
     };
     // Tasks still running belong to a process that is ending; do not wait for them.
     runtime.shutdown_background();

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what the client commands share.
 
 pub(crate) mod admin;
+pub(crate) mod bench;
 pub(crate) mod call;
 mod connect;
 pub(crate) mod exit;
