@@ -6,6 +6,10 @@
 //   node server.mjs --http PORT     Streamable HTTP at http://127.0.0.1:PORT/mcp, stateful
 //                                   sessions; PORT 0 picks a free port. Prints exactly one line,
 //                                   `listening on http://127.0.0.1:<port>/mcp`, on stdout when ready.
+//   --poll-interval MS              (after the above) the pollInterval of every task, default 100.
+//                                   The SDK waits this long between looks at a task when it answers
+//                                   tasks/result or a plain call of a task tool, so it bounds those
+//                                   answers' latency; bench/compare.sh can set it.
 //
 // Tools (argument names as the mcp-tasks demo server's):
 //   slow_echo {text, delay_ms?=1000}  taskSupport optional: waits, then returns the text
@@ -29,8 +33,8 @@ import {
     isTerminal
 } from '@modelcontextprotocol/sdk/experimental/tasks';
 
-/** The pollInterval every task suggests, in ms. */
-const POLL_INTERVAL_MS = 100;
+/** The pollInterval every task suggests, in ms (`--poll-interval`). */
+let POLL_INTERVAL_MS = 100;
 
 const log = (...args) => console.error('[ts-server]', ...args);
 
@@ -331,13 +335,22 @@ async function serveHttp(port) {
 }
 
 function usage(message) {
-    console.error(`${message}\nusage: node server.mjs [--http PORT]`);
+    console.error(`${message}\nusage: node server.mjs [--http PORT] [--poll-interval MS]`);
     process.exit(2);
 }
 
 const args = process.argv.slice(2);
 for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => process.exit(0));
+}
+const pollAt = args.indexOf('--poll-interval');
+if (pollAt !== -1) {
+    const value = args[pollAt + 1];
+    if (!/^\d+$/.test(value ?? '') || Number(value) < 1) {
+        usage(`--poll-interval needs a number of milliseconds, 1 or more, not ${value}`);
+    }
+    POLL_INTERVAL_MS = Number(value);
+    args.splice(pollAt, 2);
 }
 if (args.length === 0) {
     await serveStdio();

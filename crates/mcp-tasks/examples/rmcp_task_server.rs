@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
     CreateTaskResult, DiscoverResult, ElicitRequest, ElicitRequestParams, ElicitationSchema,
@@ -382,6 +383,13 @@ async fn serve_http(server: TaskServer, addr: &str) -> anyhow::Result<()> {
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("listening on http://{}/mcp", listener.local_addr()?);
+    // TCP_NODELAY, as hyper servers are usually run (ours and bench_echo do): rmcp writes an
+    // SSE answer in several small chunks, and with Nagle's algorithm the last one waits for the
+    // client's delayed ACK, about 40 ms per request, which bench/compare.sh would otherwise
+    // measure instead of rmcp.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router).await?;
     Ok(())
 }
