@@ -805,6 +805,11 @@ mod tests {
                  WHERE task_created = 5 AND task_id = 't'",
                 "task_events_by_task",
             ),
+            // The trigger that deletes a task's history with the task.
+            (
+                "DELETE FROM task_events WHERE task_created = 5 AND task_id = 't'",
+                "task_events_by_task",
+            ),
         ] {
             let p = plan(sql);
             assert!(p.contains(index), "{sql}\n  uses: {p}");

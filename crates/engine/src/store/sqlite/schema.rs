@@ -95,6 +95,31 @@ const MIGRATIONS: &[&str] = &[
     -- of a batch land at the end (a time) costs a page per commit; one whose entries land at
     -- random (a task id, a requestor) costs a page per write.
     --
+    -- The history, in the order it is written: the events of a batch are appended, not
+    -- spread over the file by their random task ids (which cost a page per event). A task's
+    -- events are found by its creation time and id, which put a new task's events at the
+    -- end of the index and an older one's next to its others. The old events are copied in
+    -- that order, walking the tasks by age (an index dropped below) and each task's events
+    -- by their key, so nothing is sorted (the order of rows is only locality: each task's
+    -- events are numbered by seq).
+    CREATE TABLE task_history (
+        task_created INTEGER NOT NULL,  -- the task's created_at
+        task_id      TEXT NOT NULL,
+        seq          INTEGER NOT NULL,  -- 1, 2, 3… per task
+        at           INTEGER NOT NULL,  -- unix nanoseconds
+        body         TEXT NOT NULL      -- the whole TaskEvent as JSON
+    );
+    INSERT INTO task_history (task_created, task_id, seq, at, body)
+        SELECT t.created_at, e.task_id, e.seq, e.at, e.body
+        FROM tasks t INDEXED BY tasks_by_age JOIN task_events e ON e.task_id = t.id
+        ORDER BY t.created_at, t.id;
+    DROP TRIGGER tasks_delete_history;
+    DROP TABLE task_events;
+    ALTER TABLE task_history RENAME TO task_events;
+    CREATE UNIQUE INDEX task_events_by_task ON task_events (task_created, task_id, seq);
+    CREATE TRIGGER tasks_delete_history AFTER DELETE ON tasks BEGIN
+        DELETE FROM task_events WHERE task_created = OLD.created_at AND task_id = OLD.id;
+    END;
     -- Every status, in one index, newest first within each: a listing by status reads the
     -- range of each status it wants (merged), recovery the ranges of the unfinished ones, and
     -- an unfiltered listing merges all five. It replaces five indexes a write maintained one
@@ -105,28 +130,6 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX tasks_failed_by_age;
     DROP INDEX tasks_cancelled_by_age;
     CREATE INDEX tasks_by_status ON tasks (status, created_at, id);
-    -- The history, in the order it is written: the events of a batch are appended, not
-    -- spread over the file by their random task ids (which cost a page per event). A task's
-    -- events are found by its creation time and id, which put a new task's events at the
-    -- end of the index and an older one's next to its others.
-    CREATE TABLE task_history (
-        task_created INTEGER NOT NULL,  -- the task's created_at
-        task_id      TEXT NOT NULL,
-        seq          INTEGER NOT NULL,  -- 1, 2, 3… per task
-        at           INTEGER NOT NULL,  -- unix nanoseconds
-        body         TEXT NOT NULL      -- the whole TaskEvent as JSON
-    );
-    INSERT INTO task_history (task_created, task_id, seq, at, body)
-        SELECT t.created_at, e.task_id, e.seq, e.at, e.body
-        FROM task_events e JOIN tasks t ON t.id = e.task_id
-        ORDER BY t.created_at, e.task_id, e.seq;
-    DROP TRIGGER tasks_delete_history;
-    DROP TABLE task_events;
-    ALTER TABLE task_history RENAME TO task_events;
-    CREATE UNIQUE INDEX task_events_by_task ON task_events (task_created, task_id, seq);
-    CREATE TRIGGER tasks_delete_history AFTER DELETE ON tasks BEGIN
-        DELETE FROM task_events WHERE task_created = OLD.created_at AND task_id = OLD.id;
-    END;
 ",
 ];
 
@@ -348,6 +351,32 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM task_events", [], |r| r.get(0))
             .unwrap();
         assert_eq!(events, 0);
+    }
+
+    /// Issue 14: the copy of a version 4 file's history walks tasks and events in the order it
+    /// writes them, rather than sorting every event of a large file in memory.
+    #[test]
+    fn the_history_copy_sorts_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            tx.execute_batch(sql).unwrap();
+        }
+        let v5 = MIGRATIONS[4];
+        let start = v5.find("SELECT t.created_at").unwrap();
+        let copy = &v5[start..start + v5[start..].find(';').unwrap()];
+        let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {copy}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(!plan.iter().any(|s| s.contains("TEMP B-TREE")), "{plan:?}");
+        assert!(
+            plan.iter()
+                .any(|s| s.starts_with("SCAN t USING") && s.ends_with("INDEX tasks_by_age")),
+            "{plan:?}"
+        );
     }
 
     /// Issue 14: a file of version 4 (history filed by task id, twelve indexes) keeps every

@@ -190,8 +190,9 @@ impl Writer {
     }
 
     /// Whether there is room for a few tasks: 256 KiB written, committed, then deleted. A
-    /// create writes some fifteen pages (one per index the task is in), so a probe smaller
-    /// than a few creates could pass while creates fail. Run only while faulted.
+    /// create can write some ten pages (the table, its history, and a page of each index the
+    /// task is in, when each needs a new one), so a probe smaller than a few creates could
+    /// pass while creates fail. Run only while faulted.
     fn probe(&mut self) -> std::result::Result<(), String> {
         let written = self.conn.execute_batch(
             "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(262144));",
