@@ -190,8 +190,9 @@ impl Writer {
     }
 
     /// Whether there is room for a few tasks: 256 KiB written, committed, then deleted. A
-    /// create writes some fifteen pages (one per index the task is in), so a probe smaller
-    /// than a few creates could pass while creates fail. Run only while faulted.
+    /// create can write some ten pages (the table, its history, and a page of each index the
+    /// task is in, when each needs a new one), so a probe smaller than a few creates could
+    /// pass while creates fail. Run only while faulted.
     fn probe(&mut self) -> std::result::Result<(), String> {
         let written = self.conn.execute_batch(
             "INSERT OR REPLACE INTO meta (name, value) VALUES ('probe', randomblob(262144));",
@@ -415,12 +416,17 @@ fn fail(op: Op, message: &str) {
 /// Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back, and
 /// the savepoint with it; undoing to the savepoint then fails too. The write's own error is
 /// the one that says why, so it is the one returned (the batch fails as a whole, see
-/// [`Writer::commit`]).
+/// [`Writer::commit`]). Opening and releasing the savepoint are prepared once per connection:
+/// every write runs them.
 fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    tx.execute_batch("SAVEPOINT write").map_err(sql)?;
+    tx.prepare_cached("SAVEPOINT write")
+        .and_then(|mut s| s.execute([]))
+        .map_err(sql)?;
     match f() {
         Ok(v) => {
-            tx.execute_batch("RELEASE write").map_err(sql)?;
+            tx.prepare_cached("RELEASE write")
+                .and_then(|mut s| s.execute([]))
+                .map_err(sql)?;
             Ok(v)
         }
         Err(e) => {
@@ -432,23 +438,41 @@ fn atomically<T>(tx: &Transaction<'_>, f: impl FnOnce() -> Result<T>) -> Result<
     }
 }
 
-/// Appends an event to the history of `record`, numbered after its last.
+/// Where a task's history is: the task's creation time (the `created_at` of its row) and id.
+#[derive(Clone, Copy)]
+struct HistoryOf<'a> {
+    created: i64,
+    id: &'a str,
+}
+
+/// Appends an event to the history of `record`, numbered after its last: `last` when the
+/// caller knows it (a new task has none), else read.
 fn append(
     tx: &Transaction<'_>,
+    of: HistoryOf<'_>,
+    last: Option<i64>,
     record: &TaskRecord,
     at: jiff::Timestamp,
     kind: EventKind,
 ) -> Result<()> {
-    let id = record.id.as_str();
-    let last: i64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM task_events WHERE task_id = ?1")
-        .and_then(|mut s| s.query_row([id], |r| r.get(0)))
-        .map_err(sql)?;
+    let last = match last {
+        Some(last) => last,
+        None => tx
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) FROM task_events \
+                 WHERE task_created = ?1 AND task_id = ?2",
+            )
+            .and_then(|mut s| s.query_row(params![of.created, of.id], |r| r.get(0)))
+            .map_err(sql)?,
+    };
     let seq = u64::try_from(last).unwrap_or(0) + 1;
     let body = row::encode_event(&TaskEvent::new(seq, at, record, kind))?;
-    tx.prepare_cached("INSERT INTO task_events (task_id, seq, at, body) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut s| s.execute(params![id, last + 1, row::nanos(at), body]))
-        .map_err(sql)?;
+    tx.prepare_cached(
+        "INSERT INTO task_events (task_created, task_id, seq, at, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![of.created, of.id, last + 1, row::nanos(at), body]))
+    .map_err(sql)?;
     Ok(())
 }
 
@@ -484,7 +508,19 @@ fn create(
     }
     atomically(tx, || {
         insert(tx, &record, row)?;
-        append(tx, &record, record.created_at, EventKind::created(&record))?;
+        let of = HistoryOf {
+            created: row.created_at,
+            id: &row.id,
+        };
+        // Its first event: the insert just succeeded, so the task had none.
+        append(
+            tx,
+            of,
+            Some(0),
+            &record,
+            record.created_at,
+            EventKind::created(&record),
+        )?;
         Ok(record)
     })
 }
@@ -530,11 +566,7 @@ fn transition(
     change: Transition,
     now: jiff::Timestamp,
 ) -> Result<(TaskRecord, bool)> {
-    let json: Option<String> = tx
-        .prepare_cached("SELECT record FROM tasks WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
-        .map_err(sql)?;
-    let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
+    let (created, json) = read(tx, id)?;
     let mut record = row::decode(&json)?;
     let Some(event) = history::apply(&mut record, change, now)? else {
         return Ok((record, false));
@@ -554,29 +586,49 @@ fn transition(
             ])
         })
         .map_err(sql)?;
-        append(tx, &record, now, event)
+        let of = HistoryOf {
+            created,
+            id: id.as_str(),
+        };
+        append(tx, of, None, &record, now, event)
     })?;
     Ok((record, true))
 }
 
 fn record(tx: &Transaction<'_>, id: &TaskId, at: jiff::Timestamp, kind: EventKind) -> Result<()> {
-    let json: Option<String> = tx
-        .prepare_cached("SELECT record FROM tasks WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
-        .map_err(sql)?;
-    let json = json.ok_or_else(|| Error::NotFound { id: id.clone() })?;
+    let (created, json) = read(tx, id)?;
     let record = row::decode(&json)?;
     history::recordable(&record, &kind)?;
-    append(tx, &record, at, kind)
+    let of = HistoryOf {
+        created,
+        id: id.as_str(),
+    };
+    append(tx, of, None, &record, at, kind)
+}
+
+/// The stored creation time and record of task `id`: the time as the row has it, since that
+/// is what its history is filed under.
+fn read(tx: &Transaction<'_>, id: &TaskId) -> Result<(i64, String)> {
+    tx.prepare_cached("SELECT created_at, record FROM tasks WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(sql)?
+        .ok_or_else(|| Error::NotFound { id: id.clone() })
 }
 
 /// Deletes finished tasks last changed before `before`, oldest first; their history goes with
 /// them (a trigger).
+///
+/// The index is named: with an equality on the status, SQLite would rather read the
+/// finished tasks' ranges of `tasks_by_status` whole and sort them by time.
 fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Deleted> {
     delete(
         tx,
         "DELETE FROM tasks WHERE id IN \
-         (SELECT id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') \
+         (SELECT id FROM tasks INDEXED BY tasks_finished_by_update \
+         WHERE status IN ('completed', 'failed', 'cancelled') \
          AND updated_at < ?1 ORDER BY updated_at LIMIT ?2) \
          RETURNING id, record",
         before,
