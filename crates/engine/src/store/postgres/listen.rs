@@ -143,9 +143,12 @@ async fn serve(session: &mut Session, feed: &ChangeSender) {
         tokio::select! {
             note = session.notes.recv() => {
                 let Some(note) = note else { return };
-                match super::parse_note(note.payload()) {
-                    Some(change) => feed.send(change),
-                    None => tracing::debug!(payload = note.payload(), "ignored a notification that is not ours"),
+                let changes = super::notes::parse(note.payload());
+                if changes.is_empty() {
+                    tracing::debug!(payload = note.payload(), "ignored a notification that is not ours");
+                }
+                for change in changes {
+                    feed.send(change);
                 }
             }
             _ = health.tick() => {
