@@ -65,8 +65,13 @@ pub(super) const WRITERS: usize = 2;
 /// The most writes in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// How often a writer looks for listeners of older versions ([`notes::OLD_LISTENER`]).
-const OLD_LISTENERS_EVERY: Duration = Duration::from_secs(1);
+/// How often a writer looks for listeners of older versions ([`notes::OLD_LISTENER`]), in
+/// the first round trip of a batch: often enough that an older instance starting during a
+/// rolling upgrade is found before it has had time to serve much (what it waits on in its
+/// first quarter second may miss this instance's changes), and seldom enough that the look (a
+/// scan of `pg_stat_activity`, one row per connection the server allows) costs nothing
+/// measurable.
+const OLD_LISTENERS_EVERY: Duration = Duration::from_millis(250);
 
 /// A write, and where its answer goes: the task as the write left it.
 pub(super) struct Op {
@@ -97,7 +102,7 @@ pub(super) enum Write {
     },
 }
 
-/// Counters of the writers' work, for tests of the batching.
+/// Counters of a store's writers' work, for tests of the batching.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     /// Transactions committed.
@@ -113,7 +118,6 @@ pub(super) struct Counters {
 pub(super) struct Writers {
     ops: mpsc::Sender<Op>,
     label: String,
-    pub(super) counters: Arc<Counters>,
 }
 
 impl Writers {
@@ -127,23 +131,18 @@ impl Writers {
     ) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
         let queue = Arc::new(Mutex::new(rx));
-        let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             config,
             tls,
             feed,
             label: label.clone(),
-            counters: counters.clone(),
+            counters: Arc::default(),
         });
         for _ in 0..count.max(1) {
             let writer = Writer::new(shared.clone());
             tokio::spawn(writer.run(queue.clone()));
         }
-        Self {
-            ops: tx,
-            label,
-            counters,
-        }
+        Self { ops: tx, label }
     }
 
     /// Queues `write` and waits until the transaction holding it committed (or failed).
@@ -247,9 +246,10 @@ type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
 
 /// Sends `statements` in order without waiting (tokio-postgres queues a request on its
 /// future's first poll), then waits for all their answers; the server runs them in the order
-/// sent. One that fails before it is sent (it cannot be encoded, or the connection is closed)
-/// stops the sending: those after it are never sent, and their answer is `None`. So a
-/// `COMMIT` at the end is sent only after every statement before it was.
+/// sent. One that has failed by its first poll (it could not be encoded, the connection is
+/// closed, or, sent and answered already, it failed) stops the sending: those after it are
+/// never sent, and their answer is `None`. So a `COMMIT` at the end is sent only if every
+/// statement before it was.
 async fn pipeline(statements: Vec<Pending<'_>>) -> Vec<Option<Answer>> {
     let mut sent: Vec<Option<MaybeDone<Pending<'_>>>> = Vec::with_capacity(statements.len());
     let mut stopped = false;
@@ -259,8 +259,13 @@ async fn pipeline(statements: Vec<Pending<'_>>) -> Vec<Option<Answer>> {
             continue;
         }
         let mut statement = maybe_done(statement);
-        // Ready at once is an error before sending: nothing answers that fast.
-        stopped = futures::poll!(Pin::new(&mut statement)) == Poll::Ready(());
+        // Ready at once is usually a failure before sending; but a thread preempted between
+        // sending and reading may find the answer there already, which is no reason to stop.
+        if futures::poll!(Pin::new(&mut statement)) == Poll::Ready(()) {
+            stopped = Pin::new(&mut statement)
+                .output_mut()
+                .is_none_or(|answer| answer.is_err());
+        }
         sent.push(Some(statement));
     }
     futures::future::join_all(sent.iter_mut().flatten().map(Pin::new)).await;
@@ -317,48 +322,58 @@ impl Requestor {
     }
 }
 
-/// A creation: `$1..$11` are the row and its first event; a limited one adds the limit as
-/// `$12`. Answers how many rows it inserted (0 for a duplicate id, or over the limit) and how
-/// many of the requestor's tasks were live.
-static CREATE: LazyLock<[String; 4]> = LazyLock::new(|| {
-    const COLUMNS: &str = "(id, owner, session, status, created_at, expires_at, runner, \
-                           record, name, updated_at, events)";
-    // The task's first event goes in with it: a task never exists without its history.
-    const HISTORY: &str = "e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
-                           SELECT id, 1, $5::bigint, $11::text FROM i)";
+/// The columns a creation fills, in the order of its parameters.
+const COLUMNS: &str =
+    "id, owner, session, status, created_at, expires_at, runner, record, name, updated_at";
+
+/// Creations without a limit, all in one statement: `$1..$11` are arrays of the rows' columns
+/// and of their first events, each id once. Answers the ids it inserted; a duplicate id is
+/// not inserted (`ON CONFLICT DO NOTHING`), so not answered.
+static CREATE_MANY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+         $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[], \
+         $11::text[]) AS v({COLUMNS}, body)), \
+         i AS (INSERT INTO mcp_tasks ({COLUMNS}, events) SELECT {COLUMNS}, 1 FROM v \
+         ON CONFLICT (id) DO NOTHING RETURNING id), \
+         e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+         SELECT v.id, 1, v.created_at, v.body FROM v JOIN i ON i.id = v.id) \
+         SELECT id FROM i"
+    )
+});
+
+/// A creation under a limit, one statement each, so that each counts the ones before it:
+/// `$1..$11` are the row and its first event, `$12` the limit. Answers how many rows it
+/// inserted (0 for a duplicate id, or over the limit) and how many of the requestor's tasks
+/// were live. The count is a statement of its own after the lock, so it sees every insert
+/// committed before the lock was taken.
+static CREATE_LIMITED: LazyLock<[String; 3]> = LazyLock::new(|| {
     let limited = |requestor: &str| {
-        // The count is a statement of its own after the lock, so it sees every insert
-        // committed before the lock was taken.
         format!(
             "WITH live AS (SELECT count(*) AS n FROM mcp_tasks WHERE {requestor} AND {LIVE}), \
-             i AS (INSERT INTO mcp_tasks {COLUMNS} \
+             i AS (INSERT INTO mcp_tasks ({COLUMNS}, events) \
              SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text, \
              $8::text, $9::text, $10::bigint, 1 FROM live WHERE live.n < $12 \
              ON CONFLICT (id) DO NOTHING RETURNING id), \
-             {HISTORY} SELECT (SELECT count(*) FROM i), (SELECT n FROM live)"
+             e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+             SELECT id, 1, $5::bigint, $11::text FROM i) \
+             SELECT (SELECT count(*) FROM i), (SELECT n FROM live)"
         )
     };
     [
-        format!(
-            "WITH i AS (INSERT INTO mcp_tasks {COLUMNS} \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1) \
-             ON CONFLICT (id) DO NOTHING RETURNING id), \
-             {HISTORY} SELECT (SELECT count(*) FROM i), 0::bigint"
-        ),
         limited("owner = $2"),
         limited("owner IS NULL AND session = $3"),
         limited("owner IS NULL AND session IS NULL AND $2::text IS NULL AND $3::text IS NULL"),
     ]
 });
 
-fn create_sql(limited: Option<Requestor>) -> &'static str {
-    let i = match limited {
-        None => 0,
-        Some(Requestor::Owner) => 1,
-        Some(Requestor::Session) => 2,
-        Some(Requestor::Anonymous) => 3,
+fn create_limited_sql(requestor: Requestor) -> &'static str {
+    let i = match requestor {
+        Requestor::Owner => 0,
+        Requestor::Session => 1,
+        Requestor::Anonymous => 2,
     };
-    &CREATE[i]
+    &CREATE_LIMITED[i]
 }
 
 /// The limits' advisory locks, taken in the order of the keys given.
@@ -369,19 +384,22 @@ const LOCK: &str =
 const READ: &str =
     "SELECT id, record, events FROM mcp_tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 
-/// A transition's write. Bumping the version makes a compare-and-swap of an older instance,
-/// which read before this, read again.
-const UPDATE: &str = "WITH u AS (UPDATE mcp_tasks SET status = $2, runner = $3, record = $4, \
-                      updated_at = $5, events = events + 1, version = version + 1 \
-                      WHERE id = $1 RETURNING id, events) \
-                      INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
-                      SELECT id, events, $6, $7 FROM u";
+/// Every touched task as the batch left it, in one statement: its record's columns (all
+/// NULL when only events were added), and how many events it got. The version moves with
+/// the events, so that a compare-and-swap of an older instance that read before reads again.
+const UPDATE: &str = "UPDATE mcp_tasks t SET status = coalesce(v.status, t.status), \
+                      runner = CASE WHEN v.record IS NULL THEN t.runner ELSE v.runner END, \
+                      record = coalesce(v.record, t.record), \
+                      updated_at = coalesce(v.updated_at, t.updated_at), \
+                      events = t.events + v.added, version = t.version + v.added \
+                      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+                      $5::bigint[], $6::bigint[]) \
+                      AS v(id, status, runner, record, updated_at, added) \
+                      WHERE t.id = v.id";
 
-/// An event that changes no state.
-const APPEND: &str = "WITH u AS (UPDATE mcp_tasks SET events = events + 1, version = version + 1 \
-                      WHERE id = $1 RETURNING id, events) \
-                      INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
-                      SELECT id, events, $2, $3 FROM u";
+/// The batch's history events, numbered in Rust (the tasks are locked).
+const APPEND: &str = "INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
+                      SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])";
 
 /// The batch's notes, in order.
 const NOTIFY: &str = "SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n";
@@ -394,21 +412,20 @@ const OLD_LISTENERS: &str = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
 enum Locked {
     Task {
         record: TaskRecord,
-        /// Events in its history.
+        /// Events in its history, with those this batch added.
         events: i64,
+        /// Events this batch added.
+        added: i64,
+        /// Whether this batch changed the record.
+        changed: bool,
     },
     /// Its stored record does not decode; the error, as an unbatched write would fail.
     Unreadable(String),
 }
 
-/// A row write of round 2.
-enum Update {
-    Transition { row: Row, at: i64, body: String },
-    Event { id: String, at: i64, body: String },
-}
-
-/// The statements of a batch besides the creations, prepared once per connection.
+/// The statements of a batch besides the limited creations, prepared once per connection.
 struct Prepared {
+    create: Statement,
     lock: Statement,
     read: Statement,
     update: Statement,
@@ -420,6 +437,7 @@ struct Prepared {
 impl Prepared {
     async fn on(conn: &mut Conn) -> std::result::Result<Self, tokio_postgres::Error> {
         Ok(Self {
+            create: conn.prepare(&CREATE_MANY).await?,
             lock: conn.prepare(LOCK).await?,
             read: conn.prepare(READ).await?,
             update: conn.prepare(UPDATE).await?,
@@ -428,6 +446,69 @@ impl Prepared {
             look: conn.prepare(OLD_LISTENERS).await?,
         })
     }
+}
+
+/// The columns of the batch's unlimited creations, as the arrays [`CREATE_MANY`] takes.
+#[derive(Default)]
+struct Creations<'a> {
+    id: Vec<&'a str>,
+    owner: Vec<Option<&'a str>>,
+    session: Vec<Option<&'a str>>,
+    status: Vec<&'a str>,
+    created_at: Vec<i64>,
+    expires_at: Vec<Option<i64>>,
+    runner: Vec<Option<&'a str>>,
+    record: Vec<&'a str>,
+    name: Vec<Option<&'a str>>,
+    updated_at: Vec<i64>,
+    body: Vec<&'a str>,
+}
+
+impl<'a> Creations<'a> {
+    fn push(&mut self, row: &'a Row, body: &'a str) {
+        self.id.push(&row.id);
+        self.owner.push(row.owner.as_deref());
+        self.session.push(row.session.as_deref());
+        self.status.push(row.status);
+        self.created_at.push(row.created_at);
+        self.expires_at.push(row.expires_at);
+        self.runner.push(row.runner.as_deref());
+        self.record.push(&row.record);
+        self.name.push(row.name.as_deref());
+        self.updated_at.push(row.updated_at);
+        self.body.push(body);
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        [
+            &self.id,
+            &self.owner,
+            &self.session,
+            &self.status,
+            &self.created_at,
+            &self.expires_at,
+            &self.runner,
+            &self.record,
+            &self.name,
+            &self.updated_at,
+            &self.body,
+        ]
+    }
+}
+
+/// The batch's writes to touched tasks, as the arrays [`UPDATE`] and [`APPEND`] take.
+#[derive(Default)]
+struct Updates {
+    id: Vec<String>,
+    status: Vec<Option<&'static str>>,
+    runner: Vec<Option<String>>,
+    record: Vec<Option<String>>,
+    updated_at: Vec<Option<i64>>,
+    added: Vec<i64>,
+    event_task: Vec<String>,
+    event_seq: Vec<i64>,
+    event_at: Vec<i64>,
+    event_body: Vec<String>,
 }
 
 impl Writer {
@@ -553,24 +634,35 @@ async fn run(
     let unexpected =
         |what: &str| Failure::Undone(format!("{label}: {what} did not read as expected"));
 
-    // What round 1 needs: the limits' keys, the creations' statements, the tasks to lock.
+    // What round 1 needs: the limits' keys, the creations, the tasks to lock.
     let mut keys: Vec<String> = Vec::new();
-    let mut creates = Vec::new();
+    let mut limited = Vec::new();
+    let mut creations = Creations::default();
+    let mut unlimited = std::collections::HashSet::new();
     let mut ids: Vec<&str> = Vec::new();
-    let mut limits: Vec<i64> = Vec::new();
     for op in ops {
         match &op.write {
-            Write::Create { row, limit, .. } => {
-                let requestor = limit.map(|_| Requestor::of(row));
-                if requestor.is_some() {
-                    keys.push(Requestor::lock_key(row));
-                }
+            Write::Create {
+                row,
+                body,
+                limit: Some(limit),
+                ..
+            } => {
+                let requestor = Requestor::of(row);
+                keys.push(Requestor::lock_key(row));
                 let statement = conn
-                    .prepare(create_sql(requestor))
+                    .prepare(create_limited_sql(requestor))
                     .await
                     .map_err(|e| failed(&conn.client, &e))?;
-                creates.push(statement);
-                limits.push(limit.map_or(0, |l| i64::try_from(l).unwrap_or(i64::MAX)));
+                let limit = i64::try_from(*limit).unwrap_or(i64::MAX);
+                limited.push((statement, row, body, limit));
+            }
+            // A second creation of one id is not sent (one statement cannot insert a row
+            // twice); it finds the id taken, by the first or from before.
+            Write::Create { row, body, .. } => {
+                if unlimited.insert(row.id.as_str()) {
+                    creations.push(row, body);
+                }
             }
             Write::Transition { id, .. } | Write::Record { id, .. } => ids.push(id.as_str()),
         }
@@ -585,17 +677,10 @@ async fn run(
     let client = &conn.client;
 
     // Round 1.
-    let create_params: Vec<Vec<&(dyn ToSql + Sync)>> = ops
+    let limited_params: Vec<[&(dyn ToSql + Sync); 12]> = limited
         .iter()
-        .filter_map(|op| match &op.write {
-            Write::Create {
-                row, body, limit, ..
-            } => Some((row, body, limit.is_some())),
-            _ => None,
-        })
-        .zip(&limits)
-        .map(|((row, body, limited), limit)| {
-            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+        .map(|(_, row, body, limit)| -> [&(dyn ToSql + Sync); 12] {
+            [
                 &row.id,
                 &row.owner,
                 &row.session,
@@ -607,13 +692,11 @@ async fn run(
                 &row.name,
                 &row.updated_at,
                 body,
-            ];
-            if limited {
-                params.push(limit);
-            }
-            params
+                limit,
+            ]
         })
         .collect();
+    let creation_params = creations.params();
     let lock_params: [&(dyn ToSql + Sync); 1] = [&keys];
     let read_params: [&(dyn ToSql + Sync); 1] = [&ids];
     let look_params: [&(dyn ToSql + Sync); 1] = [&notes::OLD_LISTENER];
@@ -623,8 +706,11 @@ async fn run(
     if !keys.is_empty() {
         round.push(Box::pin(client.query(&prepared.lock, &lock_params)));
     }
-    for (statement, params) in creates.iter().zip(&create_params) {
+    for ((statement, ..), params) in limited.iter().zip(&limited_params) {
         round.push(Box::pin(client.query(statement, params)));
+    }
+    if !creations.id.is_empty() {
+        round.push(Box::pin(client.query(&prepared.create, &creation_params)));
     }
     if !ids.is_empty() {
         round.push(Box::pin(client.query(&prepared.read, &read_params)));
@@ -636,13 +722,35 @@ async fn run(
     if let Some(e) = first_error(&answers) {
         return Err(rollback(client, failed(client, e)).await);
     }
-    // No statement failed, so every one was sent and answered.
+    // No statement failed, so every one was sent and answered, in this order.
     let mut answers = answers.into_iter().flatten().flatten();
     let _begin = answers.next();
     if !keys.is_empty() {
         let _locks = answers.next();
     }
-    let mut created: Vec<Vec<tokio_postgres::Row>> = answers.by_ref().take(creates.len()).collect();
+    let mut counted = Vec::with_capacity(limited.len());
+    for _ in &limited {
+        let count = answers.next().and_then(|rows| {
+            let r = rows.first()?;
+            Some((r.try_get::<_, i64>(0).ok()?, r.try_get::<_, i64>(1).ok()?))
+        });
+        let Some(count) = count else {
+            return Err(rollback(client, unexpected("a limited creation's answer")).await);
+        };
+        counted.push(count);
+    }
+    let mut inserted = std::collections::HashSet::new();
+    if !creations.id.is_empty() {
+        let Some(rows) = answers.next() else {
+            return Err(rollback(client, unexpected("the creations' answer")).await);
+        };
+        for r in rows {
+            let Ok(id) = r.try_get::<_, String>(0) else {
+                return Err(rollback(client, unexpected("a created id")).await);
+            };
+            inserted.insert(id);
+        }
+    }
     let mut locked: HashMap<String, Locked> = HashMap::new();
     if !ids.is_empty() {
         let Some(rows) = answers.next() else {
@@ -657,7 +765,12 @@ async fn run(
                 return Err(rollback(client, unexpected("a locked task")).await);
             };
             let task = match row::decode(&json) {
-                Ok(record) => Locked::Task { record, events },
+                Ok(record) => Locked::Task {
+                    record,
+                    events,
+                    added: 0,
+                    changed: false,
+                },
                 Err(e) => Locked::Unreadable(e.to_string()),
             };
             locked.insert(id, task);
@@ -687,109 +800,111 @@ async fn run(
 
     // Every write in the order it came: creations by their answers, transitions and events
     // applied to the locked records (a second write of a task sees the first).
-    created.reverse();
-    let mut limits = limits.into_iter();
+    let mut counted = counted.into_iter();
     let mut results = Vec::with_capacity(ops.len());
     let mut changes = Vec::new();
-    let mut updates = Vec::new();
+    let mut updates = Updates::default();
     for op in ops {
         let result = match &op.write {
             Write::Create { record, limit, .. } => {
-                let counted = created.pop().and_then(|rows| {
-                    let r = rows.first()?;
-                    Some((r.try_get::<_, i64>(0).ok()?, r.try_get::<_, i64>(1).ok()?))
-                });
-                let (Some((inserted, live)), Some(max)) = (counted, limits.next()) else {
-                    return Err(rollback(client, unexpected("a creation's answer")).await);
+                let created = match limit {
+                    Some(limit) => match counted.next() {
+                        Some((1, _)) => Ok(()),
+                        Some((_, live))
+                            if usize::try_from(live).unwrap_or(usize::MAX) >= *limit =>
+                        {
+                            Err(Error::LimitExceeded { limit: *limit })
+                        }
+                        Some(_) => Err(duplicate(record)),
+                        None => {
+                            return Err(rollback(client, unexpected("a limited creation")).await)
+                        }
+                    },
+                    // Of two creations of one id, the second finds it taken.
+                    None if inserted.remove(record.id.as_str()) => Ok(()),
+                    None => Err(duplicate(record)),
                 };
-                if inserted == 1 {
+                created.map(|()| {
                     changes.push(Change {
                         id: record.id.clone(),
                         event: ChangeEvent::Created,
                     });
-                    Ok(TaskRecord::clone(record))
-                } else {
-                    match limit {
-                        Some(limit) if live >= max => Err(Error::LimitExceeded { limit: *limit }),
-                        _ => Err(Error::store(format!(
-                            "task id {} already exists",
-                            record.id
-                        ))),
-                    }
-                }
+                    TaskRecord::clone(record)
+                })
             }
             Write::Transition { id, change, now } => {
-                locked_task(&mut locked, id).and_then(|(record, events)| {
-                    let mut next = record.clone();
+                locked_task(&mut locked, id).and_then(|task| {
+                    let mut next = task.record.clone();
                     let Some(event) = history::apply(&mut next, change.clone(), *now)? else {
                         return Ok(next);
                     };
-                    let written = Row::of(&next)?;
                     let body =
-                        row::encode_event(&TaskEvent::new(seq(*events), *now, &next, event))?;
+                        row::encode_event(&TaskEvent::new(seq(*task.events), *now, &next, event))?;
                     changes.push(Change {
                         id: id.clone(),
                         event: ChangeEvent::Updated(next.status()),
                     });
-                    updates.push(Update::Transition {
-                        row: written,
-                        at: row::nanos(*now),
-                        body,
-                    });
-                    *events += 1;
-                    record.clone_from(&next);
+                    updates.event(id, *task.events + 1, *now, body);
+                    *task.events += 1;
+                    *task.added += 1;
+                    *task.changed = true;
+                    task.record.clone_from(&next);
                     Ok(next)
                 })
             }
-            Write::Record { id, at, kind } => {
-                locked_task(&mut locked, id).and_then(|(record, events)| {
-                    history::recordable(record, kind)?;
-                    let body = row::encode_event(&TaskEvent::new(
-                        seq(*events),
-                        *at,
-                        record,
-                        kind.clone(),
-                    ))?;
-                    updates.push(Update::Event {
-                        id: id.as_str().to_owned(),
-                        at: row::nanos(*at),
-                        body,
-                    });
-                    *events += 1;
-                    Ok(record.clone())
-                })
-            }
+            Write::Record { id, at, kind } => locked_task(&mut locked, id).and_then(|task| {
+                history::recordable(task.record, kind)?;
+                let body = row::encode_event(&TaskEvent::new(
+                    seq(*task.events),
+                    *at,
+                    task.record,
+                    kind.clone(),
+                ))?;
+                updates.event(id, *task.events + 1, *at, body);
+                *task.events += 1;
+                *task.added += 1;
+                Ok(task.record.clone())
+            }),
         };
         results.push(result);
     }
+    for (id, task) in locked {
+        if let Locked::Task {
+            record,
+            added,
+            changed,
+            ..
+        } = task
+        {
+            if added == 0 {
+                continue;
+            }
+            // A record that cannot be encoded was refused when it was made; this one was
+            // encoded then and is again.
+            let row = if changed {
+                match Row::of(&record) {
+                    Ok(row) => Some(row),
+                    Err(e) => {
+                        let why = format!("{label}: {e}");
+                        return Err(rollback(client, Failure::Undone(why)).await);
+                    }
+                }
+            } else {
+                None
+            };
+            updates.task(id, row, added);
+        }
+    }
 
     // Round 2.
-    let update_params: Vec<Vec<&(dyn ToSql + Sync)>> = updates
-        .iter()
-        .map(|u| -> Vec<&(dyn ToSql + Sync)> {
-            match u {
-                Update::Transition { row, at, body } => vec![
-                    &row.id,
-                    &row.status,
-                    &row.runner,
-                    &row.record,
-                    &row.updated_at,
-                    at,
-                    body,
-                ],
-                Update::Event { id, at, body } => vec![id, at, body],
-            }
-        })
-        .collect();
+    let update_params = updates.task_params();
+    let append_params = updates.event_params();
     let payloads = notes::payloads(&changes, *form);
     let notify_params: [&(dyn ToSql + Sync); 2] = [&CHANNEL, &payloads];
-    let mut round: Vec<Pending<'_>> = Vec::with_capacity(updates.len() + 2);
-    for (update, params) in updates.iter().zip(&update_params) {
-        let statement = match update {
-            Update::Transition { .. } => &prepared.update,
-            Update::Event { .. } => &prepared.append,
-        };
-        round.push(Box::pin(client.query(statement, params)));
+    let mut round: Vec<Pending<'_>> = Vec::with_capacity(4);
+    if !updates.id.is_empty() {
+        round.push(Box::pin(client.query(&prepared.update, &update_params)));
+        round.push(Box::pin(client.query(&prepared.append, &append_params)));
     }
     if !payloads.is_empty() {
         round.push(Box::pin(client.query(&prepared.notify, &notify_params)));
@@ -821,14 +936,83 @@ async fn run(
     }
 }
 
-/// The locked task `id` (its record and its count of events), or why a write to it fails:
-/// unknown, or a record that does not decode.
-fn locked_task<'a>(
-    locked: &'a mut HashMap<String, Locked>,
-    id: &TaskId,
-) -> Result<(&'a mut TaskRecord, &'a mut i64)> {
+fn duplicate(record: &TaskRecord) -> Error {
+    Error::store(format!("task id {} already exists", record.id))
+}
+
+impl Updates {
+    /// A history event of task `id`, numbered `seq`.
+    fn event(&mut self, id: &TaskId, seq: i64, at: Timestamp, body: String) {
+        self.event_task.push(id.as_str().to_owned());
+        self.event_seq.push(seq);
+        self.event_at.push(row::nanos(at));
+        self.event_body.push(body);
+    }
+
+    /// Task `id` as the batch left it: `row` when its record changed, and the events added.
+    fn task(&mut self, id: String, row: Option<Row>, added: i64) {
+        self.id.push(id);
+        self.added.push(added);
+        match row {
+            Some(row) => {
+                self.status.push(Some(row.status));
+                self.runner.push(row.runner);
+                self.record.push(Some(row.record));
+                self.updated_at.push(Some(row.updated_at));
+            }
+            None => {
+                self.status.push(None);
+                self.runner.push(None);
+                self.record.push(None);
+                self.updated_at.push(None);
+            }
+        }
+    }
+
+    fn task_params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.id,
+            &self.status,
+            &self.runner,
+            &self.record,
+            &self.updated_at,
+            &self.added,
+        ]
+    }
+
+    fn event_params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [
+            &self.event_task,
+            &self.event_seq,
+            &self.event_at,
+            &self.event_body,
+        ]
+    }
+}
+
+/// A locked task's state, borrowed for one write.
+struct Task<'a> {
+    record: &'a mut TaskRecord,
+    events: &'a mut i64,
+    added: &'a mut i64,
+    changed: &'a mut bool,
+}
+
+/// The locked task `id`, or why a write to it fails: unknown, or a record that does not
+/// decode.
+fn locked_task<'a>(locked: &'a mut HashMap<String, Locked>, id: &TaskId) -> Result<Task<'a>> {
     match locked.get_mut(id.as_str()) {
-        Some(Locked::Task { record, events }) => Ok((record, events)),
+        Some(Locked::Task {
+            record,
+            events,
+            added,
+            changed,
+        }) => Ok(Task {
+            record,
+            events,
+            added,
+            changed,
+        }),
         Some(Locked::Unreadable(why)) => Err(Error::store(why.clone())),
         None => Err(Error::NotFound { id: id.clone() }),
     }
