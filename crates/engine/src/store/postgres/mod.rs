@@ -11,16 +11,22 @@
 //!
 //! How it keeps its promises when many processes use one database:
 //! - **Durable before answered** (T-NEW-5): every write is committed before it returns, and is
-//!   visible to every instance from then on.
-//! - **Terminal is final** (T-LIFE-2): a transition reads the record, applies it with
-//!   [`TaskRecord::apply`], and writes it back only if no other write came in between (a
-//!   `version` column, compared and bumped by the `UPDATE`); if one did, it reads again and
-//!   re-applies, so of a cancel racing a completion on two instances exactly one wins.
-//! - **Wake-ups cross instances**: each write sends `NOTIFY` in its own transaction; every
-//!   instance's [listener](listen) puts other instances' changes on its local feed, and its
-//!   own changes go there directly, without the round trip.
+//!   visible to every instance from then on. Creations, transitions and history events go
+//!   through the store's [writers](writer), many to a transaction (group commit), and each is
+//!   answered when the transaction holding it commits.
+//! - **Terminal is final** (T-LIFE-2): a transition locks the task's row (`FOR UPDATE`),
+//!   applies the change to its record with [`TaskRecord::apply`] and writes it back, bumping a
+//!   `version` column, in one transaction; of a cancel racing a completion on two instances,
+//!   the second to lock the row sees the first's outcome, so exactly one wins. (A recovery
+//!   also locks the row; older versions compare the `version` they read and re-read if it
+//!   moved, which the bump makes them do.)
+//! - **Wake-ups cross instances**: each write transaction sends its changes with `NOTIFY`
+//!   (packed, several to a notification; see [`notes`]); every instance's [listener](listen)
+//!   puts other instances' changes on its local feed, and its own changes go there directly,
+//!   without the round trip.
 //! - **Limits are exact**: creating under [`NewTask::active_limit`] takes a transaction-scoped
-//!   advisory lock on the requestor, so two instances cannot both take the last slot.
+//!   advisory lock on the requestor before counting, so two instances cannot both take the
+//!   last slot.
 //! - **Orphans are recovered once, and only when dead** (see "Shared stores" on
 //!   [`TaskStore`]): a recovery locks the task row and the dead runner's lease row, so it either
 //!   sees a renewal that came first and backs off, or the renewal waits for it and the runner

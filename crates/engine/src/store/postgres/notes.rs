@@ -226,7 +226,7 @@ mod tests {
             "the odd one alone"
         );
         let read: Vec<Change> = packed.iter().flat_map(|p| parse(p)).collect();
-        assert_eq!(read, vec![odd.clone(), a.clone(), d.clone()]);
+        assert_eq!(read, vec![odd, a, d]);
 
         let single = payloads(&all, Form::Single);
         assert_eq!(single, vec!["created a", "working b\nc", "failed d"]);

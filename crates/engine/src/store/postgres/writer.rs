@@ -238,6 +238,9 @@ struct Done {
     changes: Vec<Change>,
 }
 
+/// A writer's hold on the queue of writes.
+type Turn = tokio::sync::OwnedMutexGuard<mpsc::Receiver<Op>>;
+
 /// A statement's answer.
 type Answer = std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>;
 
@@ -249,8 +252,8 @@ type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
 /// sent. One that has failed by its first poll (it could not be encoded, the connection is
 /// closed, or, sent and answered already, it failed) stops the sending: those after it are
 /// never sent, and their answer is `None`. So a `COMMIT` at the end is sent only if every
-/// statement before it was.
-async fn pipeline(statements: Vec<Pending<'_>>) -> Vec<Option<Answer>> {
+/// statement before it was. `sent_all` runs once the sending is done.
+async fn pipeline(statements: Vec<Pending<'_>>, sent_all: impl FnOnce()) -> Vec<Option<Answer>> {
     let mut sent: Vec<Option<MaybeDone<Pending<'_>>>> = Vec::with_capacity(statements.len());
     let mut stopped = false;
     for statement in statements {
@@ -268,6 +271,7 @@ async fn pipeline(statements: Vec<Pending<'_>>) -> Vec<Option<Answer>> {
         }
         sent.push(Some(statement));
     }
+    sent_all();
     futures::future::join_all(sent.iter_mut().flatten().map(Pin::new)).await;
     sent.into_iter()
         .map(|s| s.and_then(|mut s| Pin::new(&mut s).take_output()))
@@ -411,7 +415,7 @@ const OLD_LISTENERS: &str = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
 /// A locked task as the batch left it so far, or why it cannot be written.
 enum Locked {
     Task {
-        record: TaskRecord,
+        record: Box<TaskRecord>,
         /// Events in its history, with those this batch added.
         events: i64,
         /// Events this batch added.
@@ -525,20 +529,23 @@ impl Writer {
     async fn run(mut self, queue: Arc<Mutex<mpsc::Receiver<Op>>>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
-            {
-                let mut ops = queue.lock().await;
-                if ops.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                    return;
-                }
+            let mut turn = queue.clone().lock_owned().await;
+            if turn.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
             }
-            self.commit(std::mem::take(&mut batch)).await;
+            self.commit(std::mem::take(&mut batch), Some(turn)).await;
         }
     }
 
     /// Commits a batch and answers its writers; when it fails as a whole, tries each write
-    /// alone.
-    pub(super) async fn commit(&mut self, batch: Vec<Op>) {
-        let failure = match self.attempt(&batch).await {
+    /// alone. The writer keeps the queue (`turn`) until the batch's `COMMIT` is sent: the next
+    /// writer then takes what came meanwhile and applies it while this commit waits on the
+    /// disk. (Taking the queue sooner would only make smaller batches: PostgreSQL commits
+    /// notifying transactions one at a time, so the next commit waits for this one anyway.)
+    async fn commit(&mut self, batch: Vec<Op>, mut turn: Option<Turn>) {
+        let attempt = self.attempt(&batch, &mut turn).await;
+        drop(turn);
+        let failure = match attempt {
             Ok(done) => return self.answer(batch, done),
             Err(failure) => failure,
         };
@@ -552,7 +559,7 @@ impl Writer {
                         fail(op, why);
                         continue;
                     }
-                    match self.attempt(std::slice::from_ref(&op)).await {
+                    match self.attempt(std::slice::from_ref(&op), &mut None).await {
                         Ok(done) => self.answer(vec![op], done),
                         Err(Failure::Undone(why)) => fail(op, &why),
                         Err(Failure::Lost(why)) => {
@@ -585,8 +592,13 @@ impl Writer {
         }
     }
 
-    /// Runs `ops` in one transaction; see the module docs.
-    async fn attempt(&mut self, ops: &[Op]) -> std::result::Result<Done, Failure> {
+    /// Runs `ops` in one transaction; see the module docs. `turn` is let go once the
+    /// `COMMIT` is sent.
+    async fn attempt(
+        &mut self,
+        ops: &[Op],
+        turn: &mut Option<Turn>,
+    ) -> std::result::Result<Done, Failure> {
         if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
             self.conn = None;
         }
@@ -602,7 +614,7 @@ impl Writer {
                 self.shared.label
             )));
         };
-        let outcome = run(conn, &self.shared, ops, look, &mut self.form).await;
+        let outcome = run(conn, &self.shared, ops, look, &mut self.form, turn).await;
         if look && outcome.is_ok() {
             self.looked = Some(Instant::now());
         }
@@ -621,6 +633,7 @@ async fn run(
     ops: &[Op],
     look: bool,
     form: &mut Form,
+    turn: &mut Option<Turn>,
 ) -> std::result::Result<Done, Failure> {
     let label = &shared.label;
     let failed = |client: &Client, e: &tokio_postgres::Error| {
@@ -718,7 +731,7 @@ async fn run(
     if look {
         round.push(Box::pin(client.query(&prepared.look, &look_params)));
     }
-    let answers = pipeline(round).await;
+    let answers = pipeline(round, || ()).await;
     if let Some(e) = first_error(&answers) {
         return Err(rollback(client, failed(client, e)).await);
     }
@@ -766,7 +779,7 @@ async fn run(
             };
             let task = match row::decode(&json) {
                 Ok(record) => Locked::Task {
-                    record,
+                    record: Box::new(record),
                     events,
                     added: 0,
                     changed: false,
@@ -912,7 +925,7 @@ async fn run(
     round.push(Box::pin(
         client.batch_execute("COMMIT").map_ok(|()| Vec::new()),
     ));
-    let mut answers = pipeline(round).await;
+    let mut answers = pipeline(round, || drop(turn.take())).await;
     let commit = answers.pop().flatten();
     if let Some(e) = first_error(&answers) {
         // It aborted the transaction, so the COMMIT, if it was sent, rolled it back.
@@ -1117,7 +1130,7 @@ mod tests {
                 (Op { write, reply }, answer)
             })
             .unzip();
-        writer.commit(ops).await;
+        writer.commit(ops, None).await;
         let mut out = Vec::new();
         for answer in answers {
             out.push(answer.await.unwrap());
