@@ -500,19 +500,102 @@ impl<'a> Creations<'a> {
     }
 }
 
-/// The batch's writes to touched tasks, as the arrays [`UPDATE`] and [`APPEND`] take.
+/// The touched tasks as the batch left them, as the arrays [`UPDATE`] takes.
 #[derive(Default)]
-struct Updates {
+struct Tasks {
     id: Vec<String>,
     status: Vec<Option<&'static str>>,
     runner: Vec<Option<String>>,
     record: Vec<Option<String>>,
     updated_at: Vec<Option<i64>>,
     added: Vec<i64>,
-    event_task: Vec<String>,
-    event_seq: Vec<i64>,
-    event_at: Vec<i64>,
-    event_body: Vec<String>,
+}
+
+impl Tasks {
+    /// Task `id`: `row` when its record changed, and the events added.
+    fn push(&mut self, id: String, row: Option<Row>, added: i64) {
+        self.id.push(id);
+        self.added.push(added);
+        match row {
+            Some(row) => {
+                self.status.push(Some(row.status));
+                self.runner.push(row.runner);
+                self.record.push(Some(row.record));
+                self.updated_at.push(Some(row.updated_at));
+            }
+            None => {
+                self.status.push(None);
+                self.runner.push(None);
+                self.record.push(None);
+                self.updated_at.push(None);
+            }
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.id,
+            &self.status,
+            &self.runner,
+            &self.record,
+            &self.updated_at,
+            &self.added,
+        ]
+    }
+}
+
+/// The batch's history events, as the arrays [`APPEND`] takes.
+#[derive(Default)]
+struct Events {
+    task: Vec<String>,
+    seq: Vec<i64>,
+    at: Vec<i64>,
+    body: Vec<String>,
+}
+
+impl Events {
+    fn push(&mut self, id: &TaskId, seq: i64, at: Timestamp, body: String) {
+        self.task.push(id.as_str().to_owned());
+        self.seq.push(seq);
+        self.at.push(row::nanos(at));
+        self.body.push(body);
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [&self.task, &self.seq, &self.at, &self.body]
+    }
+}
+
+/// The most text one set-based statement carries, unless one row alone is more: a batch of
+/// large results (up to 16 MiB each by default) goes in several statements of a few MiB,
+/// not in one message of gigabytes (which PostgreSQL refuses past 1 GiB a value).
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Rows split among statements of up to [`CHUNK_BYTES`].
+struct Chunked<T> {
+    chunks: Vec<T>,
+    /// Bytes in the last chunk.
+    bytes: usize,
+}
+
+impl<T: Default> Chunked<T> {
+    fn new() -> Self {
+        Self {
+            chunks: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The chunk for a row of `bytes` more.
+    fn room(&mut self, bytes: usize) -> &mut T {
+        if self.chunks.is_empty() || (self.bytes > 0 && self.bytes + bytes > CHUNK_BYTES) {
+            self.chunks.push(T::default());
+            self.bytes = 0;
+        }
+        self.bytes += bytes;
+        let last = self.chunks.len() - 1;
+        &mut self.chunks[last]
+    }
 }
 
 impl Writer {
@@ -650,7 +733,7 @@ async fn run(
     // What round 1 needs: the limits' keys, the creations, the tasks to lock.
     let mut keys: Vec<String> = Vec::new();
     let mut limited = Vec::new();
-    let mut creations = Creations::default();
+    let mut creations: Chunked<Creations<'_>> = Chunked::new();
     let mut unlimited = std::collections::HashSet::new();
     let mut ids: Vec<&str> = Vec::new();
     for op in ops {
@@ -674,7 +757,9 @@ async fn run(
             // twice); it finds the id taken, by the first or from before.
             Write::Create { row, body, .. } => {
                 if unlimited.insert(row.id.as_str()) {
-                    creations.push(row, body);
+                    creations
+                        .room(row.record.len() + body.len())
+                        .push(row, body);
                 }
             }
             Write::Transition { id, .. } | Write::Record { id, .. } => ids.push(id.as_str()),
@@ -709,7 +794,7 @@ async fn run(
             ]
         })
         .collect();
-    let creation_params = creations.params();
+    let creation_params: Vec<_> = creations.chunks.iter().map(Creations::params).collect();
     let lock_params: [&(dyn ToSql + Sync); 1] = [&keys];
     let read_params: [&(dyn ToSql + Sync); 1] = [&ids];
     let look_params: [&(dyn ToSql + Sync); 1] = [&notes::OLD_LISTENER];
@@ -722,8 +807,8 @@ async fn run(
     for ((statement, ..), params) in limited.iter().zip(&limited_params) {
         round.push(Box::pin(client.query(statement, params)));
     }
-    if !creations.id.is_empty() {
-        round.push(Box::pin(client.query(&prepared.create, &creation_params)));
+    for params in &creation_params {
+        round.push(Box::pin(client.query(&prepared.create, params)));
     }
     if !ids.is_empty() {
         round.push(Box::pin(client.query(&prepared.read, &read_params)));
@@ -753,7 +838,7 @@ async fn run(
         counted.push(count);
     }
     let mut inserted = std::collections::HashSet::new();
-    if !creations.id.is_empty() {
+    for _ in &creations.chunks {
         let Some(rows) = answers.next() else {
             return Err(rollback(client, unexpected("the creations' answer")).await);
         };
@@ -816,7 +901,7 @@ async fn run(
     let mut counted = counted.into_iter();
     let mut results = Vec::with_capacity(ops.len());
     let mut changes = Vec::new();
-    let mut updates = Updates::default();
+    let mut events: Chunked<Events> = Chunked::new();
     for op in ops {
         let result = match &op.write {
             Write::Create { record, limit, .. } => {
@@ -857,7 +942,9 @@ async fn run(
                         id: id.clone(),
                         event: ChangeEvent::Updated(next.status()),
                     });
-                    updates.event(id, *task.events + 1, *now, body);
+                    events
+                        .room(body.len())
+                        .push(id, *task.events + 1, *now, body);
                     *task.events += 1;
                     *task.added += 1;
                     *task.changed = true;
@@ -873,7 +960,9 @@ async fn run(
                     task.record,
                     kind.clone(),
                 ))?;
-                updates.event(id, *task.events + 1, *at, body);
+                events
+                    .room(body.len())
+                    .push(id, *task.events + 1, *at, body);
                 *task.events += 1;
                 *task.added += 1;
                 Ok(task.record.clone())
@@ -881,6 +970,7 @@ async fn run(
         };
         results.push(result);
     }
+    let mut tasks: Chunked<Tasks> = Chunked::new();
     for (id, task) in locked {
         if let Locked::Task {
             record,
@@ -905,19 +995,23 @@ async fn run(
             } else {
                 None
             };
-            updates.task(id, row, added);
+            let bytes = row.as_ref().map_or(0, |r| r.record.len());
+            tasks.room(bytes).push(id, row, added);
         }
     }
 
     // Round 2.
-    let update_params = updates.task_params();
-    let append_params = updates.event_params();
+    let update_params: Vec<_> = tasks.chunks.iter().map(Tasks::params).collect();
+    let append_params: Vec<_> = events.chunks.iter().map(Events::params).collect();
     let payloads = notes::payloads(&changes, *form);
     let notify_params: [&(dyn ToSql + Sync); 2] = [&CHANNEL, &payloads];
-    let mut round: Vec<Pending<'_>> = Vec::with_capacity(4);
-    if !updates.id.is_empty() {
-        round.push(Box::pin(client.query(&prepared.update, &update_params)));
-        round.push(Box::pin(client.query(&prepared.append, &append_params)));
+    let mut round: Vec<Pending<'_>> =
+        Vec::with_capacity(update_params.len() + append_params.len() + 2);
+    for params in &update_params {
+        round.push(Box::pin(client.query(&prepared.update, params)));
+    }
+    for params in &append_params {
+        round.push(Box::pin(client.query(&prepared.append, params)));
     }
     if !payloads.is_empty() {
         round.push(Box::pin(client.query(&prepared.notify, &notify_params)));
@@ -951,56 +1045,6 @@ async fn run(
 
 fn duplicate(record: &TaskRecord) -> Error {
     Error::store(format!("task id {} already exists", record.id))
-}
-
-impl Updates {
-    /// A history event of task `id`, numbered `seq`.
-    fn event(&mut self, id: &TaskId, seq: i64, at: Timestamp, body: String) {
-        self.event_task.push(id.as_str().to_owned());
-        self.event_seq.push(seq);
-        self.event_at.push(row::nanos(at));
-        self.event_body.push(body);
-    }
-
-    /// Task `id` as the batch left it: `row` when its record changed, and the events added.
-    fn task(&mut self, id: String, row: Option<Row>, added: i64) {
-        self.id.push(id);
-        self.added.push(added);
-        match row {
-            Some(row) => {
-                self.status.push(Some(row.status));
-                self.runner.push(row.runner);
-                self.record.push(Some(row.record));
-                self.updated_at.push(Some(row.updated_at));
-            }
-            None => {
-                self.status.push(None);
-                self.runner.push(None);
-                self.record.push(None);
-                self.updated_at.push(None);
-            }
-        }
-    }
-
-    fn task_params(&self) -> [&(dyn ToSql + Sync); 6] {
-        [
-            &self.id,
-            &self.status,
-            &self.runner,
-            &self.record,
-            &self.updated_at,
-            &self.added,
-        ]
-    }
-
-    fn event_params(&self) -> [&(dyn ToSql + Sync); 4] {
-        [
-            &self.event_task,
-            &self.event_seq,
-            &self.event_at,
-            &self.event_body,
-        ]
-    }
 }
 
 /// A locked task's state, borrowed for one write.
@@ -1373,6 +1417,53 @@ mod tests {
         );
         let more = tokio::time::timeout(Duration::from_millis(200), payloads.recv()).await;
         assert!(more.is_err(), "one notification for the batch: {more:?}");
+    }
+
+    /// Writes larger than a statement carries ([`CHUNK_BYTES`]) share their batch's
+    /// transaction but not one statement: creations and completions of a few MiB each are
+    /// all stored and answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_writes_are_split_among_statements() {
+        let db = TempDatabase::create().await;
+        let store = super::super::PostgresStore::connect(db.url())
+            .await
+            .unwrap();
+        let (mut writer, counters) = writer(&db);
+        let big = |c: char| "x".repeat(CHUNK_BYTES / 2 + 1).replace('x', &c.to_string());
+        let news: Vec<NewTask> = ['a', 'b', 'c']
+            .into_iter()
+            .map(|c| NewTask {
+                params: json!({"text": big(c)}),
+                ..new_task("alice", None, None)
+            })
+            .collect();
+        let created = batch(&mut writer, news.iter().cloned().map(create).collect()).await;
+        assert!(created.iter().all(Result::is_ok), "{created:?}");
+        let done = batch(
+            &mut writer,
+            news.iter()
+                .zip(['d', 'e', 'f'])
+                .map(|(n, c)| {
+                    transition(
+                        &n.id,
+                        Transition::Finish(Outcome::Completed(json!({"text": big(c)}))),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        assert!(done.iter().all(Result::is_ok), "{done:?}");
+        assert_eq!(
+            counters.commits.load(Ordering::Relaxed),
+            2,
+            "one transaction each"
+        );
+        for (n, answer) in news.iter().zip(&done) {
+            let stored = store.inspect(&n.id).await.unwrap().unwrap();
+            assert_eq!(&stored, answer.as_ref().unwrap());
+            assert_eq!(stored.params, n.params);
+            assert_eq!(store.history(&n.id, None, 10).await.unwrap().len(), 2);
+        }
     }
 
     /// During a rolling upgrade: while a listener of an older version (which reads one note
