@@ -10,12 +10,16 @@
 //! in that transaction, so a committed change is never left unannounced.
 //!
 //! A batch is two round trips, each a pipeline (every statement is sent before any answer is
-//! read; the server runs them in the order sent):
+//! read; the server runs them in the order sent), and one statement per kind of write rather
+//! than per write (the server's cost per statement is most of a small write's):
 //! 1. `BEGIN`; the advisory locks of limited creations, in sorted order, so two writers never
-//!    wait on each other in a cycle; each creation; and the rows of the tasks that
-//!    transitions and events touch, locked (`FOR UPDATE`, in id order).
-//! 2. The transitions, applied in Rust to the locked records in the order they came (two
-//!    writes of one task: the second sees the first), and their updates; the notes; `COMMIT`.
+//!    wait on each other in a cycle; each limited creation, counting the requestor's live
+//!    tasks after the lock; every other creation, in one `INSERT` over arrays; and the rows
+//!    of the tasks that transitions and events touch, locked (`FOR UPDATE`, in id order).
+//! 2. The transitions and events, applied in Rust to the locked records in the order they
+//!    came (two writes of one task: the second sees the first); one `UPDATE` of the touched
+//!    tasks' final states and one `INSERT` of their history events, numbered here; the notes;
+//!    `COMMIT`. (Statements are split at a few MiB of text, so large results take several.)
 //!
 //! What refuses one write does not raise an SQL error, so it leaves the others alone: a
 //! duplicate id (`ON CONFLICT DO NOTHING`, reported), the active-task limit (counted in the
@@ -27,8 +31,9 @@
 //! connection breaks while the commit is under way, whether it committed is unknown: those
 //! writes fail, as a lone write did before batching, and are not tried again.
 //!
-//! Several writers, each with its own connection, take batches from one queue: while one waits
-//! for its commit, the next applies its writes.
+//! Two writers, each with its own connection, take turns at one queue: a writer keeps it
+//! until its batch's `COMMIT` is sent, then the other takes what came meanwhile and applies
+//! it while the first commit waits on the disk.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -58,8 +63,8 @@ use crate::task::{TaskId, TaskRecord, Transition};
 use crate::{Error, Result};
 
 /// Writers per store: with two, one applies a batch while the other's commit waits on the
-/// disk. More did not help on the machines measured (docs/benchmarks.md), and each holds a
-/// connection.
+/// disk. More cannot commit sooner (PostgreSQL commits notifying transactions one at a time)
+/// and each holds a connection.
 pub(super) const WRITERS: usize = 2;
 
 /// The most writes in one transaction.
@@ -697,7 +702,7 @@ impl Writer {
                 self.shared.label
             )));
         };
-        let outcome = run(conn, &self.shared, ops, look, &mut self.form, turn).await;
+        let outcome = transact(conn, &self.shared, ops, look, &mut self.form, turn).await;
         if look && outcome.is_ok() {
             self.looked = Some(Instant::now());
         }
@@ -710,7 +715,7 @@ impl Writer {
 
 /// One attempt at a batch on `conn`; on a failure, the connection is left outside any
 /// transaction, or reported [`Failure::Lost`].
-async fn run(
+async fn transact(
     conn: &mut Conn,
     shared: &Shared,
     ops: &[Op],
