@@ -173,7 +173,7 @@ async fn a_dropped_listener_reconnects_and_loses_no_wake_up() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         db.execute(&format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE application_name = 'mcp-tasks listener {}'",
+             WHERE application_name LIKE 'mcp-tasks listener {} %'",
             store_a.instance()
         ))
         .await;
@@ -857,4 +857,93 @@ async fn unreadable_records_do_not_fail_a_deletion() {
     let mut both = vec![good, bad];
     both.sort();
     assert_eq!(fed(&mut feed).await, both);
+}
+
+/// Issue 14: writes are batched, many per transaction, with their notes packed in one
+/// notification; two instances writing at once each hear every change the other made (on
+/// their change feeds) and read it at once, whichever batch carried it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_see_each_other_batched_changes() {
+    const EACH: usize = 48;
+    let db = TempDatabase::create().await;
+    let a = Arc::new(PostgresStore::connect(db.url()).await.unwrap());
+    let b = Arc::new(PostgresStore::connect(db.url()).await.unwrap());
+    let (mut feed_a, mut feed_b) = (a.changes(), b.changes());
+    let new = |session: &str| NewTask {
+        id: TaskId::generate(),
+        requestor: alice(session),
+        kind: RequestKind::ToolsCall,
+        name: Some("batched".into()),
+        params: json!({}),
+        created_at: Timestamp::now(),
+        ttl: None,
+        poll_interval: None,
+        progress_token: None,
+        runner: None,
+        active_limit: None,
+    };
+    // Concurrent writes on both instances, so that each store's writers batch them.
+    let create_on = |store: Arc<PostgresStore>, session: &'static str| async move {
+        let creations = (0..EACH).map(|_| store.create(new(session)));
+        futures::future::join_all(creations).await
+    };
+    let (on_a, on_b) = tokio::join!(create_on(a.clone(), "on-a"), create_on(b.clone(), "on-b"));
+    let on_a: Vec<TaskRecord> = on_a.into_iter().map(Result::unwrap).collect();
+    let on_b: Vec<TaskRecord> = on_b.into_iter().map(Result::unwrap).collect();
+    // Each instance completes the tasks the other created.
+    let complete_on = |store: Arc<PostgresStore>, tasks: Vec<TaskRecord>| async move {
+        let done = tasks.iter().map(|t| {
+            store.transition(
+                &t.id,
+                Transition::Finish(Outcome::Completed(json!({"content": []}))),
+                Timestamp::now(),
+            )
+        });
+        futures::future::join_all(done).await
+    };
+    let (done_by_b, done_by_a) = tokio::join!(
+        complete_on(b.clone(), on_a.clone()),
+        complete_on(a.clone(), on_b.clone())
+    );
+    assert!(done_by_a.iter().chain(&done_by_b).all(Result::is_ok));
+
+    // Every change, on both feeds: an instance's own from its writers, the other's through
+    // its listener.
+    let all: Vec<&TaskRecord> = on_a.iter().chain(&on_b).collect();
+    for (name, feed) in [("a", &mut feed_a), ("b", &mut feed_b)] {
+        let mut created: std::collections::HashSet<TaskId> =
+            all.iter().map(|t| t.id.clone()).collect();
+        let mut completed = created.clone();
+        within(
+            &format!("{name} hears of every creation and completion"),
+            Duration::from_secs(20),
+            async {
+                while !created.is_empty() || !completed.is_empty() {
+                    match feed.recv().await {
+                        Ok(change) if change.event == ChangeEvent::Created => {
+                            created.remove(&change.id);
+                        }
+                        Ok(change)
+                            if change.event == ChangeEvent::Updated(TaskStatus::Completed) =>
+                        {
+                            completed.remove(&change.id);
+                        }
+                        Ok(_) => {}
+                        Err(e) => panic!("{name}'s feed lagged: {e:?}"),
+                    }
+                }
+            },
+        )
+        .await;
+    }
+    for task in &all {
+        for store in [&a, &b] {
+            let seen = store
+                .get(task.owner.as_ref(), &task.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(seen.status(), TaskStatus::Completed);
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! The listener: committed changes, from `LISTEN`, onto this store's feed.
 //!
-//! Every write sends `NOTIFY` in its own transaction, so a notification exists exactly when the
-//! change committed. This instance's own changes come back too and are published again: the
-//! writer also publishes them directly, for speed, but a writer whose future was dropped, or
-//! whose connection broke after the commit, never does, and a waiter here must not hang for
-//! that. Subscribers re-read on every entry, so a repeat costs a read, never a wrong answer.
+//! Every write transaction sends `NOTIFY` with its changes ([`notes`](super::notes): one per
+//! notification, or several packed in one), so a notification exists exactly when the changes
+//! committed. This instance's own changes come back too and are published again: its writers
+//! and the unbatched writes also publish them directly, for speed, but one whose connection
+//! broke after the commit (or, unbatched, whose future was dropped) never does, and a waiter
+//! here must not hang for that. Subscribers re-read on every entry, so a repeat costs a read,
+//! never a wrong answer.
 //!
 //! PostgreSQL keeps nothing for a listener that is away: when the listening connection drops,
 //! the listener tells every subscriber it missed changes ([`ChangeSender::missed`]) at once and
@@ -143,9 +145,12 @@ async fn serve(session: &mut Session, feed: &ChangeSender) {
         tokio::select! {
             note = session.notes.recv() => {
                 let Some(note) = note else { return };
-                match super::parse_note(note.payload()) {
-                    Some(change) => feed.send(change),
-                    None => tracing::debug!(payload = note.payload(), "ignored a notification that is not ours"),
+                let changes = super::notes::parse(note.payload());
+                if changes.is_empty() {
+                    tracing::debug!(payload = note.payload(), "ignored a notification that is not ours");
+                }
+                for change in changes {
+                    feed.send(change);
                 }
             }
             _ = health.tick() => {

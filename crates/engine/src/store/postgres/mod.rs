@@ -11,24 +11,32 @@
 //!
 //! How it keeps its promises when many processes use one database:
 //! - **Durable before answered** (T-NEW-5): every write is committed before it returns, and is
-//!   visible to every instance from then on.
-//! - **Terminal is final** (T-LIFE-2): a transition reads the record, applies it with
-//!   [`TaskRecord::apply`], and writes it back only if no other write came in between (a
-//!   `version` column, compared and bumped by the `UPDATE`); if one did, it reads again and
-//!   re-applies, so of a cancel racing a completion on two instances exactly one wins.
-//! - **Wake-ups cross instances**: each write sends `NOTIFY` in its own transaction; every
-//!   instance's [listener](listen) puts other instances' changes on its local feed, and its
-//!   own changes go there directly, without the round trip.
+//!   visible to every instance from then on. Creations, transitions and history events go
+//!   through the store's [writers](writer), many to a transaction (group commit), and each is
+//!   answered when the transaction holding it commits.
+//! - **Terminal is final** (T-LIFE-2): a transition locks the task's row (`FOR UPDATE`),
+//!   applies the change to its record with [`TaskRecord::apply`] and writes it back, bumping a
+//!   `version` column, in one transaction; of a cancel racing a completion on two instances,
+//!   the second to lock the row sees the first's outcome, so exactly one wins. (A recovery
+//!   also locks the row; older versions compare the `version` they read and re-read if it
+//!   moved, which the bump makes them do.)
+//! - **Wake-ups cross instances**: each write transaction sends its changes with `NOTIFY`
+//!   (packed, several to a notification; see [`notes`]); every instance's [listener](listen)
+//!   puts other instances' changes on its local feed, and its own changes go there directly,
+//!   without the round trip.
 //! - **Limits are exact**: creating under [`NewTask::active_limit`] takes a transaction-scoped
-//!   advisory lock on the requestor, so two instances cannot both take the last slot.
+//!   advisory lock on the requestor before counting, so two instances cannot both take the
+//!   last slot.
 //! - **Orphans are recovered once, and only when dead** (see "Shared stores" on
 //!   [`TaskStore`]): a recovery locks the task row and the dead runner's lease row, so it either
 //!   sees a renewal that came first and backs off, or the renewal waits for it and the runner
 //!   learns its lease had lapsed.
 
 mod listen;
+mod notes;
 mod schema;
 mod tls;
+mod writer;
 
 use std::time::Duration;
 
@@ -39,6 +47,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
 use self::listen::{Listener, CHANNEL};
+use self::writer::{Write, Writers};
 use super::row::{self, Deleted, Row};
 use super::{
     AdminQuery, Change, ChangeEvent, ChangeFeed, ChangeSender, Lease, ListQuery, TaskCount,
@@ -57,7 +66,8 @@ const LIVE: &str = "status IN ('working', 'input_required')";
 /// How a [`PostgresStore`] connects.
 #[derive(Clone, Debug)]
 pub struct PostgresOptions {
-    /// The most connections the pool opens (the listener holds one more).
+    /// The most connections the pool opens for reads and the rarer writes (the listener and
+    /// the writers hold three more).
     pub pool_size: usize,
     /// How long connecting may take, unless the address sets `connect_timeout`.
     pub connect_timeout: Duration,
@@ -82,6 +92,8 @@ pub struct PostgresStore {
     /// One connection for lease renewals alone, so that a pool busy with requests never makes
     /// a live instance miss its renewal and look dead.
     lease_pool: Pool,
+    /// Creations, transitions and events, batched ([`writer`]).
+    writers: Writers,
     label: String,
     /// This handle's id, in its listening connection's `application_name`.
     origin: String,
@@ -179,12 +191,14 @@ impl PostgresStore {
         let origin = uuid::Uuid::new_v4().simple().to_string();
         let feed = ChangeSender::new(FEED_CAPACITY);
         let mut listen_config = config.clone();
-        listen_config.application_name(format!("mcp-tasks listener {origin}"));
-        let listener = Listener::start(listen_config, tls, feed.clone(), label.clone())
+        listen_config.application_name(notes::listener_name(&origin));
+        let listener = Listener::start(listen_config, tls.clone(), feed.clone(), label.clone())
             .await
             .map_err(|e| cannot("listening for changes: ", &describe(&e)))?;
+        let writers = Writers::start(writer::WRITERS, config, tls, feed.clone(), label.clone());
         Ok(Self {
             pool,
+            writers,
             lease_pool,
             label,
             origin,
@@ -211,7 +225,8 @@ impl PostgresStore {
     }
 
     /// This handle's id. Its listening connection's `application_name` is
-    /// `mcp-tasks listener <id>`, which is how an operator finds it in `pg_stat_activity`.
+    /// `mcp-tasks listener <id> packed`, which is how an operator finds it in
+    /// `pg_stat_activity` (`packed`: it reads the packed notes of batched writes).
     pub fn instance(&self) -> &str {
         &self.origin
     }
@@ -344,7 +359,7 @@ impl PostgresStore {
                 &written.runner,
                 &written.record,
                 &CHANNEL,
-                &note(&change),
+                &notes::note(&change),
                 &written.updated_at,
                 &row::nanos(now),
                 &body,
@@ -371,110 +386,21 @@ impl TaskStore for PostgresStore {
         }
         let limit = new.active_limit;
         let record = TaskRecord::new(new);
-        let r = Row::of(&record)?;
+        let row = Row::of(&record)?;
         let body = row::encode_event(&TaskEvent::new(
             1,
             record.created_at,
             &record,
             EventKind::created(&record),
         ))?;
-        let change = Change {
-            id: record.id.clone(),
-            event: ChangeEvent::Created,
-        };
-        let note = note(&change);
-        // $1..$13 of both inserts; the limited one adds the limit as $14.
-        let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
-            &r.id,
-            &r.owner,
-            &r.session,
-            &r.status,
-            &r.created_at,
-            &r.expires_at,
-            &r.runner,
-            &r.record,
-            &CHANNEL,
-            &note,
-            &r.name,
-            &r.updated_at,
-            &body,
-        ];
-        // The task's first event goes in with it: a task never exists without its history.
-        const HISTORY: &str = "e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
-                               SELECT id, 1, $5::bigint, $13::text FROM i)";
-        let mut client = self.client().await?;
-        let inserted = match limit {
-            None => {
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "WITH i AS (INSERT INTO mcp_tasks \
-                         (id, owner, session, status, created_at, expires_at, runner, record, \
-                         name, updated_at, events) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, $12, 1) RETURNING id), \
-                         {HISTORY} SELECT pg_notify($9, $10) FROM i"
-                    ))
-                    .await
-                    .map_err(|e| self.fail(&e))?;
-                client.execute(&stmt, &row_params).await
-            }
-            Some(limit) => {
-                // The count must see every insert committed before this one took the lock,
-                // so it is a statement of its own after the lock, in the same transaction.
-                let (key, requestor) = match (&r.owner, &r.session) {
-                    (Some(owner), _) => (format!("owner:{owner}"), "owner = $2"),
-                    (None, Some(session)) => {
-                        (format!("session:{session}"), "owner IS NULL AND session = $3")
-                    }
-                    (None, None) => (
-                        "anonymous".to_owned(),
-                        "owner IS NULL AND session IS NULL AND $2::text IS NULL AND $3::text IS NULL",
-                    ),
-                };
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let tx = client.transaction().await.map_err(|e| self.fail(&e))?;
-                let lock = tx
-                    .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .await
-                    .map_err(|e| self.fail(&e))?;
-                tx.execute(&lock, &[&key])
-                    .await
-                    .map_err(|e| self.fail(&e))?;
-                let sql = format!(
-                    "WITH live AS (SELECT count(*) AS n FROM mcp_tasks WHERE {requestor} AND {LIVE}), \
-                     i AS (INSERT INTO mcp_tasks \
-                     (id, owner, session, status, created_at, expires_at, runner, record, \
-                     name, updated_at, events) \
-                     SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, \
-                     $7::text, $8::text, $11::text, $12::bigint, 1 FROM live WHERE live.n < $14 \
-                     RETURNING id), \
-                     {HISTORY} SELECT pg_notify($9, $10) FROM i"
-                );
-                let stmt = tx.prepare_cached(&sql).await.map_err(|e| self.fail(&e))?;
-                let mut params = row_params.to_vec();
-                params.push(&limit);
-                let n = tx.execute(&stmt, &params).await;
-                match n {
-                    Ok(n) => {
-                        tx.commit().await.map_err(|e| self.fail(&e))?;
-                        Ok(n)
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        match inserted {
-            Ok(1) => {
-                self.feed.send(change);
-                Ok(record)
-            }
-            Ok(_) => Err(Error::LimitExceeded {
-                limit: limit.unwrap_or(0),
-            }),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Err(
-                Error::store(format!("task id {} already exists", record.id)),
-            ),
-            Err(e) => Err(self.fail(&e)),
-        }
+        self.writers
+            .write(Write::Create {
+                record: Box::new(record),
+                row: Box::new(row),
+                body,
+                limit,
+            })
+            .await
     }
 
     async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
@@ -507,65 +433,13 @@ impl TaskStore for PostgresStore {
         if matches!(change, Transition::Recover { .. }) {
             return self.recover(id, change, now).await;
         }
-        let client = self.client().await?;
-        let read = client
-            .prepare_cached("SELECT record, version, events FROM mcp_tasks WHERE id = $1")
-            .await
-            .map_err(|e| self.fail(&e))?;
-        // The event's seq was read with the version: the compare-and-swap keeps them in step.
-        let write = client
-            .prepare_cached(
-                "WITH u AS (UPDATE mcp_tasks SET status = $3, runner = $4, record = $5, \
-                 updated_at = $8, events = events + 1, version = version + 1 \
-                 WHERE id = $1 AND version = $2 RETURNING id, events), \
-                 e AS (INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
-                 SELECT id, events, $9, $10 FROM u) \
-                 SELECT pg_notify($6, $7) FROM u",
-            )
-            .await
-            .map_err(|e| self.fail(&e))?;
-        loop {
-            let row = client
-                .query_opt(&read, &[&id.as_str()])
-                .await
-                .map_err(|e| self.fail(&e))?
-                .ok_or_else(|| Error::NotFound { id: id.clone() })?;
-            let mut record = row::decode(row.get(0))?;
-            let version: i64 = row.get(1);
-            let events: i64 = row.get(2);
-            let Some(event) = history::apply(&mut record, change.clone(), now)? else {
-                return Ok(record);
-            };
-            let written = Row::of(&record)?;
-            let body = row::encode_event(&TaskEvent::new(seq(events), now, &record, event))?;
-            let notice = Change {
+        self.writers
+            .write(Write::Transition {
                 id: id.clone(),
-                event: ChangeEvent::Updated(record.status()),
-            };
-            let n = client
-                .execute(
-                    &write,
-                    &[
-                        &written.id,
-                        &version,
-                        &written.status,
-                        &written.runner,
-                        &written.record,
-                        &CHANNEL,
-                        &note(&notice),
-                        &written.updated_at,
-                        &row::nanos(now),
-                        &body,
-                    ],
-                )
-                .await
-                .map_err(|e| self.fail(&e))?;
-            if n == 1 {
-                self.feed.send(notice);
-                return Ok(record);
-            }
-            // Another write came in between: apply to what it left, which may refuse.
-        }
+                change,
+                now,
+            })
+            .await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<TaskRecord>> {
@@ -612,7 +486,7 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(|e| self.fail(&e))?;
-        let prefix = note_prefix(&ChangeEvent::Expired);
+        let prefix = notes::prefix(&ChangeEvent::Expired);
         let rows = client
             .query(
                 &stmt,
@@ -656,42 +530,14 @@ impl TaskStore for PostgresStore {
         if !id.can_exist() {
             return Err(Error::NotFound { id: id.clone() });
         }
-        let client = self.client().await?;
-        let read = client
-            .prepare_cached("SELECT record, version, events FROM mcp_tasks WHERE id = $1")
+        self.writers
+            .write(Write::Record {
+                id: id.clone(),
+                at,
+                kind,
+            })
             .await
-            .map_err(|e| self.fail(&e))?;
-        // Bumping the version makes a transition racing this one read again, so the two
-        // events never take the same seq.
-        let write = client
-            .prepare_cached(
-                "WITH u AS (UPDATE mcp_tasks SET events = events + 1, version = version + 1 \
-                 WHERE id = $1 AND version = $2 RETURNING id, events) \
-                 INSERT INTO mcp_tasks_events (task_id, seq, at, body) \
-                 SELECT id, events, $3, $4 FROM u",
-            )
-            .await
-            .map_err(|e| self.fail(&e))?;
-        loop {
-            let row = client
-                .query_opt(&read, &[&id.as_str()])
-                .await
-                .map_err(|e| self.fail(&e))?
-                .ok_or_else(|| Error::NotFound { id: id.clone() })?;
-            let record = row::decode(row.get(0))?;
-            // Checked on the version the write compares: a change in between makes it re-read.
-            history::recordable(&record, &kind)?;
-            let version: i64 = row.get(1);
-            let events: i64 = row.get(2);
-            let body = row::encode_event(&TaskEvent::new(seq(events), at, &record, kind.clone()))?;
-            let n = client
-                .execute(&write, &[&id.as_str(), &version, &row::nanos(at), &body])
-                .await
-                .map_err(|e| self.fail(&e))?;
-            if n == 1 {
-                return Ok(());
-            }
-        }
+            .map(drop)
     }
 
     async fn history(
@@ -773,7 +619,7 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(|e| self.fail(&e))?;
-        let prefix = note_prefix(&ChangeEvent::Expired);
+        let prefix = notes::prefix(&ChangeEvent::Expired);
         let rows = client
             .query(
                 &stmt,
@@ -946,37 +792,6 @@ impl row::Statement for Sql {
     }
 }
 
-/// A notification's text: `<event> <task id>`, where the event is `created`, `expired`, or
-/// the status after an update.
-fn note(change: &Change) -> String {
-    let mut text = note_prefix(&change.event);
-    text.push_str(change.id.as_str());
-    text
-}
-
-fn note_prefix(event: &ChangeEvent) -> String {
-    let event = match event {
-        ChangeEvent::Created => "created",
-        ChangeEvent::Expired => "expired",
-        ChangeEvent::Updated(status) => status.as_str(),
-    };
-    format!("{event} ")
-}
-
-/// The change a notification reports, or `None` for text that is not ours.
-fn parse_note(text: &str) -> Option<Change> {
-    let (event, id) = text.split_once(' ')?;
-    let event = match event {
-        "created" => ChangeEvent::Created,
-        "expired" => ChangeEvent::Expired,
-        status => ChangeEvent::Updated(TaskStatus::parse(status)?),
-    };
-    (!id.is_empty() && !id.contains(' ')).then(|| Change {
-        id: TaskId::from(id),
-        event,
-    })
-}
-
 /// The address parsed, its label, and its TLS as `sslmode` and `sslrootcert` ask (see [`tls`]).
 /// The `sslrootcert` file is read here, so a missing or unreadable one is refused before a
 /// server starts.
@@ -1037,27 +852,6 @@ fn host() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notes_round_trip() {
-        let id = TaskId::generate();
-        for event in [
-            ChangeEvent::Created,
-            ChangeEvent::Expired,
-            ChangeEvent::Updated(TaskStatus::InputRequired),
-            ChangeEvent::Updated(TaskStatus::Cancelled),
-        ] {
-            let change = Change {
-                id: id.clone(),
-                event,
-            };
-            let text = note(&change);
-            assert_eq!(parse_note(&text), Some(change));
-        }
-        for foreign in ["", "created", "created ", "sleeping x", "created a b"] {
-            assert_eq!(parse_note(foreign), None, "{foreign:?}");
-        }
-    }
 
     #[test]
     fn labels_leave_out_the_password() {
