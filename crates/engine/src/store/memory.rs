@@ -6,7 +6,7 @@
 mod entry;
 mod shared;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use super::{
@@ -24,6 +24,11 @@ use shared::Shared;
 
 /// Capacity of the change feed; a slower subscriber lags and re-reads.
 const FEED_CAPACITY: usize = 4096;
+
+/// How many of the tasks that finished last keep their params as a tree, which reads faster
+/// than compact text: clients read a task as it finishes (their last poll, its result), and
+/// seldom later. About 1.5 MB for small `tools/call`s.
+const FRESH: usize = 1024;
 
 /// Tasks in a map behind one mutex, never held across an `.await`, with the indexes that keep
 /// listing, sweeping and limit checks from scanning every task.
@@ -74,6 +79,8 @@ struct State {
     expiry: BTreeSet<(Timestamp, TaskId)>,
     live: HashMap<Key, usize>,
     shared: Shared,
+    /// The last [`FRESH`] tasks to finish, oldest first; some may be gone since.
+    fresh: VecDeque<TaskId>,
 }
 
 impl State {
@@ -106,6 +113,7 @@ impl State {
             self.live.shrink_to_fit();
             self.listings.shrink_to_fit();
             self.shared.clear();
+            self.fresh = VecDeque::new();
         }
     }
 
@@ -227,6 +235,7 @@ impl TaskStore for MemoryStore {
                 expiry,
                 live,
                 shared,
+                ..
             } = &mut *st;
             let (entry, record) = Entry::create(new, shared);
             let key = Key::entry(&entry);
@@ -273,6 +282,7 @@ impl TaskStore for MemoryStore {
                 tasks,
                 live,
                 shared,
+                fresh,
                 ..
             } = &mut *st;
             let entry = tasks
@@ -300,9 +310,16 @@ impl TaskStore for MemoryStore {
                     }
                 }
             }
-            let changed = event.is_some();
+            let (changed, ended) = (event.is_some(), was_live && !entry.is_live());
             if let Some(kind) = event {
                 entry.append(now, kind, shared);
+            }
+            if ended {
+                fresh.push_back(id.clone());
+                if fresh.len() > FRESH {
+                    let stale = fresh.pop_front().and_then(|id| tasks.get_mut(&id));
+                    stale.into_iter().for_each(|e| e.compact());
+                }
             }
             (record, changed)
         };
@@ -491,7 +508,8 @@ mod tests {
     }
 
     /// A finished task reads back exactly as it was stored, whatever form the store keeps its
-    /// params in: small ones as text, one too deep to be read back from text as it is.
+    /// params in: a tree while it is among the last to finish, then compact text, unless it
+    /// is too deep to be read back from text.
     #[tokio::test]
     async fn finished_tasks_read_back_exactly() {
         let store = MemoryStore::new();
@@ -504,29 +522,50 @@ mod tests {
             };
         }
         let params = [
-            json!({"name": "echo", "arguments": {"text": "ü€𝄞", "n": 1.5, "big": 1e300, "z": null}}),
+            json!({"name": "echo", "arguments": {"text": "ü€𝄞\n", "n": 1.5, "big": 1e300, "z": null}}),
             json!({"name": "echo", "arguments": {"deep": deep}}),
         ];
-        for params in params {
+        let mut finished = Vec::new();
+        for params in &params {
             let new = new_task("s", params.clone());
             let created = store.create(new.clone()).await.unwrap();
-            assert_eq!(created.params, params);
-            let working = store.get(None, &new.id).await.unwrap().unwrap();
-            assert_eq!(working, created);
-            let finished = store.transition(&new.id, done("hi"), at(1)).await.unwrap();
-            assert_eq!(finished.params, params);
-            assert_eq!(finished.progress_token, Some(json!({"token": [1, "p"]})));
-            assert_eq!(
-                store.get(None, &new.id).await.unwrap(),
-                Some(finished.clone())
-            );
-            assert_eq!(
-                store.inspect(&new.id).await.unwrap(),
-                Some(finished.clone())
-            );
-            let gone = store.purge(at(2), 10).await.unwrap();
-            assert_eq!(gone, [finished]);
+            assert_eq!(&created.params, params);
+            assert_eq!(store.get(None, &new.id).await.unwrap(), Some(created));
+            let done = store.transition(&new.id, done("hi"), at(1)).await.unwrap();
+            assert_eq!(&done.params, params);
+            assert_eq!(done.progress_token, Some(json!({"token": [1, "p"]})));
+            finished.push(done);
         }
+        let text = |store: &MemoryStore| {
+            let st = store.lock();
+            let text = |r: &TaskRecord| st.tasks[&r.id].params_are_text();
+            finished.iter().map(text).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            text(&store),
+            [false, false],
+            "the last to finish keep their trees"
+        );
+        for _ in 0..FRESH {
+            let filler = new_task("t", json!({}));
+            store.create(filler.clone()).await.unwrap();
+            store
+                .transition(&filler.id, done("x"), at(1))
+                .await
+                .unwrap();
+        }
+        assert_eq!(text(&store), [true, false], "too deep to be text");
+        for done in &finished {
+            assert_eq!(
+                store.get(None, &done.id).await.unwrap().as_ref(),
+                Some(done)
+            );
+            assert_eq!(store.inspect(&done.id).await.unwrap().as_ref(), Some(done));
+        }
+        let mut gone = store.purge(at(2), usize::MAX).await.unwrap();
+        gone.retain(|r| finished.iter().any(|f| f.id == r.id));
+        gone.sort_by_key(|r| r.params.to_string().len());
+        assert_eq!(gone, finished);
     }
 
     /// The `created` event names the runner that created the task, also once a recovery gave

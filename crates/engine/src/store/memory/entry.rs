@@ -5,10 +5,11 @@
 //! What it saves, and what reading it costs:
 //! - owner, session, tool, runner and polling interval are one shared [`Origin`], and who
 //!   retrieved a result a shared string ([`Shared`]): a pointer each, not copies;
-//! - the params (and progress token) of a finished task are compact JSON text, parsed when the
-//!   record is read, instead of a `serde_json` tree (with `preserve_order`, an index map per
-//!   object: 1.5 KB for the 90 bytes of a small `tools/call`). An unfinished task keeps its
-//!   tree: there are few of them (the limits see to that), and reading one stays a copy;
+//! - the params (and progress token) of a finished task are compact JSON text
+//!   ([`Entry::compact`]), parsed when the record is read, instead of a `serde_json` tree (with
+//!   `preserve_order`, an index map per object: 1.5 KB for the 90 bytes of a small
+//!   `tools/call`). Unfinished tasks and the last ones to finish keep their trees (the store
+//!   decides which): those are the tasks clients poll, and reading one stays a copy;
 //! - the history makes the events every task has (created, completed, result retrieved) from
 //!   the entry and a time, and keeps only the others as they are;
 //! - `expires_at` is made from `created_at` and the ttl; the status's data, the mailbox and
@@ -278,8 +279,7 @@ impl Entry {
     }
 
     /// Keeps `record` after a change made by [`TaskRecord::apply`]: its status, data,
-    /// statusMessage, mailbox, runner and time of change. A task that ended keeps its params
-    /// as text from now on.
+    /// statusMessage, mailbox, runner and time of change.
     pub(super) fn changed(&mut self, record: &TaskRecord, shared: &mut Shared) {
         self.state = State::of(record.state.clone());
         self.inputs = record.inputs.clone().into_boxed_slice();
@@ -292,13 +292,24 @@ impl Entry {
             });
             shared.release_origin(std::mem::replace(&mut self.origin, origin));
         }
+        debug_assert_eq!(self.expires_at(), record.expires_at);
+    }
+
+    /// Whether the params are kept as text.
+    #[cfg(test)]
+    pub(super) fn params_are_text(&self) -> bool {
+        matches!(self.params, Json::Text(_))
+    }
+
+    /// Keeps the params and progress token of a task that ended as text from now on: it
+    /// changes no more, and is read less and less.
+    pub(super) fn compact(&mut self) {
         if !self.is_live() {
             self.params.compact();
             if let Some(token) = &mut self.progress_token {
                 token.compact();
             }
         }
-        debug_assert_eq!(self.expires_at(), record.expires_at);
     }
 
     /// Writes the `created` event out in full, before a recovery may change the runner it
