@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::task::{Failure, Outcome, Recovery, RequestKind, TaskRecord, TaskStatus, Transition};
+use crate::task::{
+    Failure, Outcome, Recovery, RequestKind, TaskId, TaskRecord, TaskStatus, Transition,
+};
 
 /// One entry of a task's durable history.
 ///
@@ -205,10 +207,23 @@ pub(crate) fn apply(
 ///
 /// [`Error::Conflict`](crate::Error::Conflict) naming the task's status.
 pub(crate) fn recordable(record: &TaskRecord, kind: &EventKind) -> crate::Result<()> {
-    if matches!(kind, EventKind::Progress { .. }) && record.status().is_terminal() {
+    recordable_in(&record.id, record.status(), kind)
+}
+
+/// [`recordable`] for a store that knows the task's id and status without its whole record.
+///
+/// # Errors
+///
+/// As [`recordable`].
+pub(crate) fn recordable_in(
+    id: &TaskId,
+    status: TaskStatus,
+    kind: &EventKind,
+) -> crate::Result<()> {
+    if matches!(kind, EventKind::Progress { .. }) && status.is_terminal() {
         return Err(crate::Error::Conflict {
-            id: record.id.clone(),
-            actual: record.status(),
+            id: id.clone(),
+            actual: status,
         });
     }
     Ok(())

@@ -20,7 +20,7 @@
 //!   recovery, and results stored before the start are not counted.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -34,23 +34,38 @@ pub(crate) struct Quotas {
     state: Mutex<State>,
 }
 
+/// Unfinished tasks and finished ones with a stored result are kept apart: the second kind
+/// can be many (every result until it expires), so each is kept in a few words (issue 14).
 #[derive(Debug, Default)]
 struct State {
-    tasks: HashMap<TaskId, Charged>,
-    clients: HashMap<String, Usage>,
+    /// Tasks charged as unfinished.
+    active: HashMap<TaskId, Active>,
+    /// Finished tasks whose result still counts.
+    held: HashMap<TaskId, Held>,
+    /// Each client's totals, by client key; the tasks' charges share the key.
+    clients: HashMap<Arc<str>, Usage>,
     /// Session → client key, as the transport bound them.
     bound: HashMap<String, String>,
 }
 
-/// One task's charge.
+/// An unfinished task's charge.
 #[derive(Debug)]
-struct Charged {
-    client: String,
+struct Active {
+    client: Arc<str>,
+    /// For [`Quotas::active`]'s re-check, which reads the task as its owner.
     owner: Option<Owner>,
-    active: bool,
-    /// Its stored result's bytes, once finished here.
+    /// Its result's bytes, once being stored ([`Quotas::storing`]); 0 before.
     bytes: u64,
-    expires_at: Option<Timestamp>,
+    /// When its result stops counting.
+    ends: Nanos,
+}
+
+/// A finished task's stored result.
+#[derive(Debug)]
+struct Held {
+    client: Arc<str>,
+    bytes: u64,
+    ends: Nanos,
 }
 
 /// One client's totals.
@@ -58,9 +73,23 @@ struct Charged {
 struct Usage {
     active: usize,
     bytes: u64,
-    /// The charged results by expiry ([`Timestamp::MAX`] for none), to drop expired ones and
-    /// to say when to retry.
-    results: BTreeSet<(Timestamp, TaskId)>,
+    /// The charged results by expiry, to drop expired ones and to say when to retry.
+    results: BTreeSet<(Nanos, TaskId)>,
+}
+
+/// A time in nanoseconds since the Unix epoch: half a [`Timestamp`], and there are two per
+/// stored result. Exact from 1677 to 2262; an expiry after that counts as [`NEVER`].
+type Nanos = i64;
+
+/// The expiry of a result that never expires.
+const NEVER: Nanos = Nanos::MAX;
+
+fn nanos(t: Timestamp) -> Nanos {
+    Nanos::try_from(t.as_nanosecond()).unwrap_or(if t.as_nanosecond() < 0 {
+        Nanos::MIN
+    } else {
+        NEVER
+    })
 }
 
 /// A result refused by [`Quotas::storing`]: its client already holds `held` bytes of results,
@@ -123,7 +152,16 @@ impl Quotas {
                 .unwrap_or_else(|| format!("session:{session}")),
             (None, None) => return Ok(()),
         };
-        let State { tasks, clients, .. } = &mut *st;
+        let State {
+            active,
+            held,
+            clients,
+            ..
+        } = &mut *st;
+        let client = match clients.get_key_value(client.as_str()) {
+            Some((kept, _)) => kept.clone(),
+            None => Arc::from(client),
+        };
         let usage = clients.entry(client.clone()).or_default();
         if let Some(limit) = caps.active {
             if usage.active >= limit {
@@ -133,7 +171,7 @@ impl Quotas {
         if let Some(limit) = caps.result_bytes {
             // Full: no result would fit ([`Quotas::storing`] keeps the client within the cap).
             if usage.bytes >= limit {
-                usage.drop_expired(tasks, now);
+                usage.drop_expired(active, held, now);
             }
             if usage.bytes >= limit {
                 let retry_after = usage
@@ -141,8 +179,11 @@ impl Quotas {
                     .iter()
                     .next()
                     .map(|(at, _)| *at)
-                    .filter(|at| *at < Timestamp::MAX)
-                    .map(|at| Duration::try_from(at.duration_since(now)).unwrap_or_default());
+                    .filter(|at| *at < NEVER)
+                    .map(|at| {
+                        let wait = at.saturating_sub(nanos(now));
+                        Duration::from_nanos(u64::try_from(wait).unwrap_or(0))
+                    });
                 return Err(Error::ResultBytesExceeded {
                     held: usage.bytes,
                     limit,
@@ -151,14 +192,13 @@ impl Quotas {
             }
         }
         usage.active += 1;
-        tasks.insert(
+        active.insert(
             id.clone(),
-            Charged {
+            Active {
                 client,
                 owner: requestor.owner.clone(),
-                active: true,
                 bytes: 0,
-                expires_at: None,
+                ends: NEVER,
             },
         );
         Ok(())
@@ -169,30 +209,41 @@ impl Quotas {
         self.forget(id);
     }
 
-    /// The task ended (any terminal status): it no longer counts as unfinished.
+    /// The task ended (any terminal status): it no longer counts as unfinished; its result,
+    /// if one is charged, counts until it expires or is deleted.
     pub(crate) fn ended(&self, id: &TaskId) {
         let mut st = self.lock();
-        let State { tasks, clients, .. } = &mut *st;
-        let Some(charged) = tasks.get_mut(id) else {
+        let State {
+            active,
+            held,
+            clients,
+            ..
+        } = &mut *st;
+        let Some(task) = active.remove(id) else {
             return;
         };
-        if std::mem::take(&mut charged.active) {
-            if let Some(usage) = clients.get_mut(&charged.client) {
-                usage.active = usage.active.saturating_sub(1);
-            }
+        if let Some(usage) = clients.get_mut(&task.client) {
+            usage.active = usage.active.saturating_sub(1);
         }
-        if charged.bytes == 0 {
-            // Nothing stored to count: the entry would only take memory.
-            let client = charged.client.clone();
-            tasks.remove(id);
-            tidy(clients, &client);
+        if task.bytes == 0 {
+            // Nothing stored to count: an entry would only take memory.
+            tidy(clients, &task.client);
+        } else {
+            held.insert(
+                id.clone(),
+                Held {
+                    client: task.client,
+                    bytes: task.bytes,
+                    ends: task.ends,
+                },
+            );
         }
     }
 
     /// The store created the task, to expire at `expires_at`.
     pub(crate) fn created(&self, id: &TaskId, expires_at: Option<Timestamp>) {
-        if let Some(charged) = self.lock().tasks.get_mut(id) {
-            charged.expires_at = expires_at;
+        if let Some(task) = self.lock().active.get_mut(id) {
+            task.ends = expires_at.map_or(NEVER, nanos);
         }
     }
 
@@ -209,18 +260,23 @@ impl Quotas {
         now: Timestamp,
     ) -> std::result::Result<(), OverCap> {
         let mut st = self.lock();
-        let State { tasks, clients, .. } = &mut *st;
-        let Some(charged) = tasks.get(id) else {
+        let State {
+            active,
+            held,
+            clients,
+            ..
+        } = &mut *st;
+        // A task that ended already (charged here or not) stores nothing more.
+        let Some(task) = active.get(id) else {
             return Ok(());
         };
-        if bytes == 0 || charged.bytes != 0 {
+        if bytes == 0 || task.bytes != 0 {
             return Ok(());
         }
-        let client = charged.client.clone();
-        let usage = clients.entry(client).or_default();
+        let usage = clients.entry(task.client.clone()).or_default();
         if let Some(limit) = limit {
             if usage.bytes.saturating_add(bytes) > limit {
-                usage.drop_expired(tasks, now);
+                usage.drop_expired(active, held, now);
             }
             if usage.bytes.saturating_add(bytes) > limit {
                 return Err(OverCap {
@@ -229,12 +285,12 @@ impl Quotas {
                 });
             }
         }
-        let Some(charged) = tasks.get_mut(id) else {
+        let Some(task) = active.get_mut(id) else {
             return Ok(());
         };
-        charged.bytes = bytes;
+        task.bytes = bytes;
         usage.bytes += bytes;
-        usage.results.insert((ends(charged.expires_at), id.clone()));
+        usage.results.insert((task.ends, id.clone()));
         Ok(())
     }
 
@@ -242,21 +298,22 @@ impl Quotas {
     /// ended otherwise, or the store failed).
     pub(crate) fn not_stored(&self, id: &TaskId) {
         let mut st = self.lock();
-        let State { tasks, clients, .. } = &mut *st;
-        let Some(charged) = tasks.get_mut(id) else {
-            return;
-        };
-        let bytes = std::mem::take(&mut charged.bytes);
-        let (client, active) = (charged.client.clone(), charged.active);
-        if let Some(usage) = clients.get_mut(&client) {
-            usage.bytes = usage.bytes.saturating_sub(bytes);
-            usage
-                .results
-                .remove(&(ends(charged.expires_at), id.clone()));
-        }
-        if !active {
-            tasks.remove(id);
-            tidy(clients, &client);
+        let State {
+            active,
+            held,
+            clients,
+            ..
+        } = &mut *st;
+        if let Some(task) = active.get_mut(id) {
+            let bytes = std::mem::take(&mut task.bytes);
+            if let Some(usage) = clients.get_mut(&task.client) {
+                usage.uncount(bytes, task.ends, id);
+            }
+        } else if let Some(result) = held.remove(id) {
+            if let Some(usage) = clients.get_mut(&result.client) {
+                usage.uncount(result.bytes, result.ends, id);
+            }
+            tidy(clients, &result.client);
         }
     }
 
@@ -267,12 +324,23 @@ impl Quotas {
 
     fn forget(&self, id: &TaskId) {
         let mut st = self.lock();
-        let State { tasks, clients, .. } = &mut *st;
-        if let Some(charged) = tasks.remove(id) {
-            if let Some(usage) = clients.get_mut(&charged.client) {
-                usage.release(&charged, id);
+        let State {
+            active,
+            held,
+            clients,
+            ..
+        } = &mut *st;
+        if let Some(task) = active.remove(id) {
+            if let Some(usage) = clients.get_mut(&task.client) {
+                usage.active = usage.active.saturating_sub(1);
+                usage.uncount(task.bytes, task.ends, id);
             }
-            tidy(clients, &charged.client);
+            tidy(clients, &task.client);
+        } else if let Some(result) = held.remove(id) {
+            if let Some(usage) = clients.get_mut(&result.client) {
+                usage.uncount(result.bytes, result.ends, id);
+            }
+            tidy(clients, &result.client);
         }
     }
 
@@ -280,33 +348,40 @@ impl Quotas {
     /// store when the change feed lost changes.
     pub(crate) fn active(&self) -> Vec<(TaskId, Option<Owner>)> {
         self.lock()
-            .tasks
+            .active
             .iter()
-            .filter(|(_, c)| c.active)
-            .map(|(id, c)| (id.clone(), c.owner.clone()))
+            .map(|(id, task)| (id.clone(), task.owner.clone()))
             .collect()
     }
 }
 
 impl Usage {
-    fn release(&mut self, charged: &Charged, id: &TaskId) {
-        if charged.active {
-            self.active = self.active.saturating_sub(1);
-        }
-        if charged.bytes > 0 {
-            self.bytes = self.bytes.saturating_sub(charged.bytes);
-            self.results.remove(&(ends(charged.expires_at), id.clone()));
+    /// Takes a result of `bytes` bytes, ending at `ends`, out of the totals.
+    fn uncount(&mut self, bytes: u64, ends: Nanos, id: &TaskId) {
+        if bytes > 0 {
+            self.bytes = self.bytes.saturating_sub(bytes);
+            self.results.remove(&(ends, id.clone()));
         }
     }
 
-    /// Drops the results whose ttl has run out, whether or not the sweeper has deleted them.
-    fn drop_expired(&mut self, tasks: &mut HashMap<TaskId, Charged>, now: Timestamp) {
+    /// Drops the results whose ttl has run out, whether or not the sweeper has deleted them,
+    /// with the charges of their tasks.
+    fn drop_expired(
+        &mut self,
+        active: &mut HashMap<TaskId, Active>,
+        held: &mut HashMap<TaskId, Held>,
+        now: Timestamp,
+    ) {
+        let now = nanos(now);
         while let Some((at, id)) = self.results.first().cloned() {
             if at > now {
                 break;
             }
-            if let Some(charged) = tasks.remove(&id) {
-                self.release(&charged, &id);
+            if let Some(result) = held.remove(&id) {
+                self.uncount(result.bytes, result.ends, &id);
+            } else if let Some(task) = active.remove(&id) {
+                self.active = self.active.saturating_sub(1);
+                self.uncount(task.bytes, task.ends, &id);
             } else {
                 self.results.remove(&(at, id));
             }
@@ -314,13 +389,8 @@ impl Usage {
     }
 }
 
-/// When a result stops counting: its expiry, or never.
-fn ends(expires_at: Option<Timestamp>) -> Timestamp {
-    expires_at.unwrap_or(Timestamp::MAX)
-}
-
 /// Forgets a client that holds nothing.
-fn tidy(clients: &mut HashMap<String, Usage>, client: &str) {
+fn tidy(clients: &mut HashMap<Arc<str>, Usage>, client: &str) {
     if clients
         .get(client)
         .is_some_and(|u| u.active == 0 && u.bytes == 0)
@@ -421,7 +491,7 @@ mod tests {
         assert!(q.charge(CAPS, &me, &TaskId::generate(), now()).is_err());
         q.not_stored(&a);
         let st = q.lock();
-        assert!(!st.tasks.contains_key(&a));
+        assert!(!st.active.contains_key(&a) && !st.held.contains_key(&a));
         assert!(
             !st.clients.contains_key("session:s"),
             "a client holding nothing is forgotten"
@@ -471,6 +541,42 @@ mod tests {
         };
         q.charge(none, &Requestor::anonymous("s"), &TaskId::generate(), now())
             .unwrap();
-        assert!(q.lock().tasks.is_empty());
+        assert!(q.lock().active.is_empty());
+    }
+
+    /// A finished task's result is counted in a small entry of its own until it is deleted,
+    /// and the client is forgotten once it holds nothing; one without a result leaves nothing.
+    #[test]
+    fn a_finished_task_keeps_only_its_result() {
+        let q = Quotas::default();
+        let me = Requestor::anonymous("s");
+        let (a, b) = (TaskId::generate(), TaskId::generate());
+        q.charge(CAPS, &me, &a, now()).unwrap();
+        q.charge(CAPS, &me, &b, now()).unwrap();
+        q.created(&a, None);
+        q.storing(&a, 30, CAPS.result_bytes, now()).unwrap();
+        q.ended(&a);
+        q.ended(&b);
+        {
+            let st = q.lock();
+            assert!(st.active.is_empty());
+            assert_eq!(st.held.len(), 1);
+            assert_eq!(st.held[&a].bytes, 30);
+            let usage = &st.clients["session:s"];
+            assert_eq!((usage.active, usage.bytes), (0, 30));
+            assert!(Arc::ptr_eq(
+                st.clients.keys().next().unwrap(),
+                &st.held[&a].client
+            ));
+        }
+        q.ended(&a);
+        assert_eq!(
+            q.lock().clients["session:s"].bytes,
+            30,
+            "ending twice changes nothing"
+        );
+        q.deleted(&a);
+        let st = q.lock();
+        assert!(st.held.is_empty() && st.clients.is_empty());
     }
 }
