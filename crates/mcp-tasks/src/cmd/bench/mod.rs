@@ -4,7 +4,7 @@
 //! needs to know first (2026-07-28: `server/discover`, and `tools/list` for the tools'
 //! mirrored arguments), the server's memory, the idle load ([`idle`]), the memory again, the
 //! clients' setup (connection, 2025-11-25 session, the task `get` reads), the warm-up and the
-//! measured window ([`run`]), the server's CPU time over that window and its memory at the
+//! measured window ([`mod@run`]), the server's CPU time over that window and its memory at the
 //! end, clean-up (the waiters' tasks cancelled, sessions ended), and the report.
 //!
 //! See docs/bench.md for what it measures and how to read it.
