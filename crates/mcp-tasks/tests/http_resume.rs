@@ -143,13 +143,15 @@ async fn unresumable_last_event_ids_are_refused_and_post_ignores_them() {
         .post_sse(
             json!(1),
             "tools/call",
-            json!({ "name": "echo", "arguments": { "text": "secret of a" } }),
+            // A quick answer comes back as plain JSON; one slower than the server's JSON window
+            // streams, which is what gives this session an event id to misuse.
+            json!({ "name": "slow_echo", "arguments": { "text": "secret of a", "delay_ms": 400 } }),
         )
         .await
-        .unwrap_or_else(|reply| panic!("a plain tools/call should stream: {reply:?}"));
+        .unwrap_or_else(|reply| panic!("a slow tools/call should stream: {reply:?}"));
     let a_id = priming_id(&mut stream, "tools/call").await;
     stream
-        .until_message("the echo answer", |m| m["id"] == 1)
+        .until_message("the slow_echo answer", |m| m["id"] == 1)
         .await;
 
     let junk = a
