@@ -25,11 +25,15 @@
 //!   on the calling task's thread with a pooled connection instead of hopping to a blocking
 //!   thread; an operator's listing and the counts, which may visit many rows, run on a
 //!   blocking thread.
+//! - **Hot tasks are read from memory**: the tasks written last are kept as committed, so a
+//!   task's own reads and its next transition skip the file (`cache.rs` says why that is
+//!   exact for a file with one writer).
 //! - **Honest under faults** (issue 16): the process maps no file of the store into memory
 //!   (no `-shm` index, no `mmap`), so a file changed under it is an error, never a SIGBUS; a
 //!   deleted or replaced file makes the store refuse everything from then on, and a failed
 //!   write makes it unready until a test write commits (see `health.rs`).
 
+mod cache;
 mod health;
 mod schema;
 mod writer;
@@ -120,6 +124,8 @@ pub struct SqliteStore {
     cursor_key: crate::cursor::CursorKey,
     /// Whether the path still names the file this process writes, and whether writes commit.
     health: Arc<Health>,
+    /// The tasks written last, as committed: most reads of a busy server are of those.
+    cache: Arc<cache::Cache>,
     /// Held for the store's life; see the module docs.
     _lock: File,
 }
@@ -178,6 +184,7 @@ impl SqliteStore {
 
         let feed = ChangeSender::new(FEED_CAPACITY);
         let counters = Arc::new(Counters::default());
+        let cache = Arc::new(cache::Cache::default());
         // Bounded, so a flood of writes waits for the disk instead of filling memory.
         let (tx, rx) = mpsc::sync_channel(options.max_batch.max(1) * 8);
         let writer = Writer {
@@ -188,6 +195,7 @@ impl SqliteStore {
             label: label.clone(),
             counters: counters.clone(),
             health: health.clone(),
+            cache: cache.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("mcp-tasks-sqlite-writer".into())
@@ -204,6 +212,7 @@ impl SqliteStore {
             feed,
             counters,
             health,
+            cache,
             _lock: lock,
         })
     }
@@ -506,6 +515,10 @@ impl TaskStore for SqliteStore {
     }
 
     async fn get(&self, owner: Option<&Owner>, id: &TaskId) -> Result<Option<TaskRecord>> {
+        self.health.verify_if_due()?;
+        if let Some(found) = self.cache.get(owner, id) {
+            return Ok(found);
+        }
         let json = self.read(|c| {
             c.prepare_cached("SELECT record FROM tasks WHERE id = ?1 AND owner IS ?2")?
                 .query_row(params![id.as_str(), owner.map(Owner::as_str)], |r| {

@@ -7,12 +7,14 @@
 //! without locks: the limit check and the insert, the read and the compare-and-swap of a
 //! transition.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
+use super::cache::{Cache, Cached};
 use super::health::Health;
 use crate::history::{self, EventKind, TaskEvent};
 use crate::store::row::{self, Deleted, Row};
@@ -111,6 +113,38 @@ pub(super) struct Writer {
     pub(super) label: String,
     pub(super) counters: Arc<Counters>,
     pub(super) health: Arc<Health>,
+    pub(super) cache: Arc<Cache>,
+}
+
+/// What one write sees: the batch's transaction, and the tasks the batch changed before it,
+/// which the [`Cache`] takes when (and only if) the transaction commits.
+struct Scope<'a, 't> {
+    tx: &'a Transaction<'t>,
+    cache: &'a Cache,
+    /// A task changed in this batch, or (`None`) deleted by it.
+    changed: &'a mut HashMap<TaskId, Option<Cached>>,
+}
+
+impl Scope<'_, '_> {
+    /// Task `id` as the batch has it so far: changed earlier in the batch, else as last
+    /// committed (from the cache, or the file).
+    fn current(&self, id: &TaskId) -> Result<Cached> {
+        match self.changed.get(id) {
+            Some(Some(cached)) => return Ok(cached.clone()),
+            Some(None) => return Err(Error::NotFound { id: id.clone() }),
+            None => {}
+        }
+        if let Some(cached) = self.cache.entry(id) {
+            return Ok(cached);
+        }
+        let (created, json, last_event) = read(self.tx, id)?;
+        Ok(Cached {
+            record: Arc::new(row::decode(&json)?),
+            created,
+            last_event,
+            bytes: json.len(),
+        })
+    }
 }
 
 impl Writer {
@@ -221,14 +255,20 @@ impl Writer {
         let mut ops = writes.into_iter();
         let mut done = Vec::with_capacity(ops.len());
         let mut deleted = false;
+        let mut changed = HashMap::with_capacity(ops.len());
         // The SQLite error that undid the batch, for the advice that goes with it.
         let mut code = None;
         let committed = (|| -> rusqlite::Result<()> {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut scope = Scope {
+                tx: &tx,
+                cache: &self.cache,
+                changed: &mut changed,
+            };
             for op in ops.by_ref() {
-                let applied = apply(&tx, op, &mut deleted);
+                let applied = apply(&mut scope, op, &mut deleted);
                 // Some errors (a full disk, an I/O error) make SQLite roll the whole
                 // transaction back; what came before must not be reported stored, and the
                 // error that did it says why.
@@ -248,6 +288,9 @@ impl Writer {
         })();
         match committed {
             Ok(()) => {
+                // Before anyone is answered or woken: a reader who hears of a change and reads
+                // again must find it.
+                self.cache.commit(changed);
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .writes
@@ -343,7 +386,7 @@ fn advice(code: Option<rusqlite::ErrorCode>) -> &'static str {
 }
 
 /// Applies one write inside the batch's transaction; its answer waits for the commit.
-fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
+fn apply(scope: &mut Scope<'_, '_>, op: Op, deleted: &mut bool) -> Done {
     match op {
         Op::Create {
             record,
@@ -351,7 +394,7 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             limit,
             reply,
         } => {
-            let result = create(tx, *record, &row, limit);
+            let result = create(scope, *record, &row, limit);
             let event = result.is_ok().then_some(ChangeEvent::Created);
             Done::Record(reply, result, event)
         }
@@ -361,7 +404,7 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             now,
             reply,
         } => {
-            let (result, changed) = match transition(tx, &id, change, now) {
+            let (result, changed) = match transition(scope, &id, change, now) {
                 Ok((r, changed)) => (Ok(r), changed),
                 Err(e) => (Err(e), false),
             };
@@ -372,7 +415,7 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             Done::Record(reply, result, event)
         }
         Op::DeleteExpired { now, limit, reply } => {
-            let result = delete_expired(tx, now, limit);
+            let result = delete_expired(scope, now, limit);
             *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
             Done::Deleted(reply, result)
         }
@@ -381,13 +424,13 @@ fn apply(tx: &Transaction<'_>, op: Op, deleted: &mut bool) -> Done {
             at,
             kind,
             reply,
-        } => Done::Recorded(reply, record(tx, &id, at, kind)),
+        } => Done::Recorded(reply, record(scope, &id, at, kind)),
         Op::Purge {
             before,
             limit,
             reply,
         } => {
-            let result = purge(tx, before, limit);
+            let result = purge(scope, before, limit);
             *deleted |= result.as_ref().is_ok_and(|g| !g.is_empty());
             Done::Deleted(reply, result)
         }
@@ -445,26 +488,15 @@ struct HistoryOf<'a> {
     id: &'a str,
 }
 
-/// Appends an event to the history of `record`, numbered after its last: `last` when the
-/// caller knows it (a new task has none), else read.
+/// Appends an event to the history of `record`, numbered after its `last` (0 for a new task).
 fn append(
     tx: &Transaction<'_>,
     of: HistoryOf<'_>,
-    last: Option<i64>,
+    last: i64,
     record: &TaskRecord,
     at: jiff::Timestamp,
     kind: EventKind,
 ) -> Result<()> {
-    let last = match last {
-        Some(last) => last,
-        None => tx
-            .prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0) FROM task_events \
-                 WHERE task_created = ?1 AND task_id = ?2",
-            )
-            .and_then(|mut s| s.query_row(params![of.created, of.id], |r| r.get(0)))
-            .map_err(sql)?,
-    };
     let seq = u64::try_from(last).unwrap_or(0) + 1;
     let body = row::encode_event(&TaskEvent::new(seq, at, record, kind))?;
     tx.prepare_cached(
@@ -481,11 +513,12 @@ fn sql(e: rusqlite::Error) -> Error {
 }
 
 fn create(
-    tx: &Transaction<'_>,
+    scope: &mut Scope<'_, '_>,
     record: TaskRecord,
     row: &Row,
     limit: Option<usize>,
 ) -> Result<TaskRecord> {
+    let tx = scope.tx;
     if let Some(limit) = limit {
         let live: i64 = match &row.owner {
             Some(owner) => tx
@@ -516,13 +549,20 @@ fn create(
         append(
             tx,
             of,
-            Some(0),
+            0,
             &record,
             record.created_at,
             EventKind::created(&record),
-        )?;
-        Ok(record)
-    })
+        )
+    })?;
+    let cached = Cached {
+        record: Arc::new(record.clone()),
+        created: row.created_at,
+        last_event: 1,
+        bytes: row.record.len(),
+    };
+    scope.changed.insert(record.id.clone(), Some(cached));
+    Ok(record)
 }
 
 fn insert(tx: &Transaction<'_>, record: &TaskRecord, row: &Row) -> Result<()> {
@@ -561,13 +601,14 @@ fn insert(tx: &Transaction<'_>, record: &TaskRecord, row: &Row) -> Result<()> {
 }
 
 fn transition(
-    tx: &Transaction<'_>,
+    scope: &mut Scope<'_, '_>,
     id: &TaskId,
     change: Transition,
     now: jiff::Timestamp,
 ) -> Result<(TaskRecord, bool)> {
-    let (created, json) = read(tx, id)?;
-    let mut record = row::decode(&json)?;
+    let tx = scope.tx;
+    let current = scope.current(id)?;
+    let mut record = TaskRecord::clone(&current.record);
     let Some(event) = history::apply(&mut record, change, now)? else {
         return Ok((record, false));
     };
@@ -587,35 +628,60 @@ fn transition(
         })
         .map_err(sql)?;
         let of = HistoryOf {
-            created,
+            created: current.created,
             id: id.as_str(),
         };
-        append(tx, of, None, &record, now, event)
+        append(tx, of, current.last_event, &record, now, event)
     })?;
+    let cached = Cached {
+        record: Arc::new(record.clone()),
+        created: current.created,
+        last_event: current.last_event + 1,
+        bytes: row.record.len(),
+    };
+    scope.changed.insert(id.clone(), Some(cached));
     Ok((record, true))
 }
 
-fn record(tx: &Transaction<'_>, id: &TaskId, at: jiff::Timestamp, kind: EventKind) -> Result<()> {
-    let (created, json) = read(tx, id)?;
-    let record = row::decode(&json)?;
-    history::recordable(&record, &kind)?;
+fn record(
+    scope: &mut Scope<'_, '_>,
+    id: &TaskId,
+    at: jiff::Timestamp,
+    kind: EventKind,
+) -> Result<()> {
+    let current = scope.current(id)?;
+    history::recordable(&current.record, &kind)?;
     let of = HistoryOf {
-        created,
+        created: current.created,
         id: id.as_str(),
     };
-    append(tx, of, None, &record, at, kind)
+    append(scope.tx, of, current.last_event, &current.record, at, kind)?;
+    let last_event = current.last_event + 1;
+    scope.changed.insert(
+        id.clone(),
+        Some(Cached {
+            last_event,
+            ..current
+        }),
+    );
+    Ok(())
 }
 
-/// The stored creation time and record of task `id`: the time as the row has it, since that
-/// is what its history is filed under.
-fn read(tx: &Transaction<'_>, id: &TaskId) -> Result<(i64, String)> {
-    tx.prepare_cached("SELECT created_at, record FROM tasks WHERE id = ?1")
-        .and_then(|mut s| {
-            s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(sql)?
-        .ok_or_else(|| Error::NotFound { id: id.clone() })
+/// The stored creation time, record and last history event number of task `id`: the time as
+/// the row has it, since that is what its history is filed under.
+fn read(tx: &Transaction<'_>, id: &TaskId) -> Result<(i64, String, i64)> {
+    tx.prepare_cached(
+        "SELECT created_at, record, \
+         (SELECT COALESCE(MAX(seq), 0) FROM task_events \
+          WHERE task_created = tasks.created_at AND task_id = tasks.id) \
+         FROM tasks WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+    })
+    .map_err(sql)?
+    .ok_or_else(|| Error::NotFound { id: id.clone() })
 }
 
 /// Deletes finished tasks last changed before `before`, oldest first; their history goes with
@@ -623,9 +689,9 @@ fn read(tx: &Transaction<'_>, id: &TaskId) -> Result<(i64, String)> {
 ///
 /// The index is named: with an equality on the status, SQLite would rather read the
 /// finished tasks' ranges of `tasks_by_status` whole and sort them by time.
-fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Deleted> {
+fn purge(scope: &mut Scope<'_, '_>, before: i64, limit: usize) -> Result<Deleted> {
     delete(
-        tx,
+        scope,
         "DELETE FROM tasks WHERE id IN \
          (SELECT id FROM tasks INDEXED BY tasks_finished_by_update \
          WHERE status IN ('completed', 'failed', 'cancelled') \
@@ -636,9 +702,9 @@ fn purge(tx: &Transaction<'_>, before: i64, limit: usize) -> Result<Deleted> {
     )
 }
 
-fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Deleted> {
+fn delete_expired(scope: &mut Scope<'_, '_>, now: i64, limit: usize) -> Result<Deleted> {
     delete(
-        tx,
+        scope,
         "DELETE FROM tasks WHERE id IN \
          (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
          RETURNING id, record",
@@ -651,9 +717,11 @@ fn delete_expired(tx: &Transaction<'_>, now: i64, limit: usize) -> Result<Delete
 /// at the first step, so the statement runs under a savepoint: an error while reading the rows
 /// back undoes the deletion it reports as failed. A record that does not decode is no error
 /// ([`Deleted`]).
-fn delete(tx: &Transaction<'_>, sql: &str, at: i64, limit: usize) -> Result<Deleted> {
+fn delete(scope: &mut Scope<'_, '_>, sql: &str, at: i64, limit: usize) -> Result<Deleted> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    atomically(tx, || {
+    let tx = scope.tx;
+    let mut ids = Vec::new();
+    let gone = atomically(tx, || {
         let mut stmt = tx.prepare_cached(sql).map_err(self::sql)?;
         let rows = stmt
             .query_map(params![at, limit], |r| {
@@ -664,9 +732,12 @@ fn delete(tx: &Transaction<'_>, sql: &str, at: i64, limit: usize) -> Result<Dele
         for row in rows {
             let (id, json) = row.map_err(self::sql)?;
             gone.push(&id, &json);
+            ids.push(TaskId::from(id.as_str()));
         }
         Ok(gone)
-    })
+    })?;
+    scope.changed.extend(ids.into_iter().map(|id| (id, None)));
+    Ok(gone)
 }
 
 #[cfg(test)]
@@ -738,6 +809,7 @@ mod tests {
             label: "test".into(),
             counters: counters.clone(),
             health: test_health(),
+            cache: Arc::default(),
         }
         .run();
         assert_eq!(counters.writes.load(Ordering::Relaxed), 250);
@@ -779,6 +851,7 @@ mod tests {
             label: "test".into(),
             counters: Arc::new(Counters::default()),
             health: test_health(),
+            cache: Arc::default(),
         };
         let mut batch: Vec<Op> = writer.ops.try_iter().collect();
         writer.commit(&mut batch);
@@ -792,5 +865,62 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tasks, 0);
+        let bad = writer.cache.get(None, &TaskId::from("bad"));
+        assert!(bad.is_none(), "nothing undone is kept as committed");
+    }
+
+    /// A write sees the writes before it in its own batch, though they are not committed yet;
+    /// the cache gets the state the commit left, with the history's last event number.
+    #[test]
+    fn a_batch_sees_its_own_writes_and_commits_them_to_the_cache() {
+        use crate::task::{Outcome, TaskStatus};
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let (_, rx) = mpsc::sync_channel(1);
+        let mut writer = Writer {
+            conn,
+            ops: rx,
+            feed: ChangeSender::new(16),
+            max_batch: 100,
+            label: "test".into(),
+            counters: Arc::new(Counters::default()),
+            health: test_health(),
+            cache: Arc::default(),
+        };
+        let id = TaskId::generate();
+        let (create, mut created) = create_op_of(id.clone());
+        let (reply, mut finished) = oneshot::channel();
+        let later = jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(1);
+        let finish = Op::Transition {
+            id: id.clone(),
+            change: Transition::Finish(Outcome::Completed(json!({"ok": true}))),
+            now: later,
+            reply,
+        };
+        let (reply, mut noted) = oneshot::channel();
+        let note = Op::Record {
+            id: id.clone(),
+            at: later,
+            kind: EventKind::ResultRetrieved { by: None },
+            reply,
+        };
+        writer.commit(&mut vec![create, finish, note]);
+        assert!(created.try_recv().unwrap().is_ok());
+        let done = finished.try_recv().unwrap().unwrap();
+        assert_eq!(done.status(), TaskStatus::Completed);
+        noted.try_recv().unwrap().unwrap();
+
+        let kept = writer.cache.get(None, &id).expect("kept").expect("visible");
+        assert_eq!(kept.status(), TaskStatus::Completed);
+        assert_eq!(writer.cache.entry(&id).unwrap().last_event, 3);
+        let seqs: Vec<i64> = writer
+            .conn
+            .prepare("SELECT seq FROM task_events WHERE task_id = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map([id.as_str()], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(seqs, [1, 2, 3]);
     }
 }
