@@ -62,7 +62,9 @@ async fn tasks_result_is_answered_as_sse() {
     let task = create_task(
         &p,
         "slow_echo",
-        json!({ "text": "streamed", "delay_ms": 100 }),
+        // Long enough that the answer misses the JSON window (50 ms from the request)
+        // however late the client asks.
+        json!({ "text": "streamed", "delay_ms": 1000 }),
         json!({}),
     )
     .await;
@@ -257,7 +259,12 @@ async fn json_only_accept_gets_a_json_answer() {
         "{answer}"
     );
 
-    let both = client.post_raw(call.to_string(), &[]).await;
+    // Accepting both, the call streams when something comes before its answer: here its
+    // progress. (A quick answer alone comes back as JSON.)
+    let with_progress = json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call",
+        "params": {"name": "countdown", "arguments": {"from": 2, "interval_ms": 1},
+                   "_meta": {"progressToken": "p"}}});
+    let both = client.post_raw(with_progress.to_string(), &[]).await;
     assert_eq!(both.content_type(), "text/event-stream", "{both:?}");
 }
 
