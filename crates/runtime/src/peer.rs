@@ -271,6 +271,13 @@ impl Outbound {
         message
     }
 
+    /// Whether nothing more will come: nothing queued or given back, and every sink gone or
+    /// the stream cut.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.first.is_none()
+            && (self.cut.is_cancelled() || (self.rx.is_closed() && self.rx.is_empty()))
+    }
+
     /// Gives back a message taken by [`Outbound::recv`], so that the next `recv` returns it:
     /// a reader that looked at the first message to choose how to answer hands the stream on
     /// whole.
@@ -532,6 +539,24 @@ mod tests {
 
     /// A reader that stops reading gets its stream cut at the bound, once, never an
     /// ever-growing queue; the cut is visible to every clone and to the reader.
+    /// A reader is finished only once every sink is gone and what they queued is read, so a
+    /// JSON exchange hands its queue on while a sink kept by its handler may still send.
+    #[tokio::test]
+    async fn the_reader_is_finished_when_every_sink_is_gone_and_all_is_read() {
+        let (sink, mut rx) = Sink::channel(4);
+        let kept = sink.clone();
+        drop(sink);
+        assert!(!rx.is_finished(), "a clone may still send");
+        kept.send(note(1)).unwrap();
+        drop(kept);
+        assert!(!rx.is_finished(), "a message is queued");
+        let first = rx.recv().await.unwrap();
+        rx.put_back(first);
+        assert!(!rx.is_finished(), "a message was given back");
+        rx.recv().await.unwrap();
+        assert!(rx.is_finished());
+    }
+
     #[tokio::test]
     async fn a_full_queue_cuts_the_stream() {
         let (sink, mut out) = Sink::channel(3);

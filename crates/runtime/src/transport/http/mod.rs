@@ -879,31 +879,33 @@ async fn answer(
     let session = &tracked.session;
     let (tx, rx) = Sink::channel(DEFAULT_QUEUE);
     if !stream {
-        // Anything sent beside the answer goes to the standing stream. A request that cannot
-        // go there is answered here with an error, or its sender would wait for ever.
-        let forward = session.clone();
         let mut rx = rx;
-        tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
-                let asked = match &m {
-                    Message::Request(r) => Some((r.id.clone(), r.method.clone())),
-                    _ => None,
-                };
-                if !forward.send_standing(m) {
-                    if let Some((id, method)) = asked {
-                        forward.complete(mcp_tasks_wire::jsonrpc::Response::error(
-                            Some(id),
-                            ErrorObject::internal(format!(
-                                "{method} cannot reach the client: its request is answered \
-                                 as JSON and it has no GET stream open"
-                            )),
-                        ));
-                    }
+        let response = {
+            let handling = crate::server::tasks::result::answered_as_json(
+                state.server.handle_request(session, request, &tx),
+            );
+            tokio::pin!(handling);
+            // Anything sent beside the answer goes to the standing stream as it comes: the
+            // handler may be waiting on the answer to a question it sent.
+            loop {
+                tokio::select! {
+                    biased;
+                    response = &mut handling => break response,
+                    Some(m) = rx.recv() => forward_beside(session, m),
                 }
             }
-        });
-        let handling = state.server.handle_request(session, request, &tx);
-        let response = crate::server::tasks::result::answered_as_json(handling).await;
+        };
+        drop(tx);
+        // A sink the handler handed on may still send; its messages go on being forwarded.
+        // Most requests hand none on, and pay for no task.
+        if !rx.is_finished() {
+            let forward = session.clone();
+            tokio::spawn(async move {
+                while let Some(m) = rx.recv().await {
+                    forward_beside(&forward, m);
+                }
+            });
+        }
         return json_response(&Message::Response(response), None);
     }
     let id = request.id.clone();
@@ -934,6 +936,26 @@ async fn answer(
         Ok(None) | Err(_) => {}
     }
     state.open_stream(tracked, rx, Some(id), (busy, slot))
+}
+
+/// Sends a message that goes beside a JSON answer to the session's standing stream. A request
+/// that cannot go there is answered here with an error, or its sender would wait for ever.
+fn forward_beside(session: &Arc<Session>, message: Message) {
+    let asked = match &message {
+        Message::Request(r) => Some((r.id.clone(), r.method.clone())),
+        _ => None,
+    };
+    if !session.send_standing(message) {
+        if let Some((id, method)) = asked {
+            session.complete(mcp_tasks_wire::jsonrpc::Response::error(
+                Some(id),
+                ErrorObject::internal(format!(
+                    "{method} cannot reach the client: its request is answered as JSON and \
+                     it has no GET stream open"
+                )),
+            ));
+        }
+    }
 }
 
 /// How long an exchange that may stream waits for its answer before it opens an SSE stream;
