@@ -332,17 +332,23 @@ impl Writer {
         }
     }
 
-    /// Publishes a committed write on the feed and answers its writer.
+    /// Answers a committed write's writer, then publishes it on the feed: the writer, woken
+    /// first, gets to note what it did (the engine's audit line of a task's end) before those
+    /// who wait on the change hear of it.
     fn answer(&self, done: Done) {
         match done {
             Done::Record(reply, result, event) => {
-                if let (Ok(r), Some(event)) = (&result, event) {
-                    self.feed.send(Change {
+                let change = match (&result, event) {
+                    (Ok(r), Some(event)) => Some(Change {
                         id: r.id.clone(),
                         event,
-                    });
-                }
+                    }),
+                    _ => None,
+                };
                 let _ = reply.send(result);
+                if let Some(change) = change {
+                    self.feed.send(change);
+                }
             }
             Done::Deleted(reply, result) => {
                 let result = result.map(|gone| gone.publish(&self.label, &self.feed));

@@ -29,13 +29,14 @@ pub(crate) async fn handle(
         .await
         .map_err(|e| to_error_object(&e))?;
     if record.status().is_terminal() {
-        server
-            .engine()
-            .audit(mcp_tasks_engine::AuditEvent::ResultRetrieved, &record);
+        // After the note, as `tasks/result` does (see there).
         server
             .engine()
             .result_retrieved(cx.session.requestor(), &record)
             .await;
+        server
+            .engine()
+            .audit(mcp_tasks_engine::AuditEvent::ResultRetrieved, &record);
     }
     let mut detailed = crate::ext_dialect::detailed(&record);
     detailed.result_type = Some(ResultType::Complete);

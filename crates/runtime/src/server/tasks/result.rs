@@ -116,8 +116,10 @@ pub(crate) async fn handle(
             }
         };
         if record.status().is_terminal() {
-            engine.audit(AuditEvent::ResultRetrieved, &record);
+            // After the note: on a durable store that is a commit later than the one that
+            // ended the task, so the audit log has the task's end before its retrieval.
             engine.result_retrieved(&requestor, &record).await;
+            engine.audit(AuditEvent::ResultRetrieved, &record);
             return dialect::terminal_answer(&record);
         }
         let fresh: Vec<_> = record
