@@ -558,45 +558,73 @@ async fn announce_body(server: SocketAddr, from: IpAddr, declared: usize) -> Tcp
     tcp
 }
 
-/// Announces a body from `from` until one is answered before any of it is sent (the bodies
-/// before it are held by then): that answer. Nothing unread is left when the server closes,
-/// so the answer is not lost to a reset.
-async fn refused_body(server: SocketAddr, from: IpAddr, declared: usize) -> Answer {
+/// Slow bodies from each of `froms`, held by the server, then a body announced from `probe`
+/// and answered before any of it is sent: the held bodies' connections and that answer.
+///
+/// The server takes a body's declared length from the budget when its head arrives, and the
+/// heads of separate connections arrive in no set order: a probe whose head comes first takes
+/// the budget, and a held body is refused in its place (seen here as its connection having
+/// been answered). Then the probe goes, the refused body is sent again, and the probe is tried
+/// again. Nothing unread is left when the server closes, so the answer is not lost to a reset.
+async fn hold_then_refuse(
+    server: SocketAddr,
+    froms: &[IpAddr],
+    probe: IpAddr,
+    declared: usize,
+) -> (Vec<TcpStream>, Answer) {
     let deadline = Instant::now() + DEADLINE;
+    let mut held = Vec::new();
+    for from in froms {
+        held.push(slow_body(server, *from, declared).await);
+    }
     loop {
-        let mut tcp = announce_body(server, from, declared).await;
-        // The answer is read as far as its Content-Length: the server need not close first.
-        let whole = |raw: &[u8]| {
-            let text = String::from_utf8_lossy(raw);
-            let (head, body) = text.split_once("\r\n\r\n")?;
-            let length: usize = head
-                .to_ascii_lowercase()
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: ").map(str::to_owned))?
-                .trim()
-                .parse()
-                .ok()?;
-            (body.len() >= length).then_some(())
-        };
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
-        let answered = tokio::time::timeout(Duration::from_secs(1), async {
-            while whole(&raw).is_none() {
-                match tcp.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => raw.extend_from_slice(&buf[..n]),
-                }
+        let mut tcp = announce_body(server, probe, declared).await;
+        if let Some(raw) = answer_within(&mut tcp, Duration::from_secs(1)).await {
+            return (held, Answer::parse(&raw));
+        }
+        drop(tcp);
+        for (from, tcp) in froms.iter().zip(held.iter_mut()) {
+            if answer_within(tcp, Duration::from_millis(50))
+                .await
+                .is_some()
+            {
+                *tcp = slow_body(server, *from, declared).await;
             }
-        })
-        .await;
-        if answered.is_ok() && whole(&raw).is_some() {
-            return Answer::parse(&raw);
         }
         assert!(
             Instant::now() < deadline,
             "a body beyond the budget is refused"
         );
     }
+}
+
+/// The answer on `tcp` if one comes whole within `wait` (read as far as its Content-Length:
+/// the server need not close first); `None` if none does.
+async fn answer_within(tcp: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    let whole = |raw: &[u8]| {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let length: usize = head
+            .to_ascii_lowercase()
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: ").map(str::to_owned))?
+            .trim()
+            .parse()
+            .ok()?;
+        (body.len() >= length).then_some(())
+    };
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(wait, async {
+        while whole(&raw).is_none() {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    whole(&raw).map(|()| raw)
 }
 
 /// T-SEC-3: bodies one byte short of their length hold no more than the in-flight budget
@@ -620,8 +648,7 @@ async fn t_sec_3_slow_bodies_hold_no_more_than_the_budget() {
     .await;
     let addr = addr_of(&server);
     // One address holds one whole body (its share); its second is refused.
-    let mine = slow_body(addr, HOME, BODY).await;
-    let refused = refused_body(addr, HOME, BODY).await;
+    let (mine, refused) = hold_then_refuse(addr, &[HOME], HOME, BODY).await;
     assert_eq!(refused.status, 503, "{refused:?}");
     assert!(refused.head.contains("retry-after: 1"), "{refused:?}");
     assert_eq!(
@@ -630,18 +657,10 @@ async fn t_sec_3_slow_bodies_hold_no_more_than_the_budget() {
     );
     is_served(addr, OTHER).await;
     // Three more addresses spend the rest; the next body, from anyone, is refused.
-    let mut held = Vec::new();
-    for last in 3..=5u8 {
-        held.push(
-            slow_body(
-                addr,
-                IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last)),
-                BODY,
-            )
-            .await,
-        );
-    }
-    let refused = refused_body(addr, OTHER, BODY).await;
+    let others: Vec<IpAddr> = (3..=5u8)
+        .map(|last| IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last)))
+        .collect();
+    let (held, refused) = hold_then_refuse(addr, &others, OTHER, BODY).await;
     assert_eq!(refused.status, 503, "{refused:?}");
     // Bodies that go away give their bytes back.
     drop((mine, held));
