@@ -418,6 +418,12 @@ impl Engine {
         if record.is_expired(self.now()) {
             return Err(Error::Expired { id: id.clone() });
         }
+        if record.status().is_terminal() {
+            // Whoever sees a task ended may start the next at once: its slot is free from
+            // now, not from when the work that ended it (or the change feed) gets round to
+            // saying so.
+            self.inner.quotas.ended(id);
+        }
         Ok(record)
     }
 
