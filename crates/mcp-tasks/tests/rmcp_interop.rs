@@ -132,6 +132,17 @@ impl Captured {
 }
 
 /// The task id of the fixture's `started task ID` line.
+/// Waits until the client says it has task `id`: the fixture logs the task before it answers,
+/// and a Ctrl-C before the answer arrives abandons the call instead of cancelling the task.
+async fn knows_the_task(call: &Running, id: &str) {
+    let created = format!("task {id} created");
+    call.stderr
+        .wait_for("the client's `task ID created`", |line| {
+            line.contains(&created).then_some(())
+        })
+        .await;
+}
+
 fn started_task(line: &str) -> Option<String> {
     let id = line
         .split_once(LOG)?
@@ -495,6 +506,7 @@ async fn ctrl_c_cancels_the_task_over_http() {
         .stderr
         .wait_for("`started task ID` from the rmcp fixture", started_task)
         .await;
+    knows_the_task(&call, &id).await;
     call.sigint();
     let call = call.finish().await;
     assert_eq!(code(call.status), 130, "Ctrl-C exits 130\n{}", show(&call));
@@ -534,6 +546,7 @@ async fn ctrl_c_cancels_the_task_over_stdio() {
         .stderr
         .wait_for("`started task ID` from the rmcp fixture", started_task)
         .await;
+    knows_the_task(&call, &id).await;
     call.sigint();
     let call = call.finish().await;
     assert_eq!(code(call.status), 130, "Ctrl-C exits 130\n{}", show(&call));
