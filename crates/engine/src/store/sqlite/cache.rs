@@ -116,21 +116,15 @@ impl Inner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::task::{NewTask, RequestKind, Requestor};
     use serde_json::json;
 
-    fn cached(id: &TaskId, owner: Option<&str>, bytes: usize) -> Cached {
-        let requestor = match owner {
-            Some(o) => Requestor {
-                owner: Some(Owner::new(o)),
-                session: Some("s".into()),
-            },
-            None => Requestor::anonymous("s"),
-        };
-        let record = TaskRecord::new(NewTask {
-            id: id.clone(),
+    /// A new `tools/call` task with nothing set that a test does not need.
+    pub(in crate::store::sqlite) fn bare_record(id: TaskId, requestor: Requestor) -> TaskRecord {
+        TaskRecord::new(NewTask {
+            id,
             requestor,
             kind: RequestKind::ToolsCall,
             name: None,
@@ -141,9 +135,19 @@ mod tests {
             progress_token: None,
             runner: None,
             active_limit: None,
-        });
+        })
+    }
+
+    fn cached(id: &TaskId, owner: Option<&str>, bytes: usize) -> Cached {
+        let requestor = match owner {
+            Some(o) => Requestor {
+                owner: Some(Owner::new(o)),
+                session: Some("s".into()),
+            },
+            None => Requestor::anonymous("s"),
+        };
         Cached {
-            record: Arc::new(record),
+            record: Arc::new(bare_record(id.clone(), requestor)),
             created: 0,
             last_event: 1,
             bytes,

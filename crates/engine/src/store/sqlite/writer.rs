@@ -749,7 +749,7 @@ fn delete(scope: &mut Scope<'_, '_>, sql: &str, at: i64, limit: usize) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{NewTask, RequestKind, Requestor};
+    use crate::task::Requestor;
     use serde_json::json;
 
     /// The health of a store on an in-memory database: its "file" is the test binary, which
@@ -761,24 +761,26 @@ mod tests {
         Arc::new(Health::new(&exe, "test", (meta.dev(), meta.ino()), None))
     }
 
+    /// A writer on `conn` taking `ops`, batches of up to 100.
+    fn test_writer(conn: Connection, ops: mpsc::Receiver<Op>) -> Writer {
+        Writer {
+            conn,
+            ops,
+            feed: ChangeSender::new(16),
+            max_batch: 100,
+            label: "test".into(),
+            counters: Arc::new(Counters::default()),
+            health: test_health(),
+            cache: Arc::default(),
+        }
+    }
+
     fn create_op() -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
         create_op_of(TaskId::generate())
     }
 
     fn create_op_of(id: TaskId) -> (Op, oneshot::Receiver<Result<TaskRecord>>) {
-        let record = TaskRecord::new(NewTask {
-            id,
-            requestor: Requestor::anonymous("s"),
-            kind: RequestKind::ToolsCall,
-            name: None,
-            params: json!({}),
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-            ttl: None,
-            poll_interval: None,
-            progress_token: None,
-            runner: None,
-            active_limit: None,
-        });
+        let record = super::super::cache::tests::bare_record(id, Requestor::anonymous("s"));
         let row = Row::of(&record).unwrap();
         let (reply, answer) = oneshot::channel();
         (
@@ -806,18 +808,9 @@ mod tests {
             answers.push(answer);
         }
         drop(tx);
-        let counters = Arc::new(Counters::default());
-        Writer {
-            conn,
-            ops: rx,
-            feed: ChangeSender::new(16),
-            max_batch: 100,
-            label: "test".into(),
-            counters: counters.clone(),
-            health: test_health(),
-            cache: Arc::default(),
-        }
-        .run();
+        let writer = test_writer(conn, rx);
+        let counters = writer.counters.clone();
+        writer.run();
         assert_eq!(counters.writes.load(Ordering::Relaxed), 250);
         assert_eq!(
             counters.commits.load(Ordering::Relaxed),
@@ -849,16 +842,7 @@ mod tests {
             answers.push(answer);
         }
         drop(tx);
-        let mut writer = Writer {
-            conn,
-            ops: rx,
-            feed: ChangeSender::new(16),
-            max_batch: 100,
-            label: "test".into(),
-            counters: Arc::new(Counters::default()),
-            health: test_health(),
-            cache: Arc::default(),
-        };
+        let mut writer = test_writer(conn, rx);
         let mut batch: Vec<Op> = writer.ops.try_iter().collect();
         writer.commit(&mut batch);
         assert_eq!(writer.counters.commits.load(Ordering::Relaxed), 0);
@@ -883,16 +867,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
         let (_, rx) = mpsc::sync_channel(1);
-        let mut writer = Writer {
-            conn,
-            ops: rx,
-            feed: ChangeSender::new(16),
-            max_batch: 100,
-            label: "test".into(),
-            counters: Arc::new(Counters::default()),
-            health: test_health(),
-            cache: Arc::default(),
-        };
+        let mut writer = test_writer(conn, rx);
         let id = TaskId::generate();
         let (create, mut created) = create_op_of(id.clone());
         let (reply, mut finished) = oneshot::channel();
